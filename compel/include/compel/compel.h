@@ -1,0 +1,172 @@
+// libcompel: freeze a process tree with ptrace, run syscalls and a parasite
+// inside its processes, and cure them without a trace.
+//
+// Life cycle (every step is an RAII owner; dropping it undoes the step):
+//
+//   compel::FrozenTree tree = compel::FrozenTree::seize(root_pid);
+//   for (const compel::Process& p : tree.processes()) {
+//     compel::Infection inf = compel::Infection::infect(tree, p.pid);
+//     long r = inf.syscall(SYS_getpid);               // remote syscall
+//     compel::ParasiteInfo info = inf.process_info();  // parasite commands
+//     ...
+//   }  // ~Infection: cure (parasite unmapped, registers restored)
+//   tree.release();  // or tree.kill(); ~FrozenTree releases if neither ran
+//
+// Errors are thrown as compel::Error with a sentence naming the task and the
+// reason; by the time it reaches the caller, every task touched so far has
+// been put back as it was.
+#pragma once
+
+#include <sys/types.h>
+#include <sys/user.h>
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace compel {
+
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& what) : std::runtime_error(what) {}
+};
+
+// How a task was found when it was seized; it is left the same way.
+enum class TaskState { Running, Stopped /* by SIGSTOP & co */, Zombie };
+
+struct Thread {
+  pid_t tid;
+  TaskState state;
+};
+
+struct Process {
+  pid_t pid;
+  pid_t ppid;
+  pid_t pgid;
+  pid_t sid;
+  TaskState state;
+  std::vector<Thread> threads;  // main thread first; empty for a zombie
+};
+
+// The registers of a stopped thread.
+struct Registers {
+  user_regs_struct gp;            // NT_PRSTATUS, fs_base/gs_base included
+  std::vector<uint8_t> xstate;    // NT_X86_XSTATE; empty if the CPU has none
+  std::vector<uint8_t> fpregs;    // NT_PRFPREG (512-byte fxsave area)
+};
+
+// The tree under a root, every thread seized and interrupted.
+class FrozenTree {
+ public:
+  // Seizes every thread of every process under root, repeating until no new
+  // task appears.  Throws Error (and releases what it seized) if root does
+  // not exist, is already traced, or ptrace is denied.
+  static FrozenTree seize(pid_t root);
+
+  FrozenTree(FrozenTree&&) noexcept;
+  FrozenTree& operator=(FrozenTree&&) noexcept;
+  ~FrozenTree();  // release() if neither release() nor kill() ran
+
+  const std::vector<Process>& processes() const;  // parents before children
+  const Process& process(pid_t pid) const;
+
+  // Per-thread access while frozen.
+  Registers get_registers(pid_t tid) const;
+  void set_registers(pid_t tid, const Registers& regs) const;
+  // The syscall a thread was stopped in (-1 if none) and its current result.
+  struct SyscallState { long nr; long ret; };
+  SyscallState syscall_state(pid_t tid) const;
+  // Pending signals via PTRACE_PEEKSIGINFO (raw 128-byte siginfo_t each).
+  std::vector<std::vector<uint8_t>> pending_signals(pid_t tid, bool shared) const;
+  uint64_t blocked_mask(pid_t tid) const;  // PTRACE_GETSIGMASK
+
+  // Detach every task, leaving each in the state it was found in.
+  void release();
+  // SIGKILL every process of the tree, then detach.
+  void kill();
+
+ private:
+  struct Impl;
+  explicit FrozenTree(std::unique_ptr<Impl>);
+  std::unique_ptr<Impl> impl_;
+  friend class Infection;
+};
+
+// What the parasite reports of a process (see include/ckpt/parasite_proto.h
+// for the raw layout shared with the blob).
+struct SigAction {
+  uint64_t handler, flags, restorer, mask;
+};
+struct ITimer {
+  uint64_t interval_sec, interval_usec, value_sec, value_usec;
+};
+struct PosixTimer {
+  int id, clock_id, notify, signo, notify_tid;
+  uint64_t sigval;
+  uint64_t interval_sec, interval_nsec, value_sec, value_nsec;
+  int overrun;
+};
+struct Creds {
+  uint32_t uid, euid, suid, fsuid, gid, egid, sgid, fsgid;
+  std::vector<uint32_t> groups;
+  uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
+  uint32_t securebits;
+  bool no_new_privs;
+};
+struct ProcessInfo {
+  SigAction sigactions[64];     // index = signo - 1
+  ITimer itimer_real, itimer_virt, itimer_prof;
+  std::vector<PosixTimer> posix_timers;
+  uint32_t personality;
+  uint32_t umask;
+  int pdeath_sig;
+  bool dumpable;
+};
+struct ThreadInfo {
+  pid_t tid;
+  uint64_t blocked;             // sigmask
+  uint64_t altstack_sp;
+  int altstack_flags;
+  uint64_t altstack_size;
+  uint64_t rseq_ptr;            // 0 if none registered
+  uint32_t rseq_len, rseq_sig;
+  uint64_t clear_child_tid;
+  Creds creds;
+};
+
+// The parasite inside one process of a frozen tree.
+class Infection {
+ public:
+  static Infection infect(FrozenTree& tree, pid_t pid);
+  Infection(Infection&&) noexcept;
+  Infection& operator=(Infection&&) noexcept;
+  ~Infection();  // cure() if not yet done
+
+  // Runs a syscall in the main thread's context and returns its raw result
+  // (-errno on failure).
+  long syscall(long nr, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0,
+               uint64_t a4 = 0, uint64_t a5 = 0, uint64_t a6 = 0);
+
+  ProcessInfo process_info();
+  std::vector<ThreadInfo> thread_info();  // every thread, main first
+  // Duplicates the process's fds into the caller (SCM_RIGHTS or
+  // pidfd_getfd); result[i] owns a copy of fds[i].
+  std::vector<int> steal_fds(const std::vector<int>& fds);
+  // Appends the given ranges of the target's memory to out_fd, in order:
+  // the parasite vmsplices them into a pipe shared with the caller, which
+  // splices the pipe into out_fd (no copy through user space).  Returns
+  // the bytes written.
+  struct Range { uint64_t start, len; };
+  uint64_t splice_pages(const std::vector<Range>& ranges, int out_fd);
+
+  void cure();
+
+ private:
+  struct Impl;
+  explicit Infection(std::unique_ptr<Impl>);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace compel

@@ -1,0 +1,215 @@
+#include "cli/options.h"
+
+#include <getopt.h>
+
+#include <cstdlib>
+#include <cstring>
+
+namespace ckpt::cli {
+namespace {
+
+struct CommandInfo {
+  Command command;
+  const char* name;
+  const char* synopsis;
+  const char* help;
+};
+
+const CommandInfo kCommands[] = {
+    {Command::Check, "check", "ckpt check [--all] [--feature NAME]",
+     "  Probes the kernel facilities ckpt needs and prints 'Looks good.' when\n"
+     "  dump and restore can work here.\n"
+     "    --all            also report optional facilities\n"
+     "    --feature NAME   check only NAME (repeatable; --feature list names them)\n"},
+    {Command::Dump, "dump", "ckpt dump -t PID -D DIR [options]",
+     "  Freezes the process tree rooted at PID and writes its images to DIR.\n"
+     "    -t, --tree PID          root of the tree to dump\n"
+     "    -D, --images-dir DIR    where to write the images (created if missing)\n"
+     "    -R, --leave-running     let the tree run on after the dump\n"
+     "    -j, --shell-job         the tree was started from a shell: its terminal\n"
+     "                            fds are re-attached to ckpt's at restore\n"
+     "        --tcp-established   dump established TCP connections\n"
+     "    -o, --log-file FILE     log file, relative to DIR (default dump.log)\n"
+     "    -v[0-4]                 verbosity on stderr (default 2)\n"},
+    {Command::Restore, "restore", "ckpt restore -D DIR [options]",
+     "  Brings back the tree saved in DIR with its original PIDs.\n"
+     "    -D, --images-dir DIR    images to restore\n"
+     "    -d, --restore-detached  exit once the tree runs instead of waiting\n"
+     "    -j, --shell-job         give the restored tree ckpt's terminal\n"
+     "        --pidfile FILE      write the restored root PID to FILE\n"
+     "        --tcp-established   restore established TCP connections\n"
+     "    -o, --log-file FILE     log file, relative to DIR (default restore.log)\n"
+     "    -v[0-4]                 verbosity on stderr (default 2)\n"},
+    {Command::Show, "show", "ckpt show FILE|DIR ...",
+     "  Prints images as JSON: a single image file, or every image of a\n"
+     "  directory.  Page data files are summarised, not printed.\n"},
+};
+
+const CommandInfo* find_command(const char* name) {
+  for (const auto& c : kCommands)
+    if (std::strcmp(c.name, name) == 0) return &c;
+  return nullptr;
+}
+
+const CommandInfo& info(Command c) {
+  for (const auto& ci : kCommands)
+    if (ci.command == c) return ci;
+  return kCommands[0];
+}
+
+enum LongOnly {
+  OPT_TCP_ESTABLISHED = 1000,
+  OPT_PIDFILE,
+  OPT_ALL,
+  OPT_FEATURE,
+  OPT_VERSION,
+};
+
+const option kLongOptions[] = {
+    {"tree", required_argument, nullptr, 't'},
+    {"images-dir", required_argument, nullptr, 'D'},
+    {"log-file", required_argument, nullptr, 'o'},
+    {"leave-running", no_argument, nullptr, 'R'},
+    {"shell-job", no_argument, nullptr, 'j'},
+    {"restore-detached", no_argument, nullptr, 'd'},
+    {"tcp-established", no_argument, nullptr, OPT_TCP_ESTABLISHED},
+    {"pidfile", required_argument, nullptr, OPT_PIDFILE},
+    {"all", no_argument, nullptr, OPT_ALL},
+    {"feature", required_argument, nullptr, OPT_FEATURE},
+    {"help", no_argument, nullptr, 'h'},
+    {"version", no_argument, nullptr, OPT_VERSION},
+    {nullptr, 0, nullptr, 0},
+};
+
+// Which options each command accepts: anything else is an error, so a typo
+// never silently changes what a dump does.
+bool accepts(Command c, int opt) {
+  switch (opt) {
+    case 'h': case 'v': case OPT_VERSION: return true;
+    case 'o': return c == Command::Dump || c == Command::Restore;
+    case 'D': case 'j': case OPT_TCP_ESTABLISHED: return c == Command::Dump || c == Command::Restore;
+    case 't': case 'R': return c == Command::Dump;
+    case 'd': case OPT_PIDFILE: return c == Command::Restore;
+    case OPT_ALL: case OPT_FEATURE: return c == Command::Check;
+  }
+  return false;
+}
+
+// How the user spelled an option, for error messages.
+std::string spelling(int opt) {
+  if (opt < 256) return std::string("-") + char(opt);
+  for (const option* o = kLongOptions; o->name; o++)
+    if (o->val == opt) return std::string("--") + o->name;
+  return "?";
+}
+
+int parse_int(const char* s, const char* what, Command c) {
+  char* end = nullptr;
+  errno = 0;
+  long v = std::strtol(s, &end, 10);
+  if (errno || !end || *end || end == s || v <= 0 || v > (1L << 22))
+    throw UsageError{std::string("invalid ") + what + " '" + s + "'", c};
+  return int(v);
+}
+
+}  // namespace
+
+const char* command_name(Command c) { return info(c).name; }
+
+std::string default_log_name(Command c) {
+  if (c == Command::Dump) return "dump.log";
+  if (c == Command::Restore) return "restore.log";
+  return "";
+}
+
+std::string usage(std::optional<Command> command) {
+  if (command && *command != Command::Help && *command != Command::Version) {
+    const auto& ci = info(*command);
+    return std::string("Usage: ") + ci.synopsis + "\n" + ci.help;
+  }
+  std::string s = "Usage: ckpt <command> [options]\n\nCommands:\n";
+  for (const auto& c : kCommands) s += std::string("  ") + c.synopsis + "\n";
+  s += "\n`ckpt <command> --help` describes a command; `ckpt --version` prints the version.\n";
+  return s;
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  if (argc < 2) throw UsageError{"no command given", std::nullopt};
+  const char* first = argv[1];
+  if (!std::strcmp(first, "--help") || !std::strcmp(first, "-h") || !std::strcmp(first, "help")) {
+    o.command = Command::Help;
+    return o;
+  }
+  if (!std::strcmp(first, "--version") || !std::strcmp(first, "-V")) {
+    o.command = Command::Version;
+    return o;
+  }
+  const CommandInfo* ci = find_command(first);
+  if (!ci) throw UsageError{std::string("unknown command '") + first + "'", std::nullopt};
+  o.command = ci->command;
+
+  optind = 2;
+  opterr = 0;
+  int opt;
+  while ((opt = getopt_long(argc, argv, ":t:D:o:Rjdhv::", kLongOptions, nullptr)) != -1) {
+    if (opt == '?') {
+      std::string bad = optopt ? std::string("-") + char(optopt) : std::string(argv[optind - 1]);
+      throw UsageError{"unknown option '" + bad + "' for " + ci->name, o.command};
+    }
+    if (opt == ':') {
+      std::string bad = optopt && optopt < 256 ? std::string("-") + char(optopt) : std::string(argv[optind - 1]);
+      throw UsageError{"option '" + bad + "' needs an argument", o.command};
+    }
+    if (!accepts(o.command, opt))
+      throw UsageError{"option '" + spelling(opt) + "' does not apply to " + ci->name, o.command};
+    switch (opt) {
+      case 't': o.tree_pid = parse_int(optarg, "PID", o.command); break;
+      case 'D': o.images_dir = optarg; break;
+      case 'o': o.log_file = optarg; break;
+      case 'R': o.leave_running = true; break;
+      case 'j': o.shell_job = true; break;
+      case 'd': o.detach = true; break;
+      case OPT_TCP_ESTABLISHED: o.tcp_established = true; break;
+      case OPT_PIDFILE: o.pidfile = optarg; break;
+      case OPT_ALL: o.check_all = true; break;
+      case OPT_FEATURE: o.features.push_back(optarg); break;
+      case 'h': o.help_for = o.command; break;
+      case OPT_VERSION: o.command = Command::Version; return o;
+      case 'v':
+        if (!optarg) {
+          o.verbosity++;
+        } else if (optarg[0] >= '0' && optarg[0] <= '4' && !optarg[1]) {
+          o.verbosity = optarg[0] - '0';
+        } else if (std::strspn(optarg, "v") == std::strlen(optarg)) {
+          o.verbosity += 1 + int(std::strlen(optarg));  // -vvv
+        } else {
+          throw UsageError{std::string("invalid verbosity '-v") + optarg + "' (use -v0 .. -v4)", o.command};
+        }
+        if (o.verbosity > 4) o.verbosity = 4;
+        break;
+    }
+  }
+  if (o.help_for) return o;
+
+  for (int i = optind; i < argc; i++) o.paths.push_back(argv[i]);
+  switch (o.command) {
+    case Command::Dump:
+      if (!o.tree_pid) throw UsageError{"dump needs -t PID", o.command};
+      if (o.images_dir.empty()) throw UsageError{"dump needs -D DIR", o.command};
+      break;
+    case Command::Restore:
+      if (o.images_dir.empty()) throw UsageError{"restore needs -D DIR", o.command};
+      break;
+    case Command::Show:
+      if (o.paths.empty()) throw UsageError{"show needs a FILE or DIR", o.command};
+      break;
+    default:
+      break;
+  }
+  if (o.command != Command::Show && !o.paths.empty())
+    throw UsageError{"unexpected argument '" + o.paths.front() + "'", o.command};
+  return o;
+}
+
+}  // namespace ckpt::cli

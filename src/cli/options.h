@@ -1,0 +1,44 @@
+// The command line, CRIU style: `ckpt <command> [options]`.
+// Parsing produces an immutable Options value passed down as context; no
+// module reaches for global option state.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ckpt::cli {
+
+enum class Command { Check, Dump, Restore, Show, Help, Version };
+
+struct Options {
+  Command command = Command::Help;
+  std::string images_dir;                 // -D / --images-dir
+  int tree_pid = 0;                       // -t / --tree
+  std::string log_file;                   // -o / --log-file (relative to images dir)
+  int verbosity = 2;                      // -v[0-4]; bare -v adds one
+  bool leave_running = false;             // --leave-running
+  bool shell_job = false;                 // -j / --shell-job
+  bool tcp_established = false;           // --tcp-established
+  bool detach = false;                    // -d / --restore-detached
+  std::string pidfile;                    // --pidfile
+  bool check_all = false;                 // check --all
+  std::vector<std::string> features;      // check --feature NAME (repeatable)
+  std::vector<std::string> paths;         // show FILE|DIR ...
+  std::optional<Command> help_for;        // `ckpt CMD --help`
+};
+
+// Thrown for a bad command line; the message is one line and the caller
+// prints the usage after it.
+struct UsageError {
+  std::string message;
+  std::optional<Command> command;
+};
+
+Options parse(int argc, char** argv);  // throws UsageError
+std::string usage(std::optional<Command> command = std::nullopt);
+const char* command_name(Command c);
+// The default log file name of a command ("dump.log"), or "" for none.
+std::string default_log_name(Command c);
+
+}  // namespace ckpt::cli

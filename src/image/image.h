@@ -1,0 +1,148 @@
+// The image layer: the only code that opens image files.
+//
+// An image file is a 16-byte header (signature "CKPTIMG\0", the kind's magic,
+// the format version) followed by records, each a little-endian u32 length and
+// that many bytes of one protobuf message.  Page data is the exception: a raw,
+// page-aligned file (pages-N.img) described by the pagemap image.
+//
+// Writers create "<name>.tmp" with mode 0600 and rename it over <name> after
+// an fsync on commit(); a writer destroyed without commit() unlinks its
+// temporary file, so a failed dump never leaves a half-written image behind.
+// Readers check the header and every length and throw CorruptedImage
+// ("corrupted image DIR/FILE: REASON").
+#pragma once
+
+#include <google/protobuf/message.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ckpt/error.h"
+#include "ckpt/unique_fd.h"
+
+namespace ckpt::image {
+
+inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kMaxRecordSize = 64u << 20;
+
+enum class Kind : uint32_t {
+  Inventory,  // inventory.img        InventoryEntry
+  Pstree,     // pstree.img           PstreeEntry*
+  Core,       // core-<tid>.img       CoreEntry
+  Mm,         // mm-<pid>.img         VmaRecord* (first one holds MmEntry)
+  Pagemap,    // pagemap-<pid>.img    PagemapRecord* (first one holds the head)
+  Files,      // files.img            FileEntry*
+  Fdinfo,     // fdinfo-<pid>.img     FdinfoEntry*
+  Fs,         // fs-<pid>.img         FsEntry
+  Pages,      // pages-<id>.img       raw page data, no header
+};
+
+struct KindInfo {
+  Kind kind;
+  const char* name;         // "core"
+  uint32_t magic;
+  bool per_id;              // file name carries an id: "core-1234.img"
+  // Prototype message of one record, for `ckpt show`; nullptr for raw files.
+  const google::protobuf::Message* prototype;
+};
+
+// The table of every image kind.
+const std::vector<KindInfo>& kinds();
+const KindInfo& info(Kind kind);
+// Which kind a file name is ("core-12.img" -> Core), or nullopt.
+std::optional<Kind> kind_of_filename(const std::string& filename);
+// "core-12.img", "inventory.img"
+std::string filename(Kind kind, std::optional<uint64_t> id = std::nullopt);
+
+class CorruptedImage : public Error {
+ public:
+  CorruptedImage(const std::string& file, const std::string& reason)
+      : Error("corrupted image " + file + ": " + reason) {}
+};
+
+// An images directory, held open by fd so that every image is opened
+// relative to it.
+class ImageDir {
+ public:
+  // Opens an existing directory; throws if it does not exist.
+  static ImageDir open(const std::string& path);
+  // Creates the directory (mode 0700) if needed and opens it.
+  static ImageDir create(const std::string& path);
+
+  const std::string& path() const { return path_; }
+  int fd() const { return fd_.get(); }
+  bool exists(Kind kind, std::optional<uint64_t> id = std::nullopt) const;
+
+ private:
+  ImageDir(std::string path, UniqueFd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
+  std::string path_;
+  UniqueFd fd_;
+};
+
+class ImageWriter {
+ public:
+  ImageWriter(const ImageDir& dir, Kind kind, std::optional<uint64_t> id = std::nullopt);
+  ~ImageWriter();  // unlinks the temporary file unless committed
+  ImageWriter(const ImageWriter&) = delete;
+  ImageWriter& operator=(const ImageWriter&) = delete;
+
+  void write(const google::protobuf::Message& record);
+  void commit();  // flush, fsync, rename into place
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+class ImageReader {
+ public:
+  ImageReader(const ImageDir& dir, Kind kind, std::optional<uint64_t> id = std::nullopt);
+  // Opens any image file by path (for `ckpt show`); the kind comes from the
+  // file's name and is checked against its magic.
+  explicit ImageReader(const std::string& path);
+  ~ImageReader();
+  ImageReader(const ImageReader&) = delete;
+  ImageReader& operator=(const ImageReader&) = delete;
+
+  Kind kind() const;
+  const std::string& name() const;  // for error messages
+  // Reads the next record into `record`; false at a clean end of file.
+  // Throws CorruptedImage on a short or malformed record.
+  bool read(google::protobuf::Message& record);
+  // Reads exactly one record; throws CorruptedImage if there is none.
+  void read_one(google::protobuf::Message& record);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// A raw page-data file: callers splice/write into fd() directly, then commit.
+class PagesWriter {
+ public:
+  PagesWriter(const ImageDir& dir, uint64_t id);
+  ~PagesWriter();
+  PagesWriter(const PagesWriter&) = delete;
+  PagesWriter& operator=(const PagesWriter&) = delete;
+  int fd() const;
+  void commit();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Opens a pages file for reading; `direct` asks for O_DIRECT and falls back
+// to buffered I/O when the file system refuses it.  Returns the fd and
+// whether O_DIRECT was granted.
+struct PagesFile {
+  UniqueFd fd;
+  bool direct;
+  uint64_t size;
+};
+PagesFile open_pages(const ImageDir& dir, uint64_t id, bool direct);
+
+}  // namespace ckpt::image

@@ -1,0 +1,93 @@
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "cli/options.h"
+
+using namespace ckpt::cli;
+
+namespace {
+
+Options parse_args(std::vector<const char*> args) {
+  args.insert(args.begin(), "ckpt");
+  std::vector<char*> argv;
+  for (const char* a : args) argv.push_back(const_cast<char*>(a));
+  argv.push_back(nullptr);
+  return parse(int(args.size()), argv.data());
+}
+
+std::string error_of(std::vector<const char*> args) {
+  try {
+    parse_args(std::move(args));
+  } catch (const UsageError& e) {
+    return e.message;
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(Options, DumpWithEverything) {
+  Options o = parse_args({"dump", "-t", "1234", "-D", "/tmp/d", "--leave-running", "--shell-job",
+                          "--tcp-established", "-o", "my.log", "-v4"});
+  EXPECT_EQ(o.command, Command::Dump);
+  EXPECT_EQ(o.tree_pid, 1234);
+  EXPECT_EQ(o.images_dir, "/tmp/d");
+  EXPECT_TRUE(o.leave_running);
+  EXPECT_TRUE(o.shell_job);
+  EXPECT_TRUE(o.tcp_established);
+  EXPECT_EQ(o.log_file, "my.log");
+  EXPECT_EQ(o.verbosity, 4);
+}
+
+TEST(Options, LongFormsAndShortAliases) {
+  Options o = parse_args({"dump", "--tree=7", "--images-dir", "d", "-R", "-j"});
+  EXPECT_EQ(o.tree_pid, 7);
+  EXPECT_EQ(o.images_dir, "d");
+  EXPECT_TRUE(o.leave_running);
+  EXPECT_TRUE(o.shell_job);
+}
+
+TEST(Options, Restore) {
+  Options o = parse_args({"restore", "-D", "d", "-d", "--pidfile", "p", "-j"});
+  EXPECT_EQ(o.command, Command::Restore);
+  EXPECT_TRUE(o.detach);
+  EXPECT_EQ(o.pidfile, "p");
+  EXPECT_TRUE(o.shell_job);
+}
+
+TEST(Options, CheckAndShow) {
+  Options c = parse_args({"check", "--all", "--feature", "kcmp", "--feature", "memfd"});
+  EXPECT_TRUE(c.check_all);
+  ASSERT_EQ(c.features.size(), 2u);
+  EXPECT_EQ(c.features[1], "memfd");
+  Options s = parse_args({"show", "a.img", "dir"});
+  EXPECT_EQ(s.paths.size(), 2u);
+}
+
+TEST(Options, Verbosity) {
+  EXPECT_EQ(parse_args({"check", "-v0"}).verbosity, 0);
+  EXPECT_EQ(parse_args({"check", "-v"}).verbosity, 3);
+  EXPECT_EQ(parse_args({"check", "-vv"}).verbosity, 4);
+  EXPECT_NE(error_of({"check", "-v9"}), "");
+}
+
+TEST(Options, Errors) {
+  EXPECT_EQ(error_of({"frobnicate"}), "unknown command 'frobnicate'");
+  EXPECT_EQ(error_of({"dump", "-D", "d"}), "dump needs -t PID");
+  EXPECT_EQ(error_of({"dump", "-t", "12"}), "dump needs -D DIR");
+  EXPECT_EQ(error_of({"dump", "-t", "abc", "-D", "d"}), "invalid PID 'abc'");
+  EXPECT_EQ(error_of({"dump", "-t"}), "option '-t' needs an argument");
+  EXPECT_EQ(error_of({"dump", "--bogus"}), "unknown option '--bogus' for dump");
+  EXPECT_EQ(error_of({"restore", "-t", "1", "-D", "d"}), "option '-t' does not apply to restore");
+  EXPECT_EQ(error_of({"show"}), "show needs a FILE or DIR");
+  EXPECT_EQ(error_of({"restore", "-D", "d", "extra"}), "unexpected argument 'extra'");
+  EXPECT_EQ(error_of({}), "no command given");
+}
+
+TEST(Options, Help) {
+  EXPECT_EQ(parse_args({"dump", "--help"}).help_for, Command::Dump);
+  EXPECT_EQ(parse_args({"--help"}).command, Command::Help);
+  EXPECT_EQ(parse_args({"--version"}).command, Command::Version);
+  EXPECT_NE(usage(Command::Restore).find("--restore-detached"), std::string::npos);
+}
