@@ -10,7 +10,7 @@ PACKAGES=(
   libcap-dev libbsd-dev libnftables-dev nftables
   libgnutls28-dev libaio-dev
   libgtest-dev
-  iproute2 util-linux procps
+  iproute2 util-linux procps time bc
 )
 
 missing=()

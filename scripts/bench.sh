@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Benchmarks (figures, not tests): dump and restore of a process holding
+# 256 MiB, 1 GiB and 4 GiB of touched anonymous memory, with the images on
+# tmpfs and on disk; then compel's infect/cure cycle.
+#
+#   scripts/bench.sh [SIZES_MIB...]      default: 256 1024 4096
+#
+# Prints, per size and medium: dump wall time, how long the process was
+# frozen (from dump.log), restore wall time, throughput, ckpt's peak RSS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh >/dev/null
+scripts/build.sh >/dev/null
+# Restored processes are detached (-d); run under a subreaper so that they
+# are reaped when they exit (PID 1 here may not reap orphans).
+if [ -z "${CKPT_BENCH_REAPED:-}" ]; then
+  export CKPT_BENCH_REAPED=1
+  exec build/test/roundtrip/rt_subreaper "$0" "$@"
+fi
+CKPT=$PWD/build/ckpt
+HOG=$PWD/build/test/bench/ckpt_bench_memhog
+SIZES=("$@")
+[ ${#SIZES[@]} -gt 0 ] || SIZES=(256 1024 4096)
+
+TMPFS=/dev/shm/ckpt-bench
+DISK=/var/tmp/ckpt-bench
+# Runs a command and prints "WALL_SECONDS MAXRSS_KIB" (RSS from /usr/bin/time).
+timed() {
+  local t start end
+  t=$(mktemp)
+  start=$(date +%s.%N)
+  /usr/bin/time -f "%M" -o "$t" "$@" >/dev/null
+  end=$(date +%s.%N)
+  echo "$(echo "$end - $start" | bc -l) $(tail -n 1 "$t")"
+  rm -f "$t"
+}
+
+printf '%-6s %-6s %9s %9s %9s %10s %10s %9s %9s\n' size images dump_s frozen_ms restore_s dump_GB/s rest_GB/s dump_rss restore_rss
+for mib in "${SIZES[@]}"; do
+  for medium in tmpfs disk; do
+    dir=$TMPFS; [ $medium = disk ] && dir=$DISK
+    rm -rf "$dir"; mkdir -p "$dir"
+    log=$dir/hog.log
+    setsid "$HOG" "$mib" </dev/null >"$log" 2>&1 &
+    pid=$!
+    until grep -q ready "$log" 2>/dev/null; do sleep 0.05; done
+    read -r dump_s dump_rss < <(timed "$CKPT" dump -t "$pid" -D "$dir/img")
+    wait "$pid" 2>/dev/null || true
+    frozen=$(grep -o 'frozen for [0-9.]* ms' "$dir/img/dump.log" | grep -o '[0-9.]*' | tail -1 || echo "?")
+    [ $medium = disk ] && sync && echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+    read -r rest_s rest_rss < <(timed "$CKPT" restore -D "$dir/img" -d)
+    kill -TERM "$pid"
+    for _ in $(seq 100); do grep -q -e OK -e BAD "$log" && break; sleep 0.05; done
+    grep -q OK "$log" || echo "WARNING: restored memory of $mib MiB did not verify"
+    gb=$(echo "$mib / 1024" | bc -l)
+    printf '%-6s %-6s %9.3f %9s %9.3f %10.2f %10.2f %7dMB %7dMB\n' "${mib}M" $medium "$dump_s" "${frozen:-?}" "$rest_s" \
+      "$(echo "$gb / $dump_s" | bc -l)" "$(echo "$gb / $rest_s" | bc -l)" $((dump_rss / 1024)) $((rest_rss / 1024))
+    rm -rf "$dir"
+  done
+done
+
+if [ -x scripts/bench-compel.sh ]; then
+  echo
+  scripts/bench-compel.sh
+fi

@@ -1,0 +1,434 @@
+// The round-trip driver: starts a self-checking test program, dumps it with
+// ckpt, makes sure it is gone, restores it, signals it and reads its verdict.
+//
+//   rt_driver --ckpt PATH --prog PATH [--mode MODE] [--workdir DIR]
+//
+// Modes:
+//   baseline       no ckpt at all: the program must pass on its own
+//   plain          dump (kills), restore -d, SIGTERM, verdict
+//   leave-running  dump --leave-running; the original must run on and pass
+//                  its own check; it is then killed and restored
+//   twice          two restores from one image set, each must pass
+//   redump         restore, dump the restored process again, restore that
+//   attached       restore without -d: ckpt stays the parent and exits with
+//                  the restored process's status
+//   pid-taken      restore while the original still runs: restore must fail,
+//                  name the holder of the pid, and leave no process behind
+//
+// The driver is a child subreaper, so a process restored with -d becomes its
+// child and its exit status is the verdict.  Every wait is bounded.
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Failure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+[[noreturn]] void failf(const std::string& msg) { throw Failure(msg); }
+
+struct Config {
+  std::string ckpt, prog, mode = "plain", workdir;
+};
+
+double now() {
+  timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return double(t.tv_sec) + double(t.tv_nsec) / 1e9;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string describe_status(int status) {
+  if (WIFEXITED(status)) return "exited with " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return std::string("killed by ") + strsignal(WTERMSIG(status));
+  return "status " + std::to_string(status);
+}
+
+// Waits for one child with a deadline, sleeping in sigtimedwait on SIGCHLD
+// (blocked in main) rather than polling.
+bool wait_child(pid_t pid, double seconds, int* status) {
+  double deadline = now() + seconds;
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  for (;;) {
+    pid_t r = waitpid(pid, status, WNOHANG);
+    if (r == pid) return true;
+    if (r < 0) failf("waitpid(" + std::to_string(pid) + "): " + strerror(errno));
+    double left = deadline - now();
+    if (left <= 0) return false;
+    timespec ts{time_t(left), long((left - double(time_t(left))) * 1e9)};
+    sigtimedwait(&chld, nullptr, &ts);
+  }
+}
+
+bool alive(pid_t pid) {
+  std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+  if (stat.empty()) return false;
+  size_t p = stat.rfind(')');
+  return p != std::string::npos && p + 2 < stat.size() && stat[p + 2] != 'Z' && stat[p + 2] != 'X';
+}
+
+class Driver {
+ public:
+  explicit Driver(Config c) : cfg_(std::move(c)) {
+    out_ = cfg_.workdir + "/out.txt";
+  }
+  ~Driver() { kill_leftovers(); }
+
+  void run() {
+    const std::string& m = cfg_.mode;
+    if (m == "baseline") verdict(start_target());
+    else if (m == "plain") plain();
+    else if (m == "leave-running") leave_running();
+    else if (m == "twice") twice();
+    else if (m == "redump") redump();
+    else if (m == "attached") attached();
+    else if (m == "pid-taken") pid_taken();
+    else failf("unknown mode " + m);
+  }
+
+ private:
+  Config cfg_;
+  std::string out_;
+  std::vector<pid_t> started_;
+  int ckpt_runs_ = 0;
+
+  void plain() {
+    pid_t pid = start_target();
+    dump(pid, "img", {});
+    expect_gone(pid);
+    restore_detached("img", pid);
+    verdict(pid);
+  }
+
+  void leave_running() {
+    pid_t pid = start_target();
+    dump(pid, "img", {"--leave-running"});
+    if (!alive(pid)) failf("--leave-running: pid " + std::to_string(pid) + " is gone after the dump");
+    verdict(pid);  // the original passes its own check: the dump left it intact
+    restore_detached("img", pid);
+    verdict(pid);
+  }
+
+  void twice() {
+    pid_t pid = start_target();
+    dump(pid, "img", {});
+    expect_gone(pid);
+    for (int i = 0; i < 2; i++) {
+      restore_detached("img", pid);
+      verdict(pid);
+    }
+  }
+
+  void redump() {
+    pid_t pid = start_target();
+    dump(pid, "img", {});
+    expect_gone(pid);
+    restore_detached("img", pid);
+    dump(pid, "img2", {});
+    expect_gone(pid);
+    restore_detached("img2", pid);
+    verdict(pid);
+  }
+
+  void attached() {
+    pid_t pid = start_target();
+    dump(pid, "img", {});
+    expect_gone(pid);
+    std::string pidfile = cfg_.workdir + "/restored.pid";
+    unlink(pidfile.c_str());
+    int inot = inotify_init1(IN_CLOEXEC);
+    inotify_add_watch(inot, cfg_.workdir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO);
+    size_t mark = slurp(out_).size();
+    pid_t ckpt = spawn_ckpt({"restore", "-D", cfg_.workdir + "/img", "--pidfile", pidfile, "-v4"}, "restore");
+    wait_for_file(inot, pidfile, ckpt);
+    close(inot);
+    int got = std::atoi(slurp(pidfile).c_str());
+    if (got != pid) failf("pidfile says " + std::to_string(got) + ", want " + std::to_string(pid));
+    kill(pid, SIGTERM);
+    int status;
+    if (!wait_child(ckpt, 60, &status)) failf("ckpt restore did not exit after its process got SIGTERM");
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+      failf("ckpt restore " + describe_status(status) + " (want the process's exit status 0)\n" + ckpt_log());
+    check_pass_after(mark);
+  }
+
+  void pid_taken() {
+    pid_t pid = start_target();
+    dump(pid, "img", {"--leave-running"});
+    int rc = run_ckpt({"restore", "-D", cfg_.workdir + "/img", "-d", "-v4"}, "restore");
+    std::string log = ckpt_log();
+    if (rc == 0) failf("restore succeeded although pid " + std::to_string(pid) + " is taken");
+    if (log.find("taken") == std::string::npos || log.find(std::to_string(pid)) == std::string::npos)
+      failf("restore's error does not say the pid is taken:\n" + log);
+    // Nothing new may be left behind: our only child is still the original.
+    std::vector<pid_t> kids = children();
+    if (kids.size() != 1 || kids[0] != pid) {
+      std::string list;
+      for (pid_t k : kids) list += " " + std::to_string(k);
+      failf("after the failed restore the driver's children are:" + list);
+    }
+    verdict(pid);
+  }
+
+  // --- steps ---------------------------------------------------------------
+
+  pid_t start_target() {
+    pid_t pid = fork();
+    if (pid < 0) failf("fork failed");
+    if (pid == 0) {
+      // The target: its own session, stdin from /dev/null, stdout and
+      // stderr appended to out.txt (regular files, which ckpt restores).
+      setsid();
+      int in = open("/dev/null", O_RDONLY);
+      int out = open(out_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      dup2(in, 0);
+      dup2(out, 1);
+      dup2(out, 2);
+      close_range(3, ~0u, 0);
+      if (chdir(cfg_.workdir.c_str()) != 0) _exit(126);
+      std::string driver = std::to_string(getppid());
+      setenv("CKPT_TEST_DRIVER", driver.c_str(), 1);
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      execl(cfg_.prog.c_str(), cfg_.prog.c_str(), (char*)nullptr);
+      _exit(127);
+    }
+    started_.push_back(pid);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGCHLD);
+    double deadline = now() + 60;
+    for (;;) {
+      double left = deadline - now();
+      if (left <= 0) failf("the test program did not get ready within 60 s\n" + slurp(out_));
+      timespec ts{time_t(left) + 1, 0};
+      siginfo_t si;
+      int sig = sigtimedwait(&set, &si, &ts);
+      if (sig == SIGUSR1 && si.si_pid == pid) return pid;
+      int status;
+      if (waitpid(pid, &status, WNOHANG) == pid)
+        failf("the test program " + describe_status(status) + " before it was ready\n" + slurp(out_));
+    }
+  }
+
+  void dump(pid_t pid, const std::string& dir, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"dump", "-t", std::to_string(pid), "-D", cfg_.workdir + "/" + dir, "-v4"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    int rc = run_ckpt(args, "dump");
+    if (rc != 0) failf("ckpt dump of pid " + std::to_string(pid) + " failed (" + std::to_string(rc) + ")\n" + ckpt_log());
+  }
+
+  void expect_gone(pid_t pid) {
+    int status;
+    if (!wait_child(pid, 30, &status)) failf("pid " + std::to_string(pid) + " still runs after the dump");
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+      failf("after the dump pid " + std::to_string(pid) + " " + describe_status(status) + " (want killed by ckpt)");
+    if (kill(pid, 0) == 0) failf("pid " + std::to_string(pid) + " still exists after the dump");
+  }
+
+  size_t mark_ = 0;
+
+  void restore_detached(const std::string& dir, pid_t pid) {
+    mark_ = slurp(out_).size();
+    std::string pidfile = cfg_.workdir + "/restored.pid";
+    int rc = run_ckpt({"restore", "-D", cfg_.workdir + "/" + dir, "-d", "--pidfile", pidfile, "-v4"}, "restore");
+    if (rc != 0) failf("ckpt restore failed (" + std::to_string(rc) + ")\n" + ckpt_log());
+    int got = std::atoi(slurp(pidfile).c_str());
+    if (got != pid) failf("restored pid is " + std::to_string(got) + ", want " + std::to_string(pid));
+    if (!alive(pid)) failf("restored pid " + std::to_string(pid) + " is not running\n" + slurp(out_));
+  }
+
+  // SIGTERM the process (our child, directly or through the subreaper) and
+  // read its verdict.
+  void verdict(pid_t pid) {
+    size_t mark = slurp(out_).size() < mark_ ? 0 : mark_;
+    if (kill(pid, SIGTERM) != 0) failf("cannot signal pid " + std::to_string(pid));
+    int status;
+    if (!wait_child(pid, 120, &status)) failf("pid " + std::to_string(pid) + " gave no verdict within 120 s");
+    std::string out = slurp(out_).substr(mark);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || out.find("PASS") == std::string::npos)
+      failf("pid " + std::to_string(pid) + " " + describe_status(status) + ", its output:\n" + out);
+    mark_ = slurp(out_).size();
+    printf("verdict of pid %d: PASS\n", pid);
+  }
+
+  void check_pass_after(size_t mark) {
+    std::string out = slurp(out_).substr(mark);
+    if (out.find("PASS") == std::string::npos) failf("no PASS in the output:\n" + out);
+    printf("verdict: PASS\n");
+  }
+
+  void wait_for_file(int inot, const std::string& path, pid_t ckpt) {
+    double deadline = now() + 60;
+    while (access(path.c_str(), F_OK) != 0 || slurp(path).empty()) {
+      int status;
+      if (waitpid(ckpt, &status, WNOHANG) == ckpt)
+        failf("ckpt restore " + describe_status(status) + " before writing the pidfile\n" + ckpt_log());
+      double left = deadline - now();
+      if (left <= 0) failf("no pidfile within 60 s\n" + ckpt_log());
+      fd_set fds;
+      FD_ZERO(&fds);
+      FD_SET(inot, &fds);
+      timeval tv{0, 200000};
+      if (select(inot + 1, &fds, nullptr, nullptr, &tv) > 0) {
+        char buf[4096];
+        (void)!read(inot, buf, sizeof(buf));
+      }
+    }
+  }
+
+  // --- running ckpt ----------------------------------------------------------
+
+  std::string last_log_;
+
+  std::string ckpt_log() { return slurp(last_log_); }
+
+  pid_t spawn_ckpt(const std::vector<std::string>& args, const std::string& what) {
+    last_log_ = cfg_.workdir + "/ckpt-" + std::to_string(++ckpt_runs_) + "-" + what + ".out";
+    pid_t pid = fork();
+    if (pid < 0) failf("fork failed");
+    if (pid == 0) {
+      int log = open(last_log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int in = open("/dev/null", O_RDONLY);
+      dup2(in, 0);
+      dup2(log, 1);
+      dup2(log, 2);
+      close_range(3, ~0u, 0);
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      std::vector<char*> argv;
+      argv.push_back(const_cast<char*>(cfg_.ckpt.c_str()));
+      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      execv(cfg_.ckpt.c_str(), argv.data());
+      _exit(127);
+    }
+    std::string line = cfg_.ckpt;
+    for (const auto& a : args) line += " " + a;
+    printf("$ %s\n", line.c_str());
+    fflush(stdout);
+    return pid;
+  }
+
+  int run_ckpt(const std::vector<std::string>& args, const std::string& what) {
+    pid_t pid = spawn_ckpt(args, what);
+    int status;
+    if (!wait_child(pid, 300, &status)) {
+      kill(pid, SIGKILL);
+      wait_child(pid, 10, &status);
+      failf("ckpt " + what + " did not finish within 300 s\n" + ckpt_log());
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+  // --- cleanup ---------------------------------------------------------------
+
+  std::vector<pid_t> children() {
+    std::vector<pid_t> kids;
+    DIR* d = opendir("/proc");
+    if (!d) return kids;
+    std::string me = std::to_string(getpid());
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+      std::string stat = slurp(std::string("/proc/") + e->d_name + "/stat");
+      size_t p = stat.rfind(')');
+      if (p == std::string::npos) continue;
+      std::istringstream rest(stat.substr(p + 2));
+      std::string state, ppid;
+      rest >> state >> ppid;
+      if (ppid == me) kids.push_back(std::atoi(e->d_name));
+    }
+    closedir(d);
+    return kids;
+  }
+
+  void kill_leftovers() {
+    for (pid_t k : children()) kill(k, SIGKILL);
+    int status;
+    for (pid_t k : children()) wait_child(k, 10, &status);
+    while (waitpid(-1, &status, WNOHANG) > 0) {
+    }
+  }
+};
+
+Config parse(int argc, char** argv) {
+  Config c;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) failf("option " + a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--ckpt") c.ckpt = next();
+    else if (a == "--prog") c.prog = next();
+    else if (a == "--mode") c.mode = next();
+    else if (a == "--workdir") c.workdir = next();
+    else failf("unknown argument " + a);
+  }
+  if (c.ckpt.empty() || c.prog.empty()) failf("usage: rt_driver --ckpt PATH --prog PATH [--mode MODE] [--workdir DIR]");
+  if (c.workdir.empty()) {
+    char tmpl[] = "/tmp/ckpt-rt-XXXXXX";
+    if (!mkdtemp(tmpl)) failf("mkdtemp failed");
+    c.workdir = tmpl;
+  } else {
+    // A fresh work dir each run: old images or output must not leak in.
+    std::filesystem::remove_all(c.workdir);
+    std::filesystem::create_directories(c.workdir);
+  }
+  return c;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  setvbuf(stdout, nullptr, _IOLBF, 0);
+  // Inherited fds (possibly from other mount namespaces) must not leak into
+  // the targets or into ckpt.
+  close_range(3, ~0u, 0);
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  sigaddset(&set, SIGUSR1);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  try {
+    Config cfg = parse(argc, argv);
+    printf("workdir %s, mode %s, program %s\n", cfg.workdir.c_str(), cfg.mode.c_str(), cfg.prog.c_str());
+    Driver d(cfg);
+    d.run();
+    printf("PASS\n");
+    return 0;
+  } catch (const Failure& f) {
+    printf("FAIL: %s\n", f.what());
+    return 1;
+  }
+}
