@@ -54,6 +54,12 @@ const std::vector<KindInfo>& kinds();
 const KindInfo& info(Kind kind);
 // Which kind a file name is ("core-12.img" -> Core), or nullopt.
 std::optional<Kind> kind_of_filename(const std::string& filename);
+// The kind and id a file name carries ("core-12.img" -> Core, 12), or nullopt.
+struct ParsedFilename {
+  Kind kind;
+  std::optional<uint64_t> id;
+};
+std::optional<ParsedFilename> parse_filename(const std::string& filename);
 // "core-12.img", "inventory.img"
 std::string filename(Kind kind, std::optional<uint64_t> id = std::nullopt);
 
@@ -75,12 +81,20 @@ class ImageDir {
   const std::string& path() const { return path_; }
   int fd() const { return fd_.get(); }
   bool exists(Kind kind, std::optional<uint64_t> id = std::nullopt) const;
+  // "DIR/core-12.img", for messages.
+  std::string path_of(Kind kind, std::optional<uint64_t> id = std::nullopt) const;
+  // fsyncs the directory itself, making the renames of committed images
+  // durable; call once after the last commit of a dump.
+  void sync() const;
 
  private:
   ImageDir(std::string path, UniqueFd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
   std::string path_;
   UniqueFd fd_;
 };
+
+// Writers keep using the ImageDir's fd until they commit or die, without
+// owning it: the ImageDir must outlive them.
 
 class ImageWriter {
  public:
@@ -109,6 +123,7 @@ class ImageReader {
 
   Kind kind() const;
   const std::string& name() const;  // for error messages
+  uint32_t version() const;         // the format version in the header
   // Reads the next record into `record`; false at a clean end of file.
   // Throws CorruptedImage on a short or malformed record.
   bool read(google::protobuf::Message& record);
@@ -128,6 +143,10 @@ class PagesWriter {
   PagesWriter(const PagesWriter&) = delete;
   PagesWriter& operator=(const PagesWriter&) = delete;
   int fd() const;
+  // Appends bytes at the current offset (for callers without a pipe to
+  // splice from, and tests).
+  void write(const void* data, size_t size);
+  // Checks the size is a whole number of pages, then fsync and rename.
   void commit();
 
  private:

@@ -1,0 +1,60 @@
+// The images directory and the raw pages files in it.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "image/image.h"
+
+namespace ckpt::image {
+
+ImageDir ImageDir::open(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) throw sys_error("cannot open images directory " + path);
+  return ImageDir(path, std::move(fd));
+}
+
+ImageDir ImageDir::create(const std::string& path) {
+  if (mkdir(path.c_str(), 0700) < 0 && errno != EEXIST) throw sys_error("cannot create images directory " + path);
+  return open(path);
+}
+
+std::string ImageDir::path_of(Kind kind, std::optional<uint64_t> id) const {
+  std::string name = filename(kind, id);
+  if (path_.empty()) return name;
+  return path_.back() == '/' ? path_ + name : path_ + "/" + name;
+}
+
+bool ImageDir::exists(Kind kind, std::optional<uint64_t> id) const {
+  struct stat st;
+  if (fstatat(fd_.get(), filename(kind, id).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return true;
+  if (errno == ENOENT) return false;
+  throw sys_error("cannot stat image " + path_of(kind, id));
+}
+
+void ImageDir::sync() const {
+  if (fsync(fd_.get()) < 0) throw sys_error("cannot sync images directory " + path_);
+}
+
+PagesFile open_pages(const ImageDir& dir, uint64_t id, bool direct) {
+  std::string name = filename(Kind::Pages, id);
+  int flags = O_RDONLY | O_CLOEXEC;
+  UniqueFd fd(openat(dir.fd(), name.c_str(), flags | (direct ? O_DIRECT : 0)));
+  // tmpfs and some others refuse O_DIRECT with EINVAL; buffered reads work.
+  if (!fd && direct && errno == EINVAL) {
+    direct = false;
+    fd.reset(openat(dir.fd(), name.c_str(), flags));
+  }
+  if (!fd) throw sys_error("cannot open image " + dir.path_of(Kind::Pages, id));
+  struct stat st;
+  if (fstat(fd.get(), &st) < 0) throw sys_error("cannot stat image " + dir.path_of(Kind::Pages, id));
+  long page = sysconf(_SC_PAGESIZE);
+  if (!S_ISREG(st.st_mode)) throw CorruptedImage(dir.path_of(Kind::Pages, id), "not a regular file");
+  if (st.st_size % page != 0)
+    throw CorruptedImage(dir.path_of(Kind::Pages, id),
+                         format("size %lld is not a multiple of the page size %ld", (long long)st.st_size, page));
+  return PagesFile{std::move(fd), direct, uint64_t(st.st_size)};
+}
+
+}  // namespace ckpt::image

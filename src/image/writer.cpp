@@ -1,0 +1,101 @@
+// Writers: records are gathered in a buffer and written in large chunks, so
+// a dump of many small entries costs few system calls.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "image/image.h"
+#include "image/tmp_file.h"
+
+namespace ckpt::image {
+
+namespace {
+constexpr size_t kFlushThreshold = 256 << 10;
+}
+
+struct ImageWriter::Impl {
+  const KindInfo& kind;
+  detail::TmpFile file;
+  std::string buffer;
+
+  Impl(const ImageDir& dir, Kind k, std::optional<uint64_t> id) : kind(info(k)), file(dir, k, id) {}
+
+  void flush() {
+    detail::write_all(file.fd(), buffer.data(), buffer.size(), file.name());
+    buffer.clear();
+  }
+};
+
+ImageWriter::ImageWriter(const ImageDir& dir, Kind kind, std::optional<uint64_t> id) {
+  if (!info(kind).prototype)
+    throw Error("cannot write image " + dir.path_of(kind, id) + ": raw images are written with PagesWriter");
+  impl_ = std::make_unique<Impl>(dir, kind, id);
+  impl_->buffer.reserve(kFlushThreshold + 4096);
+  char header[detail::kHeaderSize];
+  std::copy(std::begin(detail::kSignature), std::end(detail::kSignature), header);
+  detail::put_le32(header + 8, impl_->kind.magic);
+  detail::put_le32(header + 12, kFormatVersion);
+  impl_->buffer.append(header, sizeof(header));
+}
+
+ImageWriter::~ImageWriter() = default;
+
+void ImageWriter::write(const google::protobuf::Message& record) {
+  Impl& m = *impl_;
+  m.file.check_open();
+  const google::protobuf::Descriptor* type = m.kind.prototype->GetDescriptor();
+  const std::string& want = type->full_name();
+  if (record.GetDescriptor() != type)
+    throw Error("cannot write a " + record.GetDescriptor()->full_name() + " to image " + m.file.name() +
+                ": it holds " + want);
+  // Serializing would silently drop the check in release builds; a record
+  // without its required fields could not be read back.
+  if (!record.IsInitialized())
+    throw Error("cannot write a " + want + " to image " + m.file.name() + ": missing required fields " +
+                record.InitializationErrorString());
+  size_t size = record.ByteSizeLong();
+  if (size > kMaxRecordSize)
+    throw Error(format("cannot write a %s to image %s: %zu bytes exceed the record limit of %u", want.c_str(),
+                       m.file.name().c_str(), size, kMaxRecordSize));
+  char length[detail::kLengthSize];
+  detail::put_le32(length, uint32_t(size));
+  m.buffer.append(length, sizeof(length));
+  size_t at = m.buffer.size();
+  m.buffer.resize(at + size);
+  record.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(m.buffer.data() + at));
+  if (m.buffer.size() >= kFlushThreshold) m.flush();
+}
+
+void ImageWriter::commit() {
+  impl_->file.check_open();
+  impl_->flush();
+  impl_->file.commit();
+}
+
+struct PagesWriter::Impl {
+  detail::TmpFile file;
+  Impl(const ImageDir& dir, uint64_t id) : file(dir, Kind::Pages, id) {}
+};
+
+PagesWriter::PagesWriter(const ImageDir& dir, uint64_t id) : impl_(std::make_unique<Impl>(dir, id)) {}
+PagesWriter::~PagesWriter() = default;
+
+int PagesWriter::fd() const { return impl_->file.fd(); }
+
+void PagesWriter::write(const void* data, size_t size) {
+  impl_->file.check_open();
+  detail::write_all(impl_->file.fd(), data, size, impl_->file.name());
+}
+
+void PagesWriter::commit() {
+  detail::TmpFile& file = impl_->file;
+  file.check_open();
+  struct stat st;
+  if (fstat(file.fd(), &st) < 0) throw sys_error("cannot stat image " + file.name());
+  long page = sysconf(_SC_PAGESIZE);
+  if (st.st_size % page != 0)
+    throw Error(format("cannot commit image %s: its size %lld is not a multiple of the page size %ld",
+                       file.name().c_str(), (long long)st.st_size, page));
+  file.commit();
+}
+
+}  // namespace ckpt::image
