@@ -1,0 +1,23 @@
+// The table of file kinds: a new kind is one new file and one line here.
+#include "ckpt/error.h"
+#include "files/module.h"
+
+namespace ckpt::files {
+
+const std::vector<const FileModule*>& modules() {
+  static const std::vector<const FileModule*> table = {
+      &kRegularFileModule,
+      &kDirectoryModule,
+      &kTtyStdioModule,
+      &kChrdevModule,
+  };
+  return table;
+}
+
+const FileModule& module_of(img::FileKind kind) {
+  for (const FileModule* m : modules())
+    if (m->kind == kind) return *m;
+  throw Error(format("file kind %d is not known to this version of ckpt", int(kind)));
+}
+
+}  // namespace ckpt::files

@@ -1,0 +1,55 @@
+#include "files/open_fd.h"
+
+#include <sys/sysmacros.h>
+
+#include "ckpt/error.h"
+#include "proc/read.h"
+
+namespace ckpt::files {
+
+OpenFd describe_fd(pid_t pid, int fd, UniqueFd file) {
+  OpenFd o;
+  o.pid = pid;
+  o.fd = fd;
+  o.file = std::move(file);
+  std::string fd_name = std::to_string(fd);
+  o.link = proc::read_link(proc::path(pid, "fd/" + fd_name));
+  std::string info_path = proc::path(pid, "fdinfo/" + fd_name);
+  o.info = proc::parse_fdinfo(proc::read_file(info_path), info_path);
+  if (fstat(o.file.get(), &o.st) < 0) throw sys_error(format("cannot stat fd %d of pid %d", fd, pid));
+  return o;
+}
+
+bool is_deleted(const OpenFd& fd) { return fd.link.ends_with(" (deleted)"); }
+
+namespace {
+
+// "anon_inode:[eventfd]" -> "eventfd", "anon_inode:inotify" -> "inotify".
+std::string anon_inode_name(const std::string& link) {
+  std::string name = link.substr(link.find(':') + 1);
+  if (name.size() >= 2 && name.front() == '[' && name.back() == ']') name = name.substr(1, name.size() - 2);
+  if (name == "eventpoll") return "epoll";
+  return name.empty() ? "anonymous inode" : name;
+}
+
+}  // namespace
+
+std::string kind_name(const OpenFd& fd) {
+  const std::string& link = fd.link;
+  if (link.starts_with("pipe:")) return "pipe";
+  if (link.starts_with("socket:")) return "socket";
+  if (link.starts_with("anon_inode:")) return anon_inode_name(link);
+  if (link.starts_with("/memfd:")) return "memfd";
+  switch (fd.st.st_mode & S_IFMT) {
+    case S_IFIFO: return "FIFO " + link;
+    case S_IFSOCK: return "socket";
+    case S_IFBLK: return format("block device %u:%u (%s)", major(fd.st.st_rdev), minor(fd.st.st_rdev), link.c_str());
+    case S_IFCHR: return format("character device %u:%u (%s)", major(fd.st.st_rdev), minor(fd.st.st_rdev), link.c_str());
+    case S_IFDIR: return "directory " + link;
+    case S_IFREG: return "file " + link;
+    case S_IFLNK: return "symbolic link " + link;
+  }
+  return "file of unknown type " + link;
+}
+
+}  // namespace ckpt::files

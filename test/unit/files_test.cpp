@@ -1,0 +1,267 @@
+// The file modules: fds of this very process dumped into images and restored
+// at other numbers.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/kcmp.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "ckpt/error.h"
+#include "files/files.h"
+#include "image/image.h"
+
+using namespace ckpt;
+
+namespace {
+
+// The images of a process that does not exist: restore_fds only uses the pid
+// to name images and errors.
+constexpr int kImagePid = 4242;
+
+class FilesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/ckpt-files-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    tmp_ = tmpl;
+    dir_ = std::make_unique<image::ImageDir>(image::ImageDir::create(tmp_ + "/images"));
+  }
+  void TearDown() override {
+    for (int fd : restored_) close(fd);
+    dir_.reset();
+    std::filesystem::remove_all(tmp_);
+  }
+
+  // Opens a file with `flags` and returns the fd; closed at the end.
+  int open_file(const std::string& path, int flags, mode_t mode = 0600) {
+    int fd = open(path.c_str(), flags, mode);
+    EXPECT_GE(fd, 0) << path << ": " << strerror(errno);
+    owned_.emplace_back(fd);
+    return fd;
+  }
+  int keep(int fd) {
+    EXPECT_GE(fd, 0) << strerror(errno);
+    owned_.emplace_back(fd);
+    return fd;
+  }
+
+  // Dumps our own fds as if they belonged to a frozen process.
+  std::vector<img::FdinfoEntry> dump(files::FileTable& table, const std::vector<int>& fds) {
+    std::vector<files::OpenFd> open_fds;
+    for (int fd : fds) open_fds.push_back(files::describe_fd(getpid(), fd, UniqueFd(fcntl(fd, F_DUPFD_CLOEXEC, 0))));
+    return table.add_process(getpid(), open_fds);
+  }
+
+  // Writes files.img and fdinfo-<kImagePid>.img, each fd renumbered from
+  // its number here to `renumber[fd]`, so that restoring places it there.
+  void write_images(const files::FileTable& table, std::vector<img::FdinfoEntry> fdinfo,
+                    const std::map<int, int>& renumber) {
+    image::ImageWriter files(*dir_, image::Kind::Files);
+    for (const img::FileEntry& e : table.entries()) files.write(e);
+    files.commit();
+    image::ImageWriter fds(*dir_, image::Kind::Fdinfo, kImagePid);
+    for (img::FdinfoEntry& e : fdinfo) {
+      e.set_fd(uint32_t(renumber.at(int(e.fd()))));
+      restored_.push_back(int(e.fd()));
+      fds.write(e);
+    }
+    fds.commit();
+  }
+
+  static bool same_description(int a, int b) {
+    return syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, a, b) == 0;
+  }
+  static bool cloexec(int fd) { return fcntl(fd, F_GETFD) & FD_CLOEXEC; }
+  static off_t pos(int fd) { return lseek(fd, 0, SEEK_CUR); }
+
+  std::string tmp_;
+  std::unique_ptr<image::ImageDir> dir_;
+  std::vector<UniqueFd> owned_;
+  std::vector<int> restored_;
+};
+
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST_F(FilesTest, RegularFilesKeepSharedDescriptionsPositionsAndCloexec) {
+  std::string path = tmp_ + "/data";
+  int a = open_file(path, O_RDWR | O_CREAT);
+  ASSERT_EQ(write(a, "hello world", 11), 11);
+  ASSERT_EQ(lseek(a, 5, SEEK_SET), 5);
+  int b = keep(fcntl(a, F_DUPFD_CLOEXEC, 0));      // same description, close-on-exec
+  int c = open_file(path, O_RDONLY | O_APPEND);     // another description
+  ASSERT_EQ(lseek(c, 2, SEEK_SET), 2);
+
+  files::FileTable table({});
+  auto fdinfo = dump(table, {a, b, c});
+  ASSERT_EQ(table.entries().size(), 2u);
+  ASSERT_EQ(fdinfo.size(), 3u);
+  EXPECT_EQ(fdinfo[0].id(), fdinfo[1].id());
+  EXPECT_NE(fdinfo[0].id(), fdinfo[2].id());
+  EXPECT_FALSE(fdinfo[0].cloexec());
+  EXPECT_TRUE(fdinfo[1].cloexec());
+  const img::FileEntry& first = table.entries()[0];
+  EXPECT_EQ(first.kind(), img::FILE_REGULAR);
+  EXPECT_EQ(first.reg().identity().path(), path);
+  EXPECT_EQ(first.reg().identity().size(), 11u);
+  EXPECT_EQ(first.reg().pos(), 5u);
+  EXPECT_EQ(first.reg().flags() & O_ACCMODE, uint32_t(O_RDWR));
+  EXPECT_EQ(first.reg().flags() & O_CLOEXEC, 0u);
+  EXPECT_TRUE(S_ISREG(first.reg().mode()));
+
+  write_images(table, fdinfo, {{a, 200}, {b, 201}, {c, 202}});
+  EXPECT_EQ(files::max_fd(*dir_, kImagePid), 202);
+  files::check_files(*dir_, kImagePid);
+  files::restore_fds(*dir_, kImagePid, {});
+
+  struct stat want, got;
+  ASSERT_EQ(stat(path.c_str(), &want), 0);
+  ASSERT_EQ(fstat(200, &got), 0);
+  EXPECT_EQ(got.st_ino, want.st_ino);
+  EXPECT_TRUE(same_description(200, 201));
+  EXPECT_FALSE(same_description(200, 202));
+  EXPECT_FALSE(same_description(200, a));  // reopened, not inherited
+  EXPECT_FALSE(cloexec(200));
+  EXPECT_TRUE(cloexec(201));
+  EXPECT_EQ(pos(200), 5);
+  EXPECT_EQ(pos(202), 2);
+  EXPECT_EQ(fcntl(200, F_GETFL) & O_ACCMODE, O_RDWR);
+  EXPECT_TRUE(fcntl(202, F_GETFL) & O_APPEND);
+  // The offset is shared again: moving one moves the other.
+  ASSERT_EQ(lseek(201, 7, SEEK_SET), 7);
+  EXPECT_EQ(pos(200), 7);
+  char buf[5] = {};
+  ASSERT_EQ(read(200, buf, 4), 4);
+  EXPECT_EQ(std::string(buf), "orld");
+}
+
+TEST_F(FilesTest, ReplacedFileIsRefusedAndGrownFileIsAccepted) {
+  std::string path = tmp_ + "/log";
+  int a = open_file(path, O_WRONLY | O_CREAT | O_APPEND);
+  files::FileTable table({});
+  auto fdinfo = dump(table, {a});
+  write_images(table, fdinfo, {{a, 210}});
+
+  ASSERT_EQ(write(a, "grown", 5), 5);  // a log grows: only a warning
+  files::check_files(*dir_, kImagePid);
+  files::restore_fds(*dir_, kImagePid, {});
+  EXPECT_TRUE(fcntl(210, F_GETFL) & O_APPEND);
+  close(210);
+
+  ASSERT_EQ(unlink(path.c_str()), 0);  // another file at the same path
+  open_file(path, O_WRONLY | O_CREAT);
+  std::string want = "cannot restore fd 210 of pid 4242: " + path + ": it is no longer the file that was dumped";
+  EXPECT_EQ(error_of([&] { files::check_files(*dir_, kImagePid); }).substr(0, want.size()), want);
+  EXPECT_EQ(error_of([&] { files::restore_fds(*dir_, kImagePid, {}); }).substr(0, want.size()), want);
+  EXPECT_EQ(fcntl(210, F_GETFD), -1);  // nothing placed
+
+  ASSERT_EQ(unlink(path.c_str()), 0);
+  EXPECT_EQ(error_of([&] { files::check_files(*dir_, kImagePid); }),
+            "cannot restore fd 210 of pid 4242: " + path + ": No such file or directory");
+}
+
+TEST_F(FilesTest, DevNullAndDirectoryAreReopened) {
+  int null = open_file("/dev/null", O_WRONLY);
+  int dir = open_file(tmp_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  files::FileTable table({});
+  auto fdinfo = dump(table, {null, dir});
+  ASSERT_EQ(table.entries().size(), 2u);
+  EXPECT_EQ(table.entries()[0].kind(), img::FILE_CHRDEV);
+  EXPECT_EQ(table.entries()[0].chrdev().path(), "/dev/null");
+  EXPECT_EQ(table.entries()[1].kind(), img::FILE_DIRECTORY);
+  write_images(table, fdinfo, {{null, 220}, {dir, 221}});
+  files::restore_fds(*dir_, kImagePid, {});
+  struct stat st;
+  ASSERT_EQ(fstat(220, &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  EXPECT_EQ(fcntl(220, F_GETFL) & O_ACCMODE, O_WRONLY);
+  ASSERT_EQ(fstat(221, &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_TRUE(cloexec(221));
+}
+
+TEST_F(FilesTest, UnsupportedKindsAreRefusedByName) {
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  keep(p[0]);
+  keep(p[1]);
+  int sock = keep(socket(AF_UNIX, SOCK_STREAM, 0));
+  int efd = keep(eventfd(0, 0));
+  std::string deleted = tmp_ + "/deleted";
+  int del = open_file(deleted, O_RDWR | O_CREAT);
+  ASSERT_EQ(unlink(deleted.c_str()), 0);
+
+  auto refusal = [&](int fd) {
+    files::FileTable table({});
+    return error_of([&] { dump(table, {fd}); });
+  };
+  std::string prefix = "cannot dump fd ";
+  std::string of_pid = " of pid " + std::to_string(getpid()) + ": ";
+  EXPECT_EQ(refusal(p[0]), prefix + std::to_string(p[0]) + of_pid + "pipe is not supported yet");
+  EXPECT_EQ(refusal(sock), prefix + std::to_string(sock) + of_pid + "socket is not supported yet");
+  EXPECT_EQ(refusal(efd), prefix + std::to_string(efd) + of_pid + "eventfd is not supported yet");
+  EXPECT_EQ(refusal(del),
+            prefix + std::to_string(del) + of_pid + deleted + " was deleted; deleted files are not supported yet");
+}
+
+TEST_F(FilesTest, TerminalNeedsShellJobAndTakesOurStdio) {
+  int master = keep(posix_openpt(O_RDWR | O_NOCTTY));
+  ASSERT_EQ(grantpt(master), 0);
+  ASSERT_EQ(unlockpt(master), 0);
+  int tty = open_file(ptsname(master), O_RDWR | O_NOCTTY);
+
+  files::FileTable plain({});
+  EXPECT_EQ(error_of([&] { dump(plain, {tty}); }),
+            "cannot dump fd " + std::to_string(tty) + " of pid " + std::to_string(getpid()) +
+                ": it is a terminal (use --shell-job)");
+  // The master end is not a job's stdio.
+  EXPECT_NE(error_of([&] { dump(plain, {master}); }).find("character device 5:2"), std::string::npos);
+
+  files::FileTable shell({.shell_job = true});
+  auto fdinfo = dump(shell, {tty});
+  ASSERT_EQ(shell.entries().size(), 1u);
+  EXPECT_EQ(shell.entries()[0].kind(), img::FILE_TTY_STDIO);
+  EXPECT_EQ(shell.entries()[0].tty().path(), ptsname(master));
+  write_images(shell, fdinfo, {{tty, 230}});
+
+  EXPECT_EQ(error_of([&] { files::restore_fds(*dir_, kImagePid, {}); }),
+            "cannot restore fd 230 of pid 4242: it was a terminal (" + std::string(ptsname(master)) +
+                "); restore with --shell-job");
+  if (fcntl(0, F_GETFD) < 0) GTEST_SKIP() << "no fd 0 to stand in for the terminal";
+  files::restore_fds(*dir_, kImagePid, {.shell_job = true});
+  EXPECT_TRUE(same_description(230, 0));  // a terminal above fd 2 takes our fd 0
+}
+
+TEST_F(FilesTest, MissingFileEntryIsACorruptedImage) {
+  {
+    image::ImageWriter files(*dir_, image::Kind::Files);
+    files.commit();
+    image::ImageWriter fds(*dir_, image::Kind::Fdinfo, kImagePid);
+    img::FdinfoEntry e;
+    e.set_fd(3);
+    e.set_id(9);
+    e.set_cloexec(false);
+    fds.write(e);
+    fds.commit();
+  }
+  std::string err = error_of([&] { files::restore_fds(*dir_, kImagePid, {}); });
+  EXPECT_NE(err.find("corrupted image"), std::string::npos) << err;
+  EXPECT_NE(err.find("no file 9 for fd 3 of pid 4242"), std::string::npos) << err;
+}
+
+}  // namespace
