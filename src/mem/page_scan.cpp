@@ -1,0 +1,107 @@
+#include "mem/page_scan.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "ckpt/error.h"
+#include "mem/pagemap_uapi.h"
+#include "proc/read.h"
+
+namespace ckpt::mem {
+
+namespace {
+
+// Regions per ioctl; the scan resumes from walk_end when they are used up.
+constexpr size_t kRegionsPerCall = 512;
+
+// The category masks of a scan: a page is selected when, after inverting
+// the `inverted` categories, it has every `required` one and one of `anyof`.
+struct Categories {
+  uint64_t inverted, required, anyof;
+};
+
+Categories categories_for(PageSource source) {
+  // Never the shared zero page: a read fault maps it, it holds nothing.
+  Categories c{PAGE_IS_PFNZERO, PAGE_IS_PFNZERO, PAGE_IS_PRESENT | PAGE_IS_SWAPPED};
+  // A private file page still in the page cache is the file's: the restore
+  // maps the file.  Pages copied on write are anonymous.
+  if (source == PageSource::PrivateFile) {
+    c.inverted |= PAGE_IS_FILE;
+    c.required |= PAGE_IS_FILE;
+  }
+  return c;
+}
+
+void append_merged(std::vector<PageRange>& ranges, uint64_t start, uint64_t end) {
+  if (!ranges.empty() && ranges.back().end == start)
+    ranges.back().end = end;
+  else
+    ranges.push_back({start, end});
+}
+
+}  // namespace
+
+PagemapScanner::PagemapScanner(pid_t pid) : pid_(pid) {
+  std::string path = proc::path(pid, "pagemap");
+  pagemap_.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!pagemap_) throw sys_error("cannot open " + path);
+}
+
+std::vector<PageRange> PagemapScanner::scan(uint64_t start, uint64_t end, PageSource source) {
+  std::vector<PageRange> ranges;
+  if (source != PageSource::Anon && source != PageSource::PrivateFile) return ranges;
+  Categories c = categories_for(source);
+  page_region regions[kRegionsPerCall];
+  uint64_t at = start;
+  while (at < end) {
+    pm_scan_arg arg{};
+    arg.size = sizeof(arg);
+    arg.start = at;
+    arg.end = end;
+    arg.vec = reinterpret_cast<uint64_t>(regions);
+    arg.vec_len = kRegionsPerCall;
+    arg.category_inverted = c.inverted;
+    arg.category_mask = c.required;
+    arg.category_anyof_mask = c.anyof;
+    // No categories reported: adjacent selected pages merge into one region
+    // whether present or swapped.
+    arg.return_mask = 0;
+    int n = ioctl(pagemap_.get(), PAGEMAP_SCAN, &arg);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ENOTTY || errno == EINVAL)
+        throw sys_error(format("cannot scan the pages of pid %d: PAGEMAP_SCAN (Linux 6.7) failed", pid_));
+      throw sys_error(format("cannot scan the pages of pid %d at %llx", pid_, (unsigned long long)at));
+    }
+    for (int i = 0; i < n; ++i) append_merged(ranges, regions[i].start, regions[i].end);
+    if (arg.walk_end <= at) throw Error(format("PAGEMAP_SCAN of pid %d made no progress at %llx", pid_,
+                                               (unsigned long long)at));
+    at = arg.walk_end;
+  }
+  return ranges;
+}
+
+std::vector<PageRange> shmem_data_ranges(int object, const img::VmaEntry& vma) {
+  std::vector<PageRange> ranges;
+  const uint64_t first = vma.pgoff(), last = vma.pgoff() + (vma.end() - vma.start());
+  const long page = sysconf(_SC_PAGESIZE);
+  uint64_t at = first;
+  while (at < last) {
+    off_t data = lseek(object, off_t(at), SEEK_DATA);
+    if (data < 0) {
+      if (errno == ENXIO) break;  // no data after `at`
+      throw sys_error(format("cannot find the data of the shared memory at %llx", (unsigned long long)vma.start()));
+    }
+    if (uint64_t(data) >= last) break;
+    off_t hole = lseek(object, data, SEEK_HOLE);
+    if (hole < 0) throw sys_error(format("cannot find the holes of the shared memory at %llx",
+                                         (unsigned long long)vma.start()));
+    uint64_t from = uint64_t(data) & ~uint64_t(page - 1);
+    uint64_t to = std::min(last, (uint64_t(hole) + page - 1) & ~uint64_t(page - 1));
+    append_merged(ranges, vma.start() + (from - first), vma.start() + (to - first));
+    at = to;
+  }
+  return ranges;
+}
+
+}  // namespace ckpt::mem

@@ -1,0 +1,200 @@
+// Memory areas: classification of maps entries, and which pages the dump
+// saves, checked on this process's own mappings.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "ckpt/error.h"
+#include "mem/page_plan.h"
+#include "mem/page_scan.h"
+#include "mem/vma.h"
+#include "proc/maps.h"
+
+using namespace ckpt;
+
+namespace {
+
+const long kPage = sysconf(_SC_PAGESIZE);
+
+proc::MapsEntry area(const std::string& line, std::vector<std::string> vm_flags = {}) {
+  proc::MapsEntry m = proc::parse_maps_line(line);
+  m.vm_flags = std::move(vm_flags);
+  return m;
+}
+
+struct stat regular_file_stat() {
+  struct stat st {};
+  st.st_mode = S_IFREG | 0644;
+  st.st_dev = 0xfd00;
+  st.st_ino = 42;
+  st.st_size = 8192;
+  return st;
+}
+
+TEST(Vma, ClassifiesSpecialAreas) {
+  auto kind = [](const char* name) {
+    auto v = mem::classify_vma(area(std::string("7ffd1c7f2000-7ffd1c7f6000 r--p 00000000 00:00 0   ") + name,
+                                    {"rd", "mr", "pf", "io"}),
+                               nullptr, 1);
+    return v ? int(v->entry.kind()) : -1;
+  };
+  EXPECT_EQ(kind("[vdso]"), img::VMA_VDSO);
+  EXPECT_EQ(kind("[vvar]"), img::VMA_VVAR);
+  EXPECT_EQ(kind("[vvar_vclock]"), img::VMA_VVAR_VCLOCK);
+  EXPECT_EQ(kind("[vsyscall]"), -1);
+
+  auto stack = mem::classify_vma(area("7ffd1c5e0000-7ffd1c601000 rw-p 00000000 00:00 0  [stack]", {"rd", "wr", "gd"}),
+                                 nullptr, 1);
+  ASSERT_TRUE(stack);
+  EXPECT_EQ(stack->entry.kind(), img::VMA_ANON_PRIVATE);
+  EXPECT_TRUE(stack->entry.stack());
+  EXPECT_EQ(stack->entry.flags(), uint32_t(MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN));
+  EXPECT_EQ(stack->entry.prot(), uint32_t(PROT_READ | PROT_WRITE));
+  EXPECT_EQ(stack->pages, mem::PageSource::Anon);
+
+  auto heap = mem::classify_vma(area("55d4c9d3e000-55d4c9d5f000 rw-p 00000000 00:00 0  [heap]"), nullptr, 1);
+  EXPECT_TRUE(heap->entry.heap());
+  EXPECT_EQ(heap->entry.name(), "[heap]");
+
+  auto anon = mem::classify_vma(area("7f1c2a400000-7f1c2a401000 rwxp 00000000 00:00 0 ", {"dc", "dd"}), nullptr, 1);
+  EXPECT_EQ(anon->entry.kind(), img::VMA_ANON_PRIVATE);
+  EXPECT_EQ(anon->entry.prot(), uint32_t(PROT_READ | PROT_WRITE | PROT_EXEC));
+  EXPECT_EQ(anon->entry.madv(), (1ull << MADV_DONTFORK) | (1ull << MADV_DONTDUMP));
+  EXPECT_FALSE(anon->entry.has_name());
+}
+
+TEST(Vma, ClassifiesFileAndSharedMappings) {
+  struct stat file = regular_file_stat();
+  auto priv = mem::classify_vma(area("55d4c8a02000-55d4c8a06000 r-xp 00002000 fd:00 42   /usr/bin/sleep"), &file, 1);
+  EXPECT_EQ(priv->entry.kind(), img::VMA_FILE_PRIVATE);
+  EXPECT_EQ(priv->entry.pgoff(), 0x2000u);
+  EXPECT_EQ(priv->entry.flags(), uint32_t(MAP_PRIVATE));
+  EXPECT_EQ(priv->entry.file().path(), "/usr/bin/sleep");
+  EXPECT_EQ(priv->entry.file().ino(), 42u);
+  EXPECT_EQ(priv->entry.file().size(), 8192u);
+  EXPECT_EQ(priv->pages, mem::PageSource::PrivateFile);
+
+  auto shared = mem::classify_vma(area("7f1c2a100000-7f1c2a101000 rw-s 00000000 fd:00 42   /tmp/data"), &file, 1);
+  EXPECT_EQ(shared->entry.kind(), img::VMA_FILE_SHARED);
+  EXPECT_EQ(shared->entry.flags(), uint32_t(MAP_SHARED));
+  EXPECT_EQ(shared->pages, mem::PageSource::None);
+
+  auto shmem = mem::classify_vma(area("7f1c2a000000-7f1c2a021000 rw-s 00000000 00:01 1025  /dev/zero (deleted)"),
+                                 &file, 1);
+  EXPECT_EQ(shmem->entry.kind(), img::VMA_ANON_SHARED);
+  EXPECT_EQ(shmem->entry.flags(), uint32_t(MAP_SHARED | MAP_ANONYMOUS));
+  EXPECT_EQ(shmem->pages, mem::PageSource::Shmem);
+  EXPECT_FALSE(shmem->entry.has_file());
+}
+
+TEST(Vma, RefusesWhatIsNotSupportedByName) {
+  struct stat file = regular_file_stat();
+  auto error = [&](const std::string& line, std::vector<std::string> flags = {}) -> std::string {
+    try {
+      mem::classify_vma(area(line, std::move(flags)), &file, 77);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_EQ(error("7f00000000-7f00001000 rw-s 00000000 00:01 9  /memfd:jit (deleted)"),
+            "cannot dump memory area 7f00000000-7f00001000 (/memfd:jit (deleted)) of pid 77: "
+            "memfd mappings are not supported yet");
+  EXPECT_EQ(error("7f00000000-7f00001000 r--p 00000000 fd:00 9  /tmp/gone (deleted)"),
+            "cannot dump memory area 7f00000000-7f00001000 (/tmp/gone (deleted)) of pid 77: "
+            "mappings of deleted files are not supported yet");
+  EXPECT_EQ(error("7f00000000-7f00001000 rw-s 00000000 00:05 9  /dev/dri/card0", {"rd", "wr", "io", "pf"}),
+            "cannot dump memory area 7f00000000-7f00001000 (/dev/dri/card0) of pid 77: "
+            "device memory mappings are not supported yet");
+  EXPECT_EQ(error("7f00000000-7f00001000 r-xp 00000000 00:00 0  [uprobes]"),
+            "cannot dump memory area 7f00000000-7f00001000 ([uprobes]) of pid 77: "
+            "special mappings like [uprobes] are not supported yet");
+}
+
+// An anonymous private area of `pages` pages, unmapped at the end.
+struct Mapping {
+  char* at;
+  size_t size;
+  Mapping(size_t pages, int prot, int flags, int fd = -1)
+      : at(static_cast<char*>(mmap(nullptr, pages * kPage, prot, flags, fd, 0))), size(pages * kPage) {}
+  ~Mapping() { munmap(at, size); }
+  uint64_t page(size_t n) const { return reinterpret_cast<uint64_t>(at) + n * kPage; }
+};
+
+TEST(PageScan, AnonymousAreaSavesWrittenPagesOnly) {
+  Mapping m(16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+  ASSERT_NE(m.at, MAP_FAILED);
+  ASSERT_EQ(madvise(m.at, m.size, MADV_NOHUGEPAGE), 0);
+  for (size_t p : {0, 1, 2, 8}) m.at[p * kPage] = 1;
+  volatile char sink = m.at[5 * kPage];  // the zero page: nothing to save
+  (void)sink;
+
+  mem::PagemapScanner scanner(getpid());
+  auto ranges = scanner.scan(m.page(0), m.page(16), mem::PageSource::Anon);
+  ASSERT_EQ(ranges.size(), 2u);
+  EXPECT_EQ(ranges[0].start, m.page(0));
+  EXPECT_EQ(ranges[0].end, m.page(3));
+  EXPECT_EQ(ranges[1].start, m.page(8));
+  EXPECT_EQ(ranges[1].end, m.page(9));
+  EXPECT_TRUE(scanner.scan(m.page(0), m.page(16), mem::PageSource::None).empty());
+}
+
+TEST(PageScan, PrivateFileAreaSavesCopiedPagesOnly) {
+  char path[] = "/tmp/ckpt-mem-test-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  unlink(path);
+  ASSERT_EQ(ftruncate(fd, 4 * kPage), 0);
+  Mapping m(4, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd);
+  close(fd);
+  ASSERT_NE(m.at, MAP_FAILED);
+  volatile char sink = m.at[0];  // the file's page
+  (void)sink;
+  m.at[2 * kPage] = 1;           // copied on write
+  mem::PagemapScanner scanner(getpid());
+  auto ranges = scanner.scan(m.page(0), m.page(4), mem::PageSource::PrivateFile);
+  ASSERT_EQ(ranges.size(), 1u);
+  EXPECT_EQ(ranges[0].start, m.page(2));
+  EXPECT_EQ(ranges[0].end, m.page(3));
+}
+
+TEST(PageScan, SharedAnonymousAreaSavesItsData) {
+  Mapping m(8, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS);
+  ASSERT_NE(m.at, MAP_FAILED);
+  for (size_t p : {2, 3, 6}) m.at[p * kPage] = 1;
+  char name[64];
+  snprintf(name, sizeof(name), "/proc/self/map_files/%lx-%lx", (unsigned long)m.page(0), (unsigned long)m.page(8));
+  UniqueFd object(open(name, O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(object) << name << ": " << strerror(errno);
+  img::VmaEntry vma;
+  vma.set_start(m.page(0));
+  vma.set_end(m.page(8));
+  vma.set_pgoff(0);
+  auto ranges = mem::shmem_data_ranges(object.get(), vma);
+  ASSERT_EQ(ranges.size(), 2u);
+  EXPECT_EQ(ranges[0].start, m.page(2));
+  EXPECT_EQ(ranges[0].end, m.page(4));
+  EXPECT_EQ(ranges[1].start, m.page(6));
+  EXPECT_EQ(ranges[1].end, m.page(7));
+}
+
+TEST(PagePlan, RunsAreConsecutiveInThePagesFile) {
+  mem::PagePlan plan{uint64_t(kPage)};
+  EXPECT_EQ(plan.add_area({{0x10000, 0x13000}, {0x20000, 0x21000}}), 4u);
+  EXPECT_EQ(plan.add_area({{0x30000, 0x32000}}), 2u);
+  ASSERT_EQ(plan.runs().size(), 3u);
+  EXPECT_EQ(plan.runs()[0].offset(), 0u);
+  EXPECT_EQ(plan.runs()[1].offset(), 3u * kPage);
+  EXPECT_EQ(plan.runs()[2].vaddr(), 0x30000u);
+  EXPECT_EQ(plan.runs()[2].nr_pages(), 2u);
+  EXPECT_EQ(plan.runs()[2].offset(), 4u * kPage);
+  EXPECT_EQ(plan.pages(), 6u);
+  EXPECT_THROW(plan.add_area({{0x31000, 0x40000}}), Error);  // behind the last run
+  EXPECT_THROW(plan.add_area({{0x50001, 0x60000}}), Error);  // not page aligned
+}
+
+}  // namespace
