@@ -1,0 +1,30 @@
+// What every step of a dump shares: the options, the frozen tree, the images
+// being written, the file table of the whole tree, and the counters of the
+// final summary.
+#pragma once
+
+#include <cstdint>
+
+#include "cli/options.h"
+#include "compel/compel.h"
+#include "dump/pending_images.h"
+#include "files/files.h"
+
+namespace ckpt::dump {
+
+struct DumpStats {
+  uint64_t vmas = 0;
+  uint64_t pages = 0;
+  uint64_t fds = 0;
+};
+
+struct DumpContext {
+  const cli::Options& opts;
+  compel::FrozenTree& tree;
+  PendingImages& images;
+  files::FileTable& files;
+  uint64_t page_size;
+  DumpStats stats;
+};
+
+}  // namespace ckpt::dump

@@ -1,0 +1,134 @@
+#include "dump/memory.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "ckpt/error.h"
+#include "ckpt/log.h"
+#include "files/identity.h"
+#include "mem/page_scan.h"
+#include "proc/auxv.h"
+#include "proc/maps.h"
+#include "proc/read.h"
+
+namespace ckpt::dump {
+
+namespace {
+
+// "/proc/PID/map_files/START-END": the file behind an area, even a deleted one.
+std::string map_file_path(pid_t pid, const proc::MapsEntry& area) {
+  return proc::path(pid, format("map_files/%llx-%llx", (unsigned long long)area.start, (unsigned long long)area.end));
+}
+
+// The file of an area, through map_files (needs CAP_SYS_ADMIN or
+// CAP_CHECKPOINT_RESTORE) or else by its path.
+std::optional<struct stat> stat_area_file(pid_t pid, const proc::MapsEntry& area) {
+  struct stat st;
+  if (stat(map_file_path(pid, area).c_str(), &st) == 0) return st;
+  if (!area.deleted && stat(area.name.c_str(), &st) == 0 && st.st_ino == area.inode) return st;
+  return std::nullopt;
+}
+
+img::MmEntry make_mm(pid_t pid, const proc::Stat& stat) {
+  img::MmEntry mm;
+  mm.set_start_code(stat.start_code);
+  mm.set_end_code(stat.end_code);
+  mm.set_start_data(stat.start_data);
+  mm.set_end_data(stat.end_data);
+  mm.set_start_stack(stat.start_stack);
+  mm.set_start_brk(stat.start_brk);
+  mm.set_brk(stat.start_brk);  // replaced by the parasite's brk(0)
+  mm.set_arg_start(stat.arg_start);
+  mm.set_arg_end(stat.arg_end);
+  mm.set_env_start(stat.env_start);
+  mm.set_env_end(stat.env_end);
+  std::string auxv_path = proc::path(pid, "auxv");
+  for (uint64_t v : proc::parse_auxv(proc::read_file(auxv_path), auxv_path)) mm.add_auxv(v);
+
+  std::string exe_link = proc::path(pid, "exe");
+  std::string exe = proc::read_link(exe_link);
+  if (exe.ends_with(" (deleted)"))
+    throw Error(format("cannot dump pid %d: its executable %s was deleted", pid, exe.c_str()));
+  struct stat st;
+  if (::stat(exe_link.c_str(), &st) < 0) throw sys_error("cannot stat " + exe_link);
+  *mm.mutable_exe() = files::make_identity(exe, st);
+  return mm;
+}
+
+// The pages worth saving of one area.
+std::vector<mem::PageRange> area_pages(pid_t pid, mem::PagemapScanner& scanner, const proc::MapsEntry& area,
+                                       const mem::Vma& vma) {
+  switch (vma.pages) {
+    case mem::PageSource::None:
+      return {};
+    case mem::PageSource::Anon:
+    case mem::PageSource::PrivateFile:
+      return scanner.scan(area.start, area.end, vma.pages);
+    case mem::PageSource::Shmem: {
+      std::string path = map_file_path(pid, area);
+      UniqueFd object(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!object) throw sys_error("cannot open the shared memory " + path);
+      return mem::shmem_data_ranges(object.get(), vma.entry);
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+MemorySnapshot snapshot_memory(pid_t pid, const proc::Stat& stat, uint64_t page_size) {
+  MemorySnapshot m{make_mm(pid, stat), {}, mem::PagePlan(page_size)};
+  std::string smaps_path = proc::path(pid, "smaps");
+  std::vector<proc::MapsEntry> areas = proc::parse_maps(proc::read_file(smaps_path), smaps_path);
+  mem::PagemapScanner scanner(pid);
+  for (const proc::MapsEntry& area : areas) {
+    std::optional<struct stat> file;
+    if (mem::needs_file_stat(area)) file = stat_area_file(pid, area);
+    std::optional<mem::Vma> vma = mem::classify_vma(area, file ? &*file : nullptr, pid);
+    if (!vma) continue;
+    uint64_t pages = m.plan.add_area(area_pages(pid, scanner, area, *vma));
+    vma->entry.set_has_pages(pages > 0);
+    if (vma->entry.kind() == img::VMA_VDSO) m.mm.set_vdso_start(area.start);
+    if (vma->entry.kind() == img::VMA_VVAR) m.mm.set_vvar_start(area.start);
+    LOG_DEBUG("area %llx-%llx %s kind %s, %llu pages", (unsigned long long)area.start, (unsigned long long)area.end,
+              vma->entry.name().c_str(), img::VmaKind_Name(vma->entry.kind()).c_str(), (unsigned long long)pages);
+    m.vmas.push_back(std::move(*vma));
+  }
+  LOG_INFO("pid %d: %zu areas, %llu pages with data in %zu runs", pid, m.vmas.size(),
+           (unsigned long long)m.plan.pages(), m.plan.runs().size());
+  return m;
+}
+
+void dump_pages(compel::Infection& infection, const MemorySnapshot& mem, image::PagesWriter& pages, pid_t pid) {
+  if (mem.plan.ranges().empty()) return;
+  std::vector<compel::Infection::Range> ranges;
+  ranges.reserve(mem.plan.ranges().size());
+  for (const mem::PageRange& r : mem.plan.ranges()) ranges.push_back({r.start, r.size()});
+  uint64_t written = infection.splice_pages(ranges, pages.fd());
+  if (written != mem.plan.bytes())
+    throw Error(format("cannot dump the memory of pid %d: %llu bytes of pages written, %llu expected", pid,
+                       (unsigned long long)written, (unsigned long long)mem.plan.bytes()));
+}
+
+void write_memory_images(PendingImages& images, pid_t pid, const MemorySnapshot& mem, uint32_t pages_id) {
+  image::ImageWriter& mm = images.open(image::Kind::Mm, uint64_t(pid));
+  img::VmaRecord record;
+  *record.mutable_mm() = mem.mm;
+  mm.write(record);
+  for (const mem::Vma& vma : mem.vmas) {
+    *record.mutable_vma() = vma.entry;
+    mm.write(record);
+  }
+
+  image::ImageWriter& pagemap = images.open(image::Kind::Pagemap, uint64_t(pid));
+  img::PagemapRecord head;
+  head.mutable_head()->set_pages_id(pages_id);
+  pagemap.write(head);
+  img::PagemapRecord run;
+  for (const img::PagemapEntry& e : mem.plan.runs()) {
+    *run.mutable_run() = e;
+    pagemap.write(run);
+  }
+}
+
+}  // namespace ckpt::dump

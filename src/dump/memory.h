@@ -1,0 +1,34 @@
+// The memory of a process: its areas and mm fields (mm-<pid>.img), and the
+// pages that hold data (pagemap-<pid>.img, pages-<id>.img).
+#pragma once
+
+#include <sys/types.h>
+
+#include <vector>
+
+#include "compel/compel.h"
+#include "dump/pending_images.h"
+#include "mem/page_plan.h"
+#include "mem/vma.h"
+#include "mm.pb.h"
+#include "proc/stat.h"
+
+namespace ckpt::dump {
+
+struct MemorySnapshot {
+  img::MmEntry mm;              // brk is set from the parasite's report
+  std::vector<mem::Vma> vmas;   // address order, has_pages set
+  mem::PagePlan plan;
+};
+
+// Reads the areas (smaps), classifies them and finds their pages; before
+// infection, so that the parasite's own area is not among them.
+MemorySnapshot snapshot_memory(pid_t pid, const proc::Stat& stat, uint64_t page_size);
+
+// Splices the planned pages from inside the process into `pages`.
+void dump_pages(compel::Infection& infection, const MemorySnapshot& mem, image::PagesWriter& pages, pid_t pid);
+
+// mm-<pid>.img and pagemap-<pid>.img; `pages_id` names the pages image.
+void write_memory_images(PendingImages& images, pid_t pid, const MemorySnapshot& mem, uint32_t pages_id);
+
+}  // namespace ckpt::dump

@@ -1,0 +1,67 @@
+#include "dump/process.h"
+
+#include <sys/syscall.h>
+
+#include "ckpt/error.h"
+#include "ckpt/log.h"
+#include "dump/fds.h"
+#include "dump/memory.h"
+#include "dump/task_state.h"
+#include "proc/read.h"
+
+namespace ckpt::dump {
+
+namespace {
+
+// Everything only the process can tell, and everything that must be taken
+// from inside it (pages, fds), while the parasite is in.  The Infection
+// cures the process when it goes out of scope, on success or failure.
+ParasiteReport run_parasite(DumpContext& ctx, pid_t pid, const MemorySnapshot& mem, const std::vector<int>& fds,
+                            image::PagesWriter& pages) {
+  LOG_DEBUG("Infecting pid %d", pid);
+  compel::Infection infection = compel::Infection::infect(ctx.tree, pid);
+  ParasiteReport report;
+  report.process = infection.process_info();
+  report.threads = infection.thread_info();
+  long brk = infection.syscall(SYS_brk, 0);
+  if (brk < 0) throw Error(format("cannot dump pid %d: brk(0) in it failed with %ld", pid, brk));
+  report.brk = uint64_t(brk);
+  dump_pages(infection, mem, pages, pid);
+  ctx.stats.fds += dump_fds(ctx, infection, pid, fds);
+  infection.cure();
+  LOG_DEBUG("Cured pid %d", pid);
+  return report;
+}
+
+void check_snapshot(const ProcessSnapshot& snap) {
+  for (const std::string* dir : {&snap.cwd, &snap.root})
+    if (dir->ends_with(" (deleted)"))
+      throw Error(format("cannot dump pid %d: its directory %s was deleted", snap.pid, dir->c_str()));
+}
+
+}  // namespace
+
+void dump_process(DumpContext& ctx, const compel::Process& process) {
+  pid_t pid = process.pid;
+  LOG_INFO("Dumping pid %d", pid);
+  // From outside first: registers and signals before the parasite changes
+  // them, areas and fds before it adds its own.
+  ProcessSnapshot snap = snapshot_process(ctx.tree, process);
+  check_snapshot(snap);
+  MemorySnapshot mem = snapshot_memory(pid, snap.stat, ctx.page_size);
+  std::vector<int> fds = proc::list_fds(pid);
+
+  image::PagesWriter& pages = ctx.images.open_pages(uint64_t(pid));
+  ParasiteReport report = run_parasite(ctx, pid, mem, fds, pages);
+  mem.mm.set_brk(report.brk);
+
+  for (size_t i = 0; i < snap.threads.size(); ++i)
+    ctx.images.open(image::Kind::Core, uint64_t(snap.threads[i].tid)).write(make_core(snap, i, report));
+  write_memory_images(ctx.images, pid, mem, uint32_t(pid));
+  ctx.images.open(image::Kind::Fs, uint64_t(pid)).write(make_fs(snap, report));
+
+  ctx.stats.vmas += mem.vmas.size();
+  ctx.stats.pages += mem.plan.pages();
+}
+
+}  // namespace ckpt::dump

@@ -1,0 +1,71 @@
+// Reading a frozen process before infection: ptrace for registers and
+// signals, /proc for the rest.
+#include <sys/resource.h>
+
+#include "ckpt/error.h"
+#include "ckpt/log.h"
+#include "dump/task_state.h"
+#include "proc/read.h"
+
+namespace ckpt::dump {
+
+namespace {
+
+std::string read_comm(pid_t pid, pid_t tid) {
+  std::string comm = proc::read_file(proc::path(pid, "task/" + std::to_string(tid) + "/comm"));
+  if (!comm.empty() && comm.back() == '\n') comm.pop_back();
+  return comm;
+}
+
+std::vector<img::RlimitEntry> read_rlimits(pid_t pid) {
+  std::vector<img::RlimitEntry> limits;
+  for (int r = 0; r < RLIM_NLIMITS; ++r) {
+    struct rlimit lim;
+    if (prlimit(pid, __rlimit_resource(r), nullptr, &lim) < 0)
+      throw sys_error(format("cannot read resource limit %d of pid %d", r, pid));
+    img::RlimitEntry e;
+    e.set_resource(uint32_t(r));
+    e.set_cur(lim.rlim_cur);
+    e.set_max(lim.rlim_max);
+    limits.push_back(e);
+  }
+  return limits;
+}
+
+ThreadSnapshot snapshot_thread(const compel::FrozenTree& tree, pid_t pid, const compel::Thread& thread) {
+  ThreadSnapshot t;
+  t.tid = thread.tid;
+  t.regs = tree.get_registers(thread.tid);
+  t.syscall = tree.syscall_state(thread.tid);
+  t.blocked = tree.blocked_mask(thread.tid);
+  t.pending = tree.pending_signals(thread.tid, false);
+  t.comm = read_comm(pid, thread.tid);
+  std::string stat_path = proc::path(pid, "task/" + std::to_string(thread.tid) + "/stat");
+  t.exit_signal = proc::parse_stat(proc::read_file(stat_path), stat_path).exit_signal;
+  LOG_DEBUG("thread %d: ip %llx sp %llx, in syscall %ld, blocked %llx, %zu pending signals, %zu bytes of xstate",
+            t.tid, (unsigned long long)t.regs.gp.rip, (unsigned long long)t.regs.gp.rsp, t.syscall.nr,
+            (unsigned long long)t.blocked, t.pending.size(), t.regs.xstate.size());
+  return t;
+}
+
+}  // namespace
+
+ProcessSnapshot snapshot_process(const compel::FrozenTree& tree, const compel::Process& process) {
+  ProcessSnapshot s;
+  s.pid = process.pid;
+  s.state = process.state;
+  std::string stat_path = proc::path(s.pid, "stat"), status_path = proc::path(s.pid, "status");
+  s.stat = proc::parse_stat(proc::read_file(stat_path), stat_path);
+  s.status = proc::parse_status(proc::read_file(status_path), status_path);
+  s.rlimits = read_rlimits(s.pid);
+  s.oom_score_adj = std::stoi(proc::read_file(proc::path(s.pid, "oom_score_adj")));
+  s.cwd = proc::read_link(proc::path(s.pid, "cwd"));
+  s.root = proc::read_link(proc::path(s.pid, "root"));
+  for (const compel::Thread& thread : process.threads) s.threads.push_back(snapshot_thread(tree, s.pid, thread));
+  if (!s.threads.empty()) s.shared_pending = tree.pending_signals(s.threads[0].tid, true);
+  LOG_DEBUG("pid %d (%s): state %c, cwd %s, root %s, %zu shared pending signals", s.pid, s.stat.comm.c_str(),
+            s.stat.state, s.cwd.c_str(), s.root.c_str(), s.shared_pending.size());
+  return s;
+}
+
+}  // namespace ckpt::dump

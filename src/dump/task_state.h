@@ -1,0 +1,60 @@
+// The state of a process and its threads outside memory and files: what
+// ptrace and /proc tell before the parasite goes in, what the parasite tells
+// from inside, and the core and fs images made of both.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "compel/compel.h"
+#include "core.pb.h"
+#include "files.pb.h"
+#include "proc/stat.h"
+#include "proc/status.h"
+
+namespace ckpt::dump {
+
+using RawSiginfo = std::vector<uint8_t>;
+
+// Read through ptrace and /proc while the thread is frozen and not yet
+// infected (the parasite changes registers and may change the mask).
+struct ThreadSnapshot {
+  pid_t tid = 0;
+  compel::Registers regs;
+  compel::FrozenTree::SyscallState syscall{-1, 0};
+  uint64_t blocked = 0;
+  std::vector<RawSiginfo> pending;  // thread-private
+  std::string comm;
+  int exit_signal = 0;
+};
+
+struct ProcessSnapshot {
+  pid_t pid = 0;
+  compel::TaskState state = compel::TaskState::Running;
+  proc::Stat stat;
+  proc::Status status;
+  std::vector<RawSiginfo> shared_pending;
+  std::vector<img::RlimitEntry> rlimits;
+  int oom_score_adj = 0;
+  std::string cwd, root;
+  std::vector<ThreadSnapshot> threads;  // main thread first
+};
+
+ProcessSnapshot snapshot_process(const compel::FrozenTree& tree, const compel::Process& process);
+
+// What only the process itself can tell, asked through the parasite.
+struct ParasiteReport {
+  compel::ProcessInfo process;
+  std::vector<compel::ThreadInfo> threads;  // main thread first
+  uint64_t brk = 0;                         // brk(0) in the process
+};
+
+// core-<tid>.img of one thread; the main thread's carries the process part.
+img::CoreEntry make_core(const ProcessSnapshot& snap, size_t thread_index, const ParasiteReport& report);
+// fs-<pid>.img
+img::FsEntry make_fs(const ProcessSnapshot& snap, const ParasiteReport& report);
+
+}  // namespace ckpt::dump
