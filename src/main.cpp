@@ -1,4 +1,5 @@
 #include <google/protobuf/stubs/common.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <exception>
@@ -19,6 +20,8 @@ void open_log_file(const cli::Options& o) {
   std::string name = o.log_file.empty() ? cli::default_log_name(o.command) : o.log_file;
   if (name.empty() || o.images_dir.empty()) return;
   std::string path = name[0] == '/' ? name : o.images_dir + "/" + name;
+  // dump creates its images directory, and its log goes in there.
+  if (o.command == cli::Command::Dump) mkdir(o.images_dir.c_str(), 0700);
   log::open_file(path);
 }
 
