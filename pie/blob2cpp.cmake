@@ -5,5 +5,7 @@ math(EXPR size "${hexlen} / 2")
 string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
 string(REGEX REPLACE "((0x..,){16})" "\\1\n" bytes "${bytes}")
 file(WRITE ${OUT} "// Generated from ${BIN}; do not edit.\n#include <cstddef>\n"
-  "alignas(4096) extern \"C\" const unsigned char ckpt_blob_${NAME}[] = {\n${bytes}\n};\n"
-  "extern \"C\" const std::size_t ckpt_blob_${NAME}_size = ${size};\n")
+  "extern \"C\" const unsigned char ckpt_blob_${NAME}[];\n"
+  "extern \"C\" const std::size_t ckpt_blob_${NAME}_size;\n"
+  "alignas(4096) const unsigned char ckpt_blob_${NAME}[] = {\n${bytes}\n};\n"
+  "const std::size_t ckpt_blob_${NAME}_size = ${size};\n")

@@ -1,0 +1,90 @@
+/* The address space: the vDSO is set aside, ckpt is unmapped, the target's
+ * areas are mapped at their addresses, the vDSO is moved where the target had
+ * it, and once the pages are in, every area gets its final protection. */
+#include "restorer.h"
+
+#include <asm/mman.h>
+#include <linux/mman.h>
+
+static long sys_mmap(uint64_t addr, uint64_t len, long prot, long flags, long fd, uint64_t off)
+{
+	return sys_call6(__NR_mmap, addr, len, prot, flags, fd, off);
+}
+
+static long sys_mremap(uint64_t from, uint64_t len, uint64_t to)
+{
+	return sys_call5(__NR_mremap, from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+}
+
+void restorer_park_vdso(struct ckpt_restorer_args *a)
+{
+	for (uint32_t i = 0; i < a->nr_vdso_parts; i++) {
+		struct ckpt_restorer_vdso_part *p = &a->vdso[i];
+		long ret = sys_mremap(p->cur, p->size, p->park);
+		if (ret != (long)p->park)
+			restorer_fail(a, CKPT_STEP_VDSO_PARK, ret, p->cur, p->park);
+	}
+}
+
+static void unmap_range(struct ckpt_restorer_args *a, uint64_t start, uint64_t end)
+{
+	if (end <= start)
+		return;
+	long ret = sys_call2(__NR_munmap, start, end - start);
+	if (ret < 0)
+		restorer_fail(a, CKPT_STEP_UNMAP, ret, start, end);
+}
+
+/* Everything but the area goes: ckpt's binary, heap, libraries and stack.
+ * The vsyscall page is not a mapping and stays, as in every process. */
+void restorer_unmap_ckpt(struct ckpt_restorer_args *a)
+{
+	unmap_range(a, 0, a->area_start);
+	unmap_range(a, a->area_end, a->task_size);
+}
+
+void restorer_map_vmas(struct ckpt_restorer_args *a)
+{
+	const struct ckpt_restorer_vma *v = restorer_vmas(a);
+	for (uint32_t i = 0; i < a->nr_vmas; i++, v++) {
+		long prot = v->prot | (v->write_first ? PROT_WRITE : 0);
+		long flags = v->map_flags | MAP_FIXED_NOREPLACE;
+		long ret = sys_mmap(v->start, v->end - v->start, prot, flags, v->fd, v->pgoff);
+		if (ret != (long)v->start)
+			restorer_fail(a, CKPT_STEP_MMAP, ret, v->start, v->end);
+	}
+}
+
+/* Same kernel, same vDSO: the parts keep the relative layout the kernel gave
+ * them, so each one moves to its dumped address on its own. */
+void restorer_place_vdso(struct ckpt_restorer_args *a)
+{
+	for (uint32_t i = 0; i < a->nr_vdso_parts; i++) {
+		struct ckpt_restorer_vdso_part *p = &a->vdso[i];
+		if (!p->target)
+			continue;
+		long ret = sys_mremap(p->park, p->size, p->target);
+		if (ret != (long)p->target)
+			restorer_fail(a, CKPT_STEP_VDSO_MOVE, ret, p->park, p->target);
+	}
+}
+
+void restorer_protect_vmas(struct ckpt_restorer_args *a)
+{
+	const struct ckpt_restorer_vma *v = restorer_vmas(a);
+	for (uint32_t i = 0; i < a->nr_vmas; i++, v++) {
+		uint64_t len = v->end - v->start;
+		if (v->write_first && !(v->prot & PROT_WRITE)) {
+			long ret = sys_call3(__NR_mprotect, v->start, len, v->prot);
+			if (ret < 0)
+				restorer_fail(a, CKPT_STEP_MPROTECT, ret, v->start, v->end);
+		}
+		for (int advice = 0; advice < 64; advice++) {
+			if (!(v->madv & (1ull << advice)))
+				continue;
+			long ret = sys_call3(__NR_madvise, v->start, len, advice);
+			if (ret < 0)
+				restorer_fail(a, CKPT_STEP_MADVISE, ret, v->start, v->end);
+		}
+	}
+}

@@ -1,0 +1,269 @@
+#include "restore/args_fill.h"
+
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "ckpt/error.h"
+#include "ckpt/log.h"
+#include "proc/read.h"
+#include "proc/status.h"
+#include "restore/sigframe.h"
+
+namespace ckpt::restore {
+
+namespace {
+
+uint64_t align8(uint64_t v) { return (v + 7) & ~uint64_t(7); }
+
+bool blob_maps(const img::VmaEntry& v) {
+  return v.kind() == img::VMA_ANON_PRIVATE || v.kind() == img::VMA_ANON_SHARED || v.kind() == img::VMA_FILE_PRIVATE ||
+         v.kind() == img::VMA_FILE_SHARED;
+}
+
+// madvise() advice that sticks to an area as a flag; others (DONTNEED...)
+// would destroy data and are never replayed.
+constexpr uint64_t kStickyAdvice = (1ull << MADV_DONTFORK) | (1ull << MADV_DOFORK) | (1ull << MADV_MERGEABLE) |
+                                   (1ull << MADV_UNMERGEABLE) | (1ull << MADV_HUGEPAGE) | (1ull << MADV_NOHUGEPAGE) |
+                                   (1ull << MADV_DONTDUMP) | (1ull << MADV_DODUMP) | (1ull << MADV_WIPEONFORK) |
+                                   (1ull << MADV_KEEPONFORK);
+
+std::vector<PageRun> split_image_runs(const ProcessImage& p) {
+  std::vector<PageRun> runs;
+  for (const auto& r : p.runs) runs.push_back({r.vaddr, r.len, r.offset});
+  return split_runs(runs, kMaxIoBytes);
+}
+
+FrameInput frame_input(const ProcessImage& p) {
+  const img::ThreadCoreEntry& t = p.core.thread();
+  const img::X86GpRegs& g = t.gpregs();
+  FrameInput in;
+  user_regs_struct& r = in.regs;
+  r.r15 = g.r15(); r.r14 = g.r14(); r.r13 = g.r13(); r.r12 = g.r12(); r.rbp = g.bp(); r.rbx = g.bx();
+  r.r11 = g.r11(); r.r10 = g.r10(); r.r9 = g.r9(); r.r8 = g.r8(); r.rax = g.ax(); r.rcx = g.cx();
+  r.rdx = g.dx(); r.rsi = g.si(); r.rdi = g.di(); r.orig_rax = g.orig_ax(); r.rip = g.ip(); r.cs = g.cs();
+  r.eflags = g.flags(); r.rsp = g.sp(); r.ss = g.ss(); r.fs_base = g.fs_base(); r.gs_base = g.gs_base();
+  r.ds = g.ds(); r.es = g.es(); r.fs = g.fs(); r.gs = g.gs();
+  settle_interrupted_syscall(r);
+  if (t.has_xsave()) in.xsave.assign(t.xsave().begin(), t.xsave().end());
+  else if (t.has_fpregs()) in.fxsave.assign(t.fpregs().begin(), t.fpregs().end());
+  in.blocked = t.blocked();
+  if (t.has_altstack()) {
+    in.has_altstack = true;
+    in.altstack_sp = t.altstack().sp();
+    in.altstack_flags = t.altstack().flags();
+    in.altstack_size = t.altstack().size();
+  }
+  return in;
+}
+
+void fill_mm(const ProcessImage& p, const ArgsInputs& in, ckpt_restorer_mm& mm) {
+  const img::MmEntry& m = p.mm;
+  mm.start_code = m.start_code(); mm.end_code = m.end_code();
+  mm.start_data = m.start_data(); mm.end_data = m.end_data();
+  mm.start_brk = m.start_brk(); mm.brk = m.brk(); mm.start_stack = m.start_stack();
+  mm.arg_start = m.arg_start(); mm.arg_end = m.arg_end();
+  mm.env_start = m.env_start(); mm.env_end = m.env_end();
+  if (m.auxv_size() > CKPT_RESTORER_MAX_AUXV)
+    throw Error(format("cannot restore pid %d: its auxiliary vector has %d words, more than the kernel keeps",
+                       p.pid(), m.auxv_size()));
+  mm.auxv_words = uint32_t(m.auxv_size());
+  for (int i = 0; i < m.auxv_size(); i++) mm.auxv[i] = m.auxv(i);
+  mm.exe_fd = in.helpers->exe_slot >= 0 ? in.helper_fd_first + in.helpers->exe_slot : -1;
+}
+
+// A hard limit above ours cannot be raised without CAP_SYS_RESOURCE: the
+// process gets ours, with a warning, rather than no restore at all.
+void fill_rlimits(const ProcessImage& p, ckpt_restorer_args& a) {
+  const auto& limits = p.core.process().rlimits();
+  uint32_t n = 0;
+  for (const img::RlimitEntry& r : limits) {
+    if (n == CKPT_RESTORER_MAX_RLIMITS || r.resource() >= RLIM_NLIMITS) continue;
+    struct rlimit ours;
+    if (getrlimit(__rlimit_resource(r.resource()), &ours) < 0) continue;
+    uint64_t cur = r.cur(), max = r.max();
+    if (max > ours.rlim_max) {
+      LOG_WARN("pid %d had a hard limit of %llu for resource %u; it gets %llu (raising it needs CAP_SYS_RESOURCE)",
+               p.pid(), (unsigned long long)max, r.resource(), (unsigned long long)ours.rlim_max);
+      max = ours.rlim_max;
+      cur = std::min<uint64_t>(cur, max);
+    }
+    a.rlimits[n++] = {r.resource(), 0, cur, max};
+  }
+  a.nr_rlimits = n;
+}
+
+void fill_signals(const ProcessImage& p, ckpt_restorer_args& a) {
+  const img::ProcessCoreEntry& pc = p.core.process();
+  for (const img::SigactionEntry& s : pc.sigactions()) {
+    if (s.signo() < 1 || s.signo() > CKPT_RESTORER_NSIG) continue;
+    a.sigactions[s.signo() - 1] = {s.handler(), s.flags(), s.restorer(), s.mask()};
+  }
+  auto itimer = [](const img::ItimerEntry& e) {
+    return ckpt_restorer_itimer{e.interval_sec(), e.interval_usec(), e.value_sec(), e.value_usec()};
+  };
+  if (pc.has_itimer_real()) a.itimers[0] = itimer(pc.itimer_real());
+  if (pc.has_itimer_virt()) a.itimers[1] = itimer(pc.itimer_virt());
+  if (pc.has_itimer_prof()) a.itimers[2] = itimer(pc.itimer_prof());
+  if (pc.posix_timers_size())
+    LOG_WARN("pid %d had %d POSIX timers; they are not restored yet", p.pid(), pc.posix_timers_size());
+}
+
+void fill_pending(const ProcessImage& p, ckpt_restorer_siginfo* out) {
+  auto add = [&](const img::SiginfoEntry& s, bool shared) {
+    ckpt_restorer_siginfo si{};
+    size_t n = std::min(s.siginfo().size(), sizeof(si.raw));
+    std::memcpy(si.raw, s.siginfo().data(), n);
+    std::memcpy(&si.signo, si.raw, sizeof(int32_t));
+    si.shared = shared;
+    *out++ = si;
+  };
+  for (const auto& s : p.core.process().shared_pending()) add(s, true);
+  for (const auto& s : p.core.thread().pending()) add(s, false);
+}
+
+// Credentials are only replayed when they differ from ckpt's own: for a
+// root target restored by root, nothing to do (and nothing to get wrong).
+void fill_creds(const ProcessImage& p, ckpt_restorer_creds& c) {
+  if (!p.core.thread().has_creds()) return;
+  const img::CredsEntry& cr = p.core.thread().creds();
+  proc::Status me = proc::parse_status(proc::read_file("/proc/self/status"), "/proc/self/status");
+  std::vector<uint32_t> groups(cr.groups().begin(), cr.groups().end());
+  int securebits = prctl(PR_GET_SECUREBITS);
+  bool same = me.uid[0] == cr.uid() && me.uid[1] == cr.euid() && me.uid[2] == cr.suid() && me.uid[3] == cr.fsuid() &&
+              me.gid[0] == cr.gid() && me.gid[1] == cr.egid() && me.gid[2] == cr.sgid() && me.gid[3] == cr.fsgid() &&
+              me.groups == groups && me.cap_inh == cr.cap_inh() && me.cap_prm == cr.cap_prm() &&
+              me.cap_eff == cr.cap_eff() && me.cap_bnd == cr.cap_bnd() && me.cap_amb == cr.cap_amb() &&
+              uint32_t(securebits) == cr.securebits() && me.no_new_privs == cr.no_new_privs();
+  if (same) return;
+  if (groups.size() > CKPT_RESTORER_MAX_GROUPS)
+    throw Error(format("cannot restore pid %d: it is in %zu groups, more than %d", p.pid(), groups.size(),
+                       CKPT_RESTORER_MAX_GROUPS));
+  c.present = 1;
+  c.uid = cr.uid(); c.euid = cr.euid(); c.suid = cr.suid(); c.fsuid = cr.fsuid();
+  c.gid = cr.gid(); c.egid = cr.egid(); c.sgid = cr.sgid(); c.fsgid = cr.fsgid();
+  c.ngroups = uint32_t(groups.size());
+  std::copy(groups.begin(), groups.end(), c.groups);
+  c.cap_inh = cr.cap_inh(); c.cap_prm = cr.cap_prm(); c.cap_eff = cr.cap_eff();
+  c.cap_bnd = cr.cap_bnd(); c.cap_amb = cr.cap_amb();
+  c.securebits = cr.securebits();
+  c.no_new_privs = cr.no_new_privs();
+  int last_cap = 40;
+  try {
+    last_cap = std::stoi(proc::read_file("/proc/sys/kernel/cap_last_cap"));
+  } catch (const std::exception&) {
+  }
+  c.last_cap = uint32_t(last_cap);
+}
+
+void fill_thread(const ProcessImage& p, ckpt_restorer_args& a) {
+  const img::ThreadCoreEntry& t = p.core.thread();
+  const img::ProcessCoreEntry& pc = p.core.process();
+  a.clear_child_tid = t.clear_child_tid();
+  a.robust_list = t.robust_list();
+  a.robust_list_len = t.has_robust_list_len() ? t.robust_list_len() : 0;
+  if (t.has_rseq() && t.rseq().ptr()) a.rseq = {t.rseq().ptr(), t.rseq().len(), t.rseq().sig()};
+  a.fs_base = t.gpregs().fs_base();
+  a.gs_base = t.gpregs().gs_base();
+  a.personality = pc.personality();
+  a.pdeath_sig = pc.pdeath_sig();
+  a.dumpable = pc.has_dumpable() ? int32_t(pc.dumpable()) : -1;
+  fill_creds(p, a.creds);
+}
+
+}  // namespace
+
+std::vector<ckpt_restorer_vma> blob_vmas(const ProcessImage& p, const HelperFiles& h, int helper_fd_first) {
+  std::vector<ckpt_restorer_vma> out;
+  size_t ri = 0;
+  for (size_t i = 0; i < p.vmas.size(); i++) {
+    const img::VmaEntry& v = p.vmas[i];
+    if (!blob_maps(v)) continue;
+    ckpt_restorer_vma b{};
+    b.start = v.start();
+    b.end = v.end();
+    b.prot = v.prot() & (PROT_READ | PROT_WRITE | PROT_EXEC);
+    b.map_flags = v.flags() & (MAP_GROWSDOWN | MAP_NORESERVE | MAP_LOCKED);
+    b.fd = -1;
+    switch (v.kind()) {
+      case img::VMA_ANON_PRIVATE: b.map_flags |= MAP_PRIVATE | MAP_ANONYMOUS; break;
+      case img::VMA_ANON_SHARED: b.map_flags |= MAP_SHARED | MAP_ANONYMOUS; break;
+      case img::VMA_FILE_PRIVATE: b.map_flags |= MAP_PRIVATE; break;
+      case img::VMA_FILE_SHARED: b.map_flags |= MAP_SHARED; break;
+      default: break;
+    }
+    if (v.kind() == img::VMA_FILE_PRIVATE || v.kind() == img::VMA_FILE_SHARED) {
+      b.fd = helper_fd_first + h.vma_slot.at(i);
+      b.pgoff = v.pgoff();
+    }
+    // Any run touching the area: it is written before its final protection.
+    while (ri < p.runs.size() && p.runs[ri].vaddr + p.runs[ri].len <= v.start()) ri++;
+    b.write_first = ri < p.runs.size() && p.runs[ri].vaddr < v.end();
+    b.madv = v.madv() & kStickyAdvice;
+    out.push_back(b);
+  }
+  return out;
+}
+
+ArgsSizes args_sizes(const ArgsInputs& in) {
+  const ProcessImage& p = *in.image;
+  ArgsSizes s{};
+  s.nr_vmas = uint32_t(blob_vmas(p, *in.helpers, in.helper_fd_first).size());
+  s.nr_runs = uint32_t(split_image_runs(p).size());
+  s.nr_pending = uint32_t(p.core.process().shared_pending_size() + p.core.thread().pending_size());
+  s.vmas_off = align8(sizeof(ckpt_restorer_args));
+  s.runs_off = align8(s.vmas_off + s.nr_vmas * sizeof(ckpt_restorer_vma));
+  s.pending_off = align8(s.runs_off + s.nr_runs * sizeof(ckpt_restorer_run));
+  s.frame_off = align_up64(s.pending_off + s.nr_pending * sizeof(ckpt_restorer_siginfo));
+  s.total = s.frame_off + sigframe_bytes(frame_input(p));
+  return s;
+}
+
+void fill_args(const ArgsInputs& in, const RestorerArea& area, const ArgsSizes& s) {
+  const ProcessImage& p = *in.image;
+  ckpt_restorer_args* a = area.args();
+  char* base = reinterpret_cast<char*>(a);
+  std::memset(a, 0, sizeof(*a));
+  a->magic = CKPT_RESTORER_ARGS_MAGIC;
+  a->version = CKPT_RESTORER_ARGS_VERSION;
+  a->size = sizeof(*a);
+  a->pid = p.pid();
+  a->area_start = area.start();
+  a->area_end = area.end();
+  a->task_size = in.task_size;
+
+  std::vector<ckpt_restorer_vdso_part> vdso =
+      plan_vdso(in.our_vdso, in.our_vdso_build_id, p.vmas, p.mm.vdso_build_id(), area.start() + area.layout().park_off);
+  a->nr_vdso_parts = uint32_t(vdso.size());
+  std::copy(vdso.begin(), vdso.end(), a->vdso);
+
+  std::vector<ckpt_restorer_vma> vmas = blob_vmas(p, *in.helpers, in.helper_fd_first);
+  a->vmas_off = s.vmas_off;
+  a->nr_vmas = uint32_t(vmas.size());
+  std::memcpy(base + s.vmas_off, vmas.data(), vmas.size() * sizeof(vmas[0]));
+
+  std::vector<PageRun> runs = split_image_runs(p);
+  a->runs_off = s.runs_off;
+  a->nr_runs = uint32_t(runs.size());
+  auto* run_out = reinterpret_cast<ckpt_restorer_run*>(base + s.runs_off);
+  for (size_t i = 0; i < runs.size(); i++) run_out[i] = {runs[i].vaddr, runs[i].len, runs[i].offset};
+  a->pages_fd = in.helpers->pages_slot >= 0 ? in.helper_fd_first + in.helpers->pages_slot : -1;
+  a->aio_batch = kAioBatch;
+
+  fill_mm(p, in, a->mm);
+  fill_rlimits(p, *a);
+  fill_signals(p, *a);
+  a->pending_off = s.pending_off;
+  a->nr_pending = s.nr_pending;
+  fill_pending(p, reinterpret_cast<ckpt_restorer_siginfo*>(base + s.pending_off));
+  fill_thread(p, *a);
+  a->helper_fd_first = in.helper_fd_first;
+
+  uint64_t frame_addr = reinterpret_cast<uint64_t>(base) + s.frame_off;
+  a->sigframe = build_sigframe(reinterpret_cast<uint8_t*>(base + s.frame_off), frame_addr, frame_input(p));
+}
+
+}  // namespace ckpt::restore

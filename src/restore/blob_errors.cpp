@@ -1,0 +1,89 @@
+#include "restore/blob_errors.h"
+
+#include <sys/wait.h>
+
+#include <cstring>
+
+#include "ckpt/error.h"
+
+namespace ckpt::restore {
+
+namespace {
+
+std::string range(uint64_t a, uint64_t b) {
+  return format("0x%llx-0x%llx", (unsigned long long)a, (unsigned long long)b);
+}
+
+std::string hexa(uint64_t a) { return format("0x%llx", (unsigned long long)a); }
+
+const char* creds_call(uint64_t c) {
+  switch (c) {
+    case CKPT_CREDS_BOUNDING: return "dropping a bounding capability";
+    case CKPT_CREDS_KEEPCAPS: return "PR_SET_KEEPCAPS";
+    case CKPT_CREDS_GROUPS: return "setgroups";
+    case CKPT_CREDS_GIDS: return "setresgid";
+    case CKPT_CREDS_UIDS: return "setresuid";
+    case CKPT_CREDS_CAPSET: return "capset";
+    case CKPT_CREDS_AMBIENT: return "raising an ambient capability";
+    case CKPT_CREDS_SECUREBITS: return "PR_SET_SECUREBITS";
+    case CKPT_CREDS_NO_NEW_PRIVS: return "PR_SET_NO_NEW_PRIVS";
+  }
+  return "a credentials call";
+}
+
+}  // namespace
+
+std::string describe_step(const ckpt_restorer_status& st) {
+  uint64_t a = st.arg0, b = st.arg1;
+  switch (ckpt_restorer_step(st.step)) {
+    case CKPT_STEP_NONE: return "an unknown step";
+    case CKPT_STEP_VERSION: return format("argument version %llu/size %llu does not match the blob", (unsigned long long)a, (unsigned long long)b);
+    case CKPT_STEP_RSEQ_UNREGISTER: return "unregistering ckpt's rseq area " + hexa(a);
+    case CKPT_STEP_VDSO_PARK: return "moving the vDSO part at " + hexa(a) + " aside to " + hexa(b);
+    case CKPT_STEP_UNMAP: return "unmapping ckpt at " + range(a, b);
+    case CKPT_STEP_MMAP: return "mmap of area " + range(a, b);
+    case CKPT_STEP_VDSO_MOVE: return "moving the vDSO part to its dumped address " + hexa(b);
+    case CKPT_STEP_AIO_SETUP: return "io_setup";
+    case CKPT_STEP_AIO_SUBMIT: return "io_submit of pages at " + range(a, a + b);
+    case CKPT_STEP_AIO_READ: return "reading pages at " + range(a, a + b);
+    case CKPT_STEP_MPROTECT: return "mprotect of area " + range(a, b);
+    case CKPT_STEP_MADVISE: return "madvise of area " + range(a, b);
+    case CKPT_STEP_PERSONALITY: return format("personality(0x%llx)", (unsigned long long)a);
+    case CKPT_STEP_MM_MAP: return "prctl(PR_SET_MM_MAP) (brk " + range(a, b) + ")";
+    case CKPT_STEP_SIGACTION: return format("rt_sigaction of signal %llu", (unsigned long long)a);
+    case CKPT_STEP_RLIMIT: return format("setting resource limit %llu", (unsigned long long)a);
+    case CKPT_STEP_ROBUST_LIST: return "set_robust_list(" + hexa(a) + ")";
+    case CKPT_STEP_RSEQ_REGISTER: return "registering rseq at " + hexa(a);
+    case CKPT_STEP_PDEATHSIG: return "PR_SET_PDEATHSIG";
+    case CKPT_STEP_DUMPABLE: return "PR_SET_DUMPABLE";
+    case CKPT_STEP_CREDS: return creds_call(a);
+    case CKPT_STEP_SIGQUEUE: return format("queueing pending signal %llu", (unsigned long long)a);
+    case CKPT_STEP_ITIMER: return format("setitimer(%llu)", (unsigned long long)a);
+    case CKPT_STEP_FS_BASE: return b ? "setting the gs base " + hexa(a) : "setting the fs base " + hexa(a);
+    case CKPT_STEP_CLOSE_FDS: return "closing the helper fds";
+    case CKPT_STEP_COUNT: break;
+  }
+  return format("step %u", st.step);
+}
+
+std::string describe_task_death(int pid, int wait_status, const ckpt_restorer_args& a) {
+  const ckpt_restorer_status& st = a.status;
+  uint32_t phase = st.phase;
+  if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == CKPT_RESTORER_EXIT_CHILD_FAILED &&
+      phase == CKPT_PHASE_CHILD) {
+    std::string msg(st.message, strnlen(st.message, sizeof(st.message)));
+    if (msg.empty()) msg = format("restore of pid %d failed before the restorer ran", pid);
+    return msg;
+  }
+  if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == CKPT_RESTORER_EXIT_FAILED && phase == CKPT_PHASE_FAILED)
+    return format("restore of pid %d failed in the restorer: %s failed: %lld (%s)", pid, describe_step(st).c_str(),
+                  (long long)st.ret, strerror(int(-st.ret)));
+  const char* where = phase == CKPT_PHASE_CHILD ? "before the restorer ran"
+                      : phase == CKPT_PHASE_SIGRETURN ? "at rt_sigreturn (the signal frame was refused)"
+                                                      : "in the restorer";
+  if (WIFSIGNALED(wait_status))
+    return format("restore of pid %d failed %s: the task was killed by %s", pid, where, strsignal(WTERMSIG(wait_status)));
+  return format("restore of pid %d failed %s: the task exited with %d", pid, where, WEXITSTATUS(wait_status));
+}
+
+}  // namespace ckpt::restore

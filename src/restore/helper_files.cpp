@@ -1,0 +1,111 @@
+#include "restore/helper_files.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "ckpt/error.h"
+#include "ckpt/log.h"
+#include "files/identity.h"
+#include "proc/read.h"
+#include "proc/status.h"
+
+namespace ckpt::restore {
+
+namespace {
+
+std::string range_name(const img::VmaEntry& v) {
+  return format("0x%llx-0x%llx", (unsigned long long)v.start(), (unsigned long long)v.end());
+}
+
+// Opens `id.path` and checks it is the dumped file; `what` names its use.
+UniqueFd open_same_file(const img::FileIdentity& id, int flags, int pid, const std::string& what) {
+  UniqueFd fd(open(id.path().c_str(), flags | O_CLOEXEC));
+  if (!fd) throw sys_error(format("cannot restore pid %d: cannot open %s %s", pid, what.c_str(), id.path().c_str()));
+  struct stat st;
+  if (fstat(fd.get(), &st) < 0) throw sys_error("cannot stat " + id.path());
+  std::string why = files::identity_mismatch(id, st);
+  if (why.empty() && uint64_t(st.st_size) != id.size())
+    why = format("its size changed from %llu to %lld bytes", (unsigned long long)id.size(), (long long)st.st_size);
+  int64_t mtime = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  if (why.empty() && id.mtime_ns() && mtime != id.mtime_ns()) why = "it was modified since the dump";
+  if (!why.empty())
+    throw Error(format("cannot restore pid %d: %s %s: %s", pid, what.c_str(), id.path().c_str(), why.c_str()));
+  return fd;
+}
+
+bool shared_writable(const img::VmaEntry& v) {
+  return v.kind() == img::VMA_FILE_SHARED && (v.prot() & PROT_WRITE);
+}
+
+}  // namespace
+
+HelperFiles open_helper_files(const image::ImageDir& dir, const ProcessImage& p) {
+  HelperFiles h;
+  int pid = p.pid();
+  // One fd per file: libraries have several areas.
+  std::map<std::pair<uint64_t, uint64_t>, int> slot_of_file;
+  std::map<std::pair<uint64_t, uint64_t>, bool> needs_write;
+  for (const img::VmaEntry& v : p.vmas)
+    if (v.has_file() && (v.kind() == img::VMA_FILE_PRIVATE || v.kind() == img::VMA_FILE_SHARED))
+      needs_write[{v.file().dev(), v.file().ino()}] |= shared_writable(v);
+  for (size_t i = 0; i < p.vmas.size(); i++) {
+    const img::VmaEntry& v = p.vmas[i];
+    if (v.kind() != img::VMA_FILE_PRIVATE && v.kind() != img::VMA_FILE_SHARED) continue;
+    auto key = std::make_pair(v.file().dev(), v.file().ino());
+    auto it = slot_of_file.find(key);
+    if (it == slot_of_file.end()) {
+      int flags = needs_write[key] ? O_RDWR : O_RDONLY;
+      h.fds.push_back(open_same_file(v.file(), flags, pid, "the file mapped at " + range_name(v)));
+      it = slot_of_file.emplace(key, int(h.fds.size() - 1)).first;
+    }
+    h.vma_slot[i] = it->second;
+  }
+  if (p.mm.has_exe()) {
+    h.fds.push_back(open_same_file(p.mm.exe(), O_RDONLY, pid, "its executable"));
+    h.exe_slot = int(h.fds.size() - 1);
+  }
+  if (p.has_pages) {
+    image::PagesFile pages = image::open_pages(dir, p.pages_id, /*direct=*/false);
+    uint64_t need = 0;
+    for (const auto& r : p.runs) need = std::max(need, r.offset + r.len);
+    if (pages.size < need)
+      throw image::CorruptedImage(dir.path_of(image::Kind::Pages, p.pages_id),
+                                  format("%llu bytes, but the pagemap needs %llu", (unsigned long long)pages.size,
+                                         (unsigned long long)need));
+    h.pages_direct = pages.direct;
+    h.pages_size = pages.size;
+    h.fds.push_back(std::move(pages.fd));
+    h.pages_slot = int(h.fds.size() - 1);
+  }
+  return h;
+}
+
+void check_pid_free(int pid) {
+  bool exists = kill(pid, 0) == 0 || errno == EPERM;
+  std::string status_text;
+  try {
+    status_text = proc::read_file(proc::path(pid, "status"));
+    exists = true;
+  } catch (const Error&) {
+  }
+  if (!exists) return;
+  std::string holder = format("pid %d", pid);
+  if (!status_text.empty()) {
+    proc::Status st = proc::parse_status(status_text, proc::path(pid, "status"));
+    std::string comm;
+    try {
+      comm = proc::read_file(proc::path(st.tgid ? st.tgid : pid, "comm"));
+      while (!comm.empty() && comm.back() == '\n') comm.pop_back();
+    } catch (const Error&) {
+    }
+    if (st.tgid && st.tgid != pid)
+      holder = format("a thread of '%s' (pid %d)", comm.c_str(), st.tgid);
+    else
+      holder = format("'%s' (pid %d)", comm.c_str(), pid);
+  }
+  throw Error(format("cannot restore pid %d: the pid is taken by %s", pid, holder.c_str()));
+}
+
+}  // namespace ckpt::restore

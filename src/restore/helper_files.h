@@ -1,0 +1,35 @@
+// The files the restorer blob maps or hands to the kernel: the pages image,
+// every file behind a file-backed area, and the executable.  Opened by ckpt
+// before the task exists, each checked to be the very file that was dumped
+// (device, inode, size, mtime), so the task cannot be half-made when a file
+// turns out to be gone.  The child moves them to high fd numbers for the blob,
+// which closes them at the end.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ckpt/unique_fd.h"
+#include "image/image.h"
+#include "restore/process_image.h"
+
+namespace ckpt::restore {
+
+struct HelperFiles {
+  std::vector<UniqueFd> fds;          // index = helper slot
+  std::map<size_t, int> vma_slot;     // index into ProcessImage::vmas -> slot
+  int exe_slot = -1;
+  int pages_slot = -1;
+  bool pages_direct = false;
+  uint64_t pages_size = 0;
+};
+
+HelperFiles open_helper_files(const image::ImageDir& dir, const ProcessImage& p);
+
+// Throws "cannot restore pid N: the pid is taken by 'bash' (pid N)" (or a
+// thread of a process holds it) if the pid is in use.
+void check_pid_free(int pid);
+
+}  // namespace ckpt::restore

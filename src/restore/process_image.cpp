@@ -1,0 +1,155 @@
+#include "restore/process_image.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "ckpt/error.h"
+
+namespace ckpt::restore {
+
+namespace {
+
+void read_inventory(const image::ImageDir& dir, ProcessImage& p) {
+  if (!dir.exists(image::Kind::Inventory))
+    throw Error("images in " + dir.path() + " are incomplete: no inventory.img (the dump did not finish)");
+  image::ImageReader(dir, image::Kind::Inventory).read_one(p.inventory);
+  const img::InventoryEntry& inv = p.inventory;
+  if (inv.img_version() != image::kFormatVersion)
+    throw Error(format("images in %s have format version %u; this ckpt restores version %u", dir.path().c_str(),
+                       inv.img_version(), image::kFormatVersion));
+  if (inv.arch() != "x86_64")
+    throw Error("images in " + dir.path() + " are of a " + inv.arch() + " process; this ckpt restores x86_64");
+  long page = sysconf(_SC_PAGESIZE);
+  if (inv.page_size() != uint32_t(page))
+    throw Error(format("images in %s use %u-byte pages; this machine has %ld-byte pages", dir.path().c_str(),
+                       inv.page_size(), page));
+}
+
+void read_pstree(const image::ImageDir& dir, ProcessImage& p) {
+  image::ImageReader reader(dir, image::Kind::Pstree);
+  std::vector<img::PstreeEntry> entries;
+  img::PstreeEntry e;
+  while (reader.read(e)) entries.push_back(e);
+  if (entries.empty()) throw image::CorruptedImage(dir.path_of(image::Kind::Pstree), "no process");
+  const img::PstreeEntry* root = nullptr;
+  for (const auto& entry : entries)
+    if (entry.pid() == p.inventory.root_pid()) root = &entry;
+  if (!root)
+    throw image::CorruptedImage(dir.path_of(image::Kind::Pstree),
+                                format("the root pid %u of the inventory is not in it", p.inventory.root_pid()));
+  if (entries.size() > 1)
+    throw Error(format("cannot restore pid %u: its tree has %zu processes; only a single process can be restored yet",
+                       root->pid(), entries.size()));
+  if (root->threads_size() > 1)
+    throw Error(format("cannot restore pid %u: it has %d threads; only single-threaded processes can be restored yet",
+                       root->pid(), root->threads_size()));
+  p.pstree = *root;
+}
+
+void read_core(const image::ImageDir& dir, ProcessImage& p) {
+  image::ImageReader(dir, image::Kind::Core, p.pstree.pid()).read_one(p.core);
+  if (!p.core.has_process())
+    throw image::CorruptedImage(dir.path_of(image::Kind::Core, p.pstree.pid()), "no process state in the main thread's core");
+  const img::ProcessCoreEntry& pc = p.core.process();
+  if (pc.has_task_state() && pc.task_state() == 1)
+    throw Error(format("cannot restore pid %u: it was a zombie; zombies are not restored yet", p.pstree.pid()));
+}
+
+void read_mm(const image::ImageDir& dir, ProcessImage& p) {
+  std::string name = dir.path_of(image::Kind::Mm, p.pstree.pid());
+  image::ImageReader reader(dir, image::Kind::Mm, p.pstree.pid());
+  img::VmaRecord rec;
+  if (!reader.read(rec) || !rec.has_mm()) throw image::CorruptedImage(name, "the first record is not the mm");
+  p.mm = rec.mm();
+  while (reader.read(rec)) {
+    if (!rec.has_vma()) throw image::CorruptedImage(name, "a second mm record");
+    const img::VmaEntry& v = rec.vma();
+    if (v.start() >= v.end() || v.start() % 4096 || v.end() % 4096)
+      throw image::CorruptedImage(name, format("bad area 0x%llx-0x%llx", (unsigned long long)v.start(),
+                                               (unsigned long long)v.end()));
+    if ((v.kind() == img::VMA_FILE_PRIVATE || v.kind() == img::VMA_FILE_SHARED) && !v.has_file())
+      throw image::CorruptedImage(name, format("file area 0x%llx-0x%llx names no file", (unsigned long long)v.start(),
+                                               (unsigned long long)v.end()));
+    p.vmas.push_back(v);
+  }
+  std::sort(p.vmas.begin(), p.vmas.end(), [](const auto& a, const auto& b) { return a.start() < b.start(); });
+  for (size_t i = 1; i < p.vmas.size(); i++)
+    if (p.vmas[i].start() < p.vmas[i - 1].end())
+      throw image::CorruptedImage(name, format("areas overlap at 0x%llx", (unsigned long long)p.vmas[i].start()));
+}
+
+// Pages may only go where the blob maps writable memory of the process: not
+// into the vDSO, not into a shared file (its pages are the file's).
+bool takes_pages(const img::VmaEntry& v) {
+  return v.kind() == img::VMA_ANON_PRIVATE || v.kind() == img::VMA_ANON_SHARED || v.kind() == img::VMA_FILE_PRIVATE;
+}
+
+void check_runs_inside(const ProcessImage& p, const std::string& name) {
+  size_t vi = 0;
+  for (const ProcessImage::Run& r : p.runs) {
+    uint64_t at = r.vaddr, end = r.vaddr + r.len;
+    while (at < end) {
+      while (vi < p.vmas.size() && p.vmas[vi].end() <= at) vi++;
+      if (vi == p.vmas.size() || p.vmas[vi].start() > at || !takes_pages(p.vmas[vi]))
+        throw image::CorruptedImage(name, format("pages at 0x%llx lie outside the process's private or anonymous "
+                                                 "memory", (unsigned long long)at));
+      at = std::min(end, p.vmas[vi].end());
+    }
+  }
+}
+
+void read_pagemap(const image::ImageDir& dir, ProcessImage& p) {
+  if (!dir.exists(image::Kind::Pagemap, p.pstree.pid())) return;
+  std::string name = dir.path_of(image::Kind::Pagemap, p.pstree.pid());
+  image::ImageReader reader(dir, image::Kind::Pagemap, p.pstree.pid());
+  img::PagemapRecord rec;
+  if (!reader.read(rec) || !rec.has_head()) throw image::CorruptedImage(name, "the first record is not the head");
+  p.pages_id = rec.head().pages_id();
+  uint64_t next_offset = 0, prev_end = 0;
+  const uint64_t page = 4096;
+  while (reader.read(rec)) {
+    if (!rec.has_run()) throw image::CorruptedImage(name, "a second head");
+    const img::PagemapEntry& e = rec.run();
+    uint64_t len = uint64_t(e.nr_pages()) * page;
+    uint64_t offset = e.has_offset() ? e.offset() : next_offset;
+    if (e.vaddr() % page || offset % page || len == 0)
+      throw image::CorruptedImage(name, format("bad run at 0x%llx", (unsigned long long)e.vaddr()));
+    if (e.vaddr() < prev_end)
+      throw image::CorruptedImage(name, format("runs out of order at 0x%llx", (unsigned long long)e.vaddr()));
+    p.runs.push_back({e.vaddr(), len, offset});
+    next_offset = offset + len;
+    prev_end = e.vaddr() + len;
+  }
+  p.has_pages = !p.runs.empty();
+  check_runs_inside(p, name);
+}
+
+void read_fs_and_fds(const image::ImageDir& dir, ProcessImage& p) {
+  if (dir.exists(image::Kind::Fs, p.pstree.pid())) {
+    image::ImageReader(dir, image::Kind::Fs, p.pstree.pid()).read_one(p.fs);
+    p.has_fs = true;
+  }
+  if (dir.exists(image::Kind::Fdinfo, p.pstree.pid())) {
+    image::ImageReader reader(dir, image::Kind::Fdinfo, p.pstree.pid());
+    img::FdinfoEntry fd;
+    while (reader.read(fd)) p.fds.push_back(int(fd.fd()));
+    std::sort(p.fds.begin(), p.fds.end());
+  }
+}
+
+}  // namespace
+
+ProcessImage load_process_image(const image::ImageDir& dir) {
+  ProcessImage p;
+  read_inventory(dir, p);
+  read_pstree(dir, p);
+  read_core(dir, p);
+  read_mm(dir, p);
+  read_pagemap(dir, p);
+  read_fs_and_fds(dir, p);
+  return p;
+}
+
+}  // namespace ckpt::restore

@@ -1,0 +1,45 @@
+// Everything the images say about the one process to restore, read and
+// checked for consistency before anything is created.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core.pb.h"
+#include "files.pb.h"
+#include "image/image.h"
+#include "inventory.pb.h"
+#include "mm.pb.h"
+#include "pagemap.pb.h"
+#include "pstree.pb.h"
+
+namespace ckpt::restore {
+
+struct ProcessImage {
+  img::InventoryEntry inventory;
+  img::PstreeEntry pstree;
+  img::CoreEntry core;
+  img::MmEntry mm;
+  std::vector<img::VmaEntry> vmas;     // address order
+  bool has_pages = false;
+  uint32_t pages_id = 0;
+  struct Run {
+    uint64_t vaddr, len, offset;       // bytes
+  };
+  std::vector<Run> runs;               // address order, offsets resolved
+  img::FsEntry fs;
+  bool has_fs = false;
+  std::vector<int> fds;                // the target's fd numbers, ascending
+
+  int pid() const { return int(pstree.pid()); }
+};
+
+// Reads inventory, pstree, core, mm, pagemap, fs and fdinfo of the root
+// process.  Throws with a sentence naming the image and what is wrong:
+// "images in DIR are incomplete: no inventory.img (the dump did not finish)",
+// a wrong architecture, page size or version, more than one process or
+// thread, overlapping areas, page runs outside the areas.
+ProcessImage load_process_image(const image::ImageDir& dir);
+
+}  // namespace ckpt::restore

@@ -1,0 +1,72 @@
+#include "restore/restorer_area.h"
+
+#include <sys/mman.h>
+
+#include <cstring>
+
+#include "blob.h"
+#include "ckpt/error.h"
+#include "ckpt/log.h"
+#include "restore/args_fill.h"
+
+namespace ckpt::restore {
+
+namespace {
+
+constexpr uint64_t kStackSize = 128 << 10;
+constexpr uint64_t kMargin = 16 << 20;  // clear of stack guard gaps and neighbours
+constexpr uint64_t kMinAddr = 1 << 20;
+
+}  // namespace
+
+RestorerArea& RestorerArea::operator=(RestorerArea&& o) noexcept {
+  if (this != &o) {
+    if (start_) munmap(reinterpret_cast<void*>(start_), layout_.total);
+    start_ = std::exchange(o.start_, 0);
+    layout_ = o.layout_;
+  }
+  return *this;
+}
+
+RestorerArea::~RestorerArea() {
+  if (start_) munmap(reinterpret_cast<void*>(start_), layout_.total);
+}
+
+RestorerArea RestorerArea::map_at(uint64_t addr, const AreaLayout& layout) {
+  void* p = mmap(reinterpret_cast<void*>(addr), layout.total, PROT_READ | PROT_WRITE | PROT_EXEC,
+                 MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  if (p == MAP_FAILED) throw sys_error(format("cannot map the restorer area at 0x%llx", (unsigned long long)addr));
+  RestorerArea area;
+  area.start_ = addr;
+  area.layout_ = layout;
+  if (reinterpret_cast<uint64_t>(p) != addr) {
+    munmap(p, layout.total);
+    area.start_ = 0;
+    throw Error(format("cannot map the restorer area at 0x%llx: the kernel put it elsewhere", (unsigned long long)addr));
+  }
+  std::memcpy(p, ckpt_blob_restorer, ckpt_blob_restorer_size);
+  return area;
+}
+
+RestorerArea build_restorer_area(const ArgsInputs& in, const std::vector<proc::MapsEntry>& own_maps) {
+  ArgsSizes sizes = args_sizes(in);
+  AreaLayout layout = plan_area(ckpt_blob_restorer_size, sizes.total, kStackSize, vdso_park_size(in.our_vdso));
+
+  std::vector<Range> busy;
+  for (const proc::MapsEntry& m : own_maps)
+    if (m.end <= in.task_size) busy.push_back({m.start, m.end});
+  for (const img::VmaEntry& v : in.image->vmas) busy.push_back({v.start(), v.end()});
+  std::optional<uint64_t> addr = find_gap(busy, layout.total, kMinAddr, in.task_size, kMargin);
+  if (!addr) addr = find_gap(busy, layout.total, kMinAddr, in.task_size, 0);
+  if (!addr)
+    throw Error(format("cannot restore pid %d: no room for the restorer (%llu KiB) between its memory areas",
+                       in.image->pid(), (unsigned long long)(layout.total >> 10)));
+  RestorerArea area = RestorerArea::map_at(*addr, layout);
+  LOG_DEBUG("restorer area 0x%llx-0x%llx (blob %llu bytes, args %llu bytes)", (unsigned long long)area.start(),
+            (unsigned long long)area.end(), (unsigned long long)ckpt_blob_restorer_size,
+            (unsigned long long)sizes.total);
+  fill_args(in, area, sizes);
+  return area;
+}
+
+}  // namespace ckpt::restore

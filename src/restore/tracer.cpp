@@ -1,0 +1,161 @@
+#include "restore/tracer.h"
+
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+
+#include <cstring>
+
+#include "ckpt/error.h"
+#include "ckpt/log.h"
+#include "restore/blob_errors.h"
+#include "restore/restorer_area.h"
+
+namespace ckpt::restore {
+
+struct TracedTask::Stop {
+  int status = 0;
+  bool exited() const { return WIFEXITED(status) || WIFSIGNALED(status); }
+  bool syscall() const { return WIFSTOPPED(status) && WSTOPSIG(status) == (SIGTRAP | 0x80); }
+  bool event_stop() const { return WIFSTOPPED(status) && (status >> 16) == PTRACE_EVENT_STOP; }
+  // A signal-delivery-stop: the signal the task is about to get.
+  int signal() const {
+    return WIFSTOPPED(status) && (status >> 16) == 0 && !syscall() ? WSTOPSIG(status) : 0;
+  }
+};
+
+TracedTask::~TracedTask() {
+  if (done_) return;
+  kill(pid_, SIGKILL);
+  int status;
+  while (waitpid(pid_, &status, __WALL) < 0 && errno == EINTR) {
+  }
+}
+
+void TracedTask::seize() {
+  if (ptrace(PTRACE_SEIZE, pid_, 0, PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL) < 0)
+    throw sys_error(format("cannot trace the new task %d", pid_));
+  attached_ = true;
+}
+
+// SIGCHLD is blocked by the caller: sigtimedwait sleeps until the task
+// changes state (ptrace stops notify the tracer too) or the deadline passes.
+TracedTask::Stop TracedTask::wait_stop(Clock::time_point deadline) {
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  for (;;) {
+    Stop s;
+    pid_t r = waitpid(pid_, &s.status, __WALL | WNOHANG);
+    if (r == pid_) {
+      if (s.exited()) done_ = true;  // reaped: nothing left to kill
+      return s;
+    }
+    if (r < 0 && errno != EINTR) throw sys_error(format("cannot wait for the new task %d", pid_));
+    auto left = deadline - Clock::now();
+    if (left <= Clock::duration::zero()) throw Error(format("restore of pid %d timed out", pid_));
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+    timespec ts{time_t(ns / 1000000000), long(ns % 1000000000)};
+    sigtimedwait(&chld, nullptr, &ts);
+  }
+}
+
+ckpt_restorer_rseq TracedTask::rseq_config() {
+  if (ptrace(PTRACE_INTERRUPT, pid_, 0, 0) < 0) throw sys_error(format("cannot interrupt the new task %d", pid_));
+  Stop s = wait_stop(Clock::now() + std::chrono::seconds(30));
+  if (!s.event_stop()) throw Error(format("the new task %d did not stop (status 0x%x)", pid_, s.status));
+  __ptrace_rseq_configuration conf{};
+  long n = ptrace(PTRACE_GET_RSEQ_CONFIGURATION, pid_, sizeof(conf), &conf);
+  if (n < 0) throw sys_error(format("cannot read the rseq registration of the new task %d", pid_));
+  if (ptrace(PTRACE_CONT, pid_, 0, 0) < 0) throw sys_error(format("cannot resume the new task %d", pid_));
+  return {conf.rseq_abi_pointer, conf.rseq_abi_size, conf.signature};
+}
+
+void TracedTask::died(const Stop& s, const RestorerArea& area) {
+  const ckpt_restorer_args* a = area.args();
+  throw Error(describe_task_death(pid_, s.status, *a));
+}
+
+void TracedTask::run_to_target(const RestorerArea& area, Clock::time_point deadline) {
+  const ckpt_restorer_args* a = area.args();
+  // Until the int3: the child's code, then the blob.
+  for (;;) {
+    Stop s = wait_stop(deadline);
+    if (s.exited()) died(s, area);
+    int sig = s.signal();
+    if (sig == SIGTRAP && __atomic_load_n(&a->status.phase, __ATOMIC_SEQ_CST) == CKPT_PHASE_SIGRETURN) break;
+    // Group stops are let go; other signals get delivered (a fault in the
+    // blob kills the task and is reported above).
+    if (ptrace(PTRACE_CONT, pid_, 0, sig) < 0) throw sys_error(format("cannot resume the new task %d", pid_));
+  }
+  // The int3 is swallowed; the next syscall is rt_sigreturn.
+  if (ptrace(PTRACE_SYSCALL, pid_, 0, 0) < 0) throw sys_error(format("cannot resume the new task %d", pid_));
+  Stop entry = next_syscall_stop(deadline);
+  if (entry.exited()) died(entry, area);
+  __ptrace_syscall_info info{};
+  if (ptrace(PTRACE_GET_SYSCALL_INFO, pid_, sizeof(info), &info) < 0 || info.op != PTRACE_SYSCALL_INFO_ENTRY ||
+      info.entry.nr != __NR_rt_sigreturn)
+    throw Error(format("restore of pid %d failed in the restorer: it did not reach rt_sigreturn", pid_));
+  syscall_insn_ = info.instruction_pointer - 2;
+  if (ptrace(PTRACE_SYSCALL, pid_, 0, 0) < 0) throw sys_error(format("cannot resume the new task %d", pid_));
+  Stop exit = next_syscall_stop(deadline);
+  if (exit.exited()) died(exit, area);
+  LOG_DEBUG("pid %d left rt_sigreturn with the dumped registers", pid_);
+}
+
+// Waits for the next syscall stop; signals that arrive meanwhile are held
+// back (delivered at detach) so that no handler runs on our registers.
+TracedTask::Stop TracedTask::next_syscall_stop(Clock::time_point deadline) {
+  for (;;) {
+    Stop s = wait_stop(deadline);
+    if (s.exited() || s.syscall()) return s;
+    int sig = s.signal();
+    if (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL) {
+      // rt_sigreturn refused the frame (or our code faulted): let it die
+      // so that the reason is reported.
+      if (ptrace(PTRACE_CONT, pid_, 0, sig) < 0) throw sys_error(format("cannot resume the new task %d", pid_));
+      continue;
+    }
+    if (sig) deferred_signals_.push_back(sig);
+    if (ptrace(PTRACE_SYSCALL, pid_, 0, 0) < 0) throw sys_error(format("cannot resume the new task %d", pid_));
+  }
+}
+
+void TracedTask::remove_area(const RestorerArea& area) {
+  user_regs_struct saved;
+  if (ptrace(PTRACE_GETREGS, pid_, 0, &saved) < 0) throw sys_error(format("cannot read the registers of %d", pid_));
+  user_regs_struct call = saved;
+  call.rip = syscall_insn_;
+  call.rax = __NR_munmap;
+  call.orig_rax = uint64_t(-1);
+  call.rdi = area.start();
+  call.rsi = area.end() - area.start();
+  if (ptrace(PTRACE_SETREGS, pid_, 0, &call) < 0) throw sys_error(format("cannot set the registers of %d", pid_));
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  for (int step = 0; step < 2; step++) {
+    if (ptrace(PTRACE_SYSCALL, pid_, 0, 0) < 0) throw sys_error(format("cannot resume %d", pid_));
+    Stop s = next_syscall_stop(deadline);
+    if (s.exited()) throw Error(format("pid %d died while ckpt removed the restorer from it", pid_));
+  }
+  user_regs_struct after;
+  if (ptrace(PTRACE_GETREGS, pid_, 0, &after) < 0) throw sys_error(format("cannot read the registers of %d", pid_));
+  if (ptrace(PTRACE_SETREGS, pid_, 0, &saved) < 0) throw sys_error(format("cannot set the registers of %d", pid_));
+  if (int64_t(after.rax) != 0)
+    throw Error(format("cannot remove the restorer area 0x%llx-0x%llx from pid %d: munmap failed: %lld",
+                       (unsigned long long)area.start(), (unsigned long long)area.end(), pid_,
+                       (long long)int64_t(after.rax)));
+}
+
+void TracedTask::detach(bool stop) {
+  // Held-back signals are queued again; they stay pending through the
+  // detach and reach the process as it runs.
+  for (int sig : deferred_signals_) syscall(SYS_tgkill, pid_, pid_, sig);
+  if (ptrace(PTRACE_DETACH, pid_, 0, stop ? SIGSTOP : 0) < 0)
+    throw sys_error(format("cannot detach from the restored pid %d", pid_));
+  attached_ = false;
+  done_ = true;
+}
+
+}  // namespace ckpt::restore
