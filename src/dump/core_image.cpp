@@ -125,6 +125,10 @@ img::CoreEntry make_core(const ProcessSnapshot& snap, size_t thread_index, const
   th.set_syscall_ret(t.syscall.ret);
   set_creds(*th.mutable_creds(), info->creds);
   th.set_comm(t.comm);
+  if (t.robust_list) {
+    th.set_robust_list(t.robust_list);
+    th.set_robust_list_len(t.robust_list_len);
+  }
 
   if (thread_index == 0) fill_process(*core.mutable_process(), snap, report.process);
   return core;

@@ -1,6 +1,8 @@
 // Reading a frozen process before infection: ptrace for registers and
 // signals, /proc for the rest.
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "ckpt/error.h"
 #include "ckpt/log.h"
@@ -42,6 +44,12 @@ ThreadSnapshot snapshot_thread(const compel::FrozenTree& tree, pid_t pid, const 
   t.comm = read_comm(pid, thread.tid);
   std::string stat_path = proc::path(pid, "task/" + std::to_string(thread.tid) + "/stat");
   t.exit_signal = proc::parse_stat(proc::read_file(stat_path), stat_path).exit_signal;
+  void* head = nullptr;
+  size_t len = 0;
+  if (syscall(SYS_get_robust_list, thread.tid, &head, &len) < 0)
+    throw sys_error(format("cannot read the robust futex list of thread %d", thread.tid));
+  t.robust_list = reinterpret_cast<uint64_t>(head);
+  t.robust_list_len = len;
   LOG_DEBUG("thread %d: ip %llx sp %llx, in syscall %ld, blocked %llx, %zu pending signals, %zu bytes of xstate",
             t.tid, (unsigned long long)t.regs.gp.rip, (unsigned long long)t.regs.gp.rsp, t.syscall.nr,
             (unsigned long long)t.blocked, t.pending.size(), t.regs.xstate.size());

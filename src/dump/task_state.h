@@ -29,6 +29,8 @@ struct ThreadSnapshot {
   std::vector<RawSiginfo> pending;  // thread-private
   std::string comm;
   int exit_signal = 0;
+  uint64_t robust_list = 0;         // get_robust_list(): glibc's robust futexes
+  uint64_t robust_list_len = 0;
 };
 
 struct ProcessSnapshot {
