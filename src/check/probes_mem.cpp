@@ -112,7 +112,8 @@ std::string probe_prctl_mm_map() {
   if (prctl(PR_SET_MM, PR_SET_MM_MAP_SIZE, &size, 0, 0) != 0)
     throw sys_error("prctl(PR_SET_MM, PR_SET_MM_MAP_SIZE) failed");
   if (size != sizeof(struct prctl_mm_map))
-    throw Error(format("the kernel's prctl_mm_map is %u bytes, ckpt's is %zu", size, sizeof(struct prctl_mm_map)));
+    throw Error(format("the kernel's prctl_mm_map is %u bytes, ckpt's is %zu", size,
+                       sizeof(struct prctl_mm_map)));
   // Setting the layout to what it already is exercises the whole call
   // (validation, permission, auxv copy) and changes nothing; besides, this
   // runs in a throw-away process.

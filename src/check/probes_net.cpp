@@ -47,7 +47,8 @@ Connection loopback_connection() {
   c.server.reset(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
   if (!c.server) throw sys_error("cannot accept on 127.0.0.1");
   static const char hello[] = "hello";
-  if (send(c.client.get(), hello, sizeof(hello), 0) != sizeof(hello)) throw sys_error("cannot send on loopback");
+  if (send(c.client.get(), hello, sizeof(hello), 0) != sizeof(hello))
+    throw sys_error("cannot send on loopback");
   struct pollfd p = {c.server.get(), POLLIN, 0};
   char buf[sizeof(hello)];
   if (poll(&p, 1, 1000) != 1 || recv(c.server.get(), buf, sizeof(buf), 0) != sizeof(buf))
@@ -83,7 +84,8 @@ std::string probe_tcp_repair() {
   // All data was delivered and acknowledged, so each side's send sequence is
   // the other's receive sequence.
   if (client.send_seq != server.recv_seq || server.send_seq != client.recv_seq)
-    throw Error(format("the repaired sequence numbers disagree (client send %u recv %u, server send %u recv %u)",
+    throw Error(format("the repaired sequence numbers disagree "
+                       "(client send %u recv %u, server send %u recv %u)",
                        client.send_seq, client.recv_seq, server.send_seq, server.recv_seq));
   if (!soccr::repair_off(c.client.get()) || !soccr::repair_off(c.server.get()))
     throw sys_error("cannot leave TCP_REPAIR");
@@ -102,7 +104,8 @@ std::string probe_nftables() {
     std::string err = nft_ctx_get_error_buffer(ctx.get());
     while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
     if (size_t nl = err.find('\n'); nl != std::string::npos) err.resize(nl);
-    throw Error("libnftables could not add a table, chain and rule: " + (err.empty() ? "no error text" : err));
+    if (err.empty()) err = "no error text";
+    throw Error("libnftables could not add a table, chain and rule: " + err);
   }
   return {};
 }

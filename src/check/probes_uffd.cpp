@@ -45,7 +45,8 @@ Uffd open_uffd(uint64_t features) {
   struct uffdio_api api = {UFFD_API, features, 0};
   if (ioctl(u.fd.get(), UFFDIO_API, &api) != 0) {
     if (errno == EINVAL && features)
-      throw Error(format("UFFDIO_API refused the features 0x%llx", static_cast<unsigned long long>(features)));
+      throw Error(format("UFFDIO_API refused the features 0x%llx",
+                         static_cast<unsigned long long>(features)));
     throw sys_error("UFFDIO_API failed");
   }
   if ((api.features & features) != features)
@@ -77,7 +78,8 @@ std::string probe_uffd() {
   copy.src = source.addr();
   copy.len = page_size();
   if (ioctl(u.fd.get(), UFFDIO_COPY, &copy) != 0) throw sys_error("UFFDIO_COPY failed");
-  if (copy.copy != static_cast<int64_t>(page_size()) || memcmp(target.page(0), source.page(0), page_size()) != 0)
+  if (copy.copy != static_cast<int64_t>(page_size()) ||
+      memcmp(target.page(0), source.page(0), page_size()) != 0)
     throw Error("UFFDIO_COPY did not fill the registered page");
   return format("via %s", u.source);
 }
@@ -89,7 +91,8 @@ std::string probe_uffd_wp_async() {
   register_range(u, m, UFFDIO_REGISTER_MODE_WP);
   UniqueFd pagemap = open_pagemap();
   // Write-protect everything, then write page 1: only it may be reported.
-  pagemap_scan(pagemap.get(), m, {PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC, PAGE_IS_WRITTEN, PAGE_IS_WRITTEN});
+  pagemap_scan(pagemap.get(), m,
+               {PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC, PAGE_IS_WRITTEN, PAGE_IS_WRITTEN});
   m.page(1)[0] = 2;
   auto written = pagemap_scan(pagemap.get(), m, {0, PAGE_IS_WRITTEN, PAGE_IS_WRITTEN});
   if (written.size() != 1 || written[0].start != m.addr(1) || written[0].end != m.addr(2))

@@ -42,7 +42,8 @@ std::string probe_vdso() {
   uint64_t ehdr = getauxval(AT_SYSINFO_EHDR);
   if (ehdr != layout.vdso->start)
     throw Error(format("AT_SYSINFO_EHDR 0x%llx is not the start of [vdso] 0x%llx",
-                       static_cast<unsigned long long>(ehdr), static_cast<unsigned long long>(layout.vdso->start)));
+                       static_cast<unsigned long long>(ehdr),
+                       static_cast<unsigned long long>(layout.vdso->start)));
   ElfImage elf(reinterpret_cast<const uint8_t*>(ehdr), layout.vdso->end - layout.vdso->start);
   auto clock_gettime = elf.symbol("__vdso_clock_gettime");
   if (!clock_gettime) throw Error("the vDSO exports no __vdso_clock_gettime");

@@ -113,7 +113,8 @@ class ElfImage {
     bool have_symtab = false, have_strtab = false;
     for (uint64_t off = dynamic_->p_offset;; off += sizeof(Elf64_Dyn)) {
       const Elf64_Dyn* d = at<Elf64_Dyn>(off);
-      if (!d || off >= dynamic_->p_offset + dynamic_->p_filesz) throw Error("the vDSO's dynamic section is unterminated");
+      if (!d || off >= dynamic_->p_offset + dynamic_->p_filesz)
+        throw Error("the vDSO's dynamic section is unterminated");
       if (d->d_tag == DT_NULL) break;
       switch (d->d_tag) {
         case DT_SYMTAB: symtab_ = offset_of(d->d_un.d_ptr); have_symtab = true; break;
