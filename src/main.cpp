@@ -1,4 +1,5 @@
 #include <google/protobuf/stubs/common.h>
+#include <google/protobuf/stubs/logging.h>
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -25,6 +26,12 @@ void open_log_file(const cli::Options& o) {
   log::open_file(path);
 }
 
+// protobuf's own complaints (e.g. a path that is not UTF-8 in a string
+// field) go to ckpt's log at debug level instead of raw stderr lines.
+void protobuf_log(google::protobuf::LogLevel, const char* file, int line, const std::string& msg) {
+  log::write(log::Level::Debug, "protobuf %s:%d: %s", file, line, msg.c_str());
+}
+
 int dispatch(const cli::Options& o) {
   switch (o.command) {
     case cli::Command::Check: return run_check(o);
@@ -45,6 +52,7 @@ int dispatch(const cli::Options& o) {
 
 int main(int argc, char** argv) {
   GOOGLE_PROTOBUF_VERIFY_VERSION;
+  google::protobuf::SetLogHandler(protobuf_log);
   cli::Options opts;
   try {
     opts = cli::parse(argc, argv);
