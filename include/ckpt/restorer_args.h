@@ -26,6 +26,11 @@
 #define CKPT_RESTORER_EXIT_CHILD_FAILED 86
 
 #define CKPT_RESTORER_MAX_VDSO_PARTS 4
+#define CKPT_RESTORER_MAX_IO_WORKERS 2
+
+/* io_flags: fault each run's pages in (MADV_POPULATE_WRITE) before reading
+ * into them, rather than one fault at a time inside the copy. */
+#define CKPT_IO_PREFAULT 0x1
 #define CKPT_RESTORER_MAX_RLIMITS 16
 #define CKPT_RESTORER_MAX_AUXV 128 /* u64 words */
 #define CKPT_RESTORER_MAX_GROUPS 64
@@ -83,6 +88,7 @@ struct ckpt_restorer_status {
 	uint32_t step;            /* enum ckpt_restorer_step */
 	int64_t ret;              /* the failing call's result, -errno */
 	uint64_t arg0, arg1;
+	uint64_t pages_ns;        /* how long reading the pages took (CLOCK_MONOTONIC) */
 	char message[CKPT_RESTORER_MESSAGE_SIZE]; /* the child's error sentence */
 };
 
@@ -181,6 +187,9 @@ struct ckpt_restorer_args {
 	uint64_t runs_off;        /* struct ckpt_restorer_run[nr_runs] */
 	uint32_t nr_runs;
 	uint32_t aio_batch;       /* iocbs submitted at once */
+	uint32_t io_workers;      /* threads reading pages (1: the blob alone) */
+	uint32_t io_flags;        /* CKPT_IO_* */
+	uint64_t worker_stack_top; /* stack of the second reader */
 
 	struct ckpt_restorer_mm mm;
 	uint32_t personality;

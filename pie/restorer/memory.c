@@ -52,6 +52,14 @@ void restorer_map_vmas(struct ckpt_restorer_args *a)
 		long ret = sys_mmap(v->start, v->end - v->start, prot, flags, v->fd, v->pgoff);
 		if (ret != (long)v->start)
 			restorer_fail(a, CKPT_STEP_MMAP, ret, v->start, v->end);
+		/* Advice first: a MADV_HUGEPAGE area is filled with huge pages. */
+		for (int advice = 0; advice < 64; advice++) {
+			if (!(v->madv & (1ull << advice)))
+				continue;
+			ret = sys_call3(__NR_madvise, v->start, v->end - v->start, advice);
+			if (ret < 0)
+				restorer_fail(a, CKPT_STEP_MADVISE, ret, v->start, v->end);
+		}
 	}
 }
 
@@ -73,18 +81,10 @@ void restorer_protect_vmas(struct ckpt_restorer_args *a)
 {
 	const struct ckpt_restorer_vma *v = restorer_vmas(a);
 	for (uint32_t i = 0; i < a->nr_vmas; i++, v++) {
-		uint64_t len = v->end - v->start;
-		if (v->write_first && !(v->prot & PROT_WRITE)) {
-			long ret = sys_call3(__NR_mprotect, v->start, len, v->prot);
-			if (ret < 0)
-				restorer_fail(a, CKPT_STEP_MPROTECT, ret, v->start, v->end);
-		}
-		for (int advice = 0; advice < 64; advice++) {
-			if (!(v->madv & (1ull << advice)))
-				continue;
-			long ret = sys_call3(__NR_madvise, v->start, len, advice);
-			if (ret < 0)
-				restorer_fail(a, CKPT_STEP_MADVISE, ret, v->start, v->end);
-		}
+		if (!v->write_first || (v->prot & PROT_WRITE))
+			continue;
+		long ret = sys_call3(__NR_mprotect, v->start, v->end - v->start, v->prot);
+		if (ret < 0)
+			restorer_fail(a, CKPT_STEP_MPROTECT, ret, v->start, v->end);
 	}
 }

@@ -5,6 +5,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "ckpt/error.h"
@@ -102,8 +104,16 @@ void fill_signals(const ProcessImage& p, ckpt_restorer_args& a) {
     if (s.signo() < 1 || s.signo() > CKPT_RESTORER_NSIG) continue;
     a.sigactions[s.signo() - 1] = {s.handler(), s.flags(), s.restorer(), s.mask()};
   }
+  // A periodic timer that just fired reads as 0 left until its SIGALRM is
+  // taken (the kernel re-arms it then); setitimer(0) would disarm it, so it
+  // gets a full interval instead.
   auto itimer = [](const img::ItimerEntry& e) {
-    return ckpt_restorer_itimer{e.interval_sec(), e.interval_usec(), e.value_sec(), e.value_usec()};
+    ckpt_restorer_itimer t{e.interval_sec(), e.interval_usec(), e.value_sec(), e.value_usec()};
+    if (!t.value_sec && !t.value_usec) {
+      t.value_sec = t.interval_sec;
+      t.value_usec = t.interval_usec;
+    }
+    return t;
   };
   if (pc.has_itimer_real()) a.itimers[0] = itimer(pc.itimer_real());
   if (pc.has_itimer_virt()) a.itimers[1] = itimer(pc.itimer_virt());
@@ -174,6 +184,21 @@ void fill_thread(const ProcessImage& p, ckpt_restorer_args& a) {
   fill_creds(p, a.creds);
 }
 
+// Reading from the page cache costs a copy and a fault per fresh page:
+// a second reader on a second CPU halves it.  CKPT_RESTORE_IO_WORKERS and
+// CKPT_RESTORE_PREFAULT override, for measurements.
+uint32_t io_workers() {
+  if (const char* env = getenv("CKPT_RESTORE_IO_WORKERS"))
+    return uint32_t(std::clamp(atoi(env), 1, CKPT_RESTORER_MAX_IO_WORKERS));
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  return cpus > 1 ? 2 : 1;
+}
+
+uint32_t io_flags() {
+  if (const char* env = getenv("CKPT_RESTORE_PREFAULT")) return atoi(env) ? CKPT_IO_PREFAULT : 0;
+  return CKPT_IO_PREFAULT;
+}
+
 }  // namespace
 
 std::vector<ckpt_restorer_vma> blob_vmas(const ProcessImage& p, const HelperFiles& h, int helper_fd_first) {
@@ -235,8 +260,13 @@ void fill_args(const ArgsInputs& in, const RestorerArea& area, const ArgsSizes& 
   a->area_end = area.end();
   a->task_size = in.task_size;
 
-  std::vector<ckpt_restorer_vdso_part> vdso =
-      plan_vdso(in.our_vdso, in.our_vdso_build_id, p.vmas, p.mm.vdso_build_id(), area.start() + area.layout().park_off);
+  std::vector<ckpt_restorer_vdso_part> vdso;
+  try {
+    vdso = plan_vdso(in.our_vdso, in.our_vdso_build_id, p.vmas, p.mm.vdso_build_id(),
+                     area.start() + area.layout().park_off);
+  } catch (const Error& e) {
+    throw Error(format("cannot restore pid %d: %s", p.pid(), e.what()));
+  }
   a->nr_vdso_parts = uint32_t(vdso.size());
   std::copy(vdso.begin(), vdso.end(), a->vdso);
 
@@ -252,6 +282,10 @@ void fill_args(const ArgsInputs& in, const RestorerArea& area, const ArgsSizes& 
   for (size_t i = 0; i < runs.size(); i++) run_out[i] = {runs[i].vaddr, runs[i].len, runs[i].offset};
   a->pages_fd = in.helpers->pages_slot >= 0 ? in.helper_fd_first + in.helpers->pages_slot : -1;
   a->aio_batch = kAioBatch;
+  a->io_workers = io_workers();
+  a->io_flags = io_flags();
+  // The second reader's stack: the lower half of the blob's.
+  a->worker_stack_top = area.start() + area.layout().stack_off + area.layout().stack_size / 2;
 
   fill_mm(p, in, a->mm);
   fill_rlimits(p, *a);

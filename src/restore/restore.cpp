@@ -35,10 +35,16 @@ using restore::ProcessImage;
 
 constexpr auto kRestoreTimeout = std::chrono::minutes(10);
 
-void warn_about_kernel(const ProcessImage& p) {
+// The vDSO is the kernel's code inside the process: a dump taken on another
+// kernel can only be restored if its vDSO is known to be the same.
+void check_kernel(const ProcessImage& p) {
   struct utsname u;
-  if (uname(&u) == 0 && p.inventory.kernel() != u.release)
-    LOG_WARN("pid %d was dumped on kernel %s; this is %s", p.pid(), p.inventory.kernel().c_str(), u.release);
+  if (uname(&u) != 0 || p.inventory.kernel() == u.release) return;
+  if (p.mm.vdso_build_id().empty())
+    throw Error(format("cannot restore pid %d: it was dumped on kernel %s and this is %s; its vDSO cannot be "
+                       "checked to be the same (the images carry no vDSO build id)",
+                       p.pid(), p.inventory.kernel().c_str(), u.release));
+  LOG_WARN("pid %d was dumped on kernel %s; this is %s", p.pid(), p.inventory.kernel().c_str(), u.release);
 }
 
 // The task gets fds up to the target's highest, plus the helpers above:
@@ -135,37 +141,11 @@ int wait_for_exit(int pid) {
   return 128 + WTERMSIG(status);
 }
 
-}  // namespace
-
-int run_restore(const cli::Options& opts) {
-  image::ImageDir dir = image::ImageDir::open(opts.images_dir);
-  ProcessImage p = restore::load_process_image(dir);
-  const int pid = p.pid();
-  LOG_INFO("restoring pid %d (%d areas, %zu page runs) from %s", pid, int(p.vmas.size()), p.runs.size(),
-           dir.path().c_str());
-  warn_about_kernel(p);
-  restore::check_pid_free(pid);
-  files::check_files(dir, pid);
-  restore::SessionPlan session = restore::plan_session(p, opts.shell_job);
-  raise_nofile();
-
-  restore::HelperFiles helpers = restore::open_helper_files(dir, p);
-  Pipe go = make_pipe();
-  std::vector<int> ours = proc::list_fds(getpid());
-  int helper_fd_first = std::max(ours.empty() ? 2 : ours.back(), p.fds.empty() ? 2 : p.fds.back()) + 1;
-
-  std::vector<proc::MapsEntry> maps = own_maps();
-  restore::ArgsInputs in{};
-  in.image = &p;
-  in.helper_fd_first = helper_fd_first;
-  in.helpers = &helpers;
-  in.our_vdso = restore::vdso_parts(maps);
-  in.our_vdso_build_id = restore::own_vdso_build_id();
-  in.task_size = task_size(maps, p);
-  restore::RestorerArea area = restore::build_restorer_area(in, maps);
-
+restore::ChildPlan child_plan(const cli::Options& opts, const image::ImageDir& dir, const ProcessImage& p,
+                              const restore::SessionPlan& session, const restore::HelperFiles& helpers,
+                              int helper_fd_first, const Pipe& go, const restore::RestorerArea& area) {
   restore::ChildPlan plan;
-  plan.pid = pid;
+  plan.pid = p.pid();
   plan.images_path = dir.path();
   plan.shell_job = opts.shell_job;
   plan.session = session.action;
@@ -185,6 +165,47 @@ int run_restore(const cli::Options& opts) {
   plan.comm = p.core.thread().comm();
   if (p.core.process().has_oom_score_adj()) plan.oom_score_adj = p.core.process().oom_score_adj();
   plan.area = &area;
+  return plan;
+}
+
+void log_restored(const ProcessImage& p, const restore::RestorerArea& area, std::chrono::steady_clock::duration took) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(took).count();
+  uint64_t page_bytes = 0;
+  for (const auto& r : p.runs) page_bytes += r.len;
+  double pages_s = double(area.args()->status.pages_ns) / 1e9;
+  LOG_INFO("pid %d restored in %lld ms; %.1f MiB of pages read in %.0f ms (%.2f GB/s)", p.pid(), (long long)ms,
+           double(page_bytes) / (1 << 20), pages_s * 1e3, pages_s > 0 ? double(page_bytes) / 1e9 / pages_s : 0.0);
+}
+
+// Everything up to the restored process running on its own; ckpt keeps no
+// file or mapping of the restore once this returns.
+int restore_process(const cli::Options& opts) {
+  image::ImageDir dir = image::ImageDir::open(opts.images_dir);
+  ProcessImage p = restore::load_process_image(dir);
+  const int pid = p.pid();
+  LOG_INFO("restoring pid %d (%d areas, %zu page runs) from %s", pid, int(p.vmas.size()), p.runs.size(),
+           dir.path().c_str());
+  check_kernel(p);
+  restore::check_pid_free(pid);
+  files::check_files(dir, pid);
+  restore::SessionPlan session = restore::plan_session(p, opts.shell_job);
+  raise_nofile();
+
+  restore::HelperFiles helpers = restore::open_helper_files(dir, p);
+  Pipe go = make_pipe();
+  std::vector<int> ours = proc::list_fds(getpid());
+  int helper_fd_first = std::max(ours.empty() ? 2 : ours.back(), p.fds.empty() ? 2 : p.fds.back()) + 1;
+
+  std::vector<proc::MapsEntry> maps = own_maps();
+  restore::ArgsInputs in{};
+  in.image = &p;
+  in.helper_fd_first = helper_fd_first;
+  in.helpers = &helpers;
+  in.our_vdso = restore::vdso_parts(maps);
+  in.our_vdso_build_id = restore::own_vdso_build_id();
+  in.task_size = task_size(maps, p);
+  restore::RestorerArea area = restore::build_restorer_area(in, maps);
+  restore::ChildPlan plan = child_plan(opts, dir, p, session, helpers, helper_fd_first, go, area);
 
   BlockChld block_chld;
   fflush(stdout);
@@ -201,11 +222,17 @@ int run_restore(const cli::Options& opts) {
   auto started = std::chrono::steady_clock::now();
   task.run_to_target(area, started + kRestoreTimeout);
   task.remove_area(area);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
   write_pidfile(opts.pidfile, pid);
   bool stopped = p.core.process().has_task_state() && p.core.process().task_state() == 2;
   task.detach(stopped);
-  LOG_INFO("pid %d restored in %lld ms", pid, (long long)ms);
+  log_restored(p, area, std::chrono::steady_clock::now() - started);
+  return pid;
+}
+
+}  // namespace
+
+int run_restore(const cli::Options& opts) {
+  int pid = restore_process(opts);
   if (opts.detach) return 0;
   return wait_for_exit(pid);
 }

@@ -1,0 +1,51 @@
+// The layout of the structures shared with the blob and the kernel, checked
+// at compile time against the kernel's own headers (this file includes no
+// glibc signal header, so <asm/...> definitions do not clash).
+#include <asm/sigcontext.h>
+#include <asm/signal.h>
+#include <asm/ucontext.h>
+#include <linux/prctl.h>
+
+#include <cstddef>
+
+#include "ckpt/restorer_args.h"
+
+static_assert(sizeof(ckpt_sigcontext) == sizeof(struct sigcontext_64), "sigcontext size");
+static_assert(offsetof(ckpt_sigcontext, r8) == offsetof(struct sigcontext_64, r8));
+static_assert(offsetof(ckpt_sigcontext, di) == offsetof(struct sigcontext_64, di));
+static_assert(offsetof(ckpt_sigcontext, ip) == offsetof(struct sigcontext_64, ip));
+static_assert(offsetof(ckpt_sigcontext, flags) == offsetof(struct sigcontext_64, flags));
+static_assert(offsetof(ckpt_sigcontext, cs) == offsetof(struct sigcontext_64, cs));
+static_assert(offsetof(ckpt_sigcontext, ss) == offsetof(struct sigcontext_64, ss));
+static_assert(offsetof(ckpt_sigcontext, fpstate) == offsetof(struct sigcontext_64, fpstate));
+static_assert(sizeof(ckpt_stack) == sizeof(stack_t), "stack_t size");
+static_assert(offsetof(ckpt_stack, ss_flags) == offsetof(stack_t, ss_flags));
+static_assert(offsetof(ckpt_stack, ss_size) == offsetof(stack_t, ss_size));
+static_assert(offsetof(ckpt_ucontext, uc_stack) == offsetof(struct ucontext, uc_stack));
+static_assert(offsetof(ckpt_ucontext, uc_mcontext) == offsetof(struct ucontext, uc_mcontext));
+static_assert(offsetof(ckpt_ucontext, uc_sigmask) == offsetof(struct ucontext, uc_sigmask));
+static_assert(sizeof(ckpt_ucontext) == sizeof(struct ucontext), "ucontext size");
+// struct rt_sigframe of arch/x86/include/asm/sigframe.h: pretcode, uc, info.
+static_assert(offsetof(ckpt_rt_sigframe, uc) == 8);
+static_assert(offsetof(ckpt_rt_sigframe, info) == 8 + sizeof(struct ucontext));
+static_assert(sizeof(ckpt_rt_sigframe) == 8 + sizeof(struct ucontext) + 128);
+static_assert(CKPT_UC_FP_XSTATE == UC_FP_XSTATE && CKPT_UC_SIGCONTEXT_SS == UC_SIGCONTEXT_SS &&
+              CKPT_UC_STRICT_RESTORE_SS == UC_STRICT_RESTORE_SS);
+static_assert(sizeof(struct _fpx_sw_bytes) == 48 && offsetof(struct _fpstate_64, sw_reserved) == 464);
+
+// The kernel's struct sigaction for x86_64 (handler, flags, restorer, mask).
+static_assert(sizeof(ckpt_restorer_sigaction) == 32);
+static_assert(sizeof(ckpt_restorer_siginfo) == 136);
+
+// The args themselves: fixed-size members, 8-byte alignment for arrays that
+// follow them, and a size that changes only with the version.
+static_assert(sizeof(ckpt_restorer_vma) == 48);
+static_assert(sizeof(ckpt_restorer_run) == 24);
+static_assert(sizeof(ckpt_restorer_vdso_part) == 32);
+static_assert(sizeof(ckpt_restorer_status) == 40 + CKPT_RESTORER_MESSAGE_SIZE);
+static_assert(sizeof(ckpt_restorer_mm) == 11 * 8 + 8 + CKPT_RESTORER_MAX_AUXV * 8);
+static_assert(offsetof(ckpt_restorer_mm, auxv) % 8 == 0);
+static_assert(sizeof(ckpt_restorer_args) % 8 == 0);
+static_assert(offsetof(ckpt_restorer_args, status) == 16);
+static_assert(CKPT_RESTORER_ARGS_VERSION == 1 && sizeof(ckpt_restorer_args) == 5408,
+              "the args changed: bump CKPT_RESTORER_ARGS_VERSION and this size together");
