@@ -5,6 +5,7 @@
 #pragma once
 
 #include <elf.h>
+#include <sys/auxv.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -24,10 +25,7 @@ struct VdsoPart {
   uint64_t start = 0, end = 0;
 };
 
-// The build id of the vDSO the kernel gave this process.
-std::vector<uint8_t> own_vdso_build_id();
-
-// The rest is pure (header-only for the unit tests):
+// Header-only for the unit tests; all but own_vdso_build_id() are pure:
 //  vdso_parts: the special mappings in maps (of ckpt itself), in address order;
 //  elf_build_id: the GNU build id note of an ELF image in memory, or empty;
 //  plan_vdso: for each of our parts, where the blob parks it (park_base
@@ -151,6 +149,22 @@ inline std::vector<ckpt_restorer_vdso_part> plan_vdso(const std::vector<VdsoPart
     if (!known) vdso_detail::differs(format("the dump has %s, this kernel has none", vdso_detail::kind_name(v->kind())));
   }
   return plan;
+}
+
+// The build id of the vDSO the kernel gave this process.
+inline std::vector<uint8_t> own_vdso_build_id() {
+  auto base = reinterpret_cast<const uint8_t*>(getauxval(AT_SYSINFO_EHDR));
+  if (!base) return {};
+  // The vDSO is a few pages; its program headers say how far it goes.
+  Elf64_Ehdr eh;
+  memcpy(&eh, base, sizeof(eh));
+  uint64_t size = sizeof(eh);
+  for (unsigned i = 0; i < eh.e_phnum; i++) {
+    Elf64_Phdr ph;
+    memcpy(&ph, base + eh.e_phoff + i * sizeof(Elf64_Phdr), sizeof(ph));
+    size = std::max<uint64_t>(size, ph.p_offset + ph.p_filesz);
+  }
+  return elf_build_id(base, size);
 }
 
 }  // namespace ckpt::restore
