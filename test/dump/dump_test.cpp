@@ -1,0 +1,482 @@
+// ckpt dump on children of this test, checked against the children
+// themselves: memory pages read back with process_vm_readv, fds, signals,
+// limits.  A refused dump must leave the child running as it was.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "ckpt/error.h"
+#include "commands.h"
+#include "core.pb.h"
+#include "files.pb.h"
+#include "image/image.h"
+#include "inventory.pb.h"
+#include "mm.pb.h"
+#include "pagemap.pb.h"
+#include "proc/read.h"
+#include "proc/status.h"
+#include "pstree.pb.h"
+
+using namespace ckpt;
+
+namespace {
+
+const long kPage = sysconf(_SC_PAGESIZE);
+constexpr int kReadyFd = 100;  // the child's end of the handshake pipe
+constexpr int kPingFd = 101;   // the child reads pings here (failure tests only)
+
+// Waits for `fd` to be readable; false after `ms`.
+bool wait_readable(int fd, int ms) {
+  pollfd p{fd, POLLIN, 0};
+  return poll(&p, 1, ms) == 1;
+}
+
+// Waits for the child to end; returns its wait status, or -1 after 10 s.
+int reap(pid_t pid) {
+  for (int i = 0; i < 1000; ++i) {
+    int status;
+    if (waitpid(pid, &status, WNOHANG) == pid) return status;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return -1;
+}
+
+// A child of the test: `setup` runs in it after its fds are reset (0 is
+// /dev/null, 1 and 2 a log file, kReadyFd the handshake); it then reports
+// ready and waits for signals, answering each byte on kPingFd.
+class Child {
+ public:
+  Child(const std::string& dir, std::function<void()> setup, bool keep_pipes = false) {
+    int ready[2], ping[2];
+    if (pipe(ready) < 0 || pipe(ping) < 0) throw sys_error("pipe");
+    pid_ = fork();
+    if (pid_ < 0) throw sys_error("fork");
+    if (pid_ == 0) run(dir, setup, keep_pipes, ready[1], ping[0]);
+    close(ready[1]);
+    close(ping[0]);
+    ready_.reset(ready[0]);
+    ping_.reset(ping[1]);
+    char c = 0;
+    if (!wait_readable(ready_.get(), 10000) || read(ready_.get(), &c, 1) != 1 || c != 'R')
+      throw Error("the child did not get ready");
+    // Ready means its pipe ends are closed too, unless it keeps them.
+    if (!keep_pipes && (!wait_readable(ready_.get(), 10000) || read(ready_.get(), &c, 1) != 0))
+      throw Error("the child did not close its pipes");
+    // ... and that it sleeps in pause(), done touching its memory (the
+    // first call of pause() alone binds its symbol).
+    if (!keep_pipes && !sleeps_in(SYS_pause)) throw Error("the child did not reach pause()");
+  }
+  ~Child() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      reap(pid_);
+    }
+  }
+  pid_t pid() const { return pid_; }
+  // Sends a byte and waits for the echo: the child runs as before.
+  bool answers_ping() {
+    char c = 'P';
+    if (write(ping_.get(), &c, 1) != 1) return false;
+    return wait_readable(ready_.get(), 5000) && read(ready_.get(), &c, 1) == 1 && c == 'P';
+  }
+  // Whether the child is blocked in syscall `nr` within 10 s.
+  bool sleeps_in(long nr) {
+    std::string want = std::to_string(nr) + " ";
+    for (int i = 0; i < 1000; ++i) {
+      if (proc::read_file(proc::path(pid_, "syscall")).starts_with(want)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+  int wait_end() {
+    int status = reap(pid_);
+    if (status != -1) pid_ = -1;
+    return status;
+  }
+  // Whether the child is gone after `ms`.  A dump's kill() reaps it itself:
+  // ptrace made the test its tracer as well as its parent.
+  bool ends_within(int ms) {
+    for (int i = 0; i < ms / 10; ++i) {
+      int status;
+      pid_t r = waitpid(pid_, &status, WNOHANG);
+      if (r == pid_ || (r < 0 && errno == ECHILD && ::kill(pid_, 0) < 0)) {
+        pid_ = -1;
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
+ private:
+  [[noreturn]] static void run(const std::string& dir, const std::function<void()>& setup, bool keep_pipes,
+                               int ready, int ping) {
+    dup2(ready, kReadyFd);
+    dup2(ping, kPingFd);
+    syscall(SYS_close_range, 3, kReadyFd - 1, 0);
+    syscall(SYS_close_range, kPingFd + 1, ~0u, 0);
+    int null = open("/dev/null", O_RDONLY);
+    dup2(null, 0);
+    int log = open((dir + "/child.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    dup2(log, 1);
+    dup2(log, 2);
+    if (null > 2) close(null);
+    if (log > 2) close(log);
+    setup();
+    char c = 'R';
+    if (write(kReadyFd, &c, 1) != 1) _exit(2);
+    if (!keep_pipes) {
+      close(kPingFd);
+      close(kReadyFd);  // the parent sees EOF: the child is ready
+      for (;;) pause();
+    }
+    while (read(kPingFd, &c, 1) == 1) write(kReadyFd, &c, 1);
+    _exit(0);
+  }
+
+  pid_t pid_ = -1;
+  UniqueFd ready_, ping_;
+};
+
+class DumpTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/ckpt-dump-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    tmp_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(tmp_); }
+
+  cli::Options options(pid_t pid, bool leave_running = true) {
+    cli::Options o;
+    o.command = cli::Command::Dump;
+    o.images_dir = tmp_ + "/images";
+    o.tree_pid = pid;
+    o.leave_running = leave_running;
+    return o;
+  }
+  std::string dump_error(pid_t pid) {
+    try {
+      run_dump(options(pid));
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return "no error";
+  }
+  std::set<std::string> images() {
+    std::set<std::string> names;
+    if (!std::filesystem::exists(tmp_ + "/images")) return names;
+    for (auto& e : std::filesystem::directory_iterator(tmp_ + "/images")) names.insert(e.path().filename());
+    return names;
+  }
+  template <typename M>
+  std::vector<M> read_all(image::Kind kind, std::optional<uint64_t> id = std::nullopt) {
+    image::ImageDir dir = image::ImageDir::open(tmp_ + "/images");
+    image::ImageReader reader(dir, kind, id);
+    std::vector<M> out;
+    M m;
+    while (reader.read(m)) out.push_back(m);
+    return out;
+  }
+  static bool traced_or_stopped(pid_t pid) {
+    proc::Status s = proc::parse_status(proc::read_file(proc::path(pid, "status")));
+    return s.tracer_pid != 0 || s.state == 't' || s.state == 'T';
+  }
+
+  std::string tmp_;
+};
+
+// Areas set up before fork, so the test knows their addresses; unmapped at
+// the end of the test so that later children do not inherit them.
+struct Areas {
+  char* anon;     // 64 pages: 0-9 and 20-29 written, 40 only read
+  char* file;     // 4 pages of a private file mapping, page 1 written
+  char* shared;   // 8 pages of shared anonymous memory, page 3 written
+  ~Areas() {
+    munmap(anon, 64 * kPage);
+    munmap(file, 4 * kPage);
+    munmap(shared, 8 * kPage);
+  }
+};
+
+void make_areas(Areas& a, const std::string& dir) {
+  a.anon = static_cast<char*>(mmap(nullptr, 64 * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  for (int p : {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29})
+    memset(a.anon + p * kPage, 'a' + p % 26, size_t(kPage));
+  volatile char sink = a.anon[40 * kPage];
+  (void)sink;
+  std::string path = dir + "/mapped";
+  int fd = open(path.c_str(), O_RDWR | O_CREAT, 0600);
+  std::string content(size_t(4 * kPage), 'f');
+  if (write(fd, content.data(), content.size()) != ssize_t(content.size())) throw sys_error("write");
+  a.file = static_cast<char*>(mmap(nullptr, 4 * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0));
+  close(fd);
+  volatile char sink2 = a.file[0];
+  (void)sink2;
+  a.file[kPage] = 'X';
+  a.shared = static_cast<char*>(mmap(nullptr, 8 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  a.shared[3 * kPage] = 'S';
+}
+
+// The pages of [start, start + n pages) listed in the pagemap, as page
+// indexes from start.
+std::set<int> dumped_pages(const std::vector<img::PagemapRecord>& pagemap, const char* start, int n) {
+  std::set<int> pages;
+  auto from = reinterpret_cast<uint64_t>(start), to = from + uint64_t(n * kPage);
+  for (const auto& r : pagemap) {
+    if (!r.has_run()) continue;
+    for (uint64_t p = 0; p < r.run().nr_pages(); ++p) {
+      uint64_t addr = r.run().vaddr() + p * uint64_t(kPage);
+      if (addr >= from && addr < to) pages.insert(int((addr - from) / uint64_t(kPage)));
+    }
+  }
+  return pages;
+}
+
+const img::VmaEntry* vma_at(const std::vector<img::VmaRecord>& mm, const void* addr) {
+  auto a = reinterpret_cast<uint64_t>(addr);
+  for (const auto& r : mm)
+    if (r.has_vma() && r.vma().start() <= a && a < r.vma().end()) return &r.vma();
+  return nullptr;
+}
+
+TEST_F(DumpTest, ImagesMatchTheLiveChild) {
+  Areas areas;
+  make_areas(areas, tmp_);
+  std::string data = tmp_ + "/data";
+  Child child(tmp_, [&] {
+    int fd = open(data.c_str(), O_RDWR | O_CREAT, 0600);
+    if (write(fd, "0123456789", 10) != 10) _exit(3);
+    lseek(fd, 4, SEEK_SET);
+    dup2(fd, 5);
+    fcntl(fd, F_DUPFD_CLOEXEC, 6);  // same description, close-on-exec
+    close(fd);
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 7);
+    close(null);
+    umask(027);
+    if (chdir(tmp_.c_str()) < 0) _exit(3);
+    struct rlimit lim = {123, 456};
+    setrlimit(RLIMIT_NOFILE, &lim);
+    struct sigaction sa = {};
+    sa.sa_handler = [](int) {};
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGUSR2, &sa, nullptr);
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, SIGUSR1);
+    sigaddset(&block, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &block, nullptr);
+    raise(SIGUSR1);                // pending for the thread
+    kill(getpid(), SIGUSR2);       // pending for the process
+    struct itimerval it = {{0, 0}, {1000, 0}};
+    setitimer(ITIMER_REAL, &it, nullptr);
+    prctl(PR_SET_NAME, "dumpee");
+  });
+  pid_t pid = child.pid();
+  run_dump(options(pid));
+  EXPECT_FALSE(traced_or_stopped(pid));
+
+  auto inventory = read_all<img::InventoryEntry>(image::Kind::Inventory);
+  ASSERT_EQ(inventory.size(), 1u);
+  EXPECT_EQ(inventory[0].root_pid(), uint32_t(pid));
+  EXPECT_EQ(inventory[0].img_version(), image::kFormatVersion);
+  EXPECT_EQ(inventory[0].page_size(), uint32_t(kPage));
+  auto pstree = read_all<img::PstreeEntry>(image::Kind::Pstree);
+  ASSERT_EQ(pstree.size(), 1u);
+  EXPECT_EQ(pstree[0].pid(), uint32_t(pid));
+  EXPECT_EQ(pstree[0].ppid(), 0u);
+  ASSERT_EQ(pstree[0].threads_size(), 1);
+
+  // Task state.
+  auto core = read_all<img::CoreEntry>(image::Kind::Core, pid);
+  ASSERT_EQ(core.size(), 1u);
+  const img::ThreadCoreEntry& th = core[0].thread();
+  EXPECT_EQ(th.comm(), "dumpee");
+  EXPECT_TRUE(th.blocked() & (1ull << (SIGUSR1 - 1)));
+  ASSERT_EQ(th.pending_size(), 1);
+  siginfo_t si;
+  ASSERT_EQ(th.pending(0).siginfo().size(), sizeof(si));
+  memcpy(&si, th.pending(0).siginfo().data(), sizeof(si));
+  EXPECT_EQ(si.si_signo, SIGUSR1);
+  EXPECT_FALSE(th.xsave().empty());
+  ASSERT_TRUE(core[0].has_process());
+  const img::ProcessCoreEntry& pc = core[0].process();
+  EXPECT_EQ(pc.sigactions_size(), 62);
+  for (const auto& sa : pc.sigactions())
+    if (sa.signo() == SIGUSR2) {
+      EXPECT_NE(sa.handler(), 0u);
+      EXPECT_TRUE(sa.flags() & SA_RESTART);
+    }
+  ASSERT_EQ(pc.shared_pending_size(), 1);
+  memcpy(&si, pc.shared_pending(0).siginfo().data(), sizeof(si));
+  EXPECT_EQ(si.si_signo, SIGUSR2);
+  EXPECT_GT(pc.itimer_real().value_sec(), 900u);
+  EXPECT_EQ(pc.rlimits(RLIMIT_NOFILE).cur(), 123u);
+  EXPECT_EQ(pc.rlimits(RLIMIT_NOFILE).max(), 456u);
+  EXPECT_EQ(pc.umask(), 027u);
+  auto fs = read_all<img::FsEntry>(image::Kind::Fs, pid);
+  ASSERT_EQ(fs.size(), 1u);
+  EXPECT_EQ(fs[0].cwd(), tmp_);
+  EXPECT_EQ(fs[0].umask(), 027u);
+
+  // Memory: the areas, and only the pages that hold data.
+  auto mm = read_all<img::VmaRecord>(image::Kind::Mm, pid);
+  ASSERT_TRUE(mm.size() > 1 && mm[0].has_mm());
+  EXPECT_NE(mm[0].mm().brk(), 0u);
+  EXPECT_GE(mm[0].mm().brk(), mm[0].mm().start_brk());
+  EXPECT_EQ(mm[0].mm().exe().path(), proc::read_link("/proc/self/exe"));
+  const img::VmaEntry* anon = vma_at(mm, areas.anon);
+  const img::VmaEntry* file = vma_at(mm, areas.file);
+  const img::VmaEntry* shared = vma_at(mm, areas.shared);
+  ASSERT_TRUE(anon && file && shared);
+  EXPECT_EQ(anon->kind(), img::VMA_ANON_PRIVATE);
+  EXPECT_TRUE(anon->has_pages());
+  EXPECT_EQ(file->kind(), img::VMA_FILE_PRIVATE);
+  EXPECT_EQ(file->file().path(), tmp_ + "/mapped");
+  EXPECT_TRUE(file->has_pages());
+  EXPECT_EQ(shared->kind(), img::VMA_ANON_SHARED);
+  EXPECT_TRUE(shared->has_pages());
+  for (const auto& r : mm) EXPECT_NE(r.has_vma() ? r.vma().name() : "", "[vsyscall]");
+
+  auto pagemap = read_all<img::PagemapRecord>(image::Kind::Pagemap, pid);
+  ASSERT_TRUE(!pagemap.empty() && pagemap[0].has_head());
+  EXPECT_EQ(dumped_pages(pagemap, areas.anon, 64),
+            (std::set<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29}));
+  EXPECT_EQ(dumped_pages(pagemap, areas.file, 4), (std::set<int>{1}));
+  EXPECT_EQ(dumped_pages(pagemap, areas.shared, 8), (std::set<int>{3}));
+
+  // Every dumped page is the child's, byte for byte, at consecutive offsets.
+  image::ImageDir dir = image::ImageDir::open(tmp_ + "/images");
+  image::PagesFile pages = image::open_pages(dir, pagemap[0].head().pages_id(), false);
+  uint64_t expected_offset = 0;
+  std::vector<char> want, got;
+  for (const auto& r : pagemap) {
+    if (!r.has_run()) continue;
+    EXPECT_EQ(r.run().offset(), expected_offset);
+    size_t len = r.run().nr_pages() * size_t(kPage);
+    want.resize(len);
+    got.resize(len);
+    iovec local{want.data(), len}, remote{reinterpret_cast<void*>(r.run().vaddr()), len};
+    ASSERT_EQ(process_vm_readv(pid, &local, 1, &remote, 1, 0), ssize_t(len));
+    ASSERT_EQ(pread(pages.fd.get(), got.data(), len, off_t(r.run().offset())), ssize_t(len));
+    if (want != got) {
+      size_t diff = 0;
+      while (want[diff] == got[diff]) ++diff;
+      const img::VmaEntry* vma = vma_at(mm, reinterpret_cast<void*>(r.run().vaddr() + diff));
+      ADD_FAILURE() << "the dumped page at " << std::hex << r.run().vaddr() + diff << " (in " << vma->name()
+                    << ", kind " << vma->kind() << ") differs from the child's at byte " << (diff % kPage);
+    }
+    expected_offset += len;
+  }
+  EXPECT_EQ(pages.size, expected_offset);
+
+  // Files: 5 and 6 share one description.
+  auto fdinfo = read_all<img::FdinfoEntry>(image::Kind::Fdinfo, pid);
+  auto files = read_all<img::FileEntry>(image::Kind::Files);
+  std::map<uint32_t, img::FdinfoEntry> by_fd;
+  for (const auto& e : fdinfo) by_fd[e.fd()] = e;
+  ASSERT_EQ(by_fd.size(), 6u);  // 0 1 2 5 6 7
+  EXPECT_EQ(by_fd[5].id(), by_fd[6].id());
+  EXPECT_EQ(by_fd[1].id(), by_fd[2].id());
+  EXPECT_FALSE(by_fd[5].cloexec());
+  EXPECT_TRUE(by_fd[6].cloexec());
+  EXPECT_EQ(files.size(), 4u);  // /dev/null (0), the log, data, /dev/null (7)
+  for (const auto& f : files)
+    if (f.id() == by_fd[5].id()) {
+      EXPECT_EQ(f.kind(), img::FILE_REGULAR);
+      EXPECT_EQ(f.reg().identity().path(), data);
+      EXPECT_EQ(f.reg().pos(), 4u);
+      EXPECT_EQ(f.reg().flags() & O_ACCMODE, uint32_t(O_RDWR));
+    }
+
+  // Left running: the child still ends on SIGTERM as it would have.
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  int status = child.wait_end();
+  ASSERT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(WTERMSIG(status), SIGTERM);
+}
+
+TEST_F(DumpTest, WithoutLeaveRunningTheChildIsKilled) {
+  Child child(tmp_, [] {});
+  pid_t pid = child.pid();
+  run_dump(options(pid, false));
+  EXPECT_TRUE(child.ends_within(10000));
+  EXPECT_FALSE(std::filesystem::exists("/proc/" + std::to_string(pid)));
+  EXPECT_TRUE(images().count("inventory.img"));
+}
+
+TEST_F(DumpTest, RefusedPipeLeavesTheChildRunningAndNoImages) {
+  Areas areas;
+  make_areas(areas, tmp_);
+  Child child(tmp_, [] {}, /*keep_pipes=*/true);
+  EXPECT_EQ(dump_error(child.pid()),
+            "cannot dump fd " + std::to_string(kReadyFd) + " of pid " + std::to_string(child.pid()) +
+                ": pipe is not supported yet");
+  EXPECT_TRUE(images().empty()) << *images().begin();
+  EXPECT_FALSE(traced_or_stopped(child.pid()));
+  EXPECT_TRUE(child.answers_ping());
+  // Its memory is as it was.
+  char byte = 0;
+  iovec local{&byte, 1}, remote{areas.anon + 20 * kPage, 1};
+  ASSERT_EQ(process_vm_readv(child.pid(), &local, 1, &remote, 1, 0), 1);
+  EXPECT_EQ(byte, 'a' + 20 % 26);
+}
+
+TEST_F(DumpTest, RefusesThreadsAndChildren) {
+  Child threaded(tmp_, [] {
+    pthread_t t;
+    pthread_create(&t, nullptr, [](void*) -> void* { for (;;) pause(); }, nullptr);
+  });
+  EXPECT_EQ(dump_error(threaded.pid()), "cannot dump pid " + std::to_string(threaded.pid()) +
+                                             ": it has 2 threads; multi-threaded processes are not supported yet");
+  EXPECT_FALSE(traced_or_stopped(threaded.pid()));
+
+  Child parent(tmp_, [] {
+    if (fork() == 0) {
+      close(kPingFd);
+      close(kReadyFd);
+      for (;;) pause();
+    }
+  });
+  std::string err = dump_error(parent.pid());
+  std::string want = "cannot dump pid " + std::to_string(parent.pid()) + ": it has child process ";
+  EXPECT_EQ(err.substr(0, want.size()), want);
+  EXPECT_FALSE(traced_or_stopped(parent.pid()));
+  EXPECT_TRUE(images().empty());
+  // The grandchild outlives its parent's SIGKILL (reparented to this
+  // subreaper): end it by its pid.
+  pid_t grandchild = pid_t(std::stoi(proc::read_file(
+      proc::path(parent.pid(), "task/" + std::to_string(parent.pid()) + "/children"))));
+  kill(grandchild, SIGKILL);
+  kill(parent.pid(), SIGKILL);
+  EXPECT_NE(parent.wait_end(), -1);
+  EXPECT_NE(reap(grandchild), -1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Grandchildren of the tests are reparented to us and reaped.
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
