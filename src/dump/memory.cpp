@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ckpt/error.h"
 #include "ckpt/log.h"
@@ -10,6 +11,7 @@
 #include "proc/auxv.h"
 #include "proc/maps.h"
 #include "proc/read.h"
+#include "restore/vdso.h"  // elf_build_id()
 
 namespace ckpt::dump {
 
@@ -74,6 +76,19 @@ std::vector<mem::PageRange> area_pages(pid_t pid, mem::PagemapScanner& scanner, 
   return {};
 }
 
+// The GNU build id of the process's vDSO, so that restore can tell whether
+// the vDSO of its kernel is the same code.
+std::string vdso_build_id(pid_t pid, uint64_t start, uint64_t size) {
+  std::string mem_path = proc::path(pid, "mem");
+  UniqueFd mem(::open(mem_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!mem) throw sys_error("cannot open " + mem_path);
+  std::vector<uint8_t> image(size);
+  if (pread(mem.get(), image.data(), size, off_t(start)) != ssize_t(size))
+    throw sys_error(format("cannot read the vDSO of pid %d", pid));
+  std::vector<uint8_t> id = restore::elf_build_id(image.data(), image.size());
+  return std::string(id.begin(), id.end());
+}
+
 }  // namespace
 
 MemorySnapshot snapshot_memory(pid_t pid, const proc::Stat& stat, uint64_t page_size) {
@@ -88,7 +103,10 @@ MemorySnapshot snapshot_memory(pid_t pid, const proc::Stat& stat, uint64_t page_
     if (!vma) continue;
     uint64_t pages = m.plan.add_area(area_pages(pid, scanner, area, *vma));
     vma->entry.set_has_pages(pages > 0);
-    if (vma->entry.kind() == img::VMA_VDSO) m.mm.set_vdso_start(area.start);
+    if (vma->entry.kind() == img::VMA_VDSO) {
+      m.mm.set_vdso_start(area.start);
+      m.mm.set_vdso_build_id(vdso_build_id(pid, area.start, area.size()));
+    }
     if (vma->entry.kind() == img::VMA_VVAR) m.mm.set_vvar_start(area.start);
     LOG_DEBUG("area %llx-%llx %s kind %s, %llu pages", (unsigned long long)area.start, (unsigned long long)area.end,
               vma->entry.name().c_str(), img::VmaKind_Name(vma->entry.kind()).c_str(), (unsigned long long)pages);

@@ -34,6 +34,7 @@
 #include "proc/read.h"
 #include "proc/status.h"
 #include "pstree.pb.h"
+#include "restore/vdso.h"
 
 using namespace ckpt;
 
@@ -344,6 +345,10 @@ TEST_F(DumpTest, ImagesMatchTheLiveChild) {
   EXPECT_NE(mm[0].mm().brk(), 0u);
   EXPECT_GE(mm[0].mm().brk(), mm[0].mm().start_brk());
   EXPECT_EQ(mm[0].mm().exe().path(), proc::read_link("/proc/self/exe"));
+  std::vector<uint8_t> own_vdso = restore::own_vdso_build_id();  // same kernel, same vDSO
+  EXPECT_FALSE(own_vdso.empty());
+  EXPECT_EQ(mm[0].mm().vdso_build_id(), std::string(own_vdso.begin(), own_vdso.end()));
+  EXPECT_NE(mm[0].mm().vdso_start(), 0u);
   const img::VmaEntry* anon = vma_at(mm, areas.anon);
   const img::VmaEntry* file = vma_at(mm, areas.file);
   const img::VmaEntry* shared = vma_at(mm, areas.shared);
