@@ -60,16 +60,23 @@ int run_dump(const cli::Options& opts) {
   dump::write_pstree(images, tree, root);
   image::ImageWriter inventory(dir, image::Kind::Inventory);
   inventory.write(dump::make_inventory(uint32_t(root), uint32_t(ctx.page_size), opts.shell_job, dump_time_ns));
-  images.commit_all(inventory);
-
+  // A tree left running needs not wait for the images to reach the disk; a
+  // tree to be killed must, or a failed commit would lose it.
+  double frozen_ms = 0;
   if (opts.leave_running) {
     tree.release();
+    frozen_ms = ms_since(frozen);
     LOG_INFO("Released the tree of pid %d", root);
-  } else {
+  }
+  timespec committing;
+  clock_gettime(CLOCK_MONOTONIC, &committing);
+  images.commit_all(inventory);
+  LOG_INFO("Committed the images in %.0f ms", ms_since(committing));
+  if (!opts.leave_running) {
     tree.kill();
+    frozen_ms = ms_since(frozen);
     LOG_INFO("Killed the tree of pid %d", root);
   }
-  double frozen_ms = ms_since(frozen);
   LOG_INFO("Dumped pid %d: %llu VMAs, %llu pages (%.1f MiB), %llu fds in %.0f ms; frozen for %.0f ms", root,
            (unsigned long long)ctx.stats.vmas, (unsigned long long)ctx.stats.pages,
            double(ctx.stats.pages * ctx.page_size) / (1 << 20), (unsigned long long)ctx.stats.fds, ms_since(start),

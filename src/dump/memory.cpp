@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+
 #include "ckpt/error.h"
 #include "ckpt/log.h"
 #include "files/identity.h"
@@ -122,7 +124,11 @@ void dump_pages(compel::Infection& infection, const MemorySnapshot& mem, image::
   std::vector<compel::Infection::Range> ranges;
   ranges.reserve(mem.plan.ranges().size());
   for (const mem::PageRange& r : mem.plan.ranges()) ranges.push_back({r.start, r.size()});
+  auto start = std::chrono::steady_clock::now();
   uint64_t written = infection.splice_pages(ranges, pages.fd());
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  LOG_INFO("pid %d: spliced %.1f MiB of pages in %.0f ms (%.2f GB/s)", pid, double(written) / (1 << 20), ms,
+           ms > 0 ? double(written) / ms / 1e6 : 0.0);
   if (written != mem.plan.bytes())
     throw Error(format("cannot dump the memory of pid %d: %llu bytes of pages written, %llu expected", pid,
                        (unsigned long long)written, (unsigned long long)mem.plan.bytes()));

@@ -26,8 +26,9 @@ ParasiteReport run_parasite(DumpContext& ctx, pid_t pid, const MemorySnapshot& m
   long brk = infection.syscall(SYS_brk, 0);
   if (brk < 0) throw Error(format("cannot dump pid %d: brk(0) in it failed with %ld", pid, brk));
   report.brk = uint64_t(brk);
-  dump_pages(infection, mem, pages, pid);
+  // Fds first: a refused fd fails the dump before the long part.
   ctx.stats.fds += dump_fds(ctx, infection, pid, fds);
+  dump_pages(infection, mem, pages, pid);
   infection.cure();
   LOG_DEBUG("Cured pid %d", pid);
   return report;
