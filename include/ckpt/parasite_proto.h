@@ -1,0 +1,146 @@
+/* The protocol between compel (the host) and the parasite blob it injects
+ * (pie/parasite/).  Plain C, compiled into both sides; every layout is pinned
+ * by _Static_asserts here and static_asserts in compel/src/parasite.h.
+ *
+ * The parasite area mapped into the target:
+ *
+ *   +0                        blob (PARASITE_ENTRY_OFFSET, PARASITE_SYSCALL_OFFSET)
+ *   +blob size, page aligned  struct parasite_args (PARASITE_ARGS_SIZE bytes)
+ *   +... + PARASITE_ARGS_SIZE the parasite's stack (PARASITE_STACK_SIZE bytes)
+ *
+ * A command is one trap: the host writes struct parasite_args, points a
+ * stopped thread at the entry (rip = area + PARASITE_ENTRY_OFFSET, rsp = top of
+ * the stack, rdi = the args), resumes it, and waits for the int3 that follows
+ * the call (rip = area + PARASITE_ENTRY_TRAP_OFFSET + 1).  The parasite writes
+ * its results into the same struct. */
+#ifndef CKPT_PARASITE_PROTO_H
+#define CKPT_PARASITE_PROTO_H
+
+#include <stdint.h>
+
+/* Bump on any change of the layouts or meanings below. */
+#define PARASITE_PROTO_VERSION 1u
+
+/* Fixed places in the blob (laid out by the asm in pie/parasite/entry.c). */
+#define PARASITE_ENTRY_OFFSET 0       /* call parasite_dispatch; int3 */
+#define PARASITE_ENTRY_TRAP_OFFSET 5  /* the int3 after the 5-byte call */
+#define PARASITE_SYSCALL_OFFSET 16    /* syscall; int3 */
+
+#define PARASITE_ARGS_SIZE (64u * 1024)
+#define PARASITE_STACK_SIZE (32u * 1024)
+
+enum parasite_cmd {
+	PARASITE_CMD_PROCESS_INFO = 1, /* -> parasite_process_info */
+	PARASITE_CMD_THREAD_INFO = 2,  /* -> parasite_thread_info, run in each thread */
+	PARASITE_CMD_TIMERS = 3,       /* ids -> parasite_timers */
+	PARASITE_CMD_PIPE_OPEN = 4,    /* -> parasite_pipe */
+	PARASITE_CMD_VMSPLICE = 5,     /* parasite_vmsplice ranges -> pipe */
+	PARASITE_CMD_FINI = 6,         /* close what the parasite opened */
+};
+
+/* The kernel's struct sigaction of rt_sigaction(2) on x86_64. */
+struct parasite_sigaction {
+	uint64_t handler, flags, restorer, mask;
+};
+
+struct parasite_itimer {
+	uint64_t interval_sec, interval_usec, value_sec, value_usec;
+};
+
+struct parasite_process_info {
+	struct parasite_sigaction sigactions[64]; /* index = signo - 1 */
+	struct parasite_itimer itimers[3];        /* ITIMER_REAL, _VIRTUAL, _PROF */
+	uint32_t personality;
+	uint32_t umask;
+	int32_t pdeath_sig;
+	int32_t dumpable;
+};
+
+#define PARASITE_MAX_GROUPS 4096
+
+struct parasite_creds {
+	uint32_t uid, euid, suid, fsuid, gid, egid, sgid, fsgid;
+	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
+	uint32_t securebits;
+	uint32_t no_new_privs;
+	uint32_t ngroups;
+	uint32_t pad;
+	uint32_t groups[PARASITE_MAX_GROUPS];
+};
+
+struct parasite_thread_info {
+	uint64_t altstack_sp;
+	uint64_t altstack_size;
+	int32_t altstack_flags;
+	int32_t pad;
+	uint64_t clear_child_tid;
+	struct parasite_creds creds;
+};
+
+/* One POSIX timer: the host fills id (from /proc/PID/timers), the parasite
+ * the rest; ret is 0 or -errno of timer_gettime(2). */
+struct parasite_timer {
+	int32_t id;
+	int32_t overrun;
+	int64_t ret;
+	uint64_t interval_sec, interval_nsec, value_sec, value_nsec;
+};
+
+#define PARASITE_MAX_TIMERS 1024
+
+struct parasite_timers {
+	uint32_t nr;
+	uint32_t pad;
+	struct parasite_timer timers[PARASITE_MAX_TIMERS];
+};
+
+/* A pipe made inside the target for PARASITE_CMD_VMSPLICE; the host takes
+ * its read end with pidfd_getfd(2). */
+struct parasite_pipe {
+	int32_t rfd, wfd; /* out */
+};
+
+struct parasite_iov {
+	uint64_t base, len;
+};
+
+#define PARASITE_MAX_IOVS 4000
+
+/* vmsplice(2) every range, in order, into wfd; blocks while the pipe is full
+ * (the host drains it meanwhile).  spliced counts the bytes moved even when
+ * ret reports an error. */
+struct parasite_vmsplice {
+	int32_t wfd;
+	uint32_t nr;
+	uint64_t spliced;
+	struct parasite_iov iov[PARASITE_MAX_IOVS];
+};
+
+struct parasite_fini {
+	int32_t fds[2]; /* closed when >= 0 */
+};
+
+struct parasite_args {
+	uint32_t version;       /* host: PARASITE_PROTO_VERSION */
+	uint32_t cmd;           /* host: enum parasite_cmd */
+	int64_t ret;            /* parasite: 0 (or a count) or -errno */
+	uint32_t reply_version; /* parasite: its PARASITE_PROTO_VERSION */
+	uint32_t failed_line;   /* parasite: source line of the failing step */
+	union {
+		struct parasite_process_info process_info;
+		struct parasite_thread_info thread_info;
+		struct parasite_timers timers;
+		struct parasite_pipe pipe;
+		struct parasite_vmsplice vmsplice;
+		struct parasite_fini fini;
+	} u;
+};
+
+#define PARASITE_ARGS_HEADER_SIZE 24
+
+#ifndef __cplusplus
+_Static_assert(sizeof(struct parasite_args) <= PARASITE_ARGS_SIZE, "parasite args overflow their area");
+_Static_assert(__builtin_offsetof(struct parasite_args, u) == PARASITE_ARGS_HEADER_SIZE, "parasite args header");
+#endif
+
+#endif

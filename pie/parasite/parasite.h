@@ -1,0 +1,19 @@
+/* Commands of the parasite; each returns 0 (or a count) or -errno and, on
+ * failure, may note the failing source line in args->failed_line. */
+#ifndef CKPT_PARASITE_H
+#define CKPT_PARASITE_H
+
+#include <linux/errno.h>
+
+#include "ckpt/parasite_proto.h"
+
+#define PARASITE_FAIL(args, err) ((args)->failed_line = __LINE__, (long)(err))
+
+long parasite_process_info(struct parasite_args *args, struct parasite_process_info *out);
+long parasite_thread_info(struct parasite_args *args, struct parasite_thread_info *out);
+long parasite_timers(struct parasite_timers *t);
+long parasite_pipe_open(struct parasite_args *args, struct parasite_pipe *p);
+long parasite_vmsplice(struct parasite_vmsplice *v);
+long parasite_fini(struct parasite_fini *f);
+
+#endif
