@@ -33,6 +33,22 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& what) : std::runtime_error(what) {}
 };
 
+// A task of the tree exited (or was killed) while compel worked on it.
+class TaskDied : public Error {
+ public:
+  explicit TaskDied(const std::string& what) : Error(what) {}
+};
+
+// How to seize a tree.
+struct SeizeOptions {
+  // A cgroup directory holding the whole tree (v2: has cgroup.freeze; v1
+  // freezer: has freezer.state).  If set, the cgroup is frozen while every
+  // task is seized, so no task can fork or clone meanwhile, then thawed.
+  std::string freezer_cgroup;
+  // Bound on every wait for a task to stop or to finish injected code.
+  int timeout_ms = 10000;
+};
+
 // How a task was found when it was seized; it is left the same way.
 enum class TaskState { Running, Stopped /* by SIGSTOP & co */, Zombie };
 
@@ -64,6 +80,7 @@ class FrozenTree {
   // task appears.  Throws Error (and releases what it seized) if root does
   // not exist, is already traced, or ptrace is denied.
   static FrozenTree seize(pid_t root);
+  static FrozenTree seize(pid_t root, const SeizeOptions& opts);
 
   FrozenTree(FrozenTree&&) noexcept;
   FrozenTree& operator=(FrozenTree&&) noexcept;
@@ -87,8 +104,9 @@ class FrozenTree {
   // SIGKILL every process of the tree, then detach.
   void kill();
 
+  struct Impl;  // opaque: defined inside libcompel
+
  private:
-  struct Impl;
   explicit FrozenTree(std::unique_ptr<Impl>);
   std::unique_ptr<Impl> impl_;
   friend class Infection;
@@ -161,10 +179,16 @@ class Infection {
   struct Range { uint64_t start, len; };
   uint64_t splice_pages(const std::vector<Range>& ranges, int out_fd);
 
+  // Where the parasite sits in the target while infected (to leave it out
+  // of a memory dump).
+  Range parasite_area() const;
+  pid_t pid() const;
+
   void cure();
 
+  struct Impl;  // opaque: defined inside libcompel
+
  private:
-  struct Impl;
   explicit Infection(std::unique_ptr<Impl>);
   std::unique_ptr<Impl> impl_;
 };

@@ -1,0 +1,60 @@
+// The insides of an Infection: the parasite area in one process, the
+// threads it has borrowed, and the command runner.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "ckpt/parasite_proto.h"
+#include "ckpt/unique_fd.h"
+#include "remote_syscall.h"
+#include "tree.h"
+
+namespace compel {
+
+struct Infection::Impl {
+  Impl(FrozenTree::Impl& tree, pid_t pid);
+
+  FrozenTree::Impl* tree;  // null once cured or abandoned
+  pid_t pid;
+  std::vector<pid_t> borrowed;  // threads whose state compel changed
+
+  detail::SyscallSite outside_site{};  // usable while no parasite is mapped
+  uint64_t area = 0;                   // the parasite area, 0 if not mapped
+  uint64_t area_size = 0;
+  uint64_t args_addr = 0;
+  uint64_t stack_top = 0;
+  std::unique_ptr<parasite_args> args;  // host copy of the args area
+
+  ckpt::UniqueFd pidfd;
+  ckpt::UniqueFd pipe;                  // host's copy of the parasite pipe's read end
+  int remote_pipe[2] = {-1, -1};
+
+  // Maps the parasite into the process.
+  void start();
+  // Saves a thread's state and blocks its signals, once; it gets both
+  // back at cure.
+  detail::ThreadRecord& borrow(pid_t tid);
+  detail::ThreadRecord& main_thread() { return borrow(pid); }
+  long syscall(long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6);
+
+  // Writes the command's header and in_len bytes of input, points tid at
+  // the parasite entry, resumes it (returning at once if !wait) and reads
+  // back out_len bytes of results.  Throws if the command reports an error.
+  parasite_args& run(pid_t tid, uint32_t cmd, size_t in_len, size_t out_len);
+  void start_command(detail::ThreadRecord& t, uint32_t cmd, size_t in_len);
+  parasite_args& finish_command(detail::ThreadRecord& t, size_t out_len);
+  uint64_t entry_trap_ip() const { return area + PARASITE_ENTRY_TRAP_OFFSET + 1; }
+
+  void open_pipe();
+  uint64_t splice_batch(uint32_t nr, int out_fd);
+
+  void cure();               // throws the first failure, after undoing all it can
+  void cure_quietly() noexcept;
+  void abandon() noexcept;   // the tree was killed: nothing to undo
+  void give_back(detail::ThreadRecord& t);
+  void stop_if_running(detail::ThreadRecord& t);
+  std::string who() const { return "pid " + std::to_string(pid); }
+};
+
+}  // namespace compel

@@ -1,0 +1,130 @@
+// Memory out of the target without copying through compel: the parasite
+// vmsplice(2)s the ranges into a pipe it made, compel holds the pipe's read
+// end (pidfd_getfd) and splices it into the output while the parasite is
+// still filling it; a full pipe just makes the parasite wait.
+#include <fcntl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "infect.h"
+
+namespace compel {
+
+namespace {
+
+constexpr int kPipeSize = 1 << 20;
+
+// Moves whatever the pipe holds into out_fd without blocking on the pipe.
+class Drain {
+ public:
+  Drain(int pipe_fd, int out_fd, pid_t pid) : pipe_(pipe_fd), out_(out_fd), pid_(pid) {}
+
+  // Bytes moved now; 0 if the pipe is empty.
+  uint64_t run() {
+    uint64_t moved = 0;
+    for (;;) {
+      ssize_t n = use_splice_ ? ::splice(pipe_, nullptr, out_, nullptr, kPipeSize, SPLICE_F_NONBLOCK | SPLICE_F_MOVE)
+                              : copy();
+      if (n > 0) {
+        moved += static_cast<uint64_t>(n);
+        continue;
+      }
+      if (n == 0 || errno == EAGAIN) return moved;
+      if (errno == EINTR) continue;
+      if (use_splice_ && errno == EINVAL) {  // e.g. an O_APPEND output
+        use_splice_ = false;
+        continue;
+      }
+      throw Error("cannot write the memory of pid " + std::to_string(pid_) + ": " + std::strerror(errno));
+    }
+  }
+
+ private:
+  ssize_t copy() {
+    char buf[65536];
+    ssize_t n = ::read(pipe_, buf, sizeof(buf));
+    if (n <= 0) return n;
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = ::write(out_, buf + done, static_cast<size_t>(n - done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return -1;
+      done += w;
+    }
+    return n;
+  }
+
+  int pipe_, out_;
+  pid_t pid_;
+  bool use_splice_ = true;
+};
+
+}  // namespace
+
+void Infection::Impl::open_pipe() {
+  if (pipe) return;
+  if (!pidfd) {
+    pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    if (!pidfd) throw Error("cannot open a pidfd of " + who() + ": " + std::strerror(errno));
+  }
+  const parasite_pipe& p = run(pid, PARASITE_CMD_PIPE_OPEN, 0, sizeof(parasite_pipe)).u.pipe;
+  remote_pipe[0] = p.rfd;
+  remote_pipe[1] = p.wfd;
+  int fd = static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), p.rfd, 0));
+  if (fd < 0) throw Error("cannot take the parasite's pipe from " + who() + ": " + std::strerror(errno));
+  pipe.reset(fd);
+  // The pipe is compel's alone: non-blocking reads, and as large as allowed.
+  ::fcntl(fd, F_SETFL, O_NONBLOCK);
+  ::fcntl(fd, F_SETPIPE_SZ, kPipeSize);
+}
+
+uint64_t Infection::Impl::splice_batch(uint32_t nr, int out_fd) {
+  detail::ThreadRecord& t = main_thread();
+  args->u.vmsplice.wfd = remote_pipe[1];
+  args->u.vmsplice.nr = nr;
+  args->u.vmsplice.spliced = 0;
+  start_command(t, PARASITE_CMD_VMSPLICE, offsetof(parasite_vmsplice, iov) + nr * sizeof(parasite_iov));
+  Drain drain(pipe.get(), out_fd, pid);
+  uint64_t drained = 0;
+  auto deadline = tree->deadline();
+  detail::Backoff backoff;
+  for (;;) {
+    uint64_t moved = drain.run();
+    if (moved) {
+      drained += moved;
+      deadline = tree->deadline();  // the bound is on progress, not on size
+      backoff = {};
+      continue;
+    }
+    if (auto r = detail::poll_report(t.tid)) {
+      if (detail::on_report(t, *r, PTRACE_CONT, entry_trap_ip(), "parasite command VMSPLICE")) break;
+      continue;
+    }
+    if (deadline.passed()) throw Error("parasite command VMSPLICE in " + who() + " made no progress in time");
+    backoff.pause();
+  }
+  drained += drain.run();
+  const parasite_args& res = finish_command(t, offsetof(parasite_vmsplice, iov));
+  if (res.u.vmsplice.spliced != drained)
+    throw Error("memory of " + who() + ": the parasite spliced " + std::to_string(res.u.vmsplice.spliced) +
+                " bytes but " + std::to_string(drained) + " came out of the pipe");
+  return drained;
+}
+
+uint64_t Infection::splice_pages(const std::vector<Range>& ranges, int out_fd) {
+  if (!impl_ || !impl_->tree) throw Error("the infection is already cured");
+  Impl& m = *impl_;
+  m.open_pipe();
+  uint64_t total = 0;
+  for (size_t first = 0; first < ranges.size(); first += PARASITE_MAX_IOVS) {
+    uint32_t n = static_cast<uint32_t>(std::min<size_t>(ranges.size() - first, PARASITE_MAX_IOVS));
+    for (uint32_t i = 0; i < n; i++) m.args->u.vmsplice.iov[i] = {ranges[first + i].start, ranges[first + i].len};
+    total += m.splice_batch(n, out_fd);
+  }
+  return total;
+}
+
+}  // namespace compel

@@ -1,0 +1,141 @@
+// The questions only the process can answer, asked through the parasite,
+// plus what ptrace or pidfd_getfd(2) can answer directly from outside.
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "infect.h"
+#include "proc.h"
+#include "rseq.h"
+
+namespace compel {
+
+namespace {
+
+Creds to_creds(const parasite_creds& c) {
+  Creds out;
+  out.uid = c.uid;
+  out.euid = c.euid;
+  out.suid = c.suid;
+  out.fsuid = c.fsuid;
+  out.gid = c.gid;
+  out.egid = c.egid;
+  out.sgid = c.sgid;
+  out.fsgid = c.fsgid;
+  out.groups.assign(c.groups, c.groups + std::min<uint32_t>(c.ngroups, PARASITE_MAX_GROUPS));
+  out.cap_inh = c.cap_inh;
+  out.cap_prm = c.cap_prm;
+  out.cap_eff = c.cap_eff;
+  out.cap_bnd = c.cap_bnd;
+  out.cap_amb = c.cap_amb;
+  out.securebits = c.securebits;
+  out.no_new_privs = c.no_new_privs != 0;
+  return out;
+}
+
+ITimer to_itimer(const parasite_itimer& t) { return {t.interval_sec, t.interval_usec, t.value_sec, t.value_usec}; }
+
+template <class Impl>
+Impl& live(const std::unique_ptr<Impl>& impl) {
+  if (!impl || !impl->tree) throw Error("the infection is already cured");
+  return *impl;
+}
+
+}  // namespace
+
+ProcessInfo Infection::process_info() {
+  Impl& m = live(impl_);
+  const parasite_process_info& pi =
+      m.run(m.pid, PARASITE_CMD_PROCESS_INFO, 0, sizeof(parasite_process_info)).u.process_info;
+  ProcessInfo out{};
+  for (int i = 0; i < 64; i++) {
+    const parasite_sigaction& a = pi.sigactions[i];
+    out.sigactions[i] = {a.handler, a.flags, a.restorer, a.mask};
+  }
+  out.itimer_real = to_itimer(pi.itimers[0]);
+  out.itimer_virt = to_itimer(pi.itimers[1]);
+  out.itimer_prof = to_itimer(pi.itimers[2]);
+  out.personality = pi.personality;
+  out.umask = pi.umask;
+  out.pdeath_sig = pi.pdeath_sig;
+  out.dumpable = pi.dumpable != 0;
+
+  // Timer ids and notification come from /proc, their clocks from inside.
+  std::vector<proc::TimerDesc> timers = proc::posix_timers(m.pid);
+  for (size_t first = 0; first < timers.size(); first += PARASITE_MAX_TIMERS) {
+    uint32_t n = static_cast<uint32_t>(std::min<size_t>(timers.size() - first, PARASITE_MAX_TIMERS));
+    m.args->u.timers.nr = n;
+    for (uint32_t i = 0; i < n; i++) {
+      std::memset(&m.args->u.timers.timers[i], 0, sizeof(parasite_timer));
+      m.args->u.timers.timers[i].id = timers[first + i].id;
+    }
+    size_t len = offsetof(parasite_timers, timers) + n * sizeof(parasite_timer);
+    const parasite_timers& res = m.run(m.pid, PARASITE_CMD_TIMERS, len, len).u.timers;
+    for (uint32_t i = 0; i < n; i++) {
+      const proc::TimerDesc& d = timers[first + i];
+      const parasite_timer& t = res.timers[i];
+      if (t.ret < 0)
+        throw Error("cannot read POSIX timer " + std::to_string(d.id) + " of pid " + std::to_string(m.pid) + ": " +
+                    std::strerror(static_cast<int>(-t.ret)));
+      out.posix_timers.push_back(PosixTimer{d.id, d.clock_id, d.notify, d.signo, d.notify_tid, d.sigval,
+                                            t.interval_sec, t.interval_nsec, t.value_sec, t.value_nsec,
+                                            t.overrun});
+    }
+  }
+  return out;
+}
+
+std::vector<ThreadInfo> Infection::thread_info() {
+  Impl& m = live(impl_);
+  std::vector<ThreadInfo> out;
+  const Process* p = m.tree->find_process(m.pid);
+  for (const Thread& th : p->threads) {
+    detail::ThreadRecord& t = m.borrow(th.tid);
+    const parasite_thread_info& ti =
+        m.run(th.tid, PARASITE_CMD_THREAD_INFO, 0, sizeof(parasite_thread_info)).u.thread_info;
+    ThreadInfo info{};
+    info.tid = th.tid;
+    info.blocked = t.borrowed->sigmask;
+    info.altstack_sp = ti.altstack_sp;
+    info.altstack_size = ti.altstack_size;
+    info.altstack_flags = ti.altstack_flags;
+    // The parasite runs on its own stack; whether the thread itself was on
+    // its alternate stack shows in its saved stack pointer.
+    uint64_t sp = t.borrowed->gp.rsp;
+    if (!(info.altstack_flags & SS_DISABLE) && sp - info.altstack_sp < info.altstack_size)
+      info.altstack_flags |= SS_ONSTACK;
+    info.clear_child_tid = ti.clear_child_tid;
+    info.creds = to_creds(ti.creds);
+    detail::RseqConfig rseq = detail::rseq_config(th.tid);
+    info.rseq_ptr = rseq.ptr;
+    info.rseq_len = rseq.len;
+    info.rseq_sig = rseq.sig;
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+std::vector<int> Infection::steal_fds(const std::vector<int>& fds) {
+  Impl& m = live(impl_);
+  if (!m.pidfd) {
+    m.pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, m.pid, 0)));
+    if (!m.pidfd) throw Error("cannot open a pidfd of pid " + std::to_string(m.pid) + ": " + std::strerror(errno));
+  }
+  std::vector<ckpt::UniqueFd> taken;
+  for (int fd : fds) {
+    int copy = static_cast<int>(::syscall(SYS_pidfd_getfd, m.pidfd.get(), fd, 0));
+    if (copy < 0)
+      throw Error("cannot take fd " + std::to_string(fd) + " of pid " + std::to_string(m.pid) + ": " +
+                  std::strerror(errno));
+    taken.emplace_back(copy);
+  }
+  std::vector<int> out;
+  for (auto& fd : taken) out.push_back(fd.release());
+  return out;
+}
+
+}  // namespace compel

@@ -1,0 +1,52 @@
+// The few /proc files compel reads about a task.  Every reader returns
+// "nothing" rather than throwing when the task is gone: tasks may exit at
+// any moment while a tree is being seized.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace compel::proc {
+
+// The whole of a small file; nullopt if it cannot be opened or read.
+std::optional<std::string> read_file(const std::string& path);
+
+struct Stat {
+  char state;  // R S D T t Z X ...
+  pid_t ppid, pgid, sid;
+};
+std::optional<Stat> stat(pid_t pid, pid_t tid);
+
+struct Status {
+  pid_t tgid;
+  pid_t tracer;  // 0 if not traced
+};
+std::optional<Status> status(pid_t tid);
+
+// True if the task has exited (gone, or a zombie / dead task).
+bool is_dead(pid_t tid);
+
+std::vector<pid_t> tasks(pid_t pid);  // the threads, leader first; empty if gone
+std::vector<pid_t> children(pid_t pid, pid_t tid);
+
+// An AT_* value of the task's auxiliary vector, 0 if absent.
+uint64_t auxv(pid_t pid, uint64_t type);
+// Start of the mapping named `name` (e.g. "[vdso]") in /proc/PID/maps.
+std::optional<uint64_t> mapping_start(pid_t pid, const char* name);
+
+// One POSIX timer as /proc/PID/timers describes it.
+struct TimerDesc {
+  int id;
+  int signo;
+  uint64_t sigval;
+  int notify;      // SIGEV_* (SIGEV_THREAD_ID included)
+  int notify_tid;  // the pid or tid signalled
+  int clock_id;
+};
+std::vector<TimerDesc> posix_timers(pid_t pid);
+
+}  // namespace compel::proc

@@ -1,0 +1,87 @@
+#include "ptrace_util.h"
+
+#include <sched.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "proc.h"
+
+namespace compel::detail {
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+long pt_try(int req, pid_t tid, uint64_t addr, uint64_t data) {
+  errno = 0;
+  long r = ::ptrace(static_cast<enum __ptrace_request>(req), tid, addr, data);
+  if (r == -1 && errno != 0) return -errno;
+  return r;
+}
+
+long pt(int req, pid_t tid, uint64_t addr, uint64_t data, const char* what) {
+  long r = pt_try(req, tid, addr, data);
+  if (r < 0 && r > -4096) {
+    int err = static_cast<int>(-r);
+    if (err == ESRCH && proc::is_dead(tid)) throw_died(tid, what);
+    throw Error(std::string(what) + " of thread " + std::to_string(tid) + " failed: " + errno_text(err));
+  }
+  return r;
+}
+
+void throw_died(pid_t tid, const std::string& during) {
+  throw TaskDied("thread " + std::to_string(tid) + " died during " + during);
+}
+
+static Report classify(int status) {
+  if (WIFEXITED(status) || WIFSIGNALED(status)) return {Report::Exited, 0, status};
+  int sig = WSTOPSIG(status);
+  if ((status >> 16) == PTRACE_EVENT_STOP) return {Report::EventStop, sig, status};
+  return {Report::SignalStop, sig, status};
+}
+
+std::optional<Report> poll_report(pid_t tid) {
+  int status = 0;
+  for (;;) {
+    pid_t r = ::waitpid(tid, &status, __WALL | WNOHANG);
+    if (r == tid) return classify(status);
+    if (r == 0) return std::nullopt;
+    if (errno == EINTR) continue;
+    // ECHILD: not ours any more (reaped, or gone).
+    return Report{Report::Exited, 0, -1};
+  }
+}
+
+void Backoff::pause() {
+  ++rounds_;
+  if (rounds_ < 200) {
+    sched_yield();
+    return;
+  }
+  long ns = rounds_ < 400 ? 20000 : (rounds_ < 600 ? 200000 : 1000000);
+  struct timespec ts = {0, ns};
+  nanosleep(&ts, nullptr);
+}
+
+std::optional<Report> wait_report(pid_t tid, Deadline deadline) {
+  Backoff backoff;
+  auto next_death_check = Clock::now() + std::chrono::milliseconds(5);
+  for (;;) {
+    if (auto r = poll_report(tid)) return r;
+    auto now = Clock::now();
+    if (now >= next_death_check) {
+      // A zombie leader is only reported once its threads are reaped.
+      if (proc::is_dead(tid)) {
+        if (auto r = poll_report(tid)) return r;
+        return Report{Report::Exited, 0, -1};
+      }
+      next_death_check = now + std::chrono::milliseconds(5);
+    }
+    if (now >= deadline.at) return std::nullopt;
+    backoff.pause();
+  }
+}
+
+}  // namespace compel::detail

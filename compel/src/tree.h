@@ -1,0 +1,54 @@
+// The insides of FrozenTree and Infection shared by compel's modules.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "compel/compel.h"
+#include "ptrace_util.h"
+#include "regs.h"
+
+namespace compel {
+
+namespace detail {
+
+// A thread compel has seized.
+struct ThreadRecord {
+  pid_t tid = 0;
+  pid_t pid = 0;
+  bool stopped = false;  // its first stop after PTRACE_SEIZE was seen
+  bool dead = false;
+  bool running = false;  // resumed into injected code, no stop seen yet
+  TaskState state = TaskState::Running;
+  // Set while an infection has changed the thread (registers, signal
+  // mask); the thread's real state, put back at cure.
+  std::optional<SavedState> borrowed;
+  // Code compel wrote over for a remote syscall and not yet put back
+  // (address, original word): only if the syscall never came back.
+  std::optional<std::pair<uint64_t, uint64_t>> patched;
+};
+
+}  // namespace detail
+
+struct FrozenTree::Impl {
+  SeizeOptions opts;
+  std::vector<Process> processes;  // parents before children
+  std::map<pid_t, detail::ThreadRecord> threads;
+  std::vector<Infection::Impl*> infections;  // live ones, cured on release
+  bool finished = false;                      // released or killed
+
+  detail::Deadline deadline() const { return detail::Deadline::in_ms(opts.timeout_ms); }
+  detail::ThreadRecord& thread(pid_t tid);  // throws if not in the tree
+  Process* find_process(pid_t pid);
+
+  // Waits for a freshly seized thread's first stop; marks it dead if it
+  // exited meanwhile.  Throws Error on timeout.
+  void wait_seized(detail::ThreadRecord& t);
+  // Detach (or reap, if dead) one thread, leaving it as it was found.
+  void release_thread(detail::ThreadRecord& t);
+  void cure_infections() noexcept;
+  void release_all() noexcept;
+};
+
+}  // namespace compel
