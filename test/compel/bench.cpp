@@ -1,0 +1,83 @@
+// compel_bench: the median time of one infect + parasite command + cure
+// cycle against a running single-threaded target and an 8-thread target.
+// Each cycle is timed twice: the whole round (seize, infect, PROCESS_INFO,
+// cure, release) and the infection alone (infect, PROCESS_INFO, cure).
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
+#include "harness.h"
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Stats {
+  double median, p90;
+};
+
+Stats stats(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return {v[v.size() / 2], v[v.size() * 9 / 10]};
+}
+
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+void bench(const char* label, pid_t pid, int runs) {
+  std::vector<double> full, infection;
+  for (int i = 0; i < runs + 20; i++) {
+    auto t0 = Clock::now();
+    compel::FrozenTree tree = compel::FrozenTree::seize(pid);
+    auto t1 = Clock::now();
+    {
+      compel::Infection inf = compel::Infection::infect(tree, pid);
+      inf.process_info();
+      inf.cure();
+    }
+    double inf_ms = ms_since(t1);
+    tree.release();
+    double full_ms = ms_since(t0);
+    if (i >= 20) {  // warm-up first
+      full.push_back(full_ms);
+      infection.push_back(inf_ms);
+    }
+  }
+  Stats f = stats(full), in = stats(infection);
+  std::printf("%-10s infect+PROCESS_INFO+cure: median %.3f ms (p90 %.3f)   with seize+release: median %.3f ms (p90 %.3f)\n",
+              label, in.median, in.p90, f.median, f.p90);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int runs = argc > 1 ? std::atoi(argv[1]) : 200;
+  syscall(SYS_close_range, 3, ~0U, 0);
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  try {
+    std::printf("compel benchmark: %d cycles per target, running targets\n", runs);
+    {
+      ctest::Target t("busy");
+      t.ready();
+      bench("1 thread", t.pid(), runs);
+      t.send("stop");
+      t.expect_success();
+    }
+    {
+      ctest::Target t("threads");
+      t.ready();
+      bench("8 threads", t.pid(), runs);
+      t.send("stop");
+      t.expect_success();
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "compel_bench: %s\n", e.what());
+    return 1;
+  }
+  ctest::reap_orphans();
+  return 0;
+}

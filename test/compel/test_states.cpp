@@ -1,0 +1,169 @@
+// Targets in different states, each infected and cured 200 times in a row,
+// then checking themselves: running, blocked in read(2), in nanosleep(2),
+// stopped by SIGSTOP, and eight threads at once.
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "harness.h"
+#include "registry.h"
+
+using namespace ctest;
+using compel::FrozenTree;
+using compel::Infection;
+
+namespace {
+
+constexpr int kCycles = 200;
+
+uint64_t read_u64(pid_t pid, uint64_t addr) {
+  uint64_t v = 0;
+  struct iovec local = {&v, sizeof(v)}, remote = {reinterpret_cast<void*>(addr), sizeof(v)};
+  CHECK(process_vm_readv(pid, &local, 1, &remote, 1, 0) == sizeof(v), "reading the target's progress");
+  return v;
+}
+
+bool runs(pid_t pid, uint64_t progress_addr) {
+  uint64_t p0 = read_u64(pid, progress_addr);
+  return wait_until([&] { return read_u64(pid, progress_addr) != p0; }, 3000);
+}
+
+// The syscall a task sleeps in, from /proc/PID/syscall ("running" → -1).
+long proc_syscall(pid_t pid) {
+  std::string s = read_text("/proc/" + std::to_string(pid) + "/syscall");
+  return s.empty() || s[0] < '0' || s[0] > '9' ? -1 : std::stol(s);
+}
+
+void same_registers(const compel::Registers& a, const compel::Registers& b) {
+  CHECK(std::memcmp(&a.gp, &b.gp, sizeof(a.gp)) == 0, "general registers differ after cure (ip 0x", std::hex,
+        a.gp.rip, " vs 0x", b.gp.rip, ")");
+  CHECK(a.xstate == b.xstate, "extended registers differ after cure");
+  CHECK(a.fpregs == b.fpregs, "FPU registers differ after cure");
+}
+
+}  // namespace
+
+COMPEL_TEST(busy) {
+  Target t("busy");
+  uint64_t progress = std::stoull(t.ready().at(0), nullptr, 16);
+  CHECK(runs(t.pid(), progress), "the target does not run");
+  for (int i = 0; i < kCycles; i++) {
+    FrozenTree tree = FrozenTree::seize(t.pid());
+    CHECK(tree.process(t.pid()).state == compel::TaskState::Running);
+    compel::Registers before = tree.get_registers(t.pid());
+    {
+      Infection inf = Infection::infect(tree, t.pid());
+      inf.process_info();
+      CHECK(inf.syscall(SYS_getpid) == t.pid());
+      inf.cure();
+    }
+    same_registers(before, tree.get_registers(t.pid()));
+    tree.release();
+  }
+  CHECK(runs(t.pid(), progress), "the target stopped running after the cycles");
+  t.send("stop");
+  t.expect_success();
+}
+
+COMPEL_TEST(reader) {
+  Target t("reader", {"hello-compel"});
+  t.ready();
+  CHECK(wait_until([&] { return proc_syscall(t.pid()) == SYS_read; }, 3000), "the target never blocks in read");
+  for (int i = 0; i < kCycles; i++) {
+    infect_cycle(t.pid(), [&](FrozenTree& tree, Infection&) {
+      FrozenTree::SyscallState s = tree.syscall_state(t.pid());
+      CHECK(s.nr == SYS_read && s.ret == -512 /* ERESTARTSYS */, "syscall state ", s.nr, " ", s.ret);
+    });
+  }
+  CHECK(wait_until([&] { return proc_syscall(t.pid()) == SYS_read; }, 3000), "the target left its read");
+  t.send("hello-compel");
+  t.expect_success();
+}
+
+COMPEL_TEST(sleeper) {
+  Target t("sleeper", {"2.1"});
+  t.ready();
+  auto in_sleep = [](long nr) { return nr == SYS_nanosleep || nr == SYS_clock_nanosleep || nr == SYS_restart_syscall; };
+  CHECK(wait_until([&] { return in_sleep(proc_syscall(t.pid())); }, 3000), "the target never sleeps");
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kCycles; i++) {
+    infect_cycle(t.pid(), [&](FrozenTree& tree, Infection&) {
+      FrozenTree::SyscallState s = tree.syscall_state(t.pid());
+      CHECK(in_sleep(s.nr) && s.ret == -516 /* ERESTART_RESTARTBLOCK */, "cycle ", i, ": syscall state ", s.nr, " ",
+            s.ret);
+    });
+    // Spread the cycles over the sleep: a restart that began the 2 s anew
+    // would then show clearly.
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));
+  }
+  double spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  note(concat("200 cycles took ", spent, " s"));
+  t.expect_success(5000);
+}
+
+COMPEL_TEST(stopped) {
+  Target t("busy");
+  uint64_t progress = std::stoull(t.ready().at(0), nullptr, 16);
+  kill(t.pid(), SIGSTOP);
+  CHECK(wait_until([&] { return proc_state(t.pid()) == 'T'; }, 3000), "SIGSTOP did not stop the target");
+  uint64_t p0 = 0;
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  p0 = read_u64(t.pid(), progress);
+  for (int i = 0; i < kCycles; i++) {
+    infect_cycle(t.pid(), [&](FrozenTree& tree, Infection&) {
+      CHECK(tree.process(t.pid()).state == compel::TaskState::Stopped, "cycle ", i, ": not seen as stopped");
+    });
+    CHECK(wait_until([&] { return proc_state(t.pid()) == 'T'; }, 1000), "cycle ", i, ": the target is no longer stopped (",
+          proc_state(t.pid()), ")");
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(proc_state(t.pid()) == 'T', "the target is no longer stopped");
+  CHECK(read_u64(t.pid(), progress) == p0, "the stopped target ran");
+  kill(t.pid(), SIGCONT);
+  CHECK(runs(t.pid(), progress), "the target does not run after SIGCONT");
+  t.send("stop");
+  t.expect_success();
+}
+
+COMPEL_TEST(threads) {
+  Target t("threads");
+  struct Expect {
+    pid_t tid;
+    int sig;
+    uint64_t altstack, altsize;
+  };
+  std::vector<Expect> expect;
+  for (const std::string& w : t.ready()) {
+    Expect e{};
+    CHECK(std::sscanf(w.c_str(), "%d:%d:%lu:%lu", &e.tid, &e.sig, &e.altstack, &e.altsize) == 4, w);
+    expect.push_back(e);
+  }
+  CHECK(expect.size() == 7);
+  for (int i = 0; i < kCycles; i++) {
+    infect_cycle(t.pid(), [&](FrozenTree& tree, Infection& inf) {
+      CHECK(tree.process(t.pid()).threads.size() == 8, "cycle ", i, ": ", tree.process(t.pid()).threads.size(),
+            " threads seized");
+      std::vector<compel::ThreadInfo> infos = inf.thread_info();
+      CHECK(infos.size() == 8 && infos[0].tid == t.pid());
+      CHECK(infos[0].altstack_flags == SS_DISABLE, "main thread altstack flags ", infos[0].altstack_flags);
+      for (const Expect& e : expect) {
+        const compel::ThreadInfo* info = nullptr;
+        for (const auto& ti : infos)
+          if (ti.tid == e.tid) info = &ti;
+        CHECK(info, "no thread info for tid ", e.tid);
+        CHECK(info->blocked & (1ULL << (e.sig - 1)), "tid ", e.tid, " mask 0x", std::hex, info->blocked);
+        CHECK(!(infos[0].blocked & (1ULL << (e.sig - 1))), "main thread blocks signal ", e.sig);
+        CHECK(info->altstack_sp == e.altstack && info->altstack_size == e.altsize && info->altstack_flags == 0,
+              "tid ", e.tid, " altstack ", info->altstack_sp, "+", info->altstack_size);
+        CHECK(info->rseq_ptr == 0 || info->rseq_len >= 32);
+        CHECK(info->creds.uid == getuid() && info->creds.cap_eff != 0);
+      }
+    });
+  }
+  t.send("stop");
+  t.expect_success();
+}
