@@ -1,5 +1,8 @@
 #include "ckpt/log.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <ctime>
 #include <mutex>
@@ -40,7 +43,9 @@ int verbosity() { return g_verbosity; }
 void open_file(const std::string& path) {
   std::lock_guard lock(g_mutex);
   if (g_file) fclose(g_file);
-  g_file = fopen(path.c_str(), "we");
+  // 0600 like the images: a log can name files and addresses of the process.
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  g_file = fd >= 0 ? fdopen(fd, "w") : nullptr;
   if (!g_file) fprintf(stderr, "cannot open log file %s: %m\n", path.c_str());
 }
 
