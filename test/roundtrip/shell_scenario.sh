@@ -9,10 +9,6 @@ set -u
 CKPT=$1
 WORK=$2
 rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK" || exit 1
-# ctest hands us pipes; the targets' stdio must be files ckpt restores.
-exec </dev/null >"$WORK/scenario.log" 2>&1
-trap 'cat "$WORK/scenario.log" >&3' EXIT
-exec 3>/proc/$PPID/fd/1 2>/dev/null || exec 3>/dev/null
 
 fail() { echo "FAIL: $*"; exit 1; }
 
@@ -28,6 +24,7 @@ wait_for() {
 is_running() { [ -d /proc/$1 ] && ! grep -q '^State:.*[ZX]' /proc/$1/status 2>/dev/null; }
 comm_is() { [ "$(cat /proc/$1/comm 2>/dev/null)" = "$2" ]; }
 
+scenario() {
 echo "== sleep 1000"
 sleep 1000 &
 pid=$!
@@ -59,3 +56,11 @@ kill -KILL $pid
 wait $restorer
 # (rt_subreaper reaps the loop's last sleep.)
 echo PASS
+}
+
+# ctest hands us pipes; the targets' stdio must be files ckpt restores.
+# (bash keeps its own stdout aside close-on-exec; the subshell lets fail exit.)
+( scenario ) </dev/null >"$WORK/scenario.log" 2>&1
+rc=$?
+cat "$WORK/scenario.log"
+exit $rc
