@@ -3,6 +3,7 @@
 //
 // Failure at any step unwinds: the Infection cures its process, pending
 // images are unlinked, the FrozenTree releases every task as it was found.
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +32,16 @@ uint64_t realtime_ns() {
   return uint64_t(t.tv_sec) * 1000000000 + uint64_t(t.tv_nsec);
 }
 
+// The file table keeps a duplicate of every description of the tree open,
+// and each process's stolen fds are held together: allow as many as we may.
+void raise_nofile() {
+  struct rlimit r;
+  if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+    r.rlim_cur = r.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &r);
+  }
+}
+
 }  // namespace
 
 int run_dump(const cli::Options& opts) {
@@ -39,6 +50,7 @@ int run_dump(const cli::Options& opts) {
   timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
   pid_t root = opts.tree_pid;
+  raise_nofile();
 
   image::ImageDir dir = image::ImageDir::create(opts.images_dir);
   LOG_INFO("Dumping the tree of pid %d into %s", root, dir.path().c_str());

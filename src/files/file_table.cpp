@@ -5,6 +5,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "ckpt/error.h"
 #include "ckpt/log.h"
 #include "files/files.h"
@@ -14,12 +16,14 @@ namespace ckpt::files {
 
 namespace {
 
-// Whether two fds of our own process refer to the same open file description.
-bool same_description(int a, int b) {
+// How the descriptions of two fds of our own process compare: <0, 0 (the
+// same description), >0, in the kernel's (obfuscated) order of file objects.
+int compare_descriptions(int a, int b) {
   pid_t self = getpid();
   long r = syscall(SYS_kcmp, self, self, KCMP_FILE, a, b);
   if (r < 0) throw sys_error("kcmp(KCMP_FILE) failed; ckpt needs a kernel with CONFIG_KCMP");
-  return r == 0;
+  if (r > 2) throw Error("kcmp(KCMP_FILE) cannot order file descriptions");
+  return r == 0 ? 0 : r == 1 ? -1 : 1;
 }
 
 const FileModule* claimant(const OpenFd& fd) {
@@ -31,11 +35,13 @@ const FileModule* claimant(const OpenFd& fd) {
 }  // namespace
 
 uint32_t FileTable::id_of(const OpenFd& fd, pid_t pid) {
-  for (const Known& k : known_)
-    if (k.dev == fd.st.st_dev && k.ino == fd.st.st_ino && same_description(k.file.get(), fd.file.get())) {
-      LOG_DEBUG("fd %d of pid %d shares file %u", fd.fd, pid, k.id);
-      return k.id;
-    }
+  auto at = std::lower_bound(known_.begin(), known_.end(), fd.file.get(), [](const Known& k, int file) {
+    return compare_descriptions(k.file.get(), file) < 0;
+  });
+  if (at != known_.end() && compare_descriptions(at->file.get(), fd.file.get()) == 0) {
+    LOG_DEBUG("fd %d of pid %d shares file %u", fd.fd, pid, at->id);
+    return at->id;
+  }
 
   const FileModule* module = claimant(fd);
   if (!module) throw Error(kind_name(fd) + " is not supported yet");
@@ -48,7 +54,7 @@ uint32_t FileTable::id_of(const OpenFd& fd, pid_t pid) {
 
   UniqueFd keep(fcntl(fd.file.get(), F_DUPFD_CLOEXEC, 0));
   if (!keep) throw sys_error("cannot duplicate a stolen fd");
-  known_.push_back({std::move(keep), fd.st.st_dev, fd.st.st_ino, entry.id()});
+  known_.insert(at, {std::move(keep), entry.id()});
   entries_.push_back(std::move(entry));
   return entries_.back().id();
 }

@@ -23,7 +23,8 @@ struct DumpFdOptions {
 };
 
 // Every open file description of the tree, each once.  Fds that share a
-// description (dup, fork) get one FileEntry, found with kcmp(KCMP_FILE), so
+// description (dup, fork) get one FileEntry, found with kcmp(KCMP_FILE)
+// (which also orders descriptions, so finding one is a binary search), so
 // that the restored fds share their offset and flags again.
 class FileTable {
  public:
@@ -42,13 +43,12 @@ class FileTable {
   // One known description: a duplicate we keep open to kcmp new fds with.
   struct Known {
     UniqueFd file;
-    dev_t dev;
-    ino_t ino;
     uint32_t id;
   };
   uint32_t id_of(const OpenFd& fd, pid_t pid);
 
   DumpFdOptions opts_;
+  // In kcmp order of their descriptions, for a binary search.
   std::vector<Known> known_;
   std::vector<img::FileEntry> entries_;
 };
