@@ -150,6 +150,20 @@ TEST_F(FilesTest, RegularFilesKeepSharedDescriptionsPositionsAndCloexec) {
   EXPECT_EQ(std::string(buf), "orld");
 }
 
+TEST_F(FilesTest, ManyDescriptionsAreGroupedExactlyByKcmp) {
+  std::vector<int> fds;
+  for (int i = 0; i < 40; ++i) fds.push_back(open_file("/dev/null", O_RDONLY));
+  // Dups of every third, in reverse order, interleaved with the originals.
+  for (int i = 39; i >= 0; i -= 3) fds.insert(fds.begin() + i, keep(dup(fds[size_t(i)])));
+  files::FileTable table({});
+  auto fdinfo = dump(table, fds);
+  ASSERT_EQ(fdinfo.size(), fds.size());
+  EXPECT_EQ(table.entries().size(), 40u);
+  for (size_t a = 0; a < fds.size(); ++a)
+    for (size_t b = 0; b < fds.size(); ++b)
+      EXPECT_EQ(fdinfo[a].id() == fdinfo[b].id(), same_description(fds[a], fds[b])) << fds[a] << " " << fds[b];
+}
+
 TEST_F(FilesTest, ReplacedFileIsRefusedAndGrownFileIsAccepted) {
   std::string path = tmp_ + "/log";
   int a = open_file(path, O_WRONLY | O_CREAT | O_APPEND);
