@@ -9,6 +9,9 @@
 # frozen (from dump.log), restore wall time, throughput, ckpt's peak RSS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Fds inherited from whoever started us (maybe from another mount namespace)
+# must not reach the process we dump.
+for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null
 scripts/install-deps.sh >/dev/null
 scripts/build.sh >/dev/null
 # Restored processes are detached (-d); run under a subreaper so that they

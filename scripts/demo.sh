@@ -4,6 +4,9 @@
 # carried on from where it was.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Fds inherited from whoever started us (maybe from another mount namespace)
+# must not reach the process we dump.
+for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null
 scripts/install-deps.sh >/dev/null
 scripts/build.sh >/dev/null
 CKPT=$PWD/build/ckpt
@@ -15,6 +18,7 @@ say "ckpt check"
 "$CKPT" check
 
 say "start a process that counts up (its count lives only in its memory)"
+: >"$WORK/ticker.log"
 setsid "$TICKER" </dev/null >"$WORK/ticker.log" 2>&1 &
 pid=$!
 end=$((SECONDS + 10))
