@@ -16,13 +16,14 @@
 
 #include "target.h"
 
-constexpr size_t kBufSize = 6 << 20;
 
 static void on_signal(int, siginfo_t*, void*) {}
 
 static uint8_t pattern(size_t off) { return static_cast<uint8_t>((off >> 12) * 31 + (off & 4095) * 7); }
 
-int main() {
+int main(int argc, char** argv) {
+  // The patterned buffer: 6 MiB unless argv[1] gives another size in MiB.
+  const size_t kBufSize = (argc > 1 ? static_cast<size_t>(atol(argv[1])) : 6) << 20;
   struct sigaction sa = {};
   sa.sa_sigaction = on_signal;
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
