@@ -33,6 +33,7 @@ namespace {
 
 constexpr uint64_t kPage = 4096;
 constexpr uint64_t kFlagTrap = 0x100, kFlagDirection = 0x400;
+constexpr uint64_t kUserCs64 = 0x33;  // __USER_CS: a 64-bit task
 
 uint64_t page_up(uint64_t v) { return (v + kPage - 1) & ~(kPage - 1); }
 
@@ -122,6 +123,10 @@ ThreadRecord& Infection::Impl::borrow(pid_t tid) {
   if (t.dead) detail::throw_died(tid, "the infection of " + who());
   if (t.borrowed) return t;
   detail::SavedState saved = detail::save_state(tid);
+  if (saved.gp.cs != kUserCs64)
+    throw Error("cannot run code in thread " + std::to_string(tid) + " of " + who() +
+                ": it runs 32-bit code (not supported)");
+  suspend_seccomp(t);
   detail::rseq_abort_if_inside(pid, tid, saved.gp);
   t.borrowed = std::move(saved);
   borrowed.push_back(tid);
@@ -129,6 +134,20 @@ ThreadRecord& Infection::Impl::borrow(pid_t tid) {
   // reach the thread while it runs parasite code.
   detail::set_sigmask(tid, ~0ULL);
   return t;
+}
+
+// A seccomp filter could refuse (or kill on) the injected syscalls; the
+// kernel lets a privileged tracer suspend it while the thread is borrowed.
+void Infection::Impl::suspend_seccomp(ThreadRecord& t) {
+  long r = detail::pt_try(PTRACE_SETOPTIONS, t.tid, 0, PTRACE_O_SUSPEND_SECCOMP);
+  if (r == 0) {
+    t.seccomp_suspended = true;
+    return;
+  }
+  if (proc::seccomp_mode(pid, t.tid) != 0)
+    throw Error("cannot infect " + who() + ": thread " + std::to_string(t.tid) +
+                " runs under seccomp, and suspending it failed (it needs CAP_SYS_ADMIN): " +
+                detail::errno_text(static_cast<int>(-r)));
 }
 
 long Infection::Impl::syscall(long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5,
@@ -209,6 +228,10 @@ void Infection::Impl::give_back(ThreadRecord& t) {
   }
   detail::restore_state(t.tid, *t.borrowed);
   t.borrowed.reset();
+  if (t.seccomp_suspended) {
+    detail::pt(PTRACE_SETOPTIONS, t.tid, 0, 0, "resuming seccomp");
+    t.seccomp_suspended = false;
+  }
 }
 
 void Infection::Impl::cure() {

@@ -36,6 +36,7 @@ struct Infection::Impl {
   // back at cure.
   detail::ThreadRecord& borrow(pid_t tid);
   detail::ThreadRecord& main_thread() { return borrow(pid); }
+  void suspend_seccomp(detail::ThreadRecord& t);
   long syscall(long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6);
 
   // Writes the command's header and in_len bytes of input, points tid at

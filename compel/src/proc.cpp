@@ -62,6 +62,12 @@ std::optional<Status> status(pid_t tid) {
   return st;
 }
 
+int seccomp_mode(pid_t pid, pid_t tid) {
+  auto text = read_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/status");
+  long mode = text ? status_field(*text, "\nSeccomp:") : 0;
+  return mode > 0 ? static_cast<int>(mode) : 0;
+}
+
 bool is_dead(pid_t tid) {
   auto text = read_file("/proc/" + std::to_string(tid) + "/stat");
   if (!text) return true;

@@ -27,6 +27,9 @@ struct Status {
 };
 std::optional<Status> status(pid_t tid);
 
+// The thread's seccomp mode (0 none, 1 strict, 2 filter); 0 if unknown.
+int seccomp_mode(pid_t pid, pid_t tid);
+
 // True if the task has exited (gone, or a zombie / dead task).
 bool is_dead(pid_t tid);
 

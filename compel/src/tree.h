@@ -27,6 +27,8 @@ struct ThreadRecord {
   // Code compel wrote over for a remote syscall and not yet put back
   // (address, original word): only if the syscall never came back.
   std::optional<std::pair<uint64_t, uint64_t>> patched;
+  // PTRACE_O_SUSPEND_SECCOMP is set while borrowed (reset at cure).
+  bool seccomp_suspended = false;
 };
 
 }  // namespace detail

@@ -265,3 +265,25 @@ COMPEL_TEST(novdso) {
   t.send("exit");
   t.expect_success();
 }
+
+COMPEL_TEST(seccomp) {
+  for (const char* mode : {"filter", "strict"}) {
+    Target t("seccomp", {mode});
+    t.ready();
+    pid_t pid = t.pid();
+    std::string want = std::string("Seccomp:\t") + (mode[0] == 'f' ? "2" : "1");
+    CHECK(wait_until([&] { return read_text("/proc/" + std::to_string(pid) + "/status").find(want) != std::string::npos &&
+                                  read_text("/proc/" + std::to_string(pid) + "/syscall").rfind("0 ", 0) == 0; },
+                     3000), mode, ": the target never settles under seccomp");
+    for (int i = 0; i < 20; i++) {
+      infect_cycle(pid, [&](FrozenTree&, Infection& inf) {
+        CHECK(inf.syscall(SYS_getpid) == pid);
+        inf.thread_info();
+      });
+    }
+    CHECK(read_text("/proc/" + std::to_string(pid) + "/status").find(want) != std::string::npos, mode,
+          ": seccomp is no longer in force");
+    t.send("exit");
+    t.expect_success();
+  }
+}

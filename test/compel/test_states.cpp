@@ -167,3 +167,25 @@ COMPEL_TEST(threads) {
   t.send("stop");
   t.expect_success();
 }
+
+COMPEL_TEST(stopped_threads) {
+  Target t("threads");
+  t.ready();
+  kill(t.pid(), SIGSTOP);
+  auto all_stopped = [&] {
+    for (pid_t tid : thread_ids(t.pid()))
+      if (proc_state(t.pid(), tid) != 'T') return false;
+    return true;
+  };
+  CHECK(wait_until(all_stopped, 3000), "SIGSTOP did not stop every thread");
+  for (int i = 0; i < 50; i++) {
+    infect_cycle(t.pid(), [&](FrozenTree& tree, Infection& inf) {
+      CHECK(tree.process(t.pid()).state == compel::TaskState::Stopped);
+      CHECK(inf.thread_info().size() == 8);
+    });
+    CHECK(wait_until(all_stopped, 1000), "cycle ", i, ": a thread is no longer stopped");
+  }
+  kill(t.pid(), SIGCONT);
+  t.send("stop");
+  t.expect_success();
+}
