@@ -240,6 +240,10 @@ void Infection::Impl::cure() {
   auto attempt = [&](auto&& step) {
     try {
       step();
+    } catch (const TaskDied&) {
+      // Nothing is left to put back in a task that is gone.
+      for (pid_t tid : borrowed)
+        if (proc::is_dead(tid)) tree->threads[tid].dead = true;
     } catch (...) {
       if (!first) first = std::current_exception();
     }

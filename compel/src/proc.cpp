@@ -74,7 +74,11 @@ bool is_dead(pid_t tid) {
   size_t close = text->rfind(')');
   if (close == std::string::npos || close + 2 >= text->size()) return true;
   char state = (*text)[close + 2];
-  return state == 'Z' || state == 'X' || state == 'x';
+  if (state == 'Z' || state == 'X' || state == 'x') return true;
+  // Field 9, the task's flags: PF_EXITING (0x4) is set as soon as it exits.
+  unsigned long flags = 0;
+  if (std::sscanf(text->c_str() + close + 2, "%*c %*d %*d %*d %*d %*d %lu", &flags) != 1) return false;
+  return (flags & 0x4) != 0;
 }
 
 static std::vector<pid_t> parse_pids(const std::string& text) {

@@ -30,7 +30,7 @@ std::optional<Status> status(pid_t tid);
 // The thread's seccomp mode (0 none, 1 strict, 2 filter); 0 if unknown.
 int seccomp_mode(pid_t pid, pid_t tid);
 
-// True if the task has exited (gone, or a zombie / dead task).
+// True if the task has exited or is exiting (gone, a zombie, PF_EXITING).
 bool is_dead(pid_t tid);
 
 std::vector<pid_t> tasks(pid_t pid);  // the threads, leader first; empty if gone

@@ -25,7 +25,16 @@ long pt(int req, pid_t tid, uint64_t addr, uint64_t data, const char* what) {
   long r = pt_try(req, tid, addr, data);
   if (r < 0 && r > -4096) {
     int err = static_cast<int>(-r);
-    if (err == ESRCH && proc::is_dead(tid)) throw_died(tid, what);
+    // ESRCH: gone, or not stopped; a task just woken by SIGKILL is the
+    // latter for a moment before it shows as exiting.
+    if (err == ESRCH) {
+      Deadline deadline = Deadline::in_ms(20);
+      Backoff backoff;
+      do {
+        if (proc::is_dead(tid)) throw_died(tid, what);
+        backoff.pause();
+      } while (!deadline.passed());
+    }
     throw Error(std::string(what) + " of thread " + std::to_string(tid) + " failed: " + errno_text(err));
   }
   return r;

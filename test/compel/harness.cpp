@@ -39,6 +39,7 @@ Target::Target(const std::string& name, const std::vector<std::string>& args) {
   pid_ = fork();
   if (pid_ < 0) throw Failure("fork failed");
   if (pid_ == 0) {
+    setpgid(0, 0);  // its own group, so that the whole tree can be killed
     // fd 3: status out, fd 4: control in; nothing else leaks in.
     int s = fcntl(status[1], F_DUPFD, 10), c = fcntl(control[0], F_DUPFD, 10);
     if (s < 0 || c < 0 || dup2(s, 3) < 0 || dup2(c, 4) < 0) _exit(126);
@@ -53,9 +54,8 @@ Target::Target(const std::string& name, const std::vector<std::string>& args) {
 }
 
 Target::~Target() {
+  kill(-pid_, SIGKILL);  // its children too: they would hold our output open
   if (!reaped_) {
-    kill(pid_, SIGKILL);
-    kill(pid_, SIGCONT);
     int st;
     waitpid(pid_, &st, 0);
   }
@@ -159,7 +159,8 @@ std::string observable_state(pid_t pid) {
   std::string out = read_text(p + "/maps");
   std::istringstream status(read_text(p + "/status"));
   for (std::string line; std::getline(status, line);)
-    if (line.rfind("Sig", 0) == 0 || line.rfind("ShdPnd", 0) == 0 || line.rfind("Cap", 0) == 0 ||
+    // (SigQ counts the signals queued for the whole user: not ours to compare.)
+    if ((line.rfind("Sig", 0) == 0 && line.rfind("SigQ", 0) != 0) || line.rfind("ShdPnd", 0) == 0 || line.rfind("Cap", 0) == 0 ||
         line.rfind("Uid", 0) == 0 || line.rfind("Gid", 0) == 0 || line.rfind("Umask", 0) == 0 ||
         line.rfind("Threads", 0) == 0)
       out += line + "\n";
@@ -179,6 +180,18 @@ std::string observable_state(pid_t pid) {
   return out;
 }
 
+std::string line_diff(const std::string& before, const std::string& after) {
+  std::istringstream a(before), b(after);
+  std::string out, la, lb;
+  for (;;) {
+    bool ga = static_cast<bool>(std::getline(a, la)), gb = static_cast<bool>(std::getline(b, lb));
+    if (!ga && !gb) return out;
+    if (la != lb || ga != gb) out += "- " + (ga ? la : "") + "\n+ " + (gb ? lb : "") + "\n";
+    la.clear();
+    lb.clear();
+  }
+}
+
 void infect_cycle(pid_t pid, const std::function<void(compel::FrozenTree&, compel::Infection&)>& extra) {
   compel::FrozenTree tree = compel::FrozenTree::seize(pid);
   {
@@ -194,6 +207,20 @@ void infect_cycle(pid_t pid, const std::function<void(compel::FrozenTree&, compe
 void reap_orphans() {
   int st;
   while (waitpid(-1, &st, WNOHANG | __WALL) > 0) {
+  }
+}
+
+void kill_leftovers() {
+  for (int round = 0; round < 100; round++) {
+    std::vector<pid_t> left;
+    for (pid_t tid : thread_ids(getpid())) {
+      std::istringstream s(read_text("/proc/self/task/" + std::to_string(tid) + "/children"));
+      for (pid_t c; s >> c;) left.push_back(c);
+    }
+    if (left.empty()) return;
+    for (pid_t c : left) kill(c, SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    reap_orphans();
   }
 }
 

@@ -74,12 +74,16 @@ pid_t tracer_of(pid_t pid);
 
 // The things cure must leave as they were: maps, signal state, fds.
 std::string observable_state(pid_t pid);
+// The lines that differ ("- old", "+ new"), position by position.
+std::string line_diff(const std::string& before, const std::string& after);
 
 // One infect + PROCESS_INFO + cure cycle inside a fresh freeze.
 void infect_cycle(pid_t pid, const std::function<void(compel::FrozenTree&, compel::Infection&)>& extra = {});
 
 // Reaps any exited child (orphans reparented to us, the subreaper).
 void reap_orphans();
+// Kills and reaps every process still below us (after a failed test).
+void kill_leftovers();
 
 void set_verbose(bool v);
 void note(const std::string& line);

@@ -44,6 +44,6 @@ int main(int argc, char** argv) {
     std::cout << "FAIL " << argv[1] << ": " << e.what() << "\n";
     rc = 1;
   }
-  ctest::reap_orphans();
+  ctest::kill_leftovers();
   return rc;
 }

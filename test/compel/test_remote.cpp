@@ -91,7 +91,7 @@ COMPEL_TEST(remote_syscall) {
   CHECK(std::memcmp(&before.gp, &after.gp, sizeof(before.gp)) == 0, "registers differ after cure");
   CHECK(before.xstate == after.xstate, "extended registers differ after cure");
   tree.release();
-  CHECK(observable_state(pid) == state_before, "the target's maps, signals or fds changed");
+  CHECK(observable_state(pid) == state_before, "the target changed:\n", line_diff(state_before, observable_state(pid)));
   it.t.send("exit");
   it.t.expect_success();
 }
@@ -124,7 +124,7 @@ COMPEL_TEST(indistinguishable) {
           "pending signals differ after cure");
     tree.release();
     std::string state_after = observable_state(pid);
-    CHECK(state_after == state_before, "the target changed:\n--- before\n", state_before, "--- after\n", state_after);
+    CHECK(state_after == state_before, "the target changed:\n", line_diff(state_before, state_after));
   }
   it.t.send("exit");
   it.t.expect_success();
@@ -261,7 +261,7 @@ COMPEL_TEST(novdso) {
       inf.thread_info();
     });
   }
-  CHECK(observable_state(pid) == before, "the target changed");
+  CHECK(observable_state(pid) == before, "the target changed:\n", line_diff(before, observable_state(pid)));
   t.send("exit");
   t.expect_success();
 }
