@@ -37,7 +37,7 @@ std::string describe_step(const ckpt_restorer_status& st) {
   uint64_t a = st.arg0, b = st.arg1;
   switch (ckpt_restorer_step(st.step)) {
     case CKPT_STEP_NONE: return "an unknown step";
-    case CKPT_STEP_VERSION: return format("argument version %llu/size %llu does not match the blob", (unsigned long long)a, (unsigned long long)b);
+    case CKPT_STEP_VERSION: return format("checking its arguments (version %llu, %llu bytes; the blob is of another ckpt)", (unsigned long long)a, (unsigned long long)b);
     case CKPT_STEP_RSEQ_UNREGISTER: return "unregistering ckpt's rseq area " + hexa(a);
     case CKPT_STEP_VDSO_PARK: return "moving the vDSO part at " + hexa(a) + " aside to " + hexa(b);
     case CKPT_STEP_UNMAP: return "unmapping ckpt at " + range(a, b);
