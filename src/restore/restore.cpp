@@ -127,7 +127,11 @@ class BlockChld {
   sigset_t old_;
 };
 
+// Like a shell waiting for its foreground job, ckpt lets the terminal's
+// SIGINT and SIGQUIT go to the process alone, and reports how it ended.
 int wait_for_exit(int pid) {
+  signal(SIGINT, SIG_IGN);
+  signal(SIGQUIT, SIG_IGN);
   int status;
   for (;;) {
     if (waitpid(pid, &status, 0) == pid) break;
