@@ -201,7 +201,7 @@ parasite_args& Infection::Impl::run(pid_t tid, uint32_t cmd, size_t in_len, size
   auto deadline = tree->deadline();
   std::string what = "parasite command " + std::string(command_name(cmd));
   for (;;) {
-    auto r = detail::wait_report(t.tid, deadline);
+    auto r = detail::wait_report(t.tid, t.own_child, deadline);
     if (!r) throw Error(what + " in " + who() + " did not finish in time");
     if (detail::on_report(t, *r, PTRACE_CONT, entry_trap_ip(), what)) break;
   }
@@ -211,7 +211,7 @@ parasite_args& Infection::Impl::run(pid_t tid, uint32_t cmd, size_t in_len, size
 void Infection::Impl::stop_if_running(ThreadRecord& t) {
   if (!t.running || t.dead) return;
   detail::pt_try(PTRACE_INTERRUPT, t.tid, 0, 0);
-  auto r = detail::wait_report(t.tid, detail::Deadline::in_ms(std::min(tree->opts.timeout_ms, 2000)));
+  auto r = detail::wait_report(t.tid, t.own_child, detail::Deadline::in_ms(std::min(tree->opts.timeout_ms, 2000)));
   if (r && r->kind == detail::Report::Exited) t.dead = true;
   if (r) t.running = false;
 }

@@ -99,7 +99,7 @@ uint64_t Infection::Impl::splice_batch(uint32_t nr, int out_fd) {
       backoff = {};
       continue;
     }
-    if (auto r = detail::poll_report(t.tid)) {
+    if (auto r = detail::poll_report(t.tid, t.own_child)) {
       if (detail::on_report(t, *r, PTRACE_CONT, entry_trap_ip(), "parasite command VMSPLICE")) break;
       continue;
     }

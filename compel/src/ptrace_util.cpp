@@ -51,8 +51,16 @@ static Report classify(int status) {
   return {Report::SignalStop, sig, status};
 }
 
-std::optional<Report> poll_report(pid_t tid) {
+std::optional<Report> poll_report(pid_t tid, bool keep_exit) {
   int status = 0;
+  if (keep_exit) {
+    // Peek first: consuming the exit of our own child would take its
+    // status from whoever owns it.  (A traced task's stops show too.)
+    siginfo_t si = {};
+    if (::waitid(P_PID, static_cast<id_t>(tid), &si, WEXITED | WNOHANG | WNOWAIT | __WALL) == 0 && si.si_pid == tid &&
+        (si.si_code == CLD_EXITED || si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED))
+      return Report{Report::Exited, 0, -1};
+  }
   for (;;) {
     pid_t r = ::waitpid(tid, &status, __WALL | WNOHANG);
     if (r == tid) return classify(status);
@@ -74,16 +82,16 @@ void Backoff::pause() {
   nanosleep(&ts, nullptr);
 }
 
-std::optional<Report> wait_report(pid_t tid, Deadline deadline) {
+std::optional<Report> wait_report(pid_t tid, bool keep_exit, Deadline deadline) {
   Backoff backoff;
   auto next_death_check = Clock::now() + std::chrono::milliseconds(5);
   for (;;) {
-    if (auto r = poll_report(tid)) return r;
+    if (auto r = poll_report(tid, keep_exit)) return r;
     auto now = Clock::now();
     if (now >= next_death_check) {
       // A zombie leader is only reported once its threads are reaped.
       if (proc::is_dead(tid)) {
-        if (auto r = poll_report(tid)) return r;
+        if (auto r = poll_report(tid, keep_exit)) return r;
         return Report{Report::Exited, 0, -1};
       }
       next_death_check = now + std::chrono::milliseconds(5);

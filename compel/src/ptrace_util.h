@@ -39,11 +39,12 @@ struct Report {
 
 // One non-blocking look: the pending report of tid, if any.  A task found
 // dead without a report (a zombie leader waiting for its threads) is
-// reported as Exited.
-std::optional<Report> poll_report(pid_t tid);
+// reported as Exited.  With keep_exit (the leader of a process that is
+// compel's own child) an exit is reported but left for the caller to reap.
+std::optional<Report> poll_report(pid_t tid, bool keep_exit);
 
 // Waits for the next report of tid until the deadline; nullopt on timeout.
-std::optional<Report> wait_report(pid_t tid, Deadline deadline);
+std::optional<Report> wait_report(pid_t tid, bool keep_exit, Deadline deadline);
 
 // Sleeps a little, longer on each call of the same waiter: spins briefly
 // (stops usually arrive within microseconds), then backs off to 1 ms.

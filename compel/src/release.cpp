@@ -63,7 +63,7 @@ constexpr int kReleaseGraceMs = 5000;
 void reap(ThreadRecord& t, detail::Deadline deadline) {
   detail::Backoff backoff;
   while (!deadline.passed()) {
-    auto r = detail::poll_report(t.tid);
+    auto r = detail::poll_report(t.tid, t.own_child);
     if (r && r->kind == detail::Report::Exited) return;
     backoff.pause();
   }
@@ -87,7 +87,7 @@ void FrozenTree::Impl::release_thread(ThreadRecord& t) {
     // Not in a ptrace stop (never seen stopping, or left running injected
     // code after a failure): it has to stop before it can be detached.
     detail::pt_try(PTRACE_INTERRUPT, t.tid, 0, 0);
-    auto r = detail::wait_report(t.tid, detail::Deadline::in_ms(kReleaseGraceMs));
+    auto r = detail::wait_report(t.tid, t.own_child, detail::Deadline::in_ms(kReleaseGraceMs));
     if (r && r->kind == detail::Report::Exited) t.dead = true;
     // A signal caught on its way in is handed back on detach.
     if (r && r->kind == detail::Report::SignalStop && !t.running) deliver = static_cast<uint64_t>(r->sig);
@@ -137,7 +137,7 @@ void FrozenTree::kill() {
       continue;
     }
     for (;;) {
-      auto r = detail::wait_report(t->tid, deadline);
+      auto r = detail::wait_report(t->tid, t->own_child, deadline);
       if (!r || r->kind == detail::Report::Exited) break;
     }
     t->dead = true;

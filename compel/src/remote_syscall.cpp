@@ -113,7 +113,7 @@ void run_to_trap(ThreadRecord& t, int request, uint64_t expect_ip, Deadline dead
   pt(request, t.tid, 0, 0, what.c_str());
   t.running = true;
   for (;;) {
-    auto r = wait_report(t.tid, deadline);
+    auto r = wait_report(t.tid, t.own_child, deadline);
     if (!r)
       throw Error(what + " in thread " + std::to_string(t.tid) + " did not finish in time");
     if (on_report(t, *r, request, expect_ip, what)) return;

@@ -59,15 +59,15 @@ class Walker {
       if (wait) tree_.processes.push_back(Process{pid, st->ppid, st->pgid, st->sid, TaskState::Zombie, {}});
       return;
     }
-    seize_threads(pid, wait);
+    seize_threads(pid, st->ppid == ::getpid(), wait);
     if (wait) record(pid, *st);
   }
 
-  void seize_threads(pid_t pid, bool wait) {
+  void seize_threads(pid_t pid, bool own_child, bool wait) {
     for (;;) {
       bool found_new = false;
       for (pid_t tid : proc::tasks(pid))
-        if (!tree_.threads.count(tid) && seize_thread(pid, tid)) found_new = true;
+        if (!tree_.threads.count(tid) && seize_thread(pid, tid, own_child && tid == pid)) found_new = true;
       if (!wait) return;
       for (auto& [tid, t] : tree_.threads)
         if (t.pid == pid && !t.stopped) tree_.wait_seized(t);
@@ -76,7 +76,7 @@ class Walker {
   }
 
   // False if the thread is gone.
-  bool seize_thread(pid_t pid, pid_t tid) {
+  bool seize_thread(pid_t pid, pid_t tid, bool own_child) {
     long r = detail::pt_try(PTRACE_SEIZE, tid, 0, 0);
     if (r == -ESRCH) return false;
     if (r == -EPERM) {
@@ -95,6 +95,7 @@ class Walker {
     ThreadRecord& t = tree_.threads[tid];
     t.tid = tid;
     t.pid = pid;
+    t.own_child = own_child;
     // ESRCH: it died right after the seize; its wait reports the exit.
     detail::pt_try(PTRACE_INTERRUPT, tid, 0, 0);
     return true;
@@ -147,7 +148,7 @@ void check_root(pid_t root) {
 
 void FrozenTree::Impl::wait_seized(ThreadRecord& t) {
   for (;;) {
-    auto r = detail::wait_report(t.tid, deadline());
+    auto r = detail::wait_report(t.tid, t.own_child, deadline());
     if (!r)
       throw Error("cannot freeze thread " + pid_str(t.tid) + " of pid " + pid_str(t.pid) + ": it did not stop within " +
                   std::to_string(opts.timeout_ms) + " ms (uninterruptible sleep, or a vfork parent?)");

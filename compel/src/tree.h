@@ -20,6 +20,7 @@ struct ThreadRecord {
   bool stopped = false;  // its first stop after PTRACE_SEIZE was seen
   bool dead = false;
   bool running = false;  // resumed into injected code, no stop seen yet
+  bool own_child = false;  // a leader whose parent is compel's process
   TaskState state = TaskState::Running;
   // Set while an infection has changed the thread (registers, signal
   // mask); the thread's real state, put back at cure.

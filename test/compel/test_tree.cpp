@@ -199,3 +199,29 @@ COMPEL_TEST(freezer) {
   }
   if (!ran) throw Skip("no cgroup freezer (v2 or v1) is mounted");
 }
+
+COMPEL_TEST(kill) {
+  Target t("family", {"children=2", "grandchildren"});
+  auto kids = t.ready();
+  CHECK(wait_until([&] { return proc_children(std::stoi(kids[0])).size() == 1 &&
+                                proc_children(std::stoi(kids[1])).size() == 1; }, 3000));
+  std::vector<pid_t> pids;
+  {
+    FrozenTree tree = FrozenTree::seize(t.pid());
+    for (const compel::Process& p : tree.processes()) pids.push_back(p.pid);
+    CHECK(pids.size() == 5);
+    Infection inf = Infection::infect(tree, pids[1]);
+    inf.process_info();
+    tree.kill();  // the live infection is simply dropped
+  }
+  int st = t.wait_exit(5000);
+  CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "root status 0x", std::hex, st);
+  // The others were the root's children and grandchildren: reparented to
+  // us, the subreaper, and dead.
+  CHECK(wait_until([&] {
+          reap_orphans();
+          for (pid_t pid : pids)
+            if (kill(pid, 0) == 0) return false;
+          return true;
+        }, 3000), "a process of the killed tree lives on");
+}
