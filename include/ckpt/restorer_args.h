@@ -31,6 +31,13 @@
 /* io_flags: fault each run's pages in (MADV_POPULATE_WRITE) before reading
  * into them, rather than one fault at a time inside the copy. */
 #define CKPT_IO_PREFAULT 0x1
+/* io_flags: runs marked CKPT_RUN_UFFD are filled with UFFDIO_COPY from a
+ * mapping of the pages file (no zeroing of fresh pages, no copy fault per
+ * page); without userfaultfd the blob reads them like the others. */
+#define CKPT_IO_UFFD 0x2
+
+/* ckpt_restorer_run.flags */
+#define CKPT_RUN_UFFD 0x1
 #define CKPT_RESTORER_MAX_RLIMITS 16
 #define CKPT_RESTORER_MAX_AUXV 128 /* u64 words */
 #define CKPT_RESTORER_MAX_GROUPS 64
@@ -72,6 +79,8 @@ enum ckpt_restorer_step {
 	CKPT_STEP_ITIMER,         /* arg0 = which */
 	CKPT_STEP_FS_BASE,
 	CKPT_STEP_CLOSE_FDS,
+	CKPT_STEP_UFFD_COPY,      /* arg0 = address, arg1 = length */
+	CKPT_STEP_PAGES_MAP,      /* mapping the pages file for UFFDIO_COPY */
 	CKPT_STEP_COUNT
 };
 
@@ -99,13 +108,17 @@ struct ckpt_restorer_vma {
 	uint32_t prot;            /* final PROT_* */
 	uint32_t map_flags;       /* MAP_PRIVATE|MAP_SHARED|MAP_ANONYMOUS|MAP_GROWSDOWN... (no MAP_FIXED) */
 	int32_t fd;               /* helper fd of the file, -1 for anonymous memory */
-	uint32_t write_first;     /* pages are read in: map writable, mprotect after */
+	uint16_t write_first;     /* pages are read in: map writable, mprotect after */
+	uint16_t uffd;            /* some runs fill it by UFFDIO_COPY: register it */
 	uint64_t madv;            /* bit n set: madvise(start, len, n) */
 };
 
-/* A run of pages: [vaddr, vaddr+len) comes from the pages file at offset. */
+/* A run of pages: [vaddr, vaddr+len) comes from the pages file at offset;
+ * it lies inside one area. */
 struct ckpt_restorer_run {
 	uint64_t vaddr, len, offset;
+	uint32_t flags;           /* CKPT_RUN_* */
+	uint32_t pad;
 };
 
 /* A vDSO part ([vvar], [vvar_vclock], [vdso]) of ckpt's task: parked inside
@@ -184,6 +197,7 @@ struct ckpt_restorer_args {
 	uint64_t vmas_off;        /* struct ckpt_restorer_vma[nr_vmas] */
 	uint32_t nr_vmas;
 	int32_t pages_fd;         /* -1: no pages */
+	uint64_t pages_size;      /* bytes of the pages file */
 	uint64_t runs_off;        /* struct ckpt_restorer_run[nr_runs] */
 	uint32_t nr_runs;
 	uint32_t aio_batch;       /* iocbs submitted at once */

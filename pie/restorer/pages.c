@@ -1,14 +1,26 @@
-/* The pages: every run of the pagemap (split by ckpt into bounded pieces) is
- * one IOCB_CMD_PREAD straight into the target's memory, submitted in batches
- * on a native AIO context: no copy through a buffer of ours.  With O_DIRECT
- * the reads go to the device in parallel; buffered, io_submit copies from
- * the page cache, and the cost is the copy plus faulting in fresh pages, so
- * a second thread takes every other run to use a second CPU. */
+/* The pages: every run of the pagemap (split by ckpt into bounded pieces,
+ * each inside one area) goes straight into the target's memory, never
+ * through a buffer of ours:
+ *
+ *  - by native AIO: one IOCB_CMD_PREAD per piece, submitted in batches.
+ *    With O_DIRECT the reads go to the device in parallel; buffered,
+ *    io_submit copies from the page cache;
+ *  - or, for anonymous private areas, by UFFDIO_COPY from a read-only
+ *    mapping of the pages file: the kernel allocates each page and copies
+ *    into it, skipping the zeroing of a fresh page and the fault per page
+ *    that a read into empty memory costs.  Without userfaultfd those pieces
+ *    go by AIO too.
+ *
+ * From the page cache the cost is copying and allocating, so a second thread
+ * takes every other piece to use a second CPU. */
 #include "restorer.h"
 
 #include <asm/mman.h>
 #include <linux/aio_abi.h>
+#include <linux/mman.h>
 #include <linux/futex.h>
+#include <linux/ioctl.h>
+#include <linux/userfaultfd.h>
 #include <linux/sched.h>
 
 #define MAX_BATCH 128
@@ -26,6 +38,10 @@ struct reader {
 	struct io_event events[MAX_BATCH];
 	const struct ckpt_restorer_run *batch[MAX_BATCH];
 };
+
+/* Shared by the readers: the userfaultfd and the pages file's mapping. */
+static long uffd = -1;
+static uint64_t pages_map;
 
 static struct reader readers[CKPT_RESTORER_MAX_IO_WORKERS];
 
@@ -90,6 +106,24 @@ static void run_batch(struct reader *rd, aio_context_t ctx, uint32_t n)
 	}
 }
 
+static void uffd_copy(struct ckpt_restorer_args *a, const struct ckpt_restorer_run *r)
+{
+	uint64_t done = 0;
+	while (done < r->len) {
+		struct uffdio_copy c = {
+			.dst = r->vaddr + done,
+			.src = pages_map + r->offset + done,
+			.len = r->len - done,
+			.mode = 0,
+		};
+		long ret = sys_call3(__NR_ioctl, uffd, UFFDIO_COPY, &c);
+		if (c.copy > 0)
+			done += c.copy;
+		else if (ret < 0 && ret != -11 /* EAGAIN */)
+			restorer_fail(a, CKPT_STEP_UFFD_COPY, ret, r->vaddr + done, r->len - done);
+	}
+}
+
 static int read_share(struct reader *rd)
 {
 	struct ckpt_restorer_args *a = rd->args;
@@ -103,6 +137,10 @@ static int read_share(struct reader *rd)
 	const struct ckpt_restorer_run *runs = restorer_runs(a);
 	uint32_t n = 0;
 	for (uint32_t i = rd->index; i < a->nr_runs; i += rd->stride) {
+		if ((runs[i].flags & CKPT_RUN_UFFD) && uffd >= 0) {
+			uffd_copy(a, &runs[i]);
+			continue;
+		}
 		rd->batch[n++] = &runs[i];
 		if (n == batch) {
 			run_batch(rd, ctx, n);
@@ -152,6 +190,63 @@ static void wait_reader(struct reader *rd)
 		sys_call6(__NR_futex, (long)&rd->tid, FUTEX_WAIT, tid, 0, 0, 0);
 }
 
+/* Registers every area that UFFDIO_COPY fills; on any refusal (no
+ * userfaultfd here, say) it is all undone and AIO reads everything. */
+static void uffd_setup(struct ckpt_restorer_args *a)
+{
+	if (!(a->io_flags & CKPT_IO_UFFD))
+		return;
+	uffd = sys_call1(__NR_userfaultfd, 02000000 /* O_CLOEXEC */);
+	if (uffd < 0)
+		return;
+	struct uffdio_api api = {.api = UFFD_API, .features = 0};
+	int ok = sys_call3(__NR_ioctl, uffd, UFFDIO_API, &api) == 0;
+	const struct ckpt_restorer_vma *v = restorer_vmas(a);
+	uint32_t registered = 0;
+	for (; ok && registered < a->nr_vmas; registered++) {
+		if (!v[registered].uffd)
+			continue;
+		struct uffdio_register reg = {
+			.range = {.start = v[registered].start, .len = v[registered].end - v[registered].start},
+			.mode = UFFDIO_REGISTER_MODE_MISSING,
+		};
+		ok = sys_call3(__NR_ioctl, uffd, UFFDIO_REGISTER, &reg) == 0;
+	}
+	if (ok) {
+		long m = sys_call6(__NR_mmap, 0, a->pages_size, PROT_READ, MAP_SHARED, a->pages_fd, 0);
+		if (m < 0 && m > -4096)
+			restorer_fail(a, CKPT_STEP_PAGES_MAP, m, a->pages_size, 0);
+		pages_map = (uint64_t)m;
+		return;
+	}
+	for (uint32_t i = 0; i < registered; i++) {
+		if (!v[i].uffd)
+			continue;
+		struct uffdio_range range = {.start = v[i].start, .len = v[i].end - v[i].start};
+		sys_call3(__NR_ioctl, uffd, UFFDIO_UNREGISTER, &range);
+	}
+	sys_call1(__NR_close, uffd);
+	uffd = -1;
+}
+
+/* The areas become ordinary again: no trace of userfaultfd, no mapping of
+ * the pages file. */
+static void uffd_teardown(struct ckpt_restorer_args *a)
+{
+	if (uffd < 0)
+		return;
+	const struct ckpt_restorer_vma *v = restorer_vmas(a);
+	for (uint32_t i = 0; i < a->nr_vmas; i++) {
+		if (!v[i].uffd)
+			continue;
+		struct uffdio_range range = {.start = v[i].start, .len = v[i].end - v[i].start};
+		sys_call3(__NR_ioctl, uffd, UFFDIO_UNREGISTER, &range);
+	}
+	sys_call1(__NR_close, uffd);
+	sys_call2(__NR_munmap, pages_map, a->pages_size);
+	uffd = -1;
+}
+
 void restorer_read_pages(struct ckpt_restorer_args *a)
 {
 	if (!a->nr_runs)
@@ -166,6 +261,7 @@ void restorer_read_pages(struct ckpt_restorer_args *a)
 		readers[i].stride = workers;
 		readers[i].tid = -1;
 	}
+	uffd_setup(a);
 	int helper = 0;
 	if (workers == 2) {
 		long ret = start_reader(&readers[1], a->worker_stack_top);
@@ -177,5 +273,6 @@ void restorer_read_pages(struct ckpt_restorer_args *a)
 	read_share(&readers[0]);
 	if (helper)
 		wait_reader(&readers[1]);
+	uffd_teardown(a);
 	a->status.pages_ns = now_ns() - start;
 }

@@ -33,10 +33,30 @@ constexpr uint64_t kStickyAdvice = (1ull << MADV_DONTFORK) | (1ull << MADV_DOFOR
                                    (1ull << MADV_DONTDUMP) | (1ull << MADV_DODUMP) | (1ull << MADV_WIPEONFORK) |
                                    (1ull << MADV_KEEPONFORK);
 
-std::vector<PageRun> split_image_runs(const ProcessImage& p) {
-  std::vector<PageRun> runs;
-  for (const auto& r : p.runs) runs.push_back({r.vaddr, r.len, r.offset});
-  return split_runs(runs, kMaxIoBytes);
+// UFFDIO_COPY fills anonymous private memory only (userfaultfd's missing
+// mode takes no file-backed private areas, and shared memory gains nothing).
+bool filled_by_uffd(const img::VmaEntry& v) { return v.kind() == img::VMA_ANON_PRIVATE; }
+
+// The pieces the blob reads: cut at area boundaries (a UFFDIO_COPY stays in
+// one area) and to kMaxIoBytes, each marked with how it is filled.
+std::vector<ckpt_restorer_run> blob_runs(const ProcessImage& p, bool uffd) {
+  std::vector<PageRun> in_areas;
+  std::vector<bool> by_uffd;
+  size_t vi = 0;
+  for (const auto& r : p.runs) {
+    for (uint64_t at = r.vaddr, end = r.vaddr + r.len; at < end;) {
+      while (vi < p.vmas.size() && p.vmas[vi].end() <= at) vi++;
+      uint64_t stop = vi < p.vmas.size() ? std::min(end, p.vmas[vi].end()) : end;  // checked at load
+      in_areas.push_back({at, stop - at, r.offset + (at - r.vaddr)});
+      by_uffd.push_back(uffd && vi < p.vmas.size() && filled_by_uffd(p.vmas[vi]));
+      at = stop;
+    }
+  }
+  std::vector<ckpt_restorer_run> out;
+  for (size_t i = 0; i < in_areas.size(); i++)
+    for (const PageRun& piece : split_runs({in_areas[i]}, kMaxIoBytes))
+      out.push_back({piece.vaddr, piece.len, piece.offset, by_uffd[i] ? uint32_t(CKPT_RUN_UFFD) : 0u, 0});
+  return out;
 }
 
 FrameInput frame_input(const ProcessImage& p) {
@@ -195,13 +215,16 @@ uint32_t io_workers() {
 }
 
 uint32_t io_flags() {
-  if (const char* env = getenv("CKPT_RESTORE_PREFAULT")) return atoi(env) ? CKPT_IO_PREFAULT : 0;
-  return CKPT_IO_PREFAULT;
+  uint32_t flags = CKPT_IO_PREFAULT | CKPT_IO_UFFD;
+  if (const char* env = getenv("CKPT_RESTORE_PREFAULT"); env && !atoi(env)) flags &= ~CKPT_IO_PREFAULT;
+  if (const char* env = getenv("CKPT_RESTORE_UFFD"); env && !atoi(env)) flags &= ~CKPT_IO_UFFD;
+  return flags;
 }
 
 }  // namespace
 
-std::vector<ckpt_restorer_vma> blob_vmas(const ProcessImage& p, const HelperFiles& h, int helper_fd_first) {
+std::vector<ckpt_restorer_vma> blob_vmas(const ProcessImage& p, const HelperFiles& h, int helper_fd_first,
+                                         bool uffd) {
   std::vector<ckpt_restorer_vma> out;
   size_t ri = 0;
   for (size_t i = 0; i < p.vmas.size(); i++) {
@@ -227,6 +250,7 @@ std::vector<ckpt_restorer_vma> blob_vmas(const ProcessImage& p, const HelperFile
     // Any run touching the area: it is written before its final protection.
     while (ri < p.runs.size() && p.runs[ri].vaddr + p.runs[ri].len <= v.start()) ri++;
     b.write_first = ri < p.runs.size() && p.runs[ri].vaddr < v.end();
+    b.uffd = b.write_first && uffd && filled_by_uffd(v);
     b.madv = v.madv() & kStickyAdvice;
     out.push_back(b);
   }
@@ -236,8 +260,8 @@ std::vector<ckpt_restorer_vma> blob_vmas(const ProcessImage& p, const HelperFile
 ArgsSizes args_sizes(const ArgsInputs& in) {
   const ProcessImage& p = *in.image;
   ArgsSizes s{};
-  s.nr_vmas = uint32_t(blob_vmas(p, *in.helpers, in.helper_fd_first).size());
-  s.nr_runs = uint32_t(split_image_runs(p).size());
+  s.nr_vmas = uint32_t(blob_vmas(p, *in.helpers, in.helper_fd_first, false).size());
+  s.nr_runs = uint32_t(blob_runs(p, false).size());
   s.nr_pending = uint32_t(p.core.process().shared_pending_size() + p.core.thread().pending_size());
   s.vmas_off = align8(sizeof(ckpt_restorer_args));
   s.runs_off = align8(s.vmas_off + s.nr_vmas * sizeof(ckpt_restorer_vma));
@@ -270,20 +294,21 @@ void fill_args(const ArgsInputs& in, const RestorerArea& area, const ArgsSizes& 
   a->nr_vdso_parts = uint32_t(vdso.size());
   std::copy(vdso.begin(), vdso.end(), a->vdso);
 
-  std::vector<ckpt_restorer_vma> vmas = blob_vmas(p, *in.helpers, in.helper_fd_first);
+  a->io_flags = io_flags();
+  bool uffd = a->io_flags & CKPT_IO_UFFD;
+  std::vector<ckpt_restorer_vma> vmas = blob_vmas(p, *in.helpers, in.helper_fd_first, uffd);
   a->vmas_off = s.vmas_off;
   a->nr_vmas = uint32_t(vmas.size());
   std::memcpy(base + s.vmas_off, vmas.data(), vmas.size() * sizeof(vmas[0]));
 
-  std::vector<PageRun> runs = split_image_runs(p);
+  std::vector<ckpt_restorer_run> runs = blob_runs(p, uffd);
   a->runs_off = s.runs_off;
   a->nr_runs = uint32_t(runs.size());
-  auto* run_out = reinterpret_cast<ckpt_restorer_run*>(base + s.runs_off);
-  for (size_t i = 0; i < runs.size(); i++) run_out[i] = {runs[i].vaddr, runs[i].len, runs[i].offset};
+  std::memcpy(base + s.runs_off, runs.data(), runs.size() * sizeof(runs[0]));
   a->pages_fd = in.helpers->pages_slot >= 0 ? in.helper_fd_first + in.helpers->pages_slot : -1;
+  a->pages_size = in.helpers->pages_size;
   a->aio_batch = kAioBatch;
   a->io_workers = io_workers();
-  a->io_flags = io_flags();
   // The second reader's stack: the lower half of the blob's.
   a->worker_stack_top = area.start() + area.layout().stack_off + area.layout().stack_size / 2;
 

@@ -24,6 +24,7 @@ ArgsSizes args_sizes(const ArgsInputs& in);
 void fill_args(const ArgsInputs& in, const RestorerArea& area, const ArgsSizes& sizes);
 
 // The areas the blob maps (all but the vDSO parts, which it moves instead).
-std::vector<ckpt_restorer_vma> blob_vmas(const ProcessImage& p, const HelperFiles& h, int helper_fd_first);
+std::vector<ckpt_restorer_vma> blob_vmas(const ProcessImage& p, const HelperFiles& h, int helper_fd_first,
+                                         bool uffd);
 
 }  // namespace ckpt::restore

@@ -61,6 +61,8 @@ std::string describe_step(const ckpt_restorer_status& st) {
     case CKPT_STEP_ITIMER: return format("setitimer(%llu)", (unsigned long long)a);
     case CKPT_STEP_FS_BASE: return b ? "setting the gs base " + hexa(a) : "setting the fs base " + hexa(a);
     case CKPT_STEP_CLOSE_FDS: return "closing the helper fds";
+    case CKPT_STEP_UFFD_COPY: return "UFFDIO_COPY of pages to " + range(a, a + b);
+    case CKPT_STEP_PAGES_MAP: return "mapping the pages image";
     case CKPT_STEP_COUNT: break;
   }
   return format("step %u", st.step);
