@@ -4,6 +4,10 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include "ckpt/error.h"
 #include "ckpt/log.h"
@@ -39,6 +43,20 @@ bool shared_writable(const img::VmaEntry& v) {
   return v.kind() == img::VMA_FILE_SHARED && (v.prot() & PROT_WRITE);
 }
 
+// The share of a file's pages in the page cache (cachestat(2), Linux 6.5),
+// or -1 where the kernel cannot tell.
+double cached_fraction(int fd, uint64_t size) {
+  struct {
+    uint64_t off, len;
+  } range{0, size};
+  struct {
+    uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+  } cs{};
+  constexpr long kSysCachestat = 451;
+  if (size == 0 || syscall(kSysCachestat, fd, &range, &cs, 0) < 0) return -1;
+  return double(cs.nr_cache) * double(sysconf(_SC_PAGESIZE)) / double(size);
+}
+
 }  // namespace
 
 HelperFiles open_helper_files(const image::ImageDir& dir, const ProcessImage& p) {
@@ -68,6 +86,14 @@ HelperFiles open_helper_files(const image::ImageDir& dir, const ProcessImage& p)
   }
   if (p.has_pages) {
     image::PagesFile pages = image::open_pages(dir, p.pages_id, /*direct=*/false);
+    // Mostly in the page cache (a dump just taken): copy from there.
+    // Mostly on disk: O_DIRECT, so the blob's AIO reads go to the device in
+    // parallel and the image does not push the restored memory out of RAM.
+    double cached = cached_fraction(pages.fd.get(), pages.size);
+    if (getenv("CKPT_RESTORE_DIRECT")) cached = atoi(getenv("CKPT_RESTORE_DIRECT")) ? 0 : 1;
+    if (cached >= 0 && cached < 0.5) pages = image::open_pages(dir, p.pages_id, /*direct=*/true);
+    LOG_DEBUG("pages image %s: %.0f%% in the page cache, read %s", dir.path_of(image::Kind::Pages, p.pages_id).c_str(),
+              cached * 100, pages.direct ? "with O_DIRECT" : "buffered");
     uint64_t need = 0;
     for (const auto& r : p.runs) need = std::max(need, r.offset + r.len);
     if (pages.size < need)
