@@ -7,6 +7,7 @@
 #include "blob.h"
 #include "ckpt/error.h"
 #include "ckpt/log.h"
+#include "proc/read.h"
 #include "restore/args_fill.h"
 
 namespace ckpt::restore {
@@ -48,20 +49,41 @@ RestorerArea RestorerArea::map_at(uint64_t addr, const AreaLayout& layout) {
   return area;
 }
 
-RestorerArea build_restorer_area(const ArgsInputs& in, const std::vector<proc::MapsEntry>& own_maps) {
-  ArgsSizes sizes = args_sizes(in);
-  AreaLayout layout = plan_area(ckpt_blob_restorer_size, sizes.total, kStackSize, vdso_park_size(in.our_vdso));
+namespace {
 
+std::optional<uint64_t> choose_place(const ArgsInputs& in, const std::vector<proc::MapsEntry>& own_maps,
+                                     uint64_t size) {
   std::vector<Range> busy;
   for (const proc::MapsEntry& m : own_maps)
     if (m.end <= in.task_size) busy.push_back({m.start, m.end});
   for (const img::VmaEntry& v : in.image->vmas) busy.push_back({v.start(), v.end()});
-  std::optional<uint64_t> addr = find_gap(busy, layout.total, kMinAddr, in.task_size, kMargin);
-  if (!addr) addr = find_gap(busy, layout.total, kMinAddr, in.task_size, 0);
-  if (!addr)
-    throw Error(format("cannot restore pid %d: no room for the restorer (%llu KiB) between its memory areas",
-                       in.image->pid(), (unsigned long long)(layout.total >> 10)));
-  RestorerArea area = RestorerArea::map_at(*addr, layout);
+  std::optional<uint64_t> addr = find_gap(busy, size, kMinAddr, in.task_size, kMargin);
+  if (!addr) addr = find_gap(busy, size, kMinAddr, in.task_size, 0);
+  return addr;
+}
+
+}  // namespace
+
+RestorerArea build_restorer_area(const ArgsInputs& in, const std::vector<proc::MapsEntry>& own_maps) {
+  ArgsSizes sizes = args_sizes(in);
+  AreaLayout layout = plan_area(ckpt_blob_restorer_size, sizes.total, kStackSize, vdso_park_size(in.our_vdso));
+  std::vector<proc::MapsEntry> maps = own_maps;
+  RestorerArea area;
+  // ckpt's own allocations may take the chosen place between reading its
+  // maps and mapping there: then the maps are read again.
+  for (int attempt = 0;; attempt++) {
+    std::optional<uint64_t> addr = choose_place(in, maps, layout.total);
+    if (!addr)
+      throw Error(format("cannot restore pid %d: no room for the restorer (%llu KiB) between its memory areas",
+                         in.image->pid(), (unsigned long long)(layout.total >> 10)));
+    try {
+      area = RestorerArea::map_at(*addr, layout);
+      break;
+    } catch (const Error&) {
+      if (attempt == 2) throw;
+      maps = proc::parse_maps(proc::read_file("/proc/self/maps"), "/proc/self/maps");
+    }
+  }
   LOG_DEBUG("restorer area 0x%llx-0x%llx (blob %llu bytes, args %llu bytes)", (unsigned long long)area.start(),
             (unsigned long long)area.end(), (unsigned long long)ckpt_blob_restorer_size,
             (unsigned long long)sizes.total);
