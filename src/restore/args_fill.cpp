@@ -34,8 +34,11 @@ constexpr uint64_t kStickyAdvice = (1ull << MADV_DONTFORK) | (1ull << MADV_DOFOR
                                    (1ull << MADV_KEEPONFORK);
 
 // UFFDIO_COPY fills anonymous private memory only (userfaultfd's missing
-// mode takes no file-backed private areas, and shared memory gains nothing).
-bool filled_by_uffd(const img::VmaEntry& v) { return v.kind() == img::VMA_ANON_PRIVATE; }
+// mode takes no file-backed private areas, and shared memory gains nothing),
+// and not locked memory, which mmap already fills with zero pages.
+bool filled_by_uffd(const img::VmaEntry& v) {
+  return v.kind() == img::VMA_ANON_PRIVATE && !(v.flags() & MAP_LOCKED);
+}
 
 // The pieces the blob reads: cut at area boundaries (a UFFDIO_COPY stays in
 // one area) and to kMaxIoBytes, each marked with how it is filled.
