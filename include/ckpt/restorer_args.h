@@ -35,6 +35,9 @@
  * mapping of the pages file (no zeroing of fresh pages, no copy fault per
  * page); without userfaultfd the blob reads them like the others. */
 #define CKPT_IO_UFFD 0x2
+/* io_flags: read by native AIO (an O_DIRECT image); else pread, since
+ * buffered AIO is synchronous in io_submit and io_destroy is slow. */
+#define CKPT_IO_AIO 0x4
 
 /* ckpt_restorer_run.flags */
 #define CKPT_RUN_UFFD 0x1

@@ -2,14 +2,14 @@
  * each inside one area) goes straight into the target's memory, never
  * through a buffer of ours:
  *
- *  - by native AIO: one IOCB_CMD_PREAD per piece, submitted in batches.
- *    With O_DIRECT the reads go to the device in parallel; buffered,
- *    io_submit copies from the page cache;
- *  - or, for anonymous private areas, by UFFDIO_COPY from a read-only
- *    mapping of the pages file: the kernel allocates each page and copies
- *    into it, skipping the zeroing of a fresh page and the fault per page
- *    that a read into empty memory costs.  Without userfaultfd those pieces
- *    go by AIO too.
+ *  - by native AIO when the image is read with O_DIRECT: one IOCB_CMD_PREAD
+ *    per piece, submitted in batches, so the device works on many at once;
+ *  - for anonymous private areas of a buffered image, by UFFDIO_COPY from a
+ *    read-only mapping of the pages file: the kernel allocates each page and
+ *    copies into it, skipping the zeroing of a fresh page and the fault per
+ *    page that a read into empty memory costs;
+ *  - the rest of a buffered image (private file areas, shared memory, or
+ *    everything without userfaultfd) by pread into pages faulted in first.
  *
  * From the page cache the cost is copying and allocating, so a second thread
  * takes every other piece to use a second CPU. */
@@ -124,22 +124,39 @@ static void uffd_copy(struct ckpt_restorer_args *a, const struct ckpt_restorer_r
 	}
 }
 
+/* Buffered reads: AIO would copy synchronously inside io_submit as well,
+ * and io_destroy waits for an RCU grace period (tens of milliseconds), so a
+ * plain pread does the same work without that wait. */
+static void read_plain(struct ckpt_restorer_args *a, const struct ckpt_restorer_run *r)
+{
+	if (a->io_flags & CKPT_IO_PREFAULT)
+		sys_call3(__NR_madvise, r->vaddr, r->len, MADV_POPULATE_WRITE);
+	finish_short(a, r, 0);
+}
+
 static int read_share(struct reader *rd)
 {
 	struct ckpt_restorer_args *a = rd->args;
+	int aio = a->io_flags & CKPT_IO_AIO;
 	uint32_t batch = a->aio_batch;
 	if (batch == 0 || batch > MAX_BATCH)
 		batch = MAX_BATCH;
 	aio_context_t ctx = 0;
-	long ret = sys_call2(__NR_io_setup, batch, &ctx);
-	if (ret < 0)
-		restorer_fail(a, CKPT_STEP_AIO_SETUP, ret, batch, 0);
 	const struct ckpt_restorer_run *runs = restorer_runs(a);
 	uint32_t n = 0;
 	for (uint32_t i = rd->index; i < a->nr_runs; i += rd->stride) {
 		if ((runs[i].flags & CKPT_RUN_UFFD) && uffd >= 0) {
 			uffd_copy(a, &runs[i]);
 			continue;
+		}
+		if (!aio) {
+			read_plain(a, &runs[i]);
+			continue;
+		}
+		if (!ctx) {
+			long ret = sys_call2(__NR_io_setup, batch, &ctx);
+			if (ret < 0)
+				restorer_fail(a, CKPT_STEP_AIO_SETUP, ret, batch, 0);
 		}
 		rd->batch[n++] = &runs[i];
 		if (n == batch) {
@@ -151,7 +168,8 @@ static int read_share(struct reader *rd)
 		run_batch(rd, ctx, n);
 	/* The AIO ring is a mapping of its own: it must go before the task's
 	 * address space is final. */
-	sys_call1(__NR_io_destroy, ctx);
+	if (ctx)
+		sys_call1(__NR_io_destroy, ctx);
 	return 0;
 }
 

@@ -300,7 +300,9 @@ void fill_args(const ArgsInputs& in, const RestorerArea& area, const ArgsSizes& 
   a->io_flags = io_flags();
   // UFFDIO_COPY copies from the page cache: not for an image read directly
   // from the device.
-  if (in.helpers->pages_direct) a->io_flags &= ~CKPT_IO_UFFD;
+  if (in.helpers->pages_direct) a->io_flags = (a->io_flags & ~CKPT_IO_UFFD) | CKPT_IO_AIO;
+  if (const char* env = getenv("CKPT_RESTORE_AIO"))
+    a->io_flags = atoi(env) ? a->io_flags | CKPT_IO_AIO : a->io_flags & ~CKPT_IO_AIO;
   bool uffd = a->io_flags & CKPT_IO_UFFD;
   std::vector<ckpt_restorer_vma> vmas = blob_vmas(p, *in.helpers, in.helper_fd_first, uffd);
   a->vmas_off = s.vmas_off;
