@@ -395,6 +395,9 @@ Config parse(int argc, char** argv) {
     else failf("unknown argument " + a);
   }
   if (c.ckpt.empty() || c.prog.empty()) failf("usage: rt_driver --ckpt PATH --prog PATH [--mode MODE] [--workdir DIR]");
+  // The target starts in the work dir: relative paths would break there.
+  c.ckpt = std::filesystem::absolute(c.ckpt);
+  c.prog = std::filesystem::absolute(c.prog);
   if (c.workdir.empty()) {
     char tmpl[] = "/tmp/ckpt-rt-XXXXXX";
     if (!mkdtemp(tmpl)) failf("mkdtemp failed");
