@@ -8,6 +8,8 @@
 
 #include <sys/types.h>
 
+#include <map>
+#include <set>
 #include <vector>
 
 #include "files.pb.h"
@@ -25,7 +27,11 @@ struct DumpFdOptions {
 // Every open file description of the tree, each once.  Fds that share a
 // description (dup, fork) get one FileEntry, found with kcmp(KCMP_FILE)
 // (which also orders descriptions, so finding one is a binary search), so
-// that the restored fds share their offset and flags again.
+// that the restored fds share their offset and flags again.  One table
+// spans the whole tree: it compares the duplicates stolen into ckpt, which
+// are the very descriptions of the processes, so an fd of a child matches
+// the description its parent's fd has (the same as kcmp(parent, child,
+// KCMP_FILE, fd1, fd2)) even after the parent has been cured.
 class FileTable {
  public:
   explicit FileTable(const DumpFdOptions& opts) : opts_(opts) {}
@@ -61,6 +67,48 @@ struct RestoreFdOptions {
   bool shell_job = false;
 };
 
+// A process tree shares open file descriptions (a shell loop and its child
+// write one log through one offset).  Restore opens each description once,
+// in the ancestor that first needs it, and lets fork hand it down:
+//
+//   in each process, before forking its children:
+//     ids = file_ids_of(pid) and of every descendant, minus what it inherited
+//     opened = open_files(dir, ids, opts, floor)   // at fds >= floor
+//   fork the children (they inherit `opened`)
+//   install_fds(dir, pid, every id -> fd it holds, opts)
+//   close the opened fds and whatever else is not the process's own
+//
+// restore_fds() is that sequence for one process alone.  Terminals
+// (FILE_TTY_STDIO, --shell-job) are not shared this way: each terminal fd is
+// a dup of the installing process's own fd of the same number (fd 0 for a
+// terminal fd above 2), i.e. of the restoring ckpt's stdio as long as every
+// ancestor forks before installing its own fds.
+
+// The ids (FileEntry.id) of the descriptions the fds of `pid` use, as
+// open_files() takes them: every id of fdinfo-<pid>.img except terminals.
+// Not for a zombie (it has no fdinfo image).
+std::set<uint32_t> file_ids_of(const image::ImageDir& dir, int pid);
+
+// Opens each description of `ids` once from files.img, in the CURRENT
+// process, at an fd number >= `floor` with FD_CLOEXEC set (fork keeps it,
+// an exec would not); positioned and flagged as dumped.  Returns id -> fd.
+// Throws Error "cannot restore file 3 (regular file): REASON", or
+// CorruptedImage for an id files.img lacks; a terminal id is refused
+// (install_fds() makes terminal fds).
+std::map<uint32_t, UniqueFd> open_files(const image::ImageDir& dir, const std::set<uint32_t>& ids,
+                                        const RestoreFdOptions& opts, int floor);
+
+// Places every fd of `pid` listed in fdinfo-<pid>.img at its number in the
+// CURRENT process: dup3 of opened.at(its id) with the fd's own O_CLOEXEC; a
+// terminal fd from the caller's fd of the same number (see above).  Any fd
+// the caller has at a restored number is replaced; `opened` fds may sit
+// anywhere, even at a target number (they are moved out of the way first).
+// Fds not in the image are left alone, the `opened` ones included.
+// Throws Error "cannot restore fd N of pid P: REASON" (an id missing from
+// `opened` is one: "its file 4 was not opened").
+void install_fds(const image::ImageDir& dir, int pid, const std::map<uint32_t, int>& opened,
+                 const RestoreFdOptions& opts);
+
 // Opens every fd of `pid` listed in fdinfo-<pid>.img in the CURRENT process
 // at its original number (dup3, with its O_CLOEXEC), from files.img.  Shared
 // file descriptions are opened once and dup'd.  Tty stdio entries take a dup
@@ -79,7 +127,8 @@ void restore_fds(const image::ImageDir& dir, int pid, const RestoreFdOptions& op
 // with the same identity.  Throws like restore_fds.
 void check_files(const image::ImageDir& dir, int pid);
 
-// The highest fd number restore_fds() will create for `pid`, -1 if none.
+// The highest fd number restore_fds() or install_fds() will create for
+// `pid`, -1 if none.
 int max_fd(const image::ImageDir& dir, int pid);
 
 }  // namespace ckpt::files

@@ -12,7 +12,8 @@
 namespace ckpt::files {
 
 // The fd a restored file is for: some kinds depend on it (a terminal takes
-// the caller's fd of the same number).
+// the caller's fd of the same number).  Both are -1 when a description is
+// opened for a whole tree (open_files()), never for an open_per_fd kind.
 struct RestoreTarget {
   int pid;
   int fd;

@@ -50,9 +50,11 @@ UniqueFd open_by_path(const img::FileEntry& entry, const RestoreTarget& target) 
   if (fstat(fd.get(), &st) < 0) throw sys_error("cannot stat " + path);
   std::string why = identity_mismatch(reg.identity(), st);
   if (!why.empty()) throw Error(path + ": " + why);
-  if (S_ISREG(st.st_mode) && uint64_t(st.st_size) != reg.identity().size())
-    LOG_WARN("fd %d of pid %d: %s changed size from %llu to %llu bytes since the dump", target.fd, target.pid,
-             path.c_str(), (unsigned long long)reg.identity().size(), (unsigned long long)st.st_size);
+  if (S_ISREG(st.st_mode) && uint64_t(st.st_size) != reg.identity().size()) {
+    std::string who = target.fd >= 0 ? format("fd %d of pid %d: ", target.fd, target.pid) : "";
+    LOG_WARN("%s%s changed size from %llu to %llu bytes since the dump", who.c_str(), path.c_str(),
+             (unsigned long long)reg.identity().size(), (unsigned long long)st.st_size);
+  }
   // An O_PATH fd has no position.
   if (!(flags & O_PATH) && lseek(fd.get(), off_t(reg.pos()), SEEK_SET) < 0)
     throw sys_error(format("cannot seek %s to %llu", path.c_str(), (unsigned long long)reg.pos()));

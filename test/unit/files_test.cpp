@@ -8,11 +8,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <string>
+#include <thread>
 
 #include "ckpt/error.h"
 #include "files/files.h"
@@ -64,10 +67,16 @@ class FilesTest : public ::testing::Test {
   // its number here to `renumber[fd]`, so that restoring places it there.
   void write_images(const files::FileTable& table, std::vector<img::FdinfoEntry> fdinfo,
                     const std::map<int, int>& renumber) {
+    write_files(table);
+    write_fdinfo(kImagePid, std::move(fdinfo), renumber);
+  }
+  void write_files(const files::FileTable& table) {
     image::ImageWriter files(*dir_, image::Kind::Files);
     for (const img::FileEntry& e : table.entries()) files.write(e);
     files.commit();
-    image::ImageWriter fds(*dir_, image::Kind::Fdinfo, kImagePid);
+  }
+  void write_fdinfo(int pid, std::vector<img::FdinfoEntry> fdinfo, const std::map<int, int>& renumber) {
+    image::ImageWriter fds(*dir_, image::Kind::Fdinfo, uint64_t(pid));
     for (img::FdinfoEntry& e : fdinfo) {
       e.set_fd(uint32_t(renumber.at(int(e.fd()))));
       restored_.push_back(int(e.fd()));
@@ -276,6 +285,208 @@ TEST_F(FilesTest, MissingFileEntryIsACorruptedImage) {
   std::string err = error_of([&] { files::restore_fds(*dir_, kImagePid, {}); });
   EXPECT_NE(err.find("corrupted image"), std::string::npos) << err;
   EXPECT_NE(err.find("no file 9 for fd 3 of pid 4242"), std::string::npos) << err;
+}
+
+}  // namespace
+
+namespace {
+
+// A child of the test that holds fds of its own until the test ends: its fd
+// `shared` is inherited (one description with the test's), its fd `own()`
+// is its own open of the same file.
+class FdHolder {
+ public:
+  FdHolder(const std::string& path, int shared) : shared_(shared) {
+    int ready[2], done[2];
+    if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(done, O_CLOEXEC) < 0) throw sys_error("pipe");
+    pid_ = fork();
+    if (pid_ < 0) throw sys_error("fork");
+    if (pid_ == 0) {
+      close(ready[0]);
+      close(done[1]);
+      int own = open(path.c_str(), O_RDONLY);
+      char c = char(own);
+      if (own < 0 || write(ready[1], &c, 1) != 1) _exit(1);
+      read(done[0], &c, 1);  // until the test closes its end (or dies)
+      _exit(0);
+    }
+    close(ready[1]);
+    close(done[0]);
+    done_.reset(done[1]);
+    char c;
+    if (read(ready[0], &c, 1) != 1) throw Error("the fd holder did not start");
+    close(ready[0]);
+    own_ = c;
+  }
+  ~FdHolder() {
+    done_.reset();
+    int status;
+    waitpid(pid_, &status, 0);
+  }
+  pid_t pid() const { return pid_; }
+  int own() const { return own_; }
+  // A duplicate of its fd `fd`, as the parasite would steal it.
+  UniqueFd steal(int fd) const {
+    UniqueFd pidfd(int(syscall(SYS_pidfd_open, pid_, 0)));
+    if (!pidfd) throw sys_error("pidfd_open");
+    UniqueFd copy(int(syscall(SYS_pidfd_getfd, pidfd.get(), fd, 0)));
+    if (!copy) throw sys_error("pidfd_getfd");
+    return copy;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int shared_, own_ = -1;
+  UniqueFd done_;
+};
+
+// Waits for a child, up to 10 s; its wait status or -1.
+int reap_within_10s(pid_t pid) {
+  for (int i = 0; i < 1000; ++i) {
+    int status;
+    if (waitpid(pid, &status, WNOHANG) == pid) return status;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return -1;
+}
+
+TEST_F(FilesTest, ADescriptionInheritedByAChildIsOneEntryOfTheTree) {
+  std::string path = tmp_ + "/out.txt";
+  int out = open_file(path, O_WRONLY | O_CREAT | O_APPEND);
+  ASSERT_EQ(write(out, "line\n", 5), 5);
+  FdHolder child(path, out);
+
+  // The test is the parent, dumped first; the child's fds come next, stolen
+  // from it, through the same table.
+  files::FileTable table({});
+  auto parent_fds = dump(table, {out});
+  std::vector<files::OpenFd> child_open;
+  child_open.push_back(files::describe_fd(child.pid(), out, child.steal(out)));
+  child_open.push_back(files::describe_fd(child.pid(), child.own(), child.steal(child.own())));
+  auto child_fds = table.add_process(child.pid(), child_open);
+
+  ASSERT_EQ(table.entries().size(), 2u);
+  ASSERT_EQ(child_fds.size(), 2u);
+  EXPECT_EQ(child_fds[0].id(), parent_fds[0].id());  // fork shared it: one entry
+  EXPECT_NE(child_fds[1].id(), parent_fds[0].id());  // its own open: another
+  EXPECT_EQ(syscall(SYS_kcmp, getpid(), child.pid(), KCMP_FILE, out, out), 0);
+  EXPECT_NE(syscall(SYS_kcmp, getpid(), child.pid(), KCMP_FILE, out, child.own()), 0);
+  for (const img::FileEntry& e : table.entries()) {
+    EXPECT_EQ(e.kind(), img::FILE_REGULAR);
+    EXPECT_EQ(e.reg().identity().path(), path);
+  }
+}
+
+TEST_F(FilesTest, OpenedOnceInstalledInTwoProcessesSharesTheOffset) {
+  std::string path = tmp_ + "/log";
+  int log = open_file(path, O_RDWR | O_CREAT);
+  ASSERT_EQ(write(log, "0123456789", 10), 10);
+  ASSERT_EQ(lseek(log, 4, SEEK_SET), 4);
+  int null = open_file("/dev/null", O_RDONLY);
+  files::FileTable table({});
+  auto fdinfo = dump(table, {log, null});
+  write_files(table);
+  // Two processes: 4242 has the log at 240 and /dev/null at 241, 4243 has
+  // the log at 241 (where the other has /dev/null) and 245.
+  write_fdinfo(kImagePid, fdinfo, {{log, 240}, {null, 241}});
+  std::vector<img::FdinfoEntry> other = {fdinfo[0], fdinfo[0]};
+  other[1].set_cloexec(true);
+  {
+    image::ImageWriter fds(*dir_, image::Kind::Fdinfo, kImagePid + 1);
+    other[0].set_fd(241);
+    other[1].set_fd(245);
+    for (const auto& e : other) fds.write(e);
+    fds.commit();
+  }
+  uint32_t log_id = fdinfo[0].id(), null_id = fdinfo[1].id();
+  EXPECT_EQ(files::file_ids_of(*dir_, kImagePid), (std::set<uint32_t>{log_id, null_id}));
+  EXPECT_EQ(files::file_ids_of(*dir_, kImagePid + 1), (std::set<uint32_t>{log_id}));
+
+  std::map<uint32_t, UniqueFd> opened = files::open_files(*dir_, {log_id, null_id}, {}, 300);
+  ASSERT_EQ(opened.size(), 2u);
+  std::map<uint32_t, int> raw;
+  for (auto& [id, fd] : opened) {
+    EXPECT_GE(fd.get(), 300);
+    EXPECT_TRUE(cloexec(fd.get()));
+    raw[id] = fd.get();
+  }
+  EXPECT_EQ(pos(raw[log_id]), 4);
+
+  // The child installs its fds from the inherited descriptions and writes
+  // through one of them; the parent installs its own and sees the offset move.
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    try {
+      files::install_fds(*dir_, kImagePid + 1, raw, {});
+    } catch (...) {
+      _exit(2);
+    }
+    bool ok = !cloexec(241) && cloexec(245) && write(245, "ab", 2) == 2;
+    _exit(ok ? 0 : 3);
+  }
+  int status = reap_within_10s(pid);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  files::install_fds(*dir_, kImagePid, raw, {});
+  EXPECT_EQ(pos(240), 6);
+  EXPECT_EQ(pos(raw[log_id]), 6);
+  EXPECT_TRUE(same_description(240, raw[log_id]));
+  struct stat st;
+  ASSERT_EQ(fstat(241, &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  close(245);
+}
+
+TEST_F(FilesTest, InstallFdsMovesOpenedFdsOutOfTheWayAndNamesMissingOnes) {
+  std::string path = tmp_ + "/data";
+  int a = open_file(path, O_RDWR | O_CREAT);
+  int b = open_file(path, O_RDONLY);
+  files::FileTable table({});
+  auto fdinfo = dump(table, {a, b});
+  write_images(table, fdinfo, {{a, 250}, {b, 251}});
+  uint32_t a_id = fdinfo[0].id(), b_id = fdinfo[1].id();
+  // Opened at each other's target numbers: placing one must not close the
+  // other before it is placed.
+  auto opened = files::open_files(*dir_, {a_id, b_id}, {}, 300);
+  ASSERT_EQ(dup3(opened[a_id].get(), 251, O_CLOEXEC), 251);
+  ASSERT_EQ(dup3(opened[b_id].get(), 250, O_CLOEXEC), 250);
+  files::install_fds(*dir_, kImagePid, {{a_id, 251}, {b_id, 250}}, {});
+  EXPECT_TRUE(same_description(250, opened[a_id].get()));
+  EXPECT_TRUE(same_description(251, opened[b_id].get()));
+
+  EXPECT_EQ(error_of([&] { files::install_fds(*dir_, kImagePid, {{a_id, 250}}, {}); }),
+            "cannot restore fd 251 of pid 4242: its file " + std::to_string(b_id) + " was not opened");
+  std::string err = error_of([&] { files::open_files(*dir_, {77}, {}, 300); });
+  EXPECT_NE(err.find("corrupted image"), std::string::npos) << err;
+  EXPECT_NE(err.find("no file 77"), std::string::npos) << err;
+  ASSERT_EQ(unlink(path.c_str()), 0);
+  EXPECT_EQ(error_of([&] { files::open_files(*dir_, {a_id}, {}, 300); }),
+            "cannot restore file " + std::to_string(a_id) + " (regular file): cannot open " + path +
+                ": No such file or directory");
+}
+
+TEST_F(FilesTest, TerminalsAreNotSharedByIdButInstalledPerFd) {
+  int master = keep(posix_openpt(O_RDWR | O_NOCTTY));
+  ASSERT_EQ(grantpt(master), 0);
+  ASSERT_EQ(unlockpt(master), 0);
+  int tty = open_file(ptsname(master), O_RDWR | O_NOCTTY);
+  int null = open_file("/dev/null", O_RDONLY);
+  files::FileTable table({.shell_job = true});
+  auto fdinfo = dump(table, {tty, null});
+  write_images(table, fdinfo, {{tty, 260}, {null, 261}});
+  uint32_t tty_id = fdinfo[0].id(), null_id = fdinfo[1].id();
+  EXPECT_EQ(files::file_ids_of(*dir_, kImagePid), std::set<uint32_t>{null_id});
+  EXPECT_NE(error_of([&] { files::open_files(*dir_, {tty_id}, {.shell_job = true}, 300); })
+                .find("install_fds() makes each of its fds"),
+            std::string::npos);
+  if (fcntl(0, F_GETFD) < 0) GTEST_SKIP() << "no fd 0 to stand in for the terminal";
+  auto opened = files::open_files(*dir_, {null_id}, {.shell_job = true}, 300);
+  files::install_fds(*dir_, kImagePid, {{null_id, opened[null_id].get()}}, {.shell_job = true});
+  EXPECT_TRUE(same_description(260, 0));
+  EXPECT_TRUE(same_description(261, opened[null_id].get()));
 }
 
 }  // namespace
