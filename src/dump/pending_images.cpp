@@ -1,24 +1,72 @@
 #include "dump/pending_images.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "ckpt/error.h"
 #include "ckpt/log.h"
 
 namespace ckpt::dump {
 
-image::ImageWriter& PendingImages::open(image::Kind kind, std::optional<uint64_t> id) {
+void PendingImages::claim(image::Kind kind, std::optional<uint64_t> id) {
+  if (!names_.insert(image::filename(kind, id)).second)
+    throw Error("cannot write " + dir_.path_of(kind, id) + " twice in one dump");
   LOG_DEBUG("Writing %s", dir_.path_of(kind, id).c_str());
+}
+
+image::ImageWriter& PendingImages::open(image::Kind kind, std::optional<uint64_t> id) {
+  claim(kind, id);
   writers_.push_back(std::make_unique<image::ImageWriter>(dir_, kind, id));
   return *writers_.back();
 }
 
 image::PagesWriter& PendingImages::open_pages(uint64_t id) {
-  LOG_DEBUG("Writing %s", dir_.path_of(image::Kind::Pages, id).c_str());
+  claim(image::Kind::Pages, id);
   pages_.push_back(std::make_unique<image::PagesWriter>(dir_, id));
   return *pages_.back();
 }
 
+void PendingImages::withdraw_old_inventory() {
+  std::string name = image::filename(image::Kind::Inventory);
+  if (unlinkat(dir_.fd(), name.c_str(), 0) == 0) {
+    LOG_INFO("Removed the inventory of the previous dump in %s", dir_.path().c_str());
+    dir_.sync();
+  } else if (errno != ENOENT) {
+    throw sys_error("cannot remove the previous " + dir_.path_of(image::Kind::Inventory));
+  }
+}
+
+// Only names of image files are touched; dump.log and anything else the
+// user keeps there stays.
+void PendingImages::remove_stale_images() {
+  int fd = fcntl(dir_.fd(), F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) throw sys_error("cannot list " + dir_.path());
+  DIR* d = fdopendir(fd);
+  if (!d) {
+    close(fd);
+    throw sys_error("cannot list " + dir_.path());
+  }
+  rewinddir(d);
+  std::vector<std::string> stale;
+  while (dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    auto parsed = image::parse_filename(name);
+    if (parsed && parsed->kind != image::Kind::Inventory && !names_.count(name)) stale.push_back(name);
+  }
+  closedir(d);
+  for (const std::string& name : stale) {
+    if (unlinkat(dir_.fd(), name.c_str(), 0) < 0 && errno != ENOENT)
+      throw sys_error("cannot remove " + dir_.path() + "/" + name + " of a previous dump");
+    LOG_DEBUG("Removed %s/%s of a previous dump", dir_.path().c_str(), name.c_str());
+  }
+}
+
 void PendingImages::commit_all(image::ImageWriter& inventory) {
+  withdraw_old_inventory();
   for (auto& p : pages_) p->commit();
   for (auto& w : writers_) w->commit();
+  remove_stale_images();
   inventory.commit();
   dir_.sync();
 }

@@ -1,11 +1,21 @@
 // The images of a dump in progress.  Nothing is committed until every
-// process has been dumped; then everything is committed in the order it was
-// opened and the inventory last, so that an image set without an inventory
-// is an incomplete dump and a failed dump leaves no image behind.
+// process of the tree has been dumped; a failure before that (in any
+// process) drops every writer, each unlinking its temporary file, so the
+// directory is as it was: no new image, and a complete dump already there
+// stays complete.
+//
+// commit_all() then makes the new set complete in an order a crash cannot
+// confuse: the old inventory.img goes first (durably), so that a mix of old
+// and new images never passes for a complete dump; every image is committed
+// in the order it was opened; images of an older dump that this one did not
+// write (the core of a child that has since exited ...) are removed; the
+// inventory comes last.
 #pragma once
 
 #include <memory>
 #include <optional>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "image/image.h"
@@ -18,7 +28,8 @@ class PendingImages {
   PendingImages(const PendingImages&) = delete;
   PendingImages& operator=(const PendingImages&) = delete;
 
-  // A writer for one image, committed by commit_all().
+  // A writer for one image, committed by commit_all().  Throws if this
+  // dump already opened that image (two processes cannot share one).
   image::ImageWriter& open(image::Kind kind, std::optional<uint64_t> id = std::nullopt);
   image::PagesWriter& open_pages(uint64_t id);
 
@@ -29,7 +40,12 @@ class PendingImages {
   const image::ImageDir& dir() const { return dir_; }
 
  private:
+  void claim(image::Kind kind, std::optional<uint64_t> id);
+  void withdraw_old_inventory();
+  void remove_stale_images();
+
   const image::ImageDir& dir_;
+  std::set<std::string> names_;  // file names of every image opened
   std::vector<std::unique_ptr<image::ImageWriter>> writers_;
   std::vector<std::unique_ptr<image::PagesWriter>> pages_;
 };
