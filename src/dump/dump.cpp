@@ -65,7 +65,17 @@ int run_dump(const cli::Options& opts) {
   dump::check_supported(tree, root);
 
   dump::DumpContext ctx{opts, tree, images, files, uint64_t(sysconf(_SC_PAGESIZE)), {}};
-  for (const compel::Process& p : tree.processes()) dump::dump_process(ctx, p);
+  // One process at a time, parents first: each is infected, asked and cured
+  // before the next, and the file table spans them all.  A zombie is only a
+  // pstree record.
+  size_t zombies = 0;
+  for (const compel::Process& p : tree.processes()) {
+    if (p.state == compel::TaskState::Zombie) {
+      ++zombies;
+      continue;
+    }
+    dump::dump_process(ctx, p);
+  }
 
   image::ImageWriter& files_img = images.open(image::Kind::Files);
   for (const img::FileEntry& e : files.entries()) files_img.write(e);
@@ -89,6 +99,8 @@ int run_dump(const cli::Options& opts) {
     frozen_ms = ms_since(frozen);
     LOG_INFO("Killed the tree of pid %d", root);
   }
+  LOG_INFO("Dumped the tree of pid %d: %zu processes (%zu zombies), %zu open file descriptions", root,
+           tree.processes().size(), zombies, files.entries().size());
   LOG_INFO("Dumped pid %d: %llu VMAs, %llu pages (%.1f MiB), %llu fds in %.0f ms; frozen for %.0f ms", root,
            (unsigned long long)ctx.stats.vmas, (unsigned long long)ctx.stats.pages,
            double(ctx.stats.pages * ctx.page_size) / (1 << 20), (unsigned long long)ctx.stats.fds, ms_since(start),

@@ -3,14 +3,21 @@
 
 #include "compel/compel.h"
 #include "dump/pending_images.h"
+#include "pstree.pb.h"
 
 namespace ckpt::dump {
 
-// Throws, naming the process, for a tree this version cannot dump: more
-// than one process, more than one thread, a zombie.
+// Throws, naming the process, for a tree this version cannot dump: a
+// process with more than one thread, a zombie root, a child in a session or
+// process group restore could not give it again (neither the root's nor led
+// by a process of the tree).
 void check_supported(const compel::FrozenTree& tree, pid_t root);
 
-// pstree.img: every process, parents first.
+// The pstree record of one process; a zombie's carries its exit status and
+// exit signal from /proc/PID/stat.
+img::PstreeEntry make_pstree_entry(const compel::Process& p, pid_t root);
+
+// pstree.img: every process, parents first, zombies included.
 void write_pstree(PendingImages& images, const compel::FrozenTree& tree, pid_t root);
 
 }  // namespace ckpt::dump
