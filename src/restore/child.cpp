@@ -1,11 +1,13 @@
 #include "restore/child.h"
 
 #include <dirent.h>
+#include <linux/sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +17,7 @@
 #include "ckpt/log.h"
 #include "files/files.h"
 #include "image/image.h"
+#include "restore/helper_files.h"
 
 namespace ckpt::restore {
 
@@ -35,53 +38,40 @@ std::vector<int> open_fds() {
   return fds;
 }
 
-void set_session(const ChildPlan& plan) {
+void set_session(const TaskPlan& plan) {
   switch (plan.session) {
     case SessionAction::Keep: return;
     case SessionAction::NewSession:
-      if (setsid() < 0) throw sys_error(format("cannot make pid %d a session leader", plan.pid));
+      if (setsid() < 0) throw sys_error(format("cannot restore pid %d: cannot make it a session leader", plan.pid));
       return;
     case SessionAction::OwnGroup:
-      if (setpgid(0, 0) < 0) throw sys_error(format("cannot make pid %d a process group leader", plan.pid));
-      return;
     case SessionAction::JoinGroup:
-      if (setpgid(0, plan.join_pgid) < 0)
-        throw sys_error(format("cannot put pid %d into process group %d", plan.pid, plan.join_pgid));
+      // The parent may have done it already (it does, right after the clone).
+      if (getpgrp() != plan.pgid && setpgid(0, plan.pgid) < 0)
+        throw sys_error(format("cannot restore pid %d: cannot put it into process group %d", plan.pid, plan.pgid));
       return;
   }
 }
 
+// The parent's half of the shell's race-free setpgid: once this returns the
+// child's group exists, whatever the child has done yet, so the next child
+// can join it.  The child does it too and reports failures.
+void set_child_group(const TaskPlan& child) {
+  if (child.session == SessionAction::OwnGroup || child.session == SessionAction::JoinGroup)
+    setpgid(child.pid, child.pgid);
+}
+
 // The helper fds go to their final numbers, above every fd of the target
 // and every fd ckpt had, so nothing below can clobber them.
-void place_helpers(const ChildPlan& plan) {
+void place_helpers(const TaskPlan& plan) {
   for (size_t slot = 0; slot < plan.helper_src.size(); slot++) {
     int want = plan.helper_fd_first + int(slot);
     if (dup2(plan.helper_src[slot], want) < 0) throw sys_error(format("cannot move a helper fd to %d", want));
   }
 }
 
-// files::restore_fds() replaces whatever sits at a target's fd number, so
-// the images directory it reads must sit above them all: every free number
-// up to the highest target fd gets a placeholder first, then the directory
-// is opened again (landing above), then the target's fds take their places.
-void restore_fds(const ChildPlan& plan) {
-  if (plan.target_fds.empty()) return;
-  int max_fd = plan.target_fds.back();
-  std::vector<int> open = open_fds();
-  int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (null < 0) throw sys_error("cannot open /dev/null");
-  for (int fd = 0; fd <= max_fd; fd++) {
-    if (fd == null || std::binary_search(open.begin(), open.end(), fd)) continue;
-    if (dup3(null, fd, O_CLOEXEC) < 0) throw sys_error(format("cannot hold fd %d", fd));
-  }
-  image::ImageDir dir = image::ImageDir::open(plan.images_path);
-  files::RestoreFdOptions opts;
-  opts.shell_job = plan.shell_job;
-  files::restore_fds(dir, plan.pid, opts);
-}
-
 // Everything of ckpt goes; the target's fds and the helpers stay.
-void close_foreign_fds(const ChildPlan& plan) {
+void close_foreign_fds(const TaskPlan& plan) {
   int helpers_end = plan.helper_fd_first + int(plan.helper_src.size());
   close_range(unsigned(helpers_end), ~0u, 0);
   for (int fd : open_fds())
@@ -89,7 +79,7 @@ void close_foreign_fds(const ChildPlan& plan) {
       close(fd);
 }
 
-void set_fs(const ChildPlan& plan) {
+void set_fs(const TaskPlan& plan) {
   if (!plan.cwd.empty() && chdir(plan.cwd.c_str()) < 0)
     throw sys_error(format("cannot restore pid %d: cannot change to its working directory %s", plan.pid,
                            plan.cwd.c_str()));
@@ -98,7 +88,7 @@ void set_fs(const ChildPlan& plan) {
   if (plan.umask) ::umask(*plan.umask);
 }
 
-void set_misc(const ChildPlan& plan) {
+void set_misc(const TaskPlan& plan) {
   if (!plan.comm.empty()) prctl(PR_SET_NAME, plan.comm.c_str());
   if (plan.oom_score_adj) {
     int fd = ::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
@@ -127,38 +117,118 @@ void set_misc(const ChildPlan& plan) {
   __builtin_unreachable();
 }
 
-void fail(const ChildPlan& plan, const char* what) {
+[[noreturn]] void fail(const TaskPlan& plan, const char* what) {
   ckpt_restorer_status& st = plan.area->args()->status;
   snprintf(st.message, sizeof(st.message), "%s", what);
   _exit(CKPT_RESTORER_EXIT_CHILD_FAILED);
 }
 
-}  // namespace
+// A zombie of the image: it takes its session and group (its parent waits
+// for it by group, perhaps) and ends at once the way it ended, so that it
+// stays a zombie until its restored parent reaps it.  Death by a signal is
+// replayed with that signal (default action, unblocked, no core file).
+[[noreturn]] void run_zombie(const TreeRun& run, const TaskPlan& plan) {
+  (void)run;
+  try {
+    set_session(plan);
+  } catch (const std::exception&) {
+    _exit(CKPT_RESTORER_EXIT_CHILD_FAILED);
+  }
+  if (!plan.comm.empty()) prctl(PR_SET_NAME, plan.comm.c_str());
+  prctl(PR_SET_DUMPABLE, 0);
+  int st = plan.zombie_status;
+  if (WIFSIGNALED(st)) {
+    int sig = WTERMSIG(st);
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    sigaction(sig, &dfl, nullptr);
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    sigprocmask(SIG_UNBLOCK, &one, nullptr);
+    syscall(SYS_kill, syscall(SYS_getpid), sig);
+    _exit(CKPT_RESTORER_EXIT_CHILD_FAILED);  // a signal that does not kill: not a death
+  }
+  _exit(WEXITSTATUS(st));
+}
 
-void run_child(const ChildPlan& plan) {
-  // ckpt's log file belongs to ckpt; the task must not write to it (nor to a
-  // file that took its fd number).  Errors go through the area instead.
-  log::close_file();
-  log::set_verbosity(0);
+[[noreturn]] void run_task(const TreeRun& run, size_t index, OpenedFiles opened);
+
+// Creates the children of `plan` in order, each with its pid; they inherit
+// `opened`.  Returns in the parent only.
+void create_children(const TreeRun& run, const TaskPlan& plan, const OpenedFiles& opened) {
+  for (size_t c : plan.children) {
+    const TaskPlan& child = run.tasks[c];
+    pid_t r = clone_with_pid(child.pid);
+    if (r == 0) {
+      if (child.zombie) run_zombie(run, child);
+      run_task(run, c, opened);
+    }
+    set_child_group(child);
+  }
+}
+
+void run_task(const TreeRun& run, size_t index, OpenedFiles opened) {
+  const TaskPlan& plan = run.tasks[index];
+  // Dies with its parent while still ckpt's code (the root: with ckpt).
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   try {
-    close(plan.go_write_fd);
-    char go;
-    ssize_t n;
-    do n = read(plan.go_fd, &go, 1);
-    while (n < 0 && errno == EINTR);
-    if (n != 1) _exit(CKPT_RESTORER_EXIT_CHILD_FAILED);  // ckpt gave up
-    close(plan.go_fd);
+    if (index == 0) {
+      close(run.go_write_fd);
+      char go;
+      ssize_t n;
+      do n = read(run.go_fd, &go, 1);
+      while (n < 0 && errno == EINTR);
+      if (n != 1) _exit(CKPT_RESTORER_EXIT_CHILD_FAILED);  // ckpt gave up
+      close(run.go_fd);
+    }
+    files::RestoreFdOptions opts;
+    opts.shell_job = run.shell_job;
     set_session(plan);
+    for (auto& [id, fd] : files::open_files(*run.dir, run.files->owned[index], opts, run.files->floor))
+      opened[id] = fd.release();  // inherited by the children; closed with ckpt's fds
+    create_children(run, plan, opened);
     place_helpers(plan);
     set_misc(plan);
-    restore_fds(plan);
+    // (It reads its images before it places any fd, so ckpt's images
+    // directory fd may be replaced.)
+    if (!plan.target_fds.empty()) files::install_fds(*run.dir, plan.pid, opened, opts);
     close_foreign_fds(plan);
     set_fs(plan);
   } catch (const std::exception& e) {
     fail(plan, e.what());
   }
   jump_to_blob(*plan.area);
+}
+
+}  // namespace
+
+pid_t clone_with_pid(int pid) {
+  pid_t tid = pid;
+  clone_args ca{};
+  ca.exit_signal = SIGCHLD;
+  ca.set_tid = reinterpret_cast<uint64_t>(&tid);
+  ca.set_tid_size = 1;
+  long r = syscall(SYS_clone3, &ca, sizeof(ca));
+  if (r >= 0) return pid_t(r);
+  int err = errno;
+  if (err == EEXIST) check_pid_free(pid);  // names the holder
+  if (err == EEXIST) throw Error(format("cannot restore pid %d: the pid is taken", pid));
+  if (err == EPERM)
+    throw Error(format("cannot restore pid %d: creating a task with a chosen pid needs CAP_CHECKPOINT_RESTORE or "
+                       "CAP_SYS_ADMIN",
+                       pid));
+  if (err == EINVAL)
+    throw Error(format("cannot restore pid %d: this system cannot have that pid (see /proc/sys/kernel/pid_max)", pid));
+  throw sys_error(format("cannot restore pid %d: clone3", pid), err);
+}
+
+void run_root(const TreeRun& run) {
+  // ckpt's log file belongs to ckpt; the tasks must not write to it (nor to
+  // a file that took its fd number).  Errors go through the areas instead.
+  log::close_file();
+  log::set_verbosity(0);
+  run_task(run, 0, {});
 }
 
 }  // namespace ckpt::restore

@@ -1,45 +1,66 @@
-// The new task's first life: ckpt's own code, running in the task created
-// with the target's pid, until it jumps into the restorer blob.  It makes
-// what belongs to the task rather than to its memory: session and process
-// group, fds, cwd, root, umask, comm; then moves the helper fds out of the
-// way, closes everything else of ckpt and jumps.  It never returns: a
-// failure is written to the area's status and the task exits with
-// CKPT_RESTORER_EXIT_CHILD_FAILED.
+// A restored task's first life: ckpt's own code, running in the task created
+// with the target's pid, until it jumps into its restorer blob.  The root is
+// created by ckpt; every other process by its restored parent, still in this
+// code, so parent and child are real parent and child:
+//
+//   session / process group          (setsid, setpgid)
+//   open the file descriptions it owns (shared with its descendants)
+//   create each child with its pid   (clone3 set_tid; zombies end at once)
+//   helper fds above everything, its own fds at their numbers, the rest closed
+//   cwd, root, umask, comm; block every signal, jump to the blob
+//
+// ckpt traces the root with PTRACE_O_TRACEFORK, so every child is traced by
+// ckpt from its first instruction.  A task never returns: a failure is
+// written to its area's status and it exits with
+// CKPT_RESTORER_EXIT_CHILD_FAILED (a zombie, which has no area, just exits
+// with that code).
 #pragma once
+
+#include <sys/types.h>
 
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "restore/restorer_area.h"
+#include "restore/task_files.h"
+#include "restore/tree_plan.h"
 
 namespace ckpt::restore {
 
-enum class SessionAction {
-  Keep,        // stay in ckpt's session and process group (--shell-job, or same group)
-  NewSession,  // it led its session: setsid()
-  OwnGroup,    // it led its process group in ckpt's session: setpgid(0, 0)
-  JoinGroup,   // it was in another existing group of ckpt's session
-};
-
-struct ChildPlan {
+struct TaskPlan {
   int pid = 0;
-  std::string images_path;
-  bool shell_job = false;
+  bool zombie = false;
+  int zombie_status = 0;          // wait status a zombie ends with
   SessionAction session = SessionAction::Keep;
-  int join_pgid = 0;
-  std::vector<int> helper_src;   // ckpt's fds of the helper files, by slot
+  int pgid = 0;                   // the group it ends in
+  std::vector<size_t> children;   // indices into TreeRun::tasks, creation order
+  std::vector<int> helper_src;    // ckpt's fds of the helper files, by slot
   int helper_fd_first = 0;
-  std::vector<int> target_fds;   // ascending
-  int go_fd = -1;                // ckpt writes a byte once it traces us
-  int go_write_fd = -1;          // ckpt's end, closed in the task
+  std::vector<int> target_fds;    // ascending
   std::string cwd, root;
   std::optional<uint32_t> umask;
   std::string comm;
   std::optional<int> oom_score_adj;
-  const RestorerArea* area = nullptr;
+  const RestorerArea* area = nullptr;  // null for a zombie
 };
 
-[[noreturn]] void run_child(const ChildPlan& plan);
+// Everything the tasks need, in ckpt's memory before the root is created
+// (every task has a copy).
+struct TreeRun {
+  std::vector<TaskPlan> tasks;    // index 0 is the root
+  const image::ImageDir* dir = nullptr;  // ckpt's, inherited: read before any fd is installed
+  const TreeFiles* files = nullptr;
+  bool shell_job = false;
+  int go_fd = -1;                 // the root waits for a byte: ckpt traces it
+  int go_write_fd = -1;           // ckpt's end, closed in the root
+};
+
+// clone3 with set_tid = {pid}: returns 0 in the child.  Throws "cannot
+// restore pid N: the pid is taken by ..." and the like.
+pid_t clone_with_pid(int pid);
+
+// The root's code (task 0), after ckpt's clone3.
+[[noreturn]] void run_root(const TreeRun& run);
 
 }  // namespace ckpt::restore

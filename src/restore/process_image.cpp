@@ -27,25 +27,20 @@ void read_inventory(const image::ImageDir& dir, ProcessImage& p) {
                        inv.page_size(), page));
 }
 
-void read_pstree(const image::ImageDir& dir, ProcessImage& p) {
+std::vector<img::PstreeEntry> read_pstree(const image::ImageDir& dir, const img::InventoryEntry& inv) {
   image::ImageReader reader(dir, image::Kind::Pstree);
   std::vector<img::PstreeEntry> entries;
   img::PstreeEntry e;
   while (reader.read(e)) entries.push_back(e);
   if (entries.empty()) throw image::CorruptedImage(dir.path_of(image::Kind::Pstree), "no process");
-  const img::PstreeEntry* root = nullptr;
-  for (const auto& entry : entries)
-    if (entry.pid() == p.inventory.root_pid()) root = &entry;
-  if (!root)
+  if (entries.front().pid() != inv.root_pid())
     throw image::CorruptedImage(dir.path_of(image::Kind::Pstree),
-                                format("the root pid %u of the inventory is not in it", p.inventory.root_pid()));
-  if (entries.size() > 1)
-    throw Error(format("cannot restore pid %u: its tree has %zu processes; only a single process can be restored yet",
-                       root->pid(), entries.size()));
-  if (root->threads_size() > 1)
-    throw Error(format("cannot restore pid %u: it has %d threads; only single-threaded processes can be restored yet",
-                       root->pid(), root->threads_size()));
-  p.pstree = *root;
+                                format("the root pid %u of the inventory is not its first process", inv.root_pid()));
+  for (const auto& entry : entries)
+    if (entry.threads_size() > 1)
+      throw Error(format("cannot restore pid %u: it has %d threads; only single-threaded processes can be restored yet",
+                         entry.pid(), entry.threads_size()));
+  return entries;
 }
 
 void read_core(const image::ImageDir& dir, ProcessImage& p) {
@@ -54,7 +49,8 @@ void read_core(const image::ImageDir& dir, ProcessImage& p) {
     throw image::CorruptedImage(dir.path_of(image::Kind::Core, p.pstree.pid()), "no process state in the main thread's core");
   const img::ProcessCoreEntry& pc = p.core.process();
   if (pc.has_task_state() && pc.task_state() == 1)
-    throw Error(format("cannot restore pid %u: it was a zombie; zombies are not restored yet", p.pstree.pid()));
+    throw image::CorruptedImage(dir.path_of(image::Kind::Core, p.pstree.pid()),
+                                "a zombie with a core image (zombies are marked in pstree.img)");
 }
 
 void read_mm(const image::ImageDir& dir, ProcessImage& p) {
@@ -141,15 +137,28 @@ void read_fs_and_fds(const image::ImageDir& dir, ProcessImage& p) {
 
 }  // namespace
 
-ProcessImage load_process_image(const image::ImageDir& dir) {
-  ProcessImage p;
-  read_inventory(dir, p);
-  read_pstree(dir, p);
-  read_core(dir, p);
-  read_mm(dir, p);
-  read_pagemap(dir, p);
-  read_fs_and_fds(dir, p);
-  return p;
+TreeImage load_tree_image(const image::ImageDir& dir) {
+  TreeImage t;
+  ProcessImage proto;
+  read_inventory(dir, proto);
+  t.inventory = proto.inventory;
+  for (const img::PstreeEntry& entry : read_pstree(dir, t.inventory)) {
+    ProcessImage p;
+    p.inventory = t.inventory;
+    p.pstree = entry;
+    if (entry.zombie()) {
+      // Nothing but its end: it has no other image.
+      p.zombie = true;
+      p.zombie_status = entry.exit_status() & 0xffff;
+    } else {
+      read_core(dir, p);
+      read_mm(dir, p);
+      read_pagemap(dir, p);
+      read_fs_and_fds(dir, p);
+    }
+    t.procs.push_back(std::move(p));
+  }
+  return t;
 }
 
 }  // namespace ckpt::restore

@@ -1,4 +1,4 @@
-// Everything the images say about the one process to restore, read and
+// Everything the images say about the processes to restore, read and
 // checked for consistency before anything is created.
 #pragma once
 
@@ -31,15 +31,29 @@ struct ProcessImage {
   img::FsEntry fs;
   bool has_fs = false;
   std::vector<int> fds;                // the target's fd numbers, ascending
+  // A zombie (pstree.img says so; it has no other image): recreated by its
+  // parent, it ends at once with this wait status.
+  bool zombie = false;
+  int zombie_status = 0;
 
   int pid() const { return int(pstree.pid()); }
 };
 
-// Reads inventory, pstree, core, mm, pagemap, fs and fdinfo of the root
-// process.  Throws with a sentence naming the image and what is wrong:
-// "images in DIR are incomplete: no inventory.img (the dump did not finish)",
-// a wrong architecture, page size or version, more than one process or
-// thread, overlapping areas, page runs outside the areas.
-ProcessImage load_process_image(const image::ImageDir& dir);
+// The whole tree: processes in pstree order (parents first), the root first.
+struct TreeImage {
+  img::InventoryEntry inventory;
+  std::vector<ProcessImage> procs;
+
+  const ProcessImage& root() const { return procs.front(); }
+};
+
+// Reads inventory and pstree, then core, mm, pagemap, fs and fdinfo of every
+// live process (a zombie has only its pstree record).  Throws with a sentence naming
+// the image and what is wrong: "images in DIR are incomplete: no
+// inventory.img (the dump did not finish)", a wrong architecture, page size
+// or version, a process with several threads, overlapping areas, page runs
+// outside the areas, a root that is not first.
+TreeImage load_tree_image(const image::ImageDir& dir);
+
 
 }  // namespace ckpt::restore

@@ -1,8 +1,9 @@
-// `ckpt restore -D DIR`: read and check every image, create the process with
-// its pid, give it its fds and task state, hand it to the restorer blob, and
-// let it go (-d) or stay its parent and exit with its status.
+// `ckpt restore -D DIR`: read and check every image, create the process tree
+// with its pids, give each process its fds and task state, hand each to its
+// restorer blob, hold them all until the last is in place, and let them go
+// (-d) or stay the root's parent and exit with its status.
 #include <fcntl.h>
-#include <linux/sched.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -20,11 +21,13 @@
 #include "proc/maps.h"
 #include "proc/read.h"
 #include "restore/child.h"
+#include "restore/child.h"
 #include "restore/helper_files.h"
 #include "restore/process_image.h"
 #include "restore/restorer_area.h"
 #include "restore/session.h"
 #include "restore/tracer.h"
+#include "restore/tree_tracer.h"
 #include "restore/vdso.h"
 
 namespace ckpt {
@@ -81,26 +84,6 @@ Pipe make_pipe() {
   return {UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
-pid_t clone_with_pid(int pid) {
-  pid_t tid = pid;
-  clone_args ca{};
-  ca.exit_signal = SIGCHLD;
-  ca.set_tid = reinterpret_cast<uint64_t>(&tid);
-  ca.set_tid_size = 1;
-  long r = syscall(SYS_clone3, &ca, sizeof(ca));
-  if (r >= 0) return pid_t(r);
-  int err = errno;
-  if (err == EEXIST) restore::check_pid_free(pid);  // names the holder
-  if (err == EEXIST) throw Error(format("cannot restore pid %d: the pid is taken", pid));
-  if (err == EPERM)
-    throw Error(format("cannot restore pid %d: creating a task with a chosen pid needs CAP_CHECKPOINT_RESTORE or "
-                       "CAP_SYS_ADMIN",
-                       pid));
-  if (err == EINVAL)
-    throw Error(format("cannot restore pid %d: this system cannot have that pid (see /proc/sys/kernel/pid_max)", pid));
-  throw sys_error(format("cannot restore pid %d: clone3", pid), err);
-}
-
 void write_pidfile(const std::string& path, int pid) {
   if (path.empty()) return;
   std::string tmp = path + ".tmp";
@@ -127,6 +110,21 @@ class BlockChld {
   sigset_t old_;
 };
 
+// ckpt is a child subreaper while it restores: if the restore fails, the
+// orphans and zombies of the killed tree come to ckpt, which reaps them.
+class Subreaper {
+ public:
+  Subreaper() {
+    prctl(PR_GET_CHILD_SUBREAPER, &old_);
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+  }
+  ~Subreaper() { restore(); }
+  void restore() { prctl(PR_SET_CHILD_SUBREAPER, old_); }
+
+ private:
+  int old_ = 0;
+};
+
 // Like a shell waiting for its foreground job, ckpt lets the terminal's
 // SIGINT and SIGQUIT go to the process alone, and reports how it ended.
 int wait_for_exit(int pid) {
@@ -145,20 +143,20 @@ int wait_for_exit(int pid) {
   return 128 + WTERMSIG(status);
 }
 
-restore::ChildPlan child_plan(const cli::Options& opts, const image::ImageDir& dir, const ProcessImage& p,
-                              const restore::SessionPlan& session, const restore::HelperFiles& helpers,
-                              int helper_fd_first, const Pipe& go, const restore::RestorerArea& area) {
-  restore::ChildPlan plan;
+restore::TaskPlan task_plan(const ProcessImage& p, const restore::NodePlan& node, const restore::HelperFiles* helpers,
+                            int helper_fd_first, const restore::RestorerArea* area) {
+  restore::TaskPlan plan;
   plan.pid = p.pid();
-  plan.images_path = dir.path();
-  plan.shell_job = opts.shell_job;
-  plan.session = session.action;
-  plan.join_pgid = session.pgid;
-  for (const UniqueFd& fd : helpers.fds) plan.helper_src.push_back(fd.get());
+  plan.zombie = p.zombie;
+  plan.zombie_status = p.zombie_status;
+  plan.session = node.action;
+  plan.pgid = node.pgid;
+  plan.children = node.children;
+  plan.comm = p.core.thread().comm();
+  if (p.zombie) return plan;
+  for (const UniqueFd& fd : helpers->fds) plan.helper_src.push_back(fd.get());
   plan.helper_fd_first = helper_fd_first;
   plan.target_fds = p.fds;
-  plan.go_fd = go.r.get();
-  plan.go_write_fd = go.w.get();
   if (p.has_fs) {
     plan.cwd = p.fs.cwd();
     plan.root = p.fs.root();
@@ -166,9 +164,8 @@ restore::ChildPlan child_plan(const cli::Options& opts, const image::ImageDir& d
   } else {
     plan.umask = p.core.process().umask();
   }
-  plan.comm = p.core.thread().comm();
   if (p.core.process().has_oom_score_adj()) plan.oom_score_adj = p.core.process().oom_score_adj();
-  plan.area = &area;
+  plan.area = area;
   return plan;
 }
 
@@ -181,62 +178,119 @@ void log_restored(const ProcessImage& p, const restore::RestorerArea& area, std:
            double(page_bytes) / (1 << 20), pages_s * 1e3, pages_s > 0 ? double(page_bytes) / 1e9 / pages_s : 0.0);
 }
 
-// Everything up to the restored process running on its own; ckpt keeps no
+// Everything that can be checked before a task exists: images, pids, files,
+// sessions and groups, the vDSO (with the areas).
+std::vector<restore::NodePlan> check_tree(const image::ImageDir& dir, const restore::TreeImage& tree,
+                                          const restore::SessionPlan& session) {
+  check_kernel(tree.root());
+  std::vector<restore::TreeNode> nodes;
+  for (const ProcessImage& p : tree.procs) {
+    restore::check_pid_free(p.pid());
+    if (!p.zombie) files::check_files(dir, p.pid());
+    nodes.push_back({p.pid(), int(p.pstree.ppid()), int(p.pstree.pgid()), int(p.pstree.sid()), p.zombie});
+  }
+  restore::RootSession rs{session.action, session.pgid, getsid(0), getpgrp()};
+  return restore::plan_tree(nodes, rs);
+}
+
+int highest_fd(const restore::TreeImage& tree) {
+  int top = 2;
+  for (const ProcessImage& p : tree.procs)
+    if (!p.fds.empty()) top = std::max(top, p.fds.back());
+  for (int fd : proc::list_fds(getpid())) top = std::max(top, fd);
+  return top;
+}
+
+// Everything up to the restored tree running on its own; ckpt keeps no
 // file or mapping of the restore once this returns.
-int restore_process(const cli::Options& opts) {
+int restore_tree(const cli::Options& opts) {
   image::ImageDir dir = image::ImageDir::open(opts.images_dir);
-  ProcessImage p = restore::load_process_image(dir);
-  const int pid = p.pid();
-  LOG_INFO("restoring pid %d (%d areas, %zu page runs) from %s", pid, int(p.vmas.size()), p.runs.size(),
-           dir.path().c_str());
-  check_kernel(p);
-  restore::check_pid_free(pid);
-  files::check_files(dir, pid);
-  restore::SessionPlan session = restore::plan_session(p, opts.shell_job);
+  restore::TreeImage tree = restore::load_tree_image(dir);
+  const ProcessImage& root = tree.root();
+  const size_t n = tree.procs.size();
+  LOG_INFO("restoring pid %d and %zu more processes from %s", root.pid(), n - 1, dir.path().c_str());
+  restore::SessionPlan session = restore::plan_session(root, opts.shell_job);
+  std::vector<restore::NodePlan> nodes = check_tree(dir, tree, session);
   raise_nofile();
 
-  restore::HelperFiles helpers = restore::open_helper_files(dir, p);
+  std::vector<restore::HelperFiles> helpers(n);
+  for (size_t i = 0; i < n; i++)
+    if (!tree.procs[i].zombie) helpers[i] = restore::open_helper_files(dir, tree.procs[i]);
   Pipe go = make_pipe();
-  std::vector<int> ours = proc::list_fds(getpid());
-  int helper_fd_first = std::max(ours.empty() ? 2 : ours.back(), p.fds.empty() ? 2 : p.fds.back()) + 1;
+  restore::TreeFiles files = restore::plan_tree_files(dir, tree, nodes);
+  // Shared descriptions above every fd of the tree and of ckpt; the helper
+  // fds above those.
+  files.floor = highest_fd(tree) + 1;
+  int helper_fd_first = files.floor + int(files.budget) + 1;
+  size_t most_helpers = 0;
+  for (const auto& h : helpers) most_helpers = std::max(most_helpers, h.fds.size());
+  struct rlimit nofile;
+  getrlimit(RLIMIT_NOFILE, &nofile);
+  if (uint64_t(helper_fd_first) + most_helpers >= nofile.rlim_cur)
+    throw Error(format("cannot restore pid %d: its tree needs fd numbers up to %zu, above the limit %llu", root.pid(),
+                       size_t(helper_fd_first) + most_helpers, (unsigned long long)nofile.rlim_cur));
 
-  std::vector<proc::MapsEntry> maps = own_maps();
-  restore::ArgsInputs in{};
-  in.image = &p;
-  in.helper_fd_first = helper_fd_first;
-  in.helpers = &helpers;
-  in.our_vdso = restore::vdso_parts(maps);
-  in.our_vdso_build_id = restore::own_vdso_build_id();
-  in.task_size = task_size(maps, p);
-  restore::RestorerArea area = restore::build_restorer_area(in, maps);
-  restore::ChildPlan plan = child_plan(opts, dir, p, session, helpers, helper_fd_first, go, area);
+  std::vector<restore::RestorerArea> areas(n);
+  for (size_t i = 0; i < n; i++) {
+    const ProcessImage& p = tree.procs[i];
+    if (p.zombie) continue;
+    std::vector<proc::MapsEntry> maps = own_maps();  // with the areas made so far
+    restore::ArgsInputs in{};
+    in.image = &p;
+    in.helper_fd_first = helper_fd_first;
+    in.helpers = &helpers[i];
+    in.our_vdso = restore::vdso_parts(maps);
+    in.our_vdso_build_id = restore::own_vdso_build_id();
+    in.task_size = task_size(maps, p);
+    areas[i] = restore::build_restorer_area(in, maps);
+  }
+  restore::TreeRun run;
+  run.dir = &dir;
+  run.files = &files;
+  run.shell_job = opts.shell_job;
+  run.go_fd = go.r.get();
+  run.go_write_fd = go.w.get();
+  for (size_t i = 0; i < n; i++)
+    run.tasks.push_back(task_plan(tree.procs[i], nodes[i], &helpers[i], helper_fd_first, &areas[i]));
 
   BlockChld block_chld;
+  Subreaper subreaper;
+  restore::TreeTracer tracer;
+  for (size_t i : restore::creation_order(nodes))
+    tracer.add(tree.procs[i].pid(), tree.procs[i].zombie ? nullptr : &areas[i], tree.procs[i].zombie_status);
   fflush(stdout);
   fflush(stderr);
-  pid_t child = clone_with_pid(pid);
-  if (child == 0) restore::run_child(plan);
-  restore::TracedTask task(child);
+  pid_t child = restore::clone_with_pid(root.pid());
+  if (child == 0) restore::run_root(run);
+  tracer.root().mark_created();
   go.r.reset();
-  task.seize();
-  area.args()->ckpt_rseq = task.rseq_config();
-  if (write(go.w.get(), "g", 1) != 1) throw sys_error(format("cannot start the restore of pid %d", pid));
+  tracer.root().seize();
+  ckpt_restorer_rseq rseq = tracer.root().rseq_config();
+  for (auto& area : areas)
+    if (area.start()) area.args()->ckpt_rseq = rseq;  // the children inherit the root's
+  if (write(go.w.get(), "g", 1) != 1) throw sys_error(format("cannot start the restore of pid %d", root.pid()));
   go.w.reset();
 
   auto started = std::chrono::steady_clock::now();
-  task.run_to_target(area, started + kRestoreTimeout);
-  task.remove_area(area);
-  write_pidfile(opts.pidfile, pid);
-  bool stopped = p.core.process().has_task_state() && p.core.process().task_state() == 2;
-  task.detach(stopped);
-  log_restored(p, area, std::chrono::steady_clock::now() - started);
-  return pid;
+  tracer.run(started + kRestoreTimeout);
+  write_pidfile(opts.pidfile, root.pid());
+  subreaper.restore();
+  tracer.release([&](pid_t pid) {
+    for (const ProcessImage& p : tree.procs)
+      if (p.pid() == pid) return p.core.process().has_task_state() && p.core.process().task_state() == 2;
+    return false;
+  });
+  auto took = std::chrono::steady_clock::now() - started;
+  for (size_t i = 0; i < n; i++)
+    if (!tree.procs[i].zombie) log_restored(tree.procs[i], areas[i], took);
+  if (n > 1) LOG_INFO("tree of pid %d restored: %zu processes", root.pid(), n);
+  return root.pid();
 }
 
 }  // namespace
 
 int run_restore(const cli::Options& opts) {
-  int pid = restore_process(opts);
+  int pid = restore_tree(opts);
   if (opts.detach) return 0;
   return wait_for_exit(pid);
 }

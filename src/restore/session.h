@@ -4,7 +4,7 @@
 // and its group one that exists there, or restore refuses with the reason.
 #pragma once
 
-#include "restore/child.h"
+#include "restore/tree_plan.h"
 #include "restore/process_image.h"
 
 namespace ckpt::restore {

@@ -26,18 +26,10 @@ struct TracedTask::Stop {
   }
 };
 
-TracedTask::~TracedTask() {
-  if (done_) return;
-  kill(pid_, SIGKILL);
-  int status;
-  while (waitpid(pid_, &status, __WALL) < 0 && errno == EINTR) {
-  }
-}
-
 void TracedTask::seize() {
-  if (ptrace(PTRACE_SEIZE, pid_, 0, PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL) < 0)
-    throw sys_error(format("cannot trace the new task %d", pid_));
-  attached_ = true;
+  long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACEFORK;
+  if (ptrace(PTRACE_SEIZE, pid_, 0, opts) < 0) throw sys_error(format("cannot trace the new task %d", pid_));
+  seen_ = true;
 }
 
 // SIGCHLD is blocked by the caller: sigtimedwait sleeps until the task
@@ -49,10 +41,7 @@ TracedTask::Stop TracedTask::wait_stop(Clock::time_point deadline) {
   for (;;) {
     Stop s;
     pid_t r = waitpid(pid_, &s.status, __WALL | WNOHANG);
-    if (r == pid_) {
-      if (s.exited()) done_ = true;  // reaped: nothing left to kill
-      return s;
-    }
+    if (r == pid_) return s;
     if (r < 0 && errno != EINTR) throw sys_error(format("cannot wait for the new task %d", pid_));
     auto left = deadline - Clock::now();
     if (left <= Clock::duration::zero()) throw Error(format("restore of pid %d timed out", pid_));
@@ -73,27 +62,49 @@ ckpt_restorer_rseq TracedTask::rseq_config() {
   return {conf.rseq_abi_pointer, conf.rseq_abi_size, conf.signature};
 }
 
-void TracedTask::died(const Stop& s, const RestorerArea& area) {
-  const ckpt_restorer_args* a = area.args();
-  throw Error(describe_task_death(pid_, s.status, *a));
+void TracedTask::died(const Stop& s) {
+  if (zombie()) {
+    if (WIFEXITED(s.status) && WEXITSTATUS(s.status) == CKPT_RESTORER_EXIT_CHILD_FAILED &&
+        !(WIFEXITED(zombie_status_) && WEXITSTATUS(zombie_status_) == CKPT_RESTORER_EXIT_CHILD_FAILED))
+      throw Error(format("cannot restore the zombie %d: it could not take its session or process group", pid_));
+    throw Error(format("cannot restore the zombie %d: it ended with status 0x%x, not 0x%x", pid_, s.status,
+                       zombie_status_));
+  }
+  throw Error(describe_task_death(pid_, s.status, *area_->args()));
 }
 
-void TracedTask::run_to_target(const RestorerArea& area, Clock::time_point deadline) {
-  const ckpt_restorer_args* a = area.args();
-  // Until the int3: the child's code, then the blob.
-  for (;;) {
-    Stop s = wait_stop(deadline);
-    if (s.exited()) died(s, area);
-    int sig = s.signal();
-    if (sig == SIGTRAP && __atomic_load_n(&a->status.phase, __ATOMIC_SEQ_CST) == CKPT_PHASE_SIGRETURN) break;
-    // Group stops are let go; other signals get delivered (a fault in the
-    // blob kills the task and is reported above).
-    if (ptrace(PTRACE_CONT, pid_, 0, sig) < 0) throw sys_error(format("cannot resume the new task %d", pid_));
+void TracedTask::on_status(int status, Clock::time_point deadline) {
+  seen_ = true;
+  Stop s{status};
+  if (s.exited()) {
+    // (The core-dump bit aside: zombies are recreated without a core.)
+    if (zombie() && (s.status & ~0x80) == (zombie_status_ & ~0x80)) {
+      // Ours no more: it is its restored parent's zombie now.
+      finished_ = true;
+      return;
+    }
+    died(s);
   }
+  if (finished_) throw Error(format("restored pid %d stopped unexpectedly (status 0x%x)", pid_, status));
+  int sig = s.signal();
+  if (!zombie() && sig == SIGTRAP &&
+      __atomic_load_n(&area_->args()->status.phase, __ATOMIC_SEQ_CST) == CKPT_PHASE_SIGRETURN) {
+    follow_sigreturn(deadline);
+    remove_area();
+    finished_ = true;
+    return;
+  }
+  // Event stops (its birth, its forks) and group stops are let go; other
+  // signals get delivered (a fault in the blob kills the task and is
+  // reported; a zombie's own death signal ends it).
+  if (ptrace(PTRACE_CONT, pid_, 0, sig) < 0) throw sys_error(format("cannot resume the new task %d", pid_));
+}
+
+void TracedTask::follow_sigreturn(Clock::time_point deadline) {
   // The int3 is swallowed; the next syscall is rt_sigreturn.
   if (ptrace(PTRACE_SYSCALL, pid_, 0, 0) < 0) throw sys_error(format("cannot resume the new task %d", pid_));
   Stop entry = next_syscall_stop(deadline);
-  if (entry.exited()) died(entry, area);
+  if (entry.exited()) died(entry);
   __ptrace_syscall_info info{};
   if (ptrace(PTRACE_GET_SYSCALL_INFO, pid_, sizeof(info), &info) < 0 || info.op != PTRACE_SYSCALL_INFO_ENTRY ||
       info.entry.nr != __NR_rt_sigreturn)
@@ -101,7 +112,7 @@ void TracedTask::run_to_target(const RestorerArea& area, Clock::time_point deadl
   syscall_insn_ = info.instruction_pointer - 2;
   if (ptrace(PTRACE_SYSCALL, pid_, 0, 0) < 0) throw sys_error(format("cannot resume the new task %d", pid_));
   Stop exit = next_syscall_stop(deadline);
-  if (exit.exited()) died(exit, area);
+  if (exit.exited()) died(exit);
   LOG_DEBUG("pid %d left rt_sigreturn with the dumped registers", pid_);
 }
 
@@ -123,7 +134,8 @@ TracedTask::Stop TracedTask::next_syscall_stop(Clock::time_point deadline) {
   }
 }
 
-void TracedTask::remove_area(const RestorerArea& area) {
+void TracedTask::remove_area() {
+  const RestorerArea& area = *area_;
   user_regs_struct saved;
   if (ptrace(PTRACE_GETREGS, pid_, 0, &saved) < 0) throw sys_error(format("cannot read the registers of %d", pid_));
   user_regs_struct call = saved;
@@ -154,8 +166,7 @@ void TracedTask::detach(bool stop) {
   for (int sig : deferred_signals_) syscall(SYS_tgkill, pid_, pid_, sig);
   if (ptrace(PTRACE_DETACH, pid_, 0, stop ? SIGSTOP : 0) < 0)
     throw sys_error(format("cannot detach from the restored pid %d", pid_));
-  attached_ = false;
-  done_ = true;
+  detached_ = true;
 }
 
 }  // namespace ckpt::restore

@@ -1,13 +1,14 @@
-// ckpt's side of the new task: it traces the task from its creation to its
-// first instruction of target code, so that the task never runs the target
-// half-made and the restorer area can be removed from it at the very end.
+// ckpt's side of one restored task: it traces the task from its creation to
+// its first instruction of target code, so that the task never runs the
+// target half-made and the restorer area can be removed from it at the very
+// end.
 //
-//   seize ──> rseq config ──> go ──> ... blob ... int3 ──> rt_sigreturn entry
-//   ──> rt_sigreturn exit (target registers in place) ──> remote munmap of the
-//   restorer area ──> detach
+//   (root: seize, rseq config, go; the others are traced from birth)
+//   ... ckpt's code, blob ... int3 ──> rt_sigreturn entry ──> rt_sigreturn
+//   exit (target registers in place) ──> remote munmap of the restorer area
+//   ──> held stopped until the whole tree is there ──> detach
 //
-// A TracedTask that was not detached kills and reaps its task when it dies,
-// so a failed restore leaves nothing behind.
+// Killing and reaping on failure is the tree's business (tree_tracer.h).
 #pragma once
 
 #include <sys/types.h>
@@ -25,22 +26,35 @@ class TracedTask {
  public:
   using Clock = std::chrono::steady_clock;
 
-  explicit TracedTask(pid_t pid) : pid_(pid) {}
+  // A live task with its area, or a zombie of the image (area null) that
+  // must end with `zombie_status`.
+  TracedTask(pid_t pid, const RestorerArea* area, int zombie_status = 0)
+      : pid_(pid), area_(area), zombie_status_(zombie_status) {}
   TracedTask(const TracedTask&) = delete;
   TracedTask& operator=(const TracedTask&) = delete;
-  ~TracedTask();  // kill and reap unless detached
 
   pid_t pid() const { return pid_; }
+  bool zombie() const { return area_ == nullptr; }
+  const RestorerArea* area() const { return area_; }
+  // Reported by waitpid at least once (it exists and is ours).
+  bool seen() const { return seen_; }
+  // Held at the exit of rt_sigreturn with its area removed, or (a zombie)
+  // ended as it should.
+  bool finished() const { return finished_; }
+  bool detached() const { return detached_; }
 
-  // PTRACE_SEIZE (the task waits for "go" in its first instructions).
+  // The root exists (ckpt's clone3 returned): it is ours even untraced.
+  void mark_created() { seen_ = true; }
+  // PTRACE_SEIZE of the root, with PTRACE_O_TRACEFORK: the children it
+  // creates are traced from their first instruction, with the same options.
   void seize();
   // ckpt's rseq registration as the task inherited it (the blob undoes it).
   ckpt_restorer_rseq rseq_config();
-  // Lets the task run until the blob's int3, then follows it through
-  // rt_sigreturn.  Throws the task's own error (child or blob) if it died.
-  void run_to_target(const RestorerArea& area, Clock::time_point deadline);
-  // munmap of the restorer area inside the task, at rt_sigreturn's exit.
-  void remove_area(const RestorerArea& area);
+  // One stop or the end of this task, as waitpid reported it.  At the
+  // blob's int3 it follows the task through rt_sigreturn and removes the
+  // area (waiting for this task alone).  Throws the task's own error if it
+  // died (or, a zombie, ended otherwise than recorded).
+  void on_status(int status, Clock::time_point deadline);
   // Lets the task go as the restored process (stopped if `stop`).
   void detach(bool stop);
 
@@ -48,11 +62,16 @@ class TracedTask {
   struct Stop;
   Stop wait_stop(Clock::time_point deadline);
   Stop next_syscall_stop(Clock::time_point deadline);
-  [[noreturn]] void died(const Stop& s, const RestorerArea& area);
+  [[noreturn]] void died(const Stop& s);
+  void follow_sigreturn(Clock::time_point deadline);
+  void remove_area();
 
   pid_t pid_;
-  bool attached_ = false;
-  bool done_ = false;  // detached as the restored process: leave it alone
+  const RestorerArea* area_;
+  int zombie_status_;
+  bool seen_ = false;
+  bool finished_ = false;
+  bool detached_ = false;
   uint64_t syscall_insn_ = 0;
   std::vector<int> deferred_signals_;
 };

@@ -1,0 +1,38 @@
+// The fds of a restored tree.  A file description used by several processes
+// is one FileEntry of files.img referred to by each one's fdinfo; it is
+// opened ONCE (files::open_files), by the lowest common ancestor of its
+// users, before that process creates its children, at a number above every
+// fd any process of the tree will have.  The children inherit it, so after
+// the restore the processes share it (and its offset) as they did.  Each
+// process then puts its own fds at their numbers (files::install_fds) and
+// closes the rest.  Terminals (--shell-job) are not shared: install_fds
+// gives each process ckpt's own stdio in their place, still at 0-2 in every
+// task since each creates its children before installing its own fds.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "image/image.h"
+#include "restore/process_image.h"
+#include "restore/tree_plan.h"
+
+namespace ckpt::restore {
+
+struct TreeFiles {
+  std::vector<std::set<uint32_t>> owned;  // per process index: opened before its children
+  int floor = 0;                          // descriptions are opened at or above this
+  size_t budget = 0;                      // how many may be open at once at or above floor
+};
+
+// Reads which descriptions each live process uses and decides who opens
+// each.  The caller sets `floor` above every fd number of the tree and every
+// fd ckpt holds.
+TreeFiles plan_tree_files(const image::ImageDir& dir, const TreeImage& tree, const std::vector<NodePlan>& plan);
+
+// id -> fd number, in a task: what it inherited plus what it opened.
+using OpenedFiles = std::map<uint32_t, int>;
+
+}  // namespace ckpt::restore

@@ -1,0 +1,149 @@
+#include "restore/tree_tracer.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <string>
+
+#include "ckpt/error.h"
+#include "ckpt/log.h"
+#include "ckpt/restorer_args.h"
+
+namespace ckpt::restore {
+
+namespace {
+
+// Sleeps until SIGCHLD (blocked by the caller) or `limit` passes.
+void wait_chld(std::chrono::nanoseconds limit) {
+  if (limit <= std::chrono::nanoseconds::zero()) return;
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  auto ns = limit.count();
+  timespec ts{time_t(ns / 1000000000), long(ns % 1000000000)};
+  sigtimedwait(&chld, nullptr, &ts);
+}
+
+// How telling a task's end is: its own message (ckpt's code or the blob
+// gave up) beats a signal, which beats the SIGKILL a task gets when its
+// parent dies before it.
+int rank_of(int status) {
+  if (WIFEXITED(status) &&
+      (WEXITSTATUS(status) == CKPT_RESTORER_EXIT_CHILD_FAILED || WEXITSTATUS(status) == CKPT_RESTORER_EXIT_FAILED))
+    return 0;
+  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) return 2;
+  return 1;
+}
+
+pid_t tracer_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("TracerPid:", 0) == 0) return pid_t(std::atoi(line.c_str() + 10));
+  return 0;
+}
+
+}  // namespace
+
+TracedTask& TreeTracer::add(pid_t pid, const RestorerArea* area, int zombie_status) {
+  tasks_.push_back(std::make_unique<TracedTask>(pid, area, zombie_status));
+  return *tasks_.back();
+}
+
+TracedTask* TreeTracer::find(pid_t pid) {
+  for (auto& t : tasks_)
+    if (t->pid() == pid) return t.get();
+  return nullptr;
+}
+
+bool TreeTracer::all_finished() const {
+  for (const auto& t : tasks_)
+    if (!t->finished()) return false;
+  return true;
+}
+
+void TreeTracer::run(Clock::time_point deadline) {
+  struct Failure {
+    int rank;
+    std::string message;
+  };
+  std::optional<Failure> failure;
+  Clock::time_point grace_end;
+  while (!all_finished() || failure) {
+    int status;
+    pid_t r = waitpid(-1, &status, __WALL | WNOHANG);
+    if (r > 0) {
+      TracedTask* t = find(r);
+      if (!t) {
+        if (WIFSTOPPED(status)) throw Error(format("an unknown task %d stopped under ckpt's tracing", r));
+        continue;  // not ours (and now reaped)
+      }
+      if (failure) {
+        // Collecting the other ends; the tasks still alive stay stopped
+        // until they are killed.
+        if (!WIFSTOPPED(status) && rank_of(status) < failure->rank) {
+          try {
+            t->on_status(status, deadline);
+          } catch (const Error& e) {
+            failure = Failure{rank_of(status), e.what()};
+          }
+        }
+        continue;
+      }
+      try {
+        t->on_status(status, deadline);
+      } catch (const Error& e) {
+        failure = Failure{WIFSTOPPED(status) ? 1 : rank_of(status), e.what()};
+        grace_end = Clock::now() + std::chrono::milliseconds(300);
+      }
+      continue;
+    }
+    if (r < 0 && errno == ECHILD && !failure) throw Error("every restored task is gone");
+    if (r < 0 && errno != ECHILD && errno != EINTR) throw sys_error("cannot wait for the restored tasks");
+    auto now = Clock::now();
+    if (failure && (now >= grace_end || failure->rank == 0)) throw Error(failure->message);
+    if (now >= deadline) {
+      std::string waiting;
+      for (const auto& t : tasks_)
+        if (!t->finished()) waiting += format(" %d", t->pid());
+      throw Error("restore timed out waiting for pid" + waiting);
+    }
+    wait_chld(std::min(failure ? grace_end : deadline, deadline) - now);
+  }
+}
+
+void TreeTracer::kill_all() {
+  pid_t me = getpid();
+  for (const auto& t : tasks_)
+    if (t->seen() || tracer_of(t->pid()) == me) kill(t->pid(), SIGKILL);
+  // Orphans of the killed tasks come to ckpt (a subreaper meanwhile):
+  // reap until there is no child and no tracee left.  A task created while
+  // its parent was being killed is born traced, and is killed when seen.
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    int status;
+    pid_t r = waitpid(-1, &status, __WALL | WNOHANG);
+    if (r > 0) {
+      if (WIFSTOPPED(status)) kill(r, SIGKILL);
+      continue;
+    }
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) break;  // ECHILD: nothing left
+    auto now = Clock::now();
+    if (now >= deadline) {
+      LOG_WARN("some restored tasks could not be reaped");
+      break;
+    }
+    wait_chld(std::min<Clock::duration>(deadline - now, std::chrono::milliseconds(100)));
+  }
+}
+
+TreeTracer::~TreeTracer() {
+  if (!released_) kill_all();
+}
+
+}  // namespace ckpt::restore

@@ -1,0 +1,60 @@
+// ckpt's side of a whole restored tree: every task is traced (the root by
+// PTRACE_SEIZE, the others from birth through PTRACE_O_TRACEFORK), each is
+// followed to its final rt_sigreturn and held there, stopped, with its
+// restorer area removed.  Only when every task is held and every zombie has
+// ended are they all let go, children before parents: no task runs target
+// code while another is half-made (a parent's wait4 never meets a child
+// that is still being restored).
+//
+// A tree that was not released is killed: every task that is ours (seen, or
+// traced by us) gets SIGKILL and ckpt, a child subreaper for the duration,
+// reaps until it has no child left, so that a failed restore leaves no
+// process and no zombie behind.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "restore/tracer.h"
+
+namespace ckpt::restore {
+
+class TreeTracer {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  TreeTracer() = default;
+  TreeTracer(const TreeTracer&) = delete;
+  TreeTracer& operator=(const TreeTracer&) = delete;
+  ~TreeTracer();  // kills and reaps the tree unless released
+
+  // Every task of the tree, in creation order (the root first).
+  TracedTask& add(pid_t pid, const RestorerArea* area, int zombie_status = 0);
+  TracedTask& root() { return *tasks_.front(); }
+
+  // Handles every task's stops until all are finished.  Throws the most
+  // telling error of the tasks that died (a task's own message rather than
+  // the SIGKILL its parent's death gave its children).
+  void run(Clock::time_point deadline);
+  // Detaches every live task, children before parents; `stopped(pid)` says
+  // whether a task was dumped stopped (it is detached with SIGSTOP).
+  template <typename Stopped>
+  void release(Stopped stopped) {
+    for (auto it = tasks_.rbegin(); it != tasks_.rend(); ++it)
+      if (!(*it)->zombie()) (*it)->detach(stopped((*it)->pid()));
+    released_ = true;
+  }
+
+ private:
+  TracedTask* find(pid_t pid);
+  bool all_finished() const;
+  void kill_all();
+
+  std::vector<std::unique_ptr<TracedTask>> tasks_;
+  bool released_ = false;
+};
+
+}  // namespace ckpt::restore
