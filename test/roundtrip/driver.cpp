@@ -252,6 +252,26 @@ class Driver {
     if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
       failf("after the dump pid " + std::to_string(pid) + " " + describe_status(status) + " (want killed by ckpt)");
     if (kill(pid, 0) == 0) failf("pid " + std::to_string(pid) + " still exists after the dump");
+    reap_orphans();
+  }
+
+  // The rest of a dumped tree dies after its root: its processes and
+  // zombies come to us (a subreaper) and must be reaped, or their pids stay
+  // taken for the restore.  No other child of ours exists at this point.
+  void reap_orphans() {
+    double deadline = now() + 30;
+    for (;;) {
+      int status;
+      pid_t r = waitpid(-1, &status, WNOHANG);
+      if (r > 0) continue;
+      if (r < 0) return;  // ECHILD: nothing left
+      if (now() >= deadline) failf("the rest of the dumped tree did not end within 30 s");
+      sigset_t chld;
+      sigemptyset(&chld);
+      sigaddset(&chld, SIGCHLD);
+      timespec ts{0, 50 * 1000 * 1000};
+      sigtimedwait(&chld, nullptr, &ts);
+    }
   }
 
   size_t mark_ = 0;
