@@ -14,6 +14,9 @@
 //                  the restored process's status
 //   pid-taken      restore while the original still runs: restore must fail,
 //                  name the holder of the pid, and leave no process behind
+//   fail-cleanup   a restore whose root fails once its children exist
+//                  (CKPT_RESTORE_TEST_FAIL): it must name the root, leave no
+//                  process or zombie behind, and a restore after it passes
 //
 // The driver is a child subreaper, so a process restored with -d becomes its
 // child and its exit status is the verdict.  Every wait is bounded.
@@ -109,6 +112,7 @@ class Driver {
     else if (m == "redump") redump();
     else if (m == "attached") attached();
     else if (m == "pid-taken") pid_taken();
+    else if (m == "fail-cleanup") fail_cleanup();
     else failf("unknown mode " + m);
   }
 
@@ -193,6 +197,29 @@ class Driver {
       for (pid_t k : kids) list += " " + std::to_string(k);
       failf("after the failed restore the driver's children are:" + list);
     }
+    verdict(pid);
+  }
+
+  void fail_cleanup() {
+    pid_t pid = start_target();
+    dump(pid, "img", {});
+    expect_gone(pid);
+    setenv("CKPT_RESTORE_TEST_FAIL", std::to_string(pid).c_str(), 1);
+    int rc = run_ckpt({"restore", "-D", cfg_.workdir + "/img", "-d", "-v4"}, "restore");
+    unsetenv("CKPT_RESTORE_TEST_FAIL");
+    std::string log = ckpt_log();
+    if (rc == 0) failf("restore succeeded although pid " + std::to_string(pid) + " was made to fail");
+    if (log.find("cannot restore pid " + std::to_string(pid) + ": failure injected") == std::string::npos)
+      failf("restore's error does not name pid " + std::to_string(pid) + ":\n" + log);
+    std::vector<pid_t> kids = children();
+    if (!kids.empty()) {
+      std::string list;
+      for (pid_t k : kids) list += " " + std::to_string(k);
+      failf("after the failed restore the driver's children are:" + list);
+    }
+    if (kill(pid, 0) == 0) failf("pid " + std::to_string(pid) + " exists after the failed restore");
+    printf("failed restore left nothing behind\n");
+    restore_detached("img", pid);
     verdict(pid);
   }
 
