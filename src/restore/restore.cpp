@@ -6,6 +6,7 @@
 #include <sys/prctl.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -178,6 +179,17 @@ void log_restored(const ProcessImage& p, const restore::RestorerArea& area, std:
            double(page_bytes) / (1 << 20), pages_s * 1e3, pages_s > 0 ? double(page_bytes) / 1e9 / pages_s : 0.0);
 }
 
+// The working directory and root each task will change to.
+void check_fs(const ProcessImage& p) {
+  if (!p.has_fs) return;
+  for (const std::string& dir : {p.fs.cwd(), p.fs.root()}) {
+    struct stat st;
+    if (!dir.empty() && (stat(dir.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)))
+      throw Error(format("cannot restore pid %d: its %s %s is not a directory any more", p.pid(),
+                         dir == p.fs.cwd() ? "working directory" : "root", dir.c_str()));
+  }
+}
+
 // Everything that can be checked before a task exists: images, pids, files,
 // sessions and groups, the vDSO (with the areas).
 std::vector<restore::NodePlan> check_tree(const image::ImageDir& dir, const restore::TreeImage& tree,
@@ -187,6 +199,7 @@ std::vector<restore::NodePlan> check_tree(const image::ImageDir& dir, const rest
   for (const ProcessImage& p : tree.procs) {
     restore::check_pid_free(p.pid());
     if (!p.zombie) files::check_files(dir, p.pid());
+    if (!p.zombie) check_fs(p);
     nodes.push_back({p.pid(), int(p.pstree.ppid()), int(p.pstree.pgid()), int(p.pstree.sid()), p.zombie});
   }
   restore::RootSession rs{session.action, session.pgid, getsid(0), getpgrp()};
