@@ -1,6 +1,5 @@
 #include "restore/child.h"
 
-#include <dirent.h>
 #include <linux/sched.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -22,21 +21,6 @@
 namespace ckpt::restore {
 
 namespace {
-
-std::vector<int> open_fds() {
-  std::vector<int> fds;
-  DIR* d = opendir("/proc/self/fd");
-  if (!d) throw sys_error("cannot list /proc/self/fd");
-  int own = dirfd(d);
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    int fd = atoi(e->d_name);
-    if (fd != own) fds.push_back(fd);
-  }
-  closedir(d);
-  std::sort(fds.begin(), fds.end());
-  return fds;
-}
 
 void set_session(const TaskPlan& plan) {
   switch (plan.session) {
@@ -70,13 +54,18 @@ void place_helpers(const TaskPlan& plan) {
   }
 }
 
-// Everything of ckpt goes; the target's fds and the helpers stay.
+// Everything of ckpt goes; the target's fds and the helpers stay.  By
+// ranges between the target's fds: a task of a big tree inherits the helper
+// fds and descriptions of every process.
 void close_foreign_fds(const TaskPlan& plan) {
   int helpers_end = plan.helper_fd_first + int(plan.helper_src.size());
   close_range(unsigned(helpers_end), ~0u, 0);
-  for (int fd : open_fds())
-    if (fd < plan.helper_fd_first && !std::binary_search(plan.target_fds.begin(), plan.target_fds.end(), fd))
-      close(fd);
+  int from = 0;
+  for (int fd : plan.target_fds) {
+    if (fd > from) close_range(unsigned(from), unsigned(fd - 1), 0);
+    from = fd + 1;
+  }
+  if (from < plan.helper_fd_first) close_range(unsigned(from), unsigned(plan.helper_fd_first - 1), 0);
 }
 
 void set_fs(const TaskPlan& plan) {

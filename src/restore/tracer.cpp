@@ -74,6 +74,7 @@ void TracedTask::died(const Stop& s) {
 }
 
 void TracedTask::on_status(int status, Clock::time_point deadline) {
+  if (!seen_) LOG_DEBUG("pid %d exists", pid_);
   seen_ = true;
   Stop s{status};
   if (s.exited()) {
