@@ -190,6 +190,23 @@ void check_fs(const ProcessImage& p) {
   }
 }
 
+// Anonymous shared memory carries no identity in the images: if several
+// processes have some, each gets its own, and what they shared is no longer
+// shared.
+void warn_shared_anon(const restore::TreeImage& tree) {
+  std::vector<int> with;
+  for (const ProcessImage& p : tree.procs)
+    for (const img::VmaEntry& v : p.vmas)
+      if (v.kind() == img::VMA_ANON_SHARED) {
+        with.push_back(p.pid());
+        break;
+      }
+  if (with.size() > 1)
+    LOG_WARN("pids %d and %d (and %zu more) have anonymous shared memory; each gets its own copy, so memory they "
+             "shared is no longer shared after the restore",
+             with[0], with[1], with.size() - 2);
+}
+
 // Everything that can be checked before a task exists: images, pids, files,
 // sessions and groups, the vDSO (with the areas).
 std::vector<restore::NodePlan> check_tree(const image::ImageDir& dir, const restore::TreeImage& tree,
@@ -202,6 +219,7 @@ std::vector<restore::NodePlan> check_tree(const image::ImageDir& dir, const rest
     if (!p.zombie) check_fs(p);
     nodes.push_back({p.pid(), int(p.pstree.ppid()), int(p.pstree.pgid()), int(p.pstree.sid()), p.zombie});
   }
+  warn_shared_anon(tree);
   restore::RootSession rs{session.action, session.pgid, getsid(0), getpgrp()};
   return restore::plan_tree(nodes, rs);
 }
