@@ -7,6 +7,7 @@
 #include "ckpt/error.h"
 #include "ckpt/log.h"
 #include "dump/task_state.h"
+#include "proc/limits.h"
 #include "proc/read.h"
 
 namespace ckpt::dump {
@@ -20,15 +21,17 @@ std::string read_comm(pid_t pid, pid_t tid) {
 }
 
 std::vector<img::RlimitEntry> read_rlimits(pid_t pid) {
+  std::string path = proc::path(pid, "limits");
+  std::vector<proc::Limit> rows = proc::parse_limits(proc::read_file(path), path);
+  if (rows.size() < RLIM_NLIMITS)
+    throw Error(format("cannot read the resource limits of pid %d: %s has %zu rows, want %d", pid, path.c_str(),
+                       rows.size(), RLIM_NLIMITS));
   std::vector<img::RlimitEntry> limits;
   for (int r = 0; r < RLIM_NLIMITS; ++r) {
-    struct rlimit lim;
-    if (prlimit(pid, __rlimit_resource(r), nullptr, &lim) < 0)
-      throw sys_error(format("cannot read resource limit %d of pid %d", r, pid));
     img::RlimitEntry e;
     e.set_resource(uint32_t(r));
-    e.set_cur(lim.rlim_cur);
-    e.set_max(lim.rlim_max);
+    e.set_cur(rows[size_t(r)].cur);
+    e.set_max(rows[size_t(r)].max);
     limits.push_back(e);
   }
   return limits;

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "ckpt/error.h"
 #include "proc/auxv.h"
 #include "proc/fdinfo.h"
+#include "proc/limits.h"
 #include "proc/maps.h"
 #include "proc/read.h"
 #include "proc/stat.h"
@@ -291,3 +293,37 @@ TEST(ProcRead, ListsOwnFdsAndThreads) {
 }
 
 }  // namespace
+
+// ---- /proc/PID/limits ------------------------------------------------------
+
+TEST(Limits, ParsesColumnsAndUnlimited) {
+  const char* text =
+      "Limit                     Soft Limit           Hard Limit           Units     \n"
+      "Max cpu time              unlimited            unlimited            seconds   \n"
+      "Max file size             1048576              unlimited            bytes     \n"
+      "Max open files            1024                 524288               files     \n";
+  auto rows = ckpt::proc::parse_limits(text);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].cur, RLIM_INFINITY);
+  EXPECT_EQ(rows[1].cur, 1048576u);
+  EXPECT_EQ(rows[1].max, RLIM_INFINITY);
+  EXPECT_EQ(rows[2].cur, 1024u);
+  EXPECT_EQ(rows[2].max, 524288u);
+}
+
+TEST(Limits, MatchesGetrlimitOfSelf) {
+  std::string text = ckpt::proc::read_file("/proc/self/limits");
+  auto rows = ckpt::proc::parse_limits(text);
+  ASSERT_GE(rows.size(), size_t(RLIM_NLIMITS));
+  for (int r = 0; r < RLIM_NLIMITS; r++) {
+    rlimit lim;
+    ASSERT_EQ(getrlimit(__rlimit_resource(r), &lim), 0);
+    EXPECT_EQ(rows[size_t(r)].cur, lim.rlim_cur) << "resource " << r;
+    EXPECT_EQ(rows[size_t(r)].max, lim.rlim_max) << "resource " << r;
+  }
+}
+
+TEST(Limits, RejectsGarbage) {
+  EXPECT_THROW(ckpt::proc::parse_limits("no header here\n"), ckpt::Error);
+  EXPECT_THROW(ckpt::proc::parse_limits("Limit Soft Limit Hard Limit Units\nMax x  abc  def  s\n"), ckpt::Error);
+}
