@@ -208,19 +208,18 @@ void fill_thread(const ProcessImage& p, ckpt_restorer_args& a) {
 }
 
 // Reading from the page cache costs a copy and a fault per fresh page:
-// a second reader on a second CPU halves it.  CKPT_RESTORE_IO_WORKERS and
-// CKPT_RESTORE_PREFAULT override, for measurements.
-uint32_t io_workers() {
-  if (const char* env = getenv("CKPT_RESTORE_IO_WORKERS"))
-    return uint32_t(std::clamp(atoi(env), 1, CKPT_RESTORER_MAX_IO_WORKERS));
+// a second reader on a second CPU halves it.  The tuning overrides, for
+// measurements.
+uint32_t io_workers(const Tuning& tuning) {
+  if (tuning.io_workers) return uint32_t(std::clamp(*tuning.io_workers, 1, CKPT_RESTORER_MAX_IO_WORKERS));
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   return cpus > 1 ? 2 : 1;
 }
 
-uint32_t io_flags() {
-  uint32_t flags = CKPT_IO_PREFAULT | CKPT_IO_UFFD;
-  if (const char* env = getenv("CKPT_RESTORE_PREFAULT"); env && !atoi(env)) flags &= ~CKPT_IO_PREFAULT;
-  if (const char* env = getenv("CKPT_RESTORE_UFFD"); env && !atoi(env)) flags &= ~CKPT_IO_UFFD;
+uint32_t io_flags(const Tuning& tuning) {
+  uint32_t flags = 0;
+  if (tuning.prefault) flags |= CKPT_IO_PREFAULT;
+  if (tuning.uffd) flags |= CKPT_IO_UFFD;
   return flags;
 }
 
@@ -297,12 +296,11 @@ void fill_args(const ArgsInputs& in, const RestorerArea& area, const ArgsSizes& 
   a->nr_vdso_parts = uint32_t(vdso.size());
   std::copy(vdso.begin(), vdso.end(), a->vdso);
 
-  a->io_flags = io_flags();
+  a->io_flags = io_flags(*in.tuning);
   // UFFDIO_COPY copies from the page cache: not for an image read directly
   // from the device.
   if (in.helpers->pages_direct) a->io_flags = (a->io_flags & ~CKPT_IO_UFFD) | CKPT_IO_AIO;
-  if (const char* env = getenv("CKPT_RESTORE_AIO"))
-    a->io_flags = atoi(env) ? a->io_flags | CKPT_IO_AIO : a->io_flags & ~CKPT_IO_AIO;
+  if (in.tuning->aio) a->io_flags = *in.tuning->aio ? a->io_flags | CKPT_IO_AIO : a->io_flags & ~CKPT_IO_AIO;
   bool uffd = a->io_flags & CKPT_IO_UFFD;
   std::vector<ckpt_restorer_vma> vmas = blob_vmas(p, *in.helpers, in.helper_fd_first, uffd);
   a->vmas_off = s.vmas_off;
@@ -316,7 +314,7 @@ void fill_args(const ArgsInputs& in, const RestorerArea& area, const ArgsSizes& 
   a->pages_fd = in.helpers->pages_slot >= 0 ? in.helper_fd_first + in.helpers->pages_slot : -1;
   a->pages_size = in.helpers->pages_size;
   a->aio_batch = kAioBatch;
-  a->io_workers = io_workers();
+  a->io_workers = io_workers(*in.tuning);
   // The second reader's stack: the lower half of the blob's.
   a->worker_stack_top = area.start() + area.layout().stack_off + area.layout().stack_size / 2;
 

@@ -143,9 +143,8 @@ void set_misc(const TaskPlan& plan) {
 
 // For the tests of a failed tree: CKPT_RESTORE_TEST_FAIL=PID makes that
 // task fail once its children exist, as any failure there would.
-void fail_if_asked(const TaskPlan& plan) {
-  const char* pid = getenv("CKPT_RESTORE_TEST_FAIL");
-  if (pid && atoi(pid) == plan.pid)
+void fail_if_asked(const TreeRun& run, const TaskPlan& plan) {
+  if (run.fail_pid && run.fail_pid == plan.pid)
     throw Error(format("cannot restore pid %d: failure injected by CKPT_RESTORE_TEST_FAIL", plan.pid));
 }
 
@@ -185,7 +184,7 @@ void run_task(const TreeRun& run, size_t index, OpenedFiles opened) {
     for (auto& [id, fd] : files::open_files(*run.dir, run.files->owned[index], opts, run.files->floor))
       opened[id] = fd.release();  // inherited by the children; closed with ckpt's fds
     create_children(run, plan, opened);
-    fail_if_asked(plan);
+    fail_if_asked(run, plan);
     place_helpers(plan);
     set_misc(plan);
     // (It reads its images before it places any fd, so ckpt's images

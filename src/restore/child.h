@@ -52,6 +52,7 @@ struct TreeRun {
   const image::ImageDir* dir = nullptr;  // ckpt's, inherited: read before any fd is installed
   const TreeFiles* files = nullptr;
   bool shell_job = false;
+  int fail_pid = 0;               // Tuning::fail_pid, for the tests of a failed tree
   int go_fd = -1;                 // the root waits for a byte: ckpt traces it
   int go_write_fd = -1;           // ckpt's end, closed in the root
 };

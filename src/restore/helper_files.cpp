@@ -59,7 +59,7 @@ double cached_fraction(int fd, uint64_t size) {
 
 }  // namespace
 
-HelperFiles open_helper_files(const image::ImageDir& dir, const ProcessImage& p) {
+HelperFiles open_helper_files(const image::ImageDir& dir, const ProcessImage& p, const Tuning& tuning) {
   HelperFiles h;
   int pid = p.pid();
   // One fd per file: libraries have several areas.
@@ -90,7 +90,7 @@ HelperFiles open_helper_files(const image::ImageDir& dir, const ProcessImage& p)
     // Mostly on disk: O_DIRECT, so the blob's AIO reads go to the device in
     // parallel and the image does not push the restored memory out of RAM.
     double cached = cached_fraction(pages.fd.get(), pages.size);
-    if (getenv("CKPT_RESTORE_DIRECT")) cached = atoi(getenv("CKPT_RESTORE_DIRECT")) ? 0 : 1;
+    if (tuning.direct) cached = *tuning.direct ? 0 : 1;
     if (cached >= 0 && cached < 0.5) pages = image::open_pages(dir, p.pages_id, /*direct=*/true);
     LOG_DEBUG("pages image %s: %.0f%% in the page cache, read %s", dir.path_of(image::Kind::Pages, p.pages_id).c_str(),
               cached * 100, pages.direct ? "with O_DIRECT" : "buffered");

@@ -14,6 +14,7 @@
 #include "ckpt/unique_fd.h"
 #include "image/image.h"
 #include "restore/process_image.h"
+#include "restore/tuning.h"
 
 namespace ckpt::restore {
 
@@ -26,7 +27,7 @@ struct HelperFiles {
   uint64_t pages_size = 0;
 };
 
-HelperFiles open_helper_files(const image::ImageDir& dir, const ProcessImage& p);
+HelperFiles open_helper_files(const image::ImageDir& dir, const ProcessImage& p, const Tuning& tuning);
 
 // Throws "cannot restore pid N: the pid is taken by 'bash' (pid N)" (or a
 // thread of a process holds it) if the pid is in use.

@@ -236,6 +236,7 @@ int highest_fd(const restore::TreeImage& tree) {
 // file or mapping of the restore once this returns.
 int restore_tree(const cli::Options& opts) {
   image::ImageDir dir = image::ImageDir::open(opts.images_dir);
+  const restore::Tuning tuning = restore::Tuning::from_environment();
   restore::TreeImage tree = restore::load_tree_image(dir);
   const ProcessImage& root = tree.root();
   const size_t n = tree.procs.size();
@@ -246,7 +247,7 @@ int restore_tree(const cli::Options& opts) {
 
   std::vector<restore::HelperFiles> helpers(n);
   for (size_t i = 0; i < n; i++)
-    if (!tree.procs[i].zombie) helpers[i] = restore::open_helper_files(dir, tree.procs[i]);
+    if (!tree.procs[i].zombie) helpers[i] = restore::open_helper_files(dir, tree.procs[i], tuning);
   Pipe go = make_pipe();
   restore::TreeFiles files = restore::plan_tree_files(dir, tree, nodes);
   // Shared descriptions above every fd of the tree and of ckpt; the helper
@@ -273,12 +274,14 @@ int restore_tree(const cli::Options& opts) {
     in.our_vdso = restore::vdso_parts(maps);
     in.our_vdso_build_id = restore::own_vdso_build_id();
     in.task_size = task_size(maps, p);
+    in.tuning = &tuning;
     areas[i] = restore::build_restorer_area(in, maps);
   }
   restore::TreeRun run;
   run.dir = &dir;
   run.files = &files;
   run.shell_job = opts.shell_job;
+  run.fail_pid = tuning.fail_pid;
   run.go_fd = go.r.get();
   run.go_write_fd = go.w.get();
   for (size_t i = 0; i < n; i++)

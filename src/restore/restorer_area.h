@@ -50,6 +50,7 @@ struct ArgsInputs {
   std::vector<VdsoPart> our_vdso;   // ckpt's vDSO parts
   std::vector<uint8_t> our_vdso_build_id;
   uint64_t task_size;
+  const Tuning* tuning;
 };
 
 // Places and fills the area: finds a gap clear of ckpt's maps and the
