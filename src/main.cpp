@@ -1,6 +1,7 @@
 #include <google/protobuf/stubs/common.h>
 #include <google/protobuf/stubs/logging.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <exception>
@@ -21,8 +22,10 @@ void open_log_file(const cli::Options& o) {
   std::string name = o.log_file.empty() ? cli::default_log_name(o.command) : o.log_file;
   if (name.empty() || o.images_dir.empty()) return;
   std::string path = name[0] == '/' ? name : o.images_dir + "/" + name;
-  // dump creates its images directory, and its log goes in there.
+  // dump creates its images directory, and its log goes in there; for a
+  // restore from a directory that does not exist the command itself says so.
   if (o.command == cli::Command::Dump) mkdir(o.images_dir.c_str(), 0700);
+  else if (access(o.images_dir.c_str(), F_OK) != 0) return;
   log::open_file(path);
 }
 
