@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-#define CKPT_RESTORER_ARGS_VERSION 1u
+#define CKPT_RESTORER_ARGS_VERSION 2u
 #define CKPT_RESTORER_ARGS_MAGIC 0x52535452u /* "RSTR" */
 
 /* Distinctive exit code of a task whose blob gave up; the reason is in
@@ -84,6 +84,7 @@ enum ckpt_restorer_step {
 	CKPT_STEP_CLOSE_FDS,
 	CKPT_STEP_UFFD_COPY,      /* arg0 = address, arg1 = length */
 	CKPT_STEP_PAGES_MAP,      /* mapping the pages file for UFFDIO_COPY */
+	CKPT_STEP_POSIX_TIMER,    /* arg0 = timer id, arg1 = which call (enum below) */
 	CKPT_STEP_COUNT
 };
 
@@ -91,6 +92,14 @@ enum ckpt_restorer_creds_call {
 	CKPT_CREDS_BOUNDING = 1, CKPT_CREDS_KEEPCAPS, CKPT_CREDS_GROUPS, CKPT_CREDS_GIDS,
 	CKPT_CREDS_UIDS, CKPT_CREDS_CAPSET, CKPT_CREDS_AMBIENT, CKPT_CREDS_SECUREBITS,
 	CKPT_CREDS_NO_NEW_PRIVS,
+};
+
+enum ckpt_restorer_timer_call {
+	CKPT_TIMER_RESTORE_IDS = 1, /* prctl(PR_TIMER_CREATE_RESTORE_IDS) */
+	CKPT_TIMER_CREATE,          /* timer_create */
+	CKPT_TIMER_WRONG_ID,        /* timer_create gave another id (ret = that id) */
+	CKPT_TIMER_DELETE,          /* timer_delete of a filler (no id restore) */
+	CKPT_TIMER_SETTIME,         /* timer_settime */
 };
 
 /* Written by the blob (and by ckpt's child for its own failures); ckpt
@@ -143,6 +152,18 @@ struct ckpt_restorer_siginfo {
 
 struct ckpt_restorer_itimer {
 	uint64_t interval_sec, interval_usec, value_sec, value_usec;
+};
+
+/* A POSIX timer, recreated with its id (the array is sorted by id). */
+struct ckpt_restorer_posix_timer {
+	int32_t id;
+	int32_t clock_id;
+	int32_t notify;           /* SIGEV_*, with SIGEV_THREAD_ID */
+	int32_t signo;
+	int32_t notify_tid;       /* SIGEV_THREAD_ID: the thread signalled */
+	uint32_t pad;
+	uint64_t sigval;
+	uint64_t interval_sec, interval_nsec, value_sec, value_nsec; /* value 0: disarmed */
 };
 
 struct ckpt_restorer_rlimit {
@@ -221,6 +242,9 @@ struct ckpt_restorer_args {
 	uint32_t nr_pending;
 	uint32_t pad1;
 	struct ckpt_restorer_itimer itimers[3]; /* ITIMER_REAL, _VIRTUAL, _PROF */
+	uint64_t timers_off;      /* struct ckpt_restorer_posix_timer[nr_timers] */
+	uint32_t nr_timers;
+	uint32_t pad3;
 
 	/* The thread. */
 	uint64_t clear_child_tid;

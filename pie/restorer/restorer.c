@@ -10,7 +10,8 @@
  *   protections and advice set
  *   mm fields, personality, rlimits, signal actions, thread state
  *   credentials        (last of the privileged steps)
- *   helper fds closed, pending signals queued, timers armed, fs base set
+ *   helper fds closed, pending signals queued, itimers armed, POSIX timers
+ *   created with their ids and armed, fs base set
  *   int3               (ckpt, the tracer, takes over from here)
  *   rt_sigreturn */
 #include "restorer.h"
@@ -79,6 +80,7 @@ BLOB_ENTRY __attribute__((noreturn)) void blob_entry(struct ckpt_restorer_args *
 	close_helper_fds(a);
 	restorer_queue_pending(a);
 	restorer_set_timers(a);
+	restorer_set_posix_timers(a);
 	set_bases(a);
 
 	/* ckpt stops us here and follows us through rt_sigreturn to remove this

@@ -43,6 +43,9 @@ void restorer_set_thread(struct ckpt_restorer_args *a);
 void restorer_queue_pending(struct ckpt_restorer_args *a);
 void restorer_set_timers(struct ckpt_restorer_args *a);
 
+/* timers.c */
+void restorer_set_posix_timers(struct ckpt_restorer_args *a);
+
 /* creds.c */
 void restorer_set_creds(struct ckpt_restorer_args *a);
 

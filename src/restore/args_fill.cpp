@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 
@@ -141,8 +142,37 @@ void fill_signals(const ProcessImage& p, ckpt_restorer_args& a) {
   if (pc.has_itimer_real()) a.itimers[0] = itimer(pc.itimer_real());
   if (pc.has_itimer_virt()) a.itimers[1] = itimer(pc.itimer_virt());
   if (pc.has_itimer_prof()) a.itimers[2] = itimer(pc.itimer_prof());
-  if (pc.posix_timers_size())
-    LOG_WARN("pid %d had %d POSIX timers; they are not restored yet", p.pid(), pc.posix_timers_size());
+}
+
+// The POSIX timers in id order (the blob's fallback without
+// PR_TIMER_CREATE_RESTORE_IDS creates them in that order), checked here so
+// that ckpt names what is wrong with the image, not a failed syscall.
+std::vector<ckpt_restorer_posix_timer> blob_posix_timers(const ProcessImage& p) {
+  std::vector<ckpt_restorer_posix_timer> out;
+  for (const img::PosixTimerEntry& e : p.core.process().posix_timers()) {
+    if (e.timer_id() < 0 || e.interval_nsec() >= 1000000000 || e.value_nsec() >= 1000000000)
+      throw Error(format("cannot restore pid %d: its POSIX timer %d is corrupt in the image", p.pid(), e.timer_id()));
+    if ((e.notify() & SIGEV_THREAD_ID) && e.notify_tid() != p.pid())
+      throw Error(format("cannot restore pid %d: its POSIX timer %d signals thread %d, and threads are not restored",
+                         p.pid(), e.timer_id(), e.notify_tid()));
+    ckpt_restorer_posix_timer t{};
+    t.id = e.timer_id();
+    t.clock_id = e.clock_id();
+    t.notify = e.notify();
+    t.signo = e.signo();
+    t.notify_tid = e.notify_tid();
+    t.sigval = e.sigval();
+    t.interval_sec = e.interval_sec();
+    t.interval_nsec = e.interval_nsec();
+    t.value_sec = e.value_sec();
+    t.value_nsec = e.value_nsec();
+    out.push_back(t);
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  for (size_t i = 1; i < out.size(); i++)
+    if (out[i].id == out[i - 1].id)
+      throw Error(format("cannot restore pid %d: its POSIX timer %d is twice in the image", p.pid(), out[i].id));
+  return out;
 }
 
 void fill_pending(const ProcessImage& p, ckpt_restorer_siginfo* out) {
@@ -268,7 +298,9 @@ ArgsSizes args_sizes(const ArgsInputs& in) {
   s.vmas_off = align8(sizeof(ckpt_restorer_args));
   s.runs_off = align8(s.vmas_off + s.nr_vmas * sizeof(ckpt_restorer_vma));
   s.pending_off = align8(s.runs_off + s.nr_runs * sizeof(ckpt_restorer_run));
-  s.frame_off = align_up64(s.pending_off + s.nr_pending * sizeof(ckpt_restorer_siginfo));
+  s.nr_timers = uint32_t(p.core.process().posix_timers_size());
+  s.timers_off = align8(s.pending_off + s.nr_pending * sizeof(ckpt_restorer_siginfo));
+  s.frame_off = align_up64(s.timers_off + s.nr_timers * sizeof(ckpt_restorer_posix_timer));
   s.total = s.frame_off + sigframe_bytes(frame_input(p));
   return s;
 }
@@ -324,6 +356,10 @@ void fill_args(const ArgsInputs& in, const RestorerArea& area, const ArgsSizes& 
   a->pending_off = s.pending_off;
   a->nr_pending = s.nr_pending;
   fill_pending(p, reinterpret_cast<ckpt_restorer_siginfo*>(base + s.pending_off));
+  std::vector<ckpt_restorer_posix_timer> timers = blob_posix_timers(p);
+  a->timers_off = s.timers_off;
+  a->nr_timers = uint32_t(timers.size());
+  std::memcpy(base + s.timers_off, timers.data(), timers.size() * sizeof(timers[0]));
   fill_thread(p, *a);
   a->helper_fd_first = in.helper_fd_first;
 

@@ -15,8 +15,8 @@ inline constexpr uint64_t kMaxIoBytes = 4 << 20;
 inline constexpr uint32_t kAioBatch = 128;
 
 struct ArgsSizes {
-  uint64_t vmas_off, runs_off, pending_off, frame_off;  // from the args
-  uint32_t nr_vmas, nr_runs, nr_pending;
+  uint64_t vmas_off, runs_off, pending_off, timers_off, frame_off;  // from the args
+  uint32_t nr_vmas, nr_runs, nr_pending, nr_timers;
   uint64_t total;
 };
 

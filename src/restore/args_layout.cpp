@@ -42,10 +42,11 @@ static_assert(sizeof(ckpt_restorer_siginfo) == 136);
 static_assert(sizeof(ckpt_restorer_vma) == 48);
 static_assert(sizeof(ckpt_restorer_run) == 32);
 static_assert(sizeof(ckpt_restorer_vdso_part) == 32);
+static_assert(sizeof(ckpt_restorer_posix_timer) == 64);
 static_assert(sizeof(ckpt_restorer_status) == 40 + CKPT_RESTORER_MESSAGE_SIZE);
 static_assert(sizeof(ckpt_restorer_mm) == 11 * 8 + 8 + CKPT_RESTORER_MAX_AUXV * 8);
 static_assert(offsetof(ckpt_restorer_mm, auxv) % 8 == 0);
 static_assert(sizeof(ckpt_restorer_args) % 8 == 0);
 static_assert(offsetof(ckpt_restorer_args, status) == 16);
-static_assert(CKPT_RESTORER_ARGS_VERSION == 1 && sizeof(ckpt_restorer_args) == 5416,
+static_assert(CKPT_RESTORER_ARGS_VERSION == 2 && sizeof(ckpt_restorer_args) == 5432,
               "the args changed: bump CKPT_RESTORER_ARGS_VERSION and this size together");

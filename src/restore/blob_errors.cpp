@@ -31,6 +31,19 @@ const char* creds_call(uint64_t c) {
   return "a credentials call";
 }
 
+std::string timer_call(uint64_t id, uint64_t call, int64_t ret) {
+  switch (call) {
+    case CKPT_TIMER_RESTORE_IDS: return "prctl(PR_TIMER_CREATE_RESTORE_IDS)";
+    case CKPT_TIMER_CREATE: return format("timer_create of POSIX timer %llu", (unsigned long long)id);
+    case CKPT_TIMER_WRONG_ID:
+      return format("recreating POSIX timer %llu with its id (timer_create gave id %lld)", (unsigned long long)id,
+                    (long long)ret);
+    case CKPT_TIMER_DELETE: return format("timer_delete of filler timer %llu", (unsigned long long)id);
+    case CKPT_TIMER_SETTIME: return format("timer_settime of POSIX timer %llu", (unsigned long long)id);
+  }
+  return format("a call on POSIX timer %llu", (unsigned long long)id);
+}
+
 }  // namespace
 
 std::string describe_step(const ckpt_restorer_status& st) {
@@ -63,6 +76,7 @@ std::string describe_step(const ckpt_restorer_status& st) {
     case CKPT_STEP_CLOSE_FDS: return "closing the helper fds";
     case CKPT_STEP_UFFD_COPY: return "UFFDIO_COPY of pages to " + range(a, a + b);
     case CKPT_STEP_PAGES_MAP: return "mapping the pages image";
+    case CKPT_STEP_POSIX_TIMER: return timer_call(a, b, st.ret);
     case CKPT_STEP_COUNT: break;
   }
   return format("step %u", st.step);
@@ -77,9 +91,13 @@ std::string describe_task_death(int pid, int wait_status, const ckpt_restorer_ar
     if (msg.empty()) msg = format("restore of pid %d failed before the restorer ran", pid);
     return msg;
   }
-  if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == CKPT_RESTORER_EXIT_FAILED && phase == CKPT_PHASE_FAILED)
-    return format("restore of pid %d failed in the restorer: %s failed: %lld (%s)", pid, describe_step(st).c_str(),
-                  (long long)st.ret, strerror(int(-st.ret)));
+  if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == CKPT_RESTORER_EXIT_FAILED && phase == CKPT_PHASE_FAILED) {
+    // A step that failed without an error (a timer got another id) has
+    // its reason in the step's own words.
+    std::string why = st.ret < 0 ? format(": %lld (%s)", (long long)st.ret, strerror(int(-st.ret))) : "";
+    return format("restore of pid %d failed in the restorer: %s failed%s", pid, describe_step(st).c_str(),
+                  why.c_str());
+  }
   const char* where = phase == CKPT_PHASE_CHILD ? "before the restorer ran"
                       : phase == CKPT_PHASE_SIGRETURN ? "at rt_sigreturn (the signal frame was refused)"
                                                       : "in the restorer";
