@@ -24,6 +24,8 @@
 #include "inventory.pb.h"
 #include "pstree.pb.h"
 
+#include "temp_dir.h"
+
 using namespace ckpt;
 using namespace ckpt::image;
 using google::protobuf::FieldDescriptor;
@@ -31,19 +33,9 @@ using google::protobuf::Message;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/ckpt-image-test-XXXXXX";
-    if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
+// Each test's images live in a directory of their own.
+struct TempDir : ckpt::test::TempDir {
+  TempDir() : ckpt::test::TempDir("image-test") {}
 };
 
 std::string read_bytes(const std::string& path) {

@@ -12,24 +12,16 @@
 #include "pstree.pb.h"
 #include "show/show.h"
 
+#include "temp_dir.h"
+
 using namespace ckpt;
 using namespace ckpt::image;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/ckpt-show-test-XXXXXX";
-    if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
+// Each test's images live in a directory of their own.
+struct TempDir : ckpt::test::TempDir {
+  TempDir() : ckpt::test::TempDir("show-test") {}
 };
 
 void write_text(const std::string& path, const std::string& text) {
