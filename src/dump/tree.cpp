@@ -64,6 +64,7 @@ img::PstreeEntry make_pstree_entry(const compel::Process& p, pid_t root) {
     e.set_zombie(true);
     e.set_exit_status(st.exit_code);
     e.set_exit_signal(uint32_t(st.exit_signal));
+    e.set_comm(st.comm);
   }
   return e;
 }

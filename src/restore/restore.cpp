@@ -153,7 +153,7 @@ restore::TaskPlan task_plan(const ProcessImage& p, const restore::NodePlan& node
   plan.session = node.action;
   plan.pgid = node.pgid;
   plan.children = node.children;
-  plan.comm = p.core.thread().comm();
+  plan.comm = p.zombie ? p.pstree.comm() : p.core.thread().comm();
   if (p.zombie) return plan;
   for (const UniqueFd& fd : helpers->fds) plan.helper_src.push_back(fd.get());
   plan.helper_fd_first = helper_fd_first;

@@ -152,7 +152,10 @@ int main() {
   await_signal(SIGUSR1, b, "ready from B");
 
   pid_t z1 = fork();
-  if (z1 == 0) _exit(42);
+  if (z1 == 0) {
+    prctl(PR_SET_NAME, "zombie-42");
+    _exit(42);
+  }
   pid_t z2 = fork();
   if (z2 == 0) {
     signal(SIGTERM, SIG_DFL);
@@ -177,6 +180,11 @@ int main() {
   pid_t ppid;
   RT_CHECK(stat_of(z1, &state, &ppid) && state == 'Z' && ppid == me, "pid %d is not our zombie", z1);
   RT_CHECK(stat_of(z2, &state, &ppid) && state == 'Z' && ppid == me, "pid %d is not our zombie", z2);
+  char comm[32] = {};
+  FILE* f = fopen(("/proc/" + std::to_string(z1) + "/comm").c_str(), "r");
+  RT_CHECK(f && fgets(comm, sizeof(comm), f), "cannot read the name of zombie %d", z1);
+  fclose(f);
+  RT_CHECK(strcmp(comm, "zombie-42\n") == 0, "zombie %d is called '%s', want 'zombie-42'", z1, comm);
   int st;
   RT_CHECK(waitpid(z1, &st, WNOHANG) == z1, "zombie %d cannot be reaped at once", z1);
   RT_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 42, "zombie %d: status 0x%x, want exit 42", z1, st);
