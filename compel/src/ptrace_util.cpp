@@ -54,12 +54,23 @@ static Report classify(int status) {
 std::optional<Report> poll_report(pid_t tid, bool keep_exit) {
   int status = 0;
   if (keep_exit) {
-    // Peek first: consuming the exit of our own child would take its
-    // status from whoever owns it.  (A traced task's stops show too.)
+    // Our own child: its exit belongs to whoever waits for it as its
+    // parent, so it is only peeked at (WNOWAIT), and stops are consumed
+    // with a waitid that cannot reap (no WEXITED) -- a peek followed by a
+    // waitpid would race with the task dying in between.
     siginfo_t si = {};
     if (::waitid(P_PID, static_cast<id_t>(tid), &si, WEXITED | WNOHANG | WNOWAIT | __WALL) == 0 && si.si_pid == tid &&
         (si.si_code == CLD_EXITED || si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED))
       return Report{Report::Exited, 0, -1};
+    for (;;) {
+      si = {};
+      if (::waitid(P_PID, static_cast<id_t>(tid), &si, WSTOPPED | WNOHANG | __WALL) == 0) {
+        if (si.si_pid != tid) return std::nullopt;
+        return classify((si.si_status << 8) | 0x7f);  // the waitpid() form of a stop
+      }
+      if (errno == EINTR) continue;
+      return Report{Report::Exited, 0, -1};  // ECHILD: gone
+    }
   }
   for (;;) {
     pid_t r = ::waitpid(tid, &status, __WALL | WNOHANG);
