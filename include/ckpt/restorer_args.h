@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-#define CKPT_RESTORER_ARGS_VERSION 2u
+#define CKPT_RESTORER_ARGS_VERSION 3u
 #define CKPT_RESTORER_ARGS_MAGIC 0x52535452u /* "RSTR" */
 
 /* Distinctive exit code of a task whose blob gave up; the reason is in
@@ -216,6 +216,11 @@ struct ckpt_restorer_args {
 
 	uint32_t nr_vdso_parts, pad0;
 	struct ckpt_restorer_vdso_part vdso[CKPT_RESTORER_MAX_VDSO_PARTS];
+	/* Only when the vDSO differs from the dumped one: vdso_proxy_size bytes
+	 * at vdso_proxy_off from the args (jumps into the moved vDSO) are copied
+	 * to vdso_proxy_addr, the dumped [vdso], which is among the vmas
+	 * (write_first).  0 bytes: no proxy. */
+	uint64_t vdso_proxy_off, vdso_proxy_addr, vdso_proxy_size;
 
 	/* Memory. */
 	uint64_t vmas_off;        /* struct ckpt_restorer_vma[nr_vmas] */

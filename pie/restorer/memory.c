@@ -64,7 +64,9 @@ void restorer_map_vmas(struct ckpt_restorer_args *a)
 }
 
 /* Same kernel, same vDSO: the parts keep the relative layout the kernel gave
- * them, so each one moves to its dumped address on its own. */
+ * them, so each one moves to its dumped address on its own.  Else (a proxy)
+ * they move together next to the area, and the dumped [vdso], mapped among
+ * the areas, receives the jumps ckpt computed. */
 void restorer_place_vdso(struct ckpt_restorer_args *a)
 {
 	for (uint32_t i = 0; i < a->nr_vdso_parts; i++) {
@@ -75,6 +77,8 @@ void restorer_place_vdso(struct ckpt_restorer_args *a)
 		if (ret != (long)p->target)
 			restorer_fail(a, CKPT_STEP_VDSO_MOVE, ret, p->park, p->target);
 	}
+	if (a->vdso_proxy_size)
+		memcpy((void *)a->vdso_proxy_addr, (const char *)a + a->vdso_proxy_off, a->vdso_proxy_size);
 }
 
 void restorer_protect_vmas(struct ckpt_restorer_args *a)

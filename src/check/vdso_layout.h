@@ -12,6 +12,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "ckpt/error.h"
 
@@ -93,6 +95,21 @@ class ElfImage {
     return std::nullopt;
   }
   uint64_t symbol_count() const { return nsyms_; }
+
+  // Every defined function symbol with its offset from the image's start
+  // (aliases such as clock_gettime and __vdso_clock_gettime both appear).
+  std::vector<std::pair<std::string, uint64_t>> functions() const {
+    std::vector<std::pair<std::string, uint64_t>> out;
+    for (uint64_t i = 1; i < nsyms_; ++i) {
+      const Elf64_Sym* sym = at<Elf64_Sym>(symtab_ + i * sizeof(Elf64_Sym));
+      if (!sym) throw Error("the vDSO's symbol table lies outside it");
+      if (sym->st_shndx == SHN_UNDEF || sym->st_name >= strsz_ || ELF64_ST_TYPE(sym->st_info) != STT_FUNC) continue;
+      const char* s = reinterpret_cast<const char*>(data_ + strtab_ + sym->st_name);
+      out.emplace_back(std::string(s, strnlen(s, strsz_ - sym->st_name)),
+                       sym->st_value - load_->p_vaddr + load_->p_offset);
+    }
+    return out;
+  }
 
  private:
   template <typename T>

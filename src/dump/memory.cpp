@@ -13,7 +13,8 @@
 #include "proc/auxv.h"
 #include "proc/maps.h"
 #include "proc/read.h"
-#include "restore/vdso.h"  // elf_build_id()
+#include "check/vdso_layout.h"  // ElfImage
+#include "restore/vdso.h"       // elf_build_id()
 
 namespace ckpt::dump {
 
@@ -79,8 +80,9 @@ std::vector<mem::PageRange> area_pages(pid_t pid, mem::PagemapScanner& scanner, 
 }
 
 // The GNU build id of the process's vDSO, so that restore can tell whether
-// the vDSO of its kernel is the same code.
-std::string vdso_build_id(pid_t pid, uint64_t start, uint64_t size) {
+// the vDSO of its kernel is the same code, and its exported functions, so
+// that restore can point them at its own vDSO if not.
+void record_vdso(pid_t pid, uint64_t start, uint64_t size, img::MmEntry& mm) {
   std::string mem_path = proc::path(pid, "mem");
   UniqueFd mem(::open(mem_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!mem) throw sys_error("cannot open " + mem_path);
@@ -88,7 +90,18 @@ std::string vdso_build_id(pid_t pid, uint64_t start, uint64_t size) {
   if (pread(mem.get(), image.data(), size, off_t(start)) != ssize_t(size))
     throw sys_error(format("cannot read the vDSO of pid %d", pid));
   std::vector<uint8_t> id = restore::elf_build_id(image.data(), image.size());
-  return std::string(id.begin(), id.end());
+  mm.set_vdso_build_id(std::string(id.begin(), id.end()));
+  try {
+    for (const auto& [name, offset] : check::ElfImage(image.data(), image.size()).functions()) {
+      img::VdsoSymbol* sym = mm.add_vdso_symbols();
+      sym->set_name(name);
+      sym->set_offset(offset);
+    }
+  } catch (const Error& e) {
+    // Only a restore on another vDSO needs them; it will refuse then.
+    LOG_WARN("pid %d: the vDSO's symbols are not recorded: %s", pid, e.what());
+    mm.clear_vdso_symbols();
+  }
 }
 
 }  // namespace
@@ -107,7 +120,7 @@ MemorySnapshot snapshot_memory(pid_t pid, const proc::Stat& stat, uint64_t page_
     vma->entry.set_has_pages(pages > 0);
     if (vma->entry.kind() == img::VMA_VDSO) {
       m.mm.set_vdso_start(area.start);
-      m.mm.set_vdso_build_id(vdso_build_id(pid, area.start, area.size()));
+      record_vdso(pid, area.start, area.size(), m.mm);
     }
     if (vma->entry.kind() == img::VMA_VVAR) m.mm.set_vvar_start(area.start);
     LOG_DEBUG("area %llx-%llx %s kind %s, %llu pages", (unsigned long long)area.start, (unsigned long long)area.end,

@@ -255,12 +255,24 @@ uint32_t io_flags(const Tuning& tuning) {
 
 }  // namespace
 
+bool needs_vdso_proxy(const ArgsInputs& in) {
+  const ProcessImage& p = *in.image;
+  bool dumped_vdso = std::any_of(p.vmas.begin(), p.vmas.end(),
+                                 [](const img::VmaEntry& v) { return v.kind() == img::VMA_VDSO; });
+  return dumped_vdso && (in.tuning->vdso_proxy ||
+                         !vdso_mismatch(in.our_vdso, in.our_vdso_build_id, p.vmas, p.mm.vdso_build_id()).empty());
+}
+
 std::vector<ckpt_restorer_vma> blob_vmas(const ProcessImage& p, const HelperFiles& h, int helper_fd_first,
-                                         bool uffd) {
+                                         bool uffd, bool vdso_proxy) {
   std::vector<ckpt_restorer_vma> out;
   size_t ri = 0;
   for (size_t i = 0; i < p.vmas.size(); i++) {
     const img::VmaEntry& v = p.vmas[i];
+    if (vdso_proxy && vdso_detail::is_vdso_kind(v.kind())) {
+      out.push_back(vdso_stand_in(v));
+      continue;
+    }
     if (!blob_maps(v)) continue;
     ckpt_restorer_vma b{};
     b.start = v.start();
@@ -292,7 +304,8 @@ std::vector<ckpt_restorer_vma> blob_vmas(const ProcessImage& p, const HelperFile
 ArgsSizes args_sizes(const ArgsInputs& in) {
   const ProcessImage& p = *in.image;
   ArgsSizes s{};
-  s.nr_vmas = uint32_t(blob_vmas(p, *in.helpers, in.helper_fd_first, false).size());
+  bool proxy = needs_vdso_proxy(in);
+  s.nr_vmas = uint32_t(blob_vmas(p, *in.helpers, in.helper_fd_first, false, proxy).size());
   s.nr_runs = uint32_t(blob_runs(p, false).size());
   s.nr_pending = uint32_t(p.core.process().shared_pending_size() + p.core.thread().pending_size());
   s.vmas_off = align8(sizeof(ckpt_restorer_args));
@@ -300,7 +313,11 @@ ArgsSizes args_sizes(const ArgsInputs& in) {
   s.pending_off = align8(s.runs_off + s.nr_runs * sizeof(ckpt_restorer_run));
   s.nr_timers = uint32_t(p.core.process().posix_timers_size());
   s.timers_off = align8(s.pending_off + s.nr_pending * sizeof(ckpt_restorer_siginfo));
-  s.frame_off = align_up64(s.timers_off + s.nr_timers * sizeof(ckpt_restorer_posix_timer));
+  s.vdso_proxy_off = align8(s.timers_off + s.nr_timers * sizeof(ckpt_restorer_posix_timer));
+  s.vdso_proxy_size = 0;
+  for (const img::VmaEntry& v : p.vmas)
+    if (proxy && v.kind() == img::VMA_VDSO) s.vdso_proxy_size = v.end() - v.start();
+  s.frame_off = align_up64(s.vdso_proxy_off + s.vdso_proxy_size);
   s.total = s.frame_off + sigframe_bytes(frame_input(p));
   return s;
 }
@@ -319,9 +336,24 @@ void fill_args(const ArgsInputs& in, const RestorerArea& area, const ArgsSizes& 
   a->task_size = in.task_size;
 
   std::vector<ckpt_restorer_vdso_part> vdso;
+  bool proxy = s.vdso_proxy_size != 0;
   try {
-    vdso = plan_vdso(in.our_vdso, in.our_vdso_build_id, p.vmas, p.mm.vdso_build_id(),
-                     area.start() + area.layout().park_off);
+    uint64_t park = area.start() + area.layout().park_off;
+    if (proxy) {
+      // The moved vDSO goes just past the area: the gap was chosen for both.
+      vdso = plan_vdso_proxy(in.our_vdso, park, area.end());
+      std::vector<uint8_t> code = vdso_trampolines(dumped_vdso_functions(p.mm), s.vdso_proxy_size,
+                                                   in.our_vdso_functions, proxied_vdso_address(in.our_vdso, area.end()));
+      std::memcpy(base + s.vdso_proxy_off, code.data(), code.size());
+      a->vdso_proxy_off = s.vdso_proxy_off;
+      a->vdso_proxy_size = s.vdso_proxy_size;
+      for (const img::VmaEntry& v : p.vmas)
+        if (v.kind() == img::VMA_VDSO) a->vdso_proxy_addr = v.start();
+      LOG_DEBUG("pid %d: vDSO proxy at 0x%llx, this kernel's vDSO at 0x%llx", p.pid(),
+                (unsigned long long)a->vdso_proxy_addr, (unsigned long long)area.end());
+    } else {
+      vdso = plan_vdso(in.our_vdso, in.our_vdso_build_id, p.vmas, p.mm.vdso_build_id(), park);
+    }
   } catch (const Error& e) {
     throw Error(format("cannot restore pid %d: %s", p.pid(), e.what()));
   }
@@ -334,7 +366,7 @@ void fill_args(const ArgsInputs& in, const RestorerArea& area, const ArgsSizes& 
   if (in.helpers->pages_direct) a->io_flags = (a->io_flags & ~CKPT_IO_UFFD) | CKPT_IO_AIO;
   if (in.tuning->aio) a->io_flags = *in.tuning->aio ? a->io_flags | CKPT_IO_AIO : a->io_flags & ~CKPT_IO_AIO;
   bool uffd = a->io_flags & CKPT_IO_UFFD;
-  std::vector<ckpt_restorer_vma> vmas = blob_vmas(p, *in.helpers, in.helper_fd_first, uffd);
+  std::vector<ckpt_restorer_vma> vmas = blob_vmas(p, *in.helpers, in.helper_fd_first, uffd, proxy);
   a->vmas_off = s.vmas_off;
   a->nr_vmas = uint32_t(vmas.size());
   std::memcpy(base + s.vmas_off, vmas.data(), vmas.size() * sizeof(vmas[0]));

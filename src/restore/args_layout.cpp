@@ -48,5 +48,5 @@ static_assert(sizeof(ckpt_restorer_mm) == 11 * 8 + 8 + CKPT_RESTORER_MAX_AUXV * 
 static_assert(offsetof(ckpt_restorer_mm, auxv) % 8 == 0);
 static_assert(sizeof(ckpt_restorer_args) % 8 == 0);
 static_assert(offsetof(ckpt_restorer_args, status) == 16);
-static_assert(CKPT_RESTORER_ARGS_VERSION == 2 && sizeof(ckpt_restorer_args) == 5432,
+static_assert(CKPT_RESTORER_ARGS_VERSION == 3 && sizeof(ckpt_restorer_args) == 5456,
               "the args changed: bump CKPT_RESTORER_ARGS_VERSION and this size together");

@@ -273,6 +273,7 @@ int restore_tree(const cli::Options& opts) {
     in.helpers = &helpers[i];
     in.our_vdso = restore::vdso_parts(maps);
     in.our_vdso_build_id = restore::own_vdso_build_id();
+    in.our_vdso_functions = restore::own_vdso_functions(in.our_vdso);
     in.task_size = task_size(maps, p);
     in.tuning = &tuning;
     areas[i] = restore::build_restorer_area(in, maps);

@@ -67,12 +67,14 @@ std::optional<uint64_t> choose_place(const ArgsInputs& in, const std::vector<pro
 RestorerArea build_restorer_area(const ArgsInputs& in, const std::vector<proc::MapsEntry>& own_maps) {
   ArgsSizes sizes = args_sizes(in);
   AreaLayout layout = plan_area(ckpt_blob_restorer_size, sizes.total, kStackSize, vdso_park_size(in.our_vdso));
+  // With a vDSO proxy, this kernel's vDSO moves just past the area.
+  uint64_t vdso_room = needs_vdso_proxy(in) ? vdso_span(in.our_vdso) : 0;
   std::vector<proc::MapsEntry> maps = own_maps;
   RestorerArea area;
   // ckpt's own allocations may take the chosen place between reading its
   // maps and mapping there: then the maps are read again.
   for (int attempt = 0;; attempt++) {
-    std::optional<uint64_t> addr = choose_place(in, maps, layout.total);
+    std::optional<uint64_t> addr = choose_place(in, maps, layout.total + vdso_room);
     if (!addr)
       throw Error(format("cannot restore pid %d: no room for the restorer (%llu KiB) between its memory areas",
                          in.image->pid(), (unsigned long long)(layout.total >> 10)));

@@ -14,6 +14,7 @@
 #include "restore/layout.h"
 #include "restore/process_image.h"
 #include "restore/vdso.h"
+#include "restore/vdso_proxy.h"
 
 namespace ckpt::restore {
 
@@ -49,6 +50,7 @@ struct ArgsInputs {
   const HelperFiles* helpers;
   std::vector<VdsoPart> our_vdso;   // ckpt's vDSO parts
   std::vector<uint8_t> our_vdso_build_id;
+  VdsoFunctions our_vdso_functions; // for a vDSO proxy
   uint64_t task_size;
   const Tuning* tuning;
 };

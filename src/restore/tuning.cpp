@@ -21,6 +21,7 @@ Tuning Tuning::from_environment() {
   if (auto v = env_int("CKPT_RESTORE_UFFD")) t.uffd = *v != 0;
   if (auto v = env_int("CKPT_RESTORE_AIO")) t.aio = *v != 0;
   t.fail_pid = env_int("CKPT_RESTORE_TEST_FAIL").value_or(0);
+  t.vdso_proxy = env_int("CKPT_RESTORE_VDSO_PROXY").value_or(0) != 0;
   return t;
 }
 

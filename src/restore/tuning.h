@@ -8,6 +8,8 @@
 //   CKPT_RESTORE_PREFAULT=0     do not prefault memory before reading pages
 //   CKPT_RESTORE_UFFD=0         do not fill anonymous memory with UFFDIO_COPY
 //   CKPT_RESTORE_AIO=0|1        force native AIO off / on
+//   CKPT_RESTORE_VDSO_PROXY=1   tests only: reach this kernel's vDSO through
+//                               jumps at the dumped one, as if it differed
 //   CKPT_RESTORE_TEST_FAIL=PID  tests only: make that task fail once its
 //                               children exist
 #pragma once
@@ -23,6 +25,7 @@ struct Tuning {
   bool uffd = true;
   std::optional<bool> aio;
   int fail_pid = 0;
+  bool vdso_proxy = false;
 
   static Tuning from_environment();
 };

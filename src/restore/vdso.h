@@ -102,19 +102,19 @@ inline uint64_t vdso_park_size(const std::vector<VdsoPart>& ours) {
   return total;
 }
 
-inline std::vector<ckpt_restorer_vdso_part> plan_vdso(const std::vector<VdsoPart>& ours,
-                                               const std::vector<uint8_t>& our_build_id,
-                                               const std::vector<img::VmaEntry>& dumped_vmas,
-                                               const std::string& dumped_build_id, uint64_t park_base) {
+// Why the dumped vDSO is not this kernel's, or empty if it is the same.
+inline std::string vdso_mismatch(const std::vector<VdsoPart>& ours, const std::vector<uint8_t>& our_build_id,
+                                 const std::vector<img::VmaEntry>& dumped_vmas, const std::string& dumped_build_id) {
+  using vdso_detail::kind_name;
   std::vector<const img::VmaEntry*> dumped;
   for (const img::VmaEntry& v : dumped_vmas)
     if (vdso_detail::is_vdso_kind(v.kind())) dumped.push_back(&v);
-  if (ours.size() > CKPT_RESTORER_MAX_VDSO_PARTS) vdso_detail::differs("this kernel has too many vDSO parts");
-
+  if (ours.size() > CKPT_RESTORER_MAX_VDSO_PARTS) return "this kernel has too many vDSO parts";
   if (!dumped_build_id.empty() && !our_build_id.empty() &&
       std::vector<uint8_t>(dumped_build_id.begin(), dumped_build_id.end()) != our_build_id)
-    vdso_detail::differs("build id " + vdso_detail::hex({dumped_build_id.begin(), dumped_build_id.end()}) + " at dump, " + vdso_detail::hex(our_build_id) +
-            " here");
+    return "build id " + vdso_detail::hex({dumped_build_id.begin(), dumped_build_id.end()}) + " at dump, " +
+           vdso_detail::hex(our_build_id) + " here";
+  if (dumped.empty()) return {};
 
   const VdsoPart* our_vdso = nullptr;
   for (const VdsoPart& p : ours)
@@ -122,31 +122,41 @@ inline std::vector<ckpt_restorer_vdso_part> plan_vdso(const std::vector<VdsoPart
   const img::VmaEntry* dumped_vdso = nullptr;
   for (const img::VmaEntry* v : dumped)
     if (v->kind() == img::VMA_VDSO) dumped_vdso = v;
+  for (const VdsoPart& p : ours) {
+    const img::VmaEntry* match = nullptr;
+    for (const img::VmaEntry* v : dumped)
+      if (v->kind() == p.kind) match = v;
+    if (!match) return format("the dump has no %s", kind_name(p.kind));
+    if (match->end() - match->start() != p.end - p.start)
+      return format("%s is %llu bytes at dump, %llu here", kind_name(p.kind),
+                    (unsigned long long)(match->end() - match->start()), (unsigned long long)(p.end - p.start));
+    if (our_vdso && dumped_vdso && match->start() - dumped_vdso->start() != p.start - our_vdso->start)
+      return format("%s sits at another distance from [vdso]", kind_name(p.kind));
+  }
+  for (const img::VmaEntry* v : dumped) {
+    bool known = false;
+    for (const VdsoPart& p : ours) known |= p.kind == v->kind();
+    if (!known) return format("the dump has %s, this kernel has none", kind_name(v->kind()));
+  }
+  return {};
+}
 
+// Same vDSO: each part goes where the dumped one was.  `ours` must not
+// mismatch (vdso_mismatch() empty), else this throws.
+inline std::vector<ckpt_restorer_vdso_part> plan_vdso(const std::vector<VdsoPart>& ours,
+                                               const std::vector<uint8_t>& our_build_id,
+                                               const std::vector<img::VmaEntry>& dumped_vmas,
+                                               const std::string& dumped_build_id, uint64_t park_base) {
+  std::string why = vdso_mismatch(ours, our_build_id, dumped_vmas, dumped_build_id);
+  if (!why.empty()) vdso_detail::differs(why);
   std::vector<ckpt_restorer_vdso_part> plan;
   uint64_t park = park_base;
   for (const VdsoPart& p : ours) {
     ckpt_restorer_vdso_part part{p.start, p.end - p.start, park, 0};
     park += part.size;
-    if (!dumped.empty()) {
-      const img::VmaEntry* match = nullptr;
-      for (const img::VmaEntry* v : dumped)
-        if (v->kind() == p.kind) match = v;
-      if (!match) vdso_detail::differs(format("the dump has no %s", vdso_detail::kind_name(p.kind)));
-      if (match->end() - match->start() != part.size)
-        vdso_detail::differs(format("%s is %llu bytes at dump, %llu here", vdso_detail::kind_name(p.kind),
-                       (unsigned long long)(match->end() - match->start()), (unsigned long long)part.size));
-      if (our_vdso && dumped_vdso &&
-          match->start() - dumped_vdso->start() != p.start - our_vdso->start)
-        vdso_detail::differs(format("%s sits at another distance from [vdso]", vdso_detail::kind_name(p.kind)));
-      part.target = match->start();
-    }
+    for (const img::VmaEntry& v : dumped_vmas)
+      if (v.kind() == p.kind) part.target = v.start();
     plan.push_back(part);
-  }
-  for (const img::VmaEntry* v : dumped) {
-    bool known = false;
-    for (const VdsoPart& p : ours) known |= p.kind == v->kind();
-    if (!known) vdso_detail::differs(format("the dump has %s, this kernel has none", vdso_detail::kind_name(v->kind())));
   }
   return plan;
 }
