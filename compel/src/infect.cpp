@@ -20,7 +20,6 @@
 
 static_assert(sizeof(parasite_args) <= PARASITE_ARGS_SIZE, "parasite args overflow their area");
 static_assert(offsetof(parasite_args, u) == PARASITE_ARGS_HEADER_SIZE, "parasite args header");
-static_assert(sizeof(parasite_sigaction) == 32 && sizeof(parasite_itimer) == 32);
 static_assert(sizeof(parasite_timer) == 48 && sizeof(parasite_iov) == 16);
 static_assert(offsetof(parasite_thread_info, creds) == 32);
 static_assert(offsetof(parasite_vmsplice, iov) == 16);

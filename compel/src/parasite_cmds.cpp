@@ -37,7 +37,7 @@ Creds to_creds(const parasite_creds& c) {
   return out;
 }
 
-ITimer to_itimer(const parasite_itimer& t) { return {t.interval_sec, t.interval_usec, t.value_sec, t.value_usec}; }
+ITimer to_itimer(const ckpt_k_itimerval& t) { return {t.interval_sec, t.interval_usec, t.value_sec, t.value_usec}; }
 
 template <class Impl>
 Impl& live(const std::unique_ptr<Impl>& impl) {
@@ -53,7 +53,7 @@ ProcessInfo Infection::process_info() {
       m.run(m.pid, PARASITE_CMD_PROCESS_INFO, 0, sizeof(parasite_process_info)).u.process_info;
   ProcessInfo out{};
   for (int i = 0; i < 64; i++) {
-    const parasite_sigaction& a = pi.sigactions[i];
+    const ckpt_k_sigaction& a = pi.sigactions[i];
     out.sigactions[i] = {a.handler, a.flags, a.restorer, a.mask};
   }
   out.itimer_real = to_itimer(pi.itimers[0]);

@@ -18,6 +18,8 @@
 
 #include <stdint.h>
 
+#include "ckpt/kernel_types.h"
+
 /* Bump on any change of the layouts or meanings below. */
 #define PARASITE_PROTO_VERSION 1u
 
@@ -38,18 +40,9 @@ enum parasite_cmd {
 	PARASITE_CMD_FINI = 6,         /* close what the parasite opened */
 };
 
-/* The kernel's struct sigaction of rt_sigaction(2) on x86_64. */
-struct parasite_sigaction {
-	uint64_t handler, flags, restorer, mask;
-};
-
-struct parasite_itimer {
-	uint64_t interval_sec, interval_usec, value_sec, value_usec;
-};
-
 struct parasite_process_info {
-	struct parasite_sigaction sigactions[64]; /* index = signo - 1 */
-	struct parasite_itimer itimers[3];        /* ITIMER_REAL, _VIRTUAL, _PROF */
+	struct ckpt_k_sigaction sigactions[64]; /* index = signo - 1 */
+	struct ckpt_k_itimerval itimers[3];       /* ITIMER_REAL, _VIRTUAL, _PROF */
 	uint32_t personality;
 	uint32_t umask;
 	int32_t pdeath_sig;

@@ -1,22 +1,32 @@
-/* What ckpt hands the restorer blob: one plain-C structure at a fixed place in
- * the restorer area, followed by the arrays it points at (by offset from the
- * structure, so that the blob needs no relocation).  Compiled into both the
- * host (C++) and the freestanding blob (C); the host checks the layout with
- * static_asserts (src/restore/args_layout.cpp) and stamps the version, which
- * the blob refuses to run without.
+/* What ckpt hands the restorer blob: a small versioned header followed by
+ * tagged, length-prefixed sections, one for the process and one per thread,
+ * plus one per array of the process (areas, page runs, signal actions,
+ * timers ...).  Nothing has a fixed per-kind limit: a section is as long as
+ * its content, and a kind added later is a new tag.
+ *
+ * Built once, in ordinary C++ (src/restore/args_build.cpp), into the
+ * restorer area; the blob only walks and reads it (pie/restorer/args.c),
+ * refusing a header of another version or a section that overruns the whole.
+ * Compiled into both sides; src/restore/args_layout.cpp and the blob pin the
+ * layouts with static_asserts.
  *
  * The restorer area is one MAP_SHARED anonymous mapping made by ckpt before
- * it creates the task, so ckpt sees what the blob writes into `status`:
+ * it creates the task, so ckpt sees what the blob writes into `status` and
+ * each thread's `phase`:
  *
- *   [ blob code+data | args + arrays + rt_sigframe | stack | vDSO parking ]
+ *   [ blob code+data | header + sections | stacks | vDSO parking ]
  *
- * Only fixed-size integer types: the same bytes mean the same on both sides. */
+ * Addresses inside the area (stacks, signal frames, parking) are offsets
+ * from the area's start, so that the sections can be built before the area
+ * is placed; the blob adds the start.  Only fixed-size integer types. */
 #ifndef CKPT_RESTORER_ARGS_H
 #define CKPT_RESTORER_ARGS_H
 
 #include <stdint.h>
 
-#define CKPT_RESTORER_ARGS_VERSION 3u
+#include "ckpt/kernel_types.h"
+
+#define CKPT_RESTORER_ARGS_VERSION 4u
 #define CKPT_RESTORER_ARGS_MAGIC 0x52535452u /* "RSTR" */
 
 /* Distinctive exit code of a task whose blob gave up; the reason is in
@@ -25,8 +35,15 @@
 /* Exit code of ckpt's child when it failed before jumping to the blob. */
 #define CKPT_RESTORER_EXIT_CHILD_FAILED 86
 
-#define CKPT_RESTORER_MAX_VDSO_PARTS 4
 #define CKPT_RESTORER_MAX_IO_WORKERS 2
+/* ckpt's own vDSO parts ([vvar], [vvar_vclock], [vdso]): a sanity bound on
+ * this kernel, not on the target. */
+#define CKPT_RESTORER_MAX_VDSO_PARTS 4
+#define CKPT_RESTORER_NSIG 64
+#define CKPT_RESTORER_MESSAGE_SIZE 1024
+/* The stack of each thread the blob creates (the main thread's is larger:
+ * it also carries the second page reader's). */
+#define CKPT_RESTORER_THREAD_STACK (16u * 1024)
 
 /* io_flags: fault each run's pages in (MADV_POPULATE_WRITE) before reading
  * into them, rather than one fault at a time inside the copy. */
@@ -41,24 +58,21 @@
 
 /* ckpt_restorer_run.flags */
 #define CKPT_RUN_UFFD 0x1
-#define CKPT_RESTORER_MAX_RLIMITS 16
-#define CKPT_RESTORER_MAX_AUXV 128 /* u64 words */
-#define CKPT_RESTORER_MAX_GROUPS 64
-#define CKPT_RESTORER_NSIG 64
-#define CKPT_RESTORER_MESSAGE_SIZE 1024
 
-/* How far the task got; ckpt reads it after the task stopped or died. */
+/* How far the task (status.phase) or one thread (thread.phase) got; ckpt
+ * reads it after the task stopped or died. */
 enum ckpt_restorer_phase {
 	CKPT_PHASE_CHILD = 0,   /* ckpt's C++ code in the new task */
 	CKPT_PHASE_BLOB = 1,    /* the blob runs */
 	CKPT_PHASE_FAILED = 2,  /* the blob gave up: step/ret/arg say why */
 	CKPT_PHASE_SIGRETURN = 3, /* everything is in place; int3, then rt_sigreturn */
+	CKPT_PHASE_EXITING = 4, /* a thread that had exited at dump: it exits again */
 };
 
 /* The blob step that failed (see restore/blob_errors.cpp for the sentences). */
 enum ckpt_restorer_step {
 	CKPT_STEP_NONE = 0,
-	CKPT_STEP_VERSION,        /* args version or magic mismatch */
+	CKPT_STEP_VERSION,        /* header version/magic, or a bad section (arg0 = tag) */
 	CKPT_STEP_RSEQ_UNREGISTER,
 	CKPT_STEP_VDSO_PARK,      /* arg0 = from, arg1 = to */
 	CKPT_STEP_UNMAP,          /* arg0-arg1 = range */
@@ -85,6 +99,8 @@ enum ckpt_restorer_step {
 	CKPT_STEP_UFFD_COPY,      /* arg0 = address, arg1 = length */
 	CKPT_STEP_PAGES_MAP,      /* mapping the pages file for UFFDIO_COPY */
 	CKPT_STEP_POSIX_TIMER,    /* arg0 = timer id, arg1 = which call (enum below) */
+	CKPT_STEP_THREAD_CREATE,  /* arg0 = tid; ret = clone3's result */
+	CKPT_STEP_THREAD_NAME,    /* prctl(PR_SET_NAME) */
 	CKPT_STEP_COUNT
 };
 
@@ -103,14 +119,71 @@ enum ckpt_restorer_timer_call {
 };
 
 /* Written by the blob (and by ckpt's child for its own failures); ckpt
- * reads it from its side of the shared mapping. */
+ * reads it from its side of the shared mapping.  The first thread to fail
+ * claims it. */
 struct ckpt_restorer_status {
 	volatile uint32_t phase;  /* enum ckpt_restorer_phase */
 	uint32_t step;            /* enum ckpt_restorer_step */
 	int64_t ret;              /* the failing call's result, -errno */
 	uint64_t arg0, arg1;
 	uint64_t pages_ns;        /* how long reading the pages took (CLOCK_MONOTONIC) */
+	int32_t tid;              /* the thread that failed */
+	uint32_t pad;
 	char message[CKPT_RESTORER_MESSAGE_SIZE]; /* the child's error sentence */
+};
+
+struct ckpt_restorer_rseq {
+	uint64_t ptr;             /* 0: none */
+	uint32_t len, sig;
+};
+
+/* The header, at the start of the args part of the area. */
+struct ckpt_restorer_args {
+	uint32_t magic;           /* CKPT_RESTORER_ARGS_MAGIC */
+	uint32_t version;         /* CKPT_RESTORER_ARGS_VERSION */
+	uint32_t header_size;     /* sizeof(struct ckpt_restorer_args); sections follow */
+	uint32_t nr_sections;
+	uint64_t total_size;      /* header and every section */
+	int32_t pid;              /* the process */
+	uint32_t nr_threads;      /* CKPT_SECTION_THREAD sections, the main thread's first */
+
+	struct ckpt_restorer_status status;
+
+	/* The area and the address space it lives in. */
+	uint64_t area_start, area_end;
+	uint64_t task_size;       /* top of user space: ckpt is unmapped up to here */
+
+	/* ckpt's own rseq registration, undone before ckpt's memory goes
+	 * (filled by ckpt from PTRACE_GET_RSEQ_CONFIGURATION). */
+	struct ckpt_restorer_rseq ckpt_rseq;
+
+	/* Helper fds (pages, mapped files, exe) are all >= this; closed last. */
+	int32_t helper_fd_first;
+	uint32_t pad;
+};
+
+/* Each section: this header, then `size` bytes (a multiple of 8). */
+struct ckpt_restorer_section {
+	uint32_t tag;             /* enum ckpt_restorer_tag */
+	uint32_t count;           /* elements, for array sections */
+	uint64_t size;
+};
+
+enum ckpt_restorer_tag {
+	CKPT_SECTION_PAD = 0,          /* skipped: aligns the next section */
+	CKPT_SECTION_PROCESS = 1,      /* struct ckpt_restorer_process (exactly one) */
+	CKPT_SECTION_AUXV = 2,         /* uint64_t[count] */
+	CKPT_SECTION_VDSO = 3,         /* struct ckpt_restorer_vdso_part[count] */
+	CKPT_SECTION_VDSO_PROXY = 4,   /* count bytes of jumps for process.vdso_proxy_addr */
+	CKPT_SECTION_VMAS = 5,         /* struct ckpt_restorer_vma[count] */
+	CKPT_SECTION_RUNS = 6,         /* struct ckpt_restorer_run[count] */
+	CKPT_SECTION_RLIMITS = 7,      /* struct ckpt_restorer_rlimit[count] */
+	CKPT_SECTION_SIGACTIONS = 8,   /* struct ckpt_k_sigaction[64], index signo - 1 */
+	CKPT_SECTION_SHARED_PENDING = 9, /* struct ckpt_restorer_siginfo[count] */
+	CKPT_SECTION_POSIX_TIMERS = 10, /* struct ckpt_restorer_posix_timer[count], by id */
+	CKPT_SECTION_THREAD = 11,      /* struct ckpt_restorer_thread, groups, pending */
+	CKPT_SECTION_FRAME = 12,       /* a thread's rt_sigframe (64-byte aligned) */
+	CKPT_SECTION_COUNT
 };
 
 /* One memory area of the target. */
@@ -135,26 +208,19 @@ struct ckpt_restorer_run {
 
 /* A vDSO part ([vvar], [vvar_vclock], [vdso]) of ckpt's task: parked inside
  * the area while ckpt is unmapped, then moved where the target had it
- * (target 0: the target had none; it stays parked and goes with the area). */
+ * (target 0: the target had none; it stays parked and goes with the area).
+ * park is an offset from the area's start. */
 struct ckpt_restorer_vdso_part {
 	uint64_t cur, size, park, target;
-};
-
-struct ckpt_restorer_sigaction {   /* the kernel's struct sigaction, x86_64 */
-	uint64_t handler, flags, restorer, mask;
 };
 
 struct ckpt_restorer_siginfo {
 	int32_t signo;
 	uint32_t shared;          /* process-wide (rt_sigqueueinfo) or the thread's */
-	uint8_t raw[128];         /* siginfo_t */
+	uint8_t raw[CKPT_SIGINFO_SIZE]; /* siginfo_t */
 };
 
-struct ckpt_restorer_itimer {
-	uint64_t interval_sec, interval_usec, value_sec, value_usec;
-};
-
-/* A POSIX timer, recreated with its id (the array is sorted by id). */
+/* A POSIX timer, recreated with its id. */
 struct ckpt_restorer_posix_timer {
 	int32_t id;
 	int32_t clock_id;
@@ -171,11 +237,43 @@ struct ckpt_restorer_rlimit {
 	uint64_t cur, max;
 };
 
+/* The mm fields of prctl(PR_SET_MM_MAP); the auxv is its own section. */
+struct ckpt_restorer_mm {
+	uint64_t start_code, end_code, start_data, end_data;
+	uint64_t start_brk, brk, start_stack;
+	uint64_t arg_start, arg_end, env_start, env_end;
+	int32_t exe_fd;           /* -1: leave /proc/PID/exe alone */
+	uint32_t pad;
+};
+
+/* CKPT_SECTION_PROCESS: state the whole process shares. */
+struct ckpt_restorer_process {
+	/* Pages. */
+	int32_t pages_fd;         /* -1: no pages */
+	uint32_t io_flags;        /* CKPT_IO_* */
+	uint64_t pages_size;      /* bytes of the pages file */
+	uint32_t aio_batch;       /* iocbs submitted at once */
+	uint32_t io_workers;      /* threads reading pages (1: the blob alone) */
+	uint64_t worker_stack_top; /* the second reader's stack, from the area's start */
+	uint64_t main_stack_top;  /* the main thread's stack, from the area's start */
+
+	/* Only when the vDSO differs from the dumped one: the VDSO_PROXY
+	 * section's bytes (jumps into the moved vDSO) are copied here, the
+	 * dumped [vdso], which is among the vmas (write_first). */
+	uint64_t vdso_proxy_addr;
+
+	struct ckpt_restorer_mm mm;
+	uint32_t personality;
+	int32_t pdeath_sig;
+	int32_t dumpable;         /* -1: leave */
+	uint32_t pad;
+	struct ckpt_k_itimerval itimers[3]; /* ITIMER_REAL, _VIRTUAL, _PROF */
+};
+
 struct ckpt_restorer_creds {
 	uint32_t present;         /* 0: keep ckpt's (the target had the same) */
 	uint32_t uid, euid, suid, fsuid, gid, egid, sgid, fsgid;
-	uint32_t ngroups;
-	uint32_t groups[CKPT_RESTORER_MAX_GROUPS];
+	uint32_t ngroups;         /* the groups follow the thread struct */
 	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
 	uint32_t securebits;
 	uint32_t no_new_privs;
@@ -183,125 +281,28 @@ struct ckpt_restorer_creds {
 	uint32_t pad;
 };
 
-/* The mm fields of prctl(PR_SET_MM_MAP); auxv is inline. */
-struct ckpt_restorer_mm {
-	uint64_t start_code, end_code, start_data, end_data;
-	uint64_t start_brk, brk, start_stack;
-	uint64_t arg_start, arg_end, env_start, env_end;
-	uint32_t auxv_words;      /* u64 words used in auxv */
-	int32_t exe_fd;           /* -1: leave /proc/PID/exe alone */
-	uint64_t auxv[CKPT_RESTORER_MAX_AUXV];
-};
+/* Thread flags. */
+#define CKPT_THREAD_MAIN 0x1      /* the thread group leader (the task ckpt made) */
+#define CKPT_THREAD_EXITED 0x2    /* had exited at dump: set up the process, then exit */
 
-struct ckpt_restorer_rseq {
-	uint64_t ptr;             /* 0: none */
-	uint32_t len, sig;
-};
-
-struct ckpt_restorer_args {
-	uint32_t magic;           /* CKPT_RESTORER_ARGS_MAGIC */
-	uint32_t version;         /* CKPT_RESTORER_ARGS_VERSION */
-	uint32_t size;            /* sizeof(struct ckpt_restorer_args) */
-	int32_t pid;              /* the task's pid, for rt_sigqueueinfo */
-
-	struct ckpt_restorer_status status;
-
-	/* The area and the address space it lives in. */
-	uint64_t area_start, area_end;
-	uint64_t task_size;       /* top of user space: ckpt is unmapped up to here */
-
-	/* ckpt's own rseq registration, undone before ckpt's memory goes
-	 * (filled by ckpt from PTRACE_GET_RSEQ_CONFIGURATION). */
-	struct ckpt_restorer_rseq ckpt_rseq;
-
-	uint32_t nr_vdso_parts, pad0;
-	struct ckpt_restorer_vdso_part vdso[CKPT_RESTORER_MAX_VDSO_PARTS];
-	/* Only when the vDSO differs from the dumped one: vdso_proxy_size bytes
-	 * at vdso_proxy_off from the args (jumps into the moved vDSO) are copied
-	 * to vdso_proxy_addr, the dumped [vdso], which is among the vmas
-	 * (write_first).  0 bytes: no proxy. */
-	uint64_t vdso_proxy_off, vdso_proxy_addr, vdso_proxy_size;
-
-	/* Memory. */
-	uint64_t vmas_off;        /* struct ckpt_restorer_vma[nr_vmas] */
-	uint32_t nr_vmas;
-	int32_t pages_fd;         /* -1: no pages */
-	uint64_t pages_size;      /* bytes of the pages file */
-	uint64_t runs_off;        /* struct ckpt_restorer_run[nr_runs] */
-	uint32_t nr_runs;
-	uint32_t aio_batch;       /* iocbs submitted at once */
-	uint32_t io_workers;      /* threads reading pages (1: the blob alone) */
-	uint32_t io_flags;        /* CKPT_IO_* */
-	uint64_t worker_stack_top; /* stack of the second reader */
-
-	struct ckpt_restorer_mm mm;
-	uint32_t personality;
-	int32_t pdeath_sig;
-	int32_t dumpable;         /* -1: leave */
-	uint32_t nr_rlimits;
-	struct ckpt_restorer_rlimit rlimits[CKPT_RESTORER_MAX_RLIMITS];
-
-	/* Signals. */
-	struct ckpt_restorer_sigaction sigactions[CKPT_RESTORER_NSIG]; /* index signo-1 */
-	uint64_t pending_off;     /* struct ckpt_restorer_siginfo[nr_pending] */
-	uint32_t nr_pending;
-	uint32_t pad1;
-	struct ckpt_restorer_itimer itimers[3]; /* ITIMER_REAL, _VIRTUAL, _PROF */
-	uint64_t timers_off;      /* struct ckpt_restorer_posix_timer[nr_timers] */
-	uint32_t nr_timers;
-	uint32_t pad3;
-
-	/* The thread. */
+/* CKPT_SECTION_THREAD: one thread; followed in the same section by
+ * uint32_t groups[creds.ngroups] (padded to 8) and
+ * struct ckpt_restorer_siginfo pending[nr_pending]. */
+struct ckpt_restorer_thread {
+	volatile uint32_t phase;  /* enum ckpt_restorer_phase, for ckpt's tracer */
+	uint32_t flags;           /* CKPT_THREAD_* */
+	int32_t tid;
+	uint32_t nr_pending;      /* thread-private pending signals */
+	uint64_t stack_top;       /* from the area's start (16-byte aligned) */
+	uint64_t sigframe;        /* its CKPT_SECTION_FRAME, from the area's start;
+	                           * rt_sigreturn runs with rsp = frame + 8 */
 	uint64_t clear_child_tid;
 	uint64_t robust_list;     /* 0: none */
 	uint64_t robust_list_len;
 	struct ckpt_restorer_rseq rseq;
 	uint64_t fs_base, gs_base;
+	char comm[16];            /* PR_SET_NAME */
 	struct ckpt_restorer_creds creds;
-
-	/* Helper fds (pages, mapped files, exe) are all >= this; closed last. */
-	int32_t helper_fd_first;
-	uint32_t pad2;
-
-	/* The prepared struct rt_sigframe: rt_sigreturn runs with
-	 * rsp = sigframe + 8 (just past pretcode, as after a handler's ret). */
-	uint64_t sigframe;
 };
-
-/* x86_64 signal frame, as the kernel's rt_sigreturn reads it. */
-struct ckpt_sigcontext {
-	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
-	uint64_t di, si, bp, bx, dx, ax, cx, sp, ip, flags;
-	uint16_t cs, gs, fs, ss;
-	uint64_t err, trapno, oldmask, cr2;
-	uint64_t fpstate;         /* 64-byte aligned xsave/fxsave area, or 0 */
-	uint64_t reserved1[8];
-};
-
-struct ckpt_stack {
-	uint64_t ss_sp;
-	int32_t ss_flags;
-	uint32_t pad;
-	uint64_t ss_size;
-};
-
-struct ckpt_ucontext {
-	uint64_t uc_flags;
-	uint64_t uc_link;
-	struct ckpt_stack uc_stack;
-	struct ckpt_sigcontext uc_mcontext;
-	uint64_t uc_sigmask;
-};
-
-struct ckpt_rt_sigframe {
-	uint64_t pretcode;
-	struct ckpt_ucontext uc;
-	uint8_t info[128];
-};
-
-/* uc_flags bits (asm/ucontext.h). */
-#define CKPT_UC_FP_XSTATE 0x1
-#define CKPT_UC_SIGCONTEXT_SS 0x2
-#define CKPT_UC_STRICT_RESTORE_SS 0x4
 
 #endif

@@ -1,4 +1,5 @@
-/* Credentials, the last privileged step: bounding set and securebits while
+/* Credentials of the calling thread (Linux keeps them per thread, and the
+ * raw syscalls below change only the caller's), the last privileged step: bounding set and securebits while
  * still privileged, then groups and ids (keeping capabilities across the uid
  * change), then the capability sets themselves. */
 #include "restorer.h"
@@ -13,9 +14,9 @@ static void check(struct ckpt_restorer_args *a, long ret, uint32_t call)
 		restorer_fail(a, CKPT_STEP_CREDS, ret, call, 0);
 }
 
-void restorer_set_creds(struct ckpt_restorer_args *a)
+void restorer_set_creds(struct ckpt_restorer_args *a, const struct ckpt_restorer_thread *t)
 {
-	const struct ckpt_restorer_creds *c = &a->creds;
+	const struct ckpt_restorer_creds *c = &t->creds;
 	if (!c->present)
 		return;
 
@@ -30,7 +31,7 @@ void restorer_set_creds(struct ckpt_restorer_args *a)
 	if ((uint32_t)cur != want)
 		check(a, sys_call2(__NR_prctl, PR_SET_SECUREBITS, want), CKPT_CREDS_SECUREBITS);
 
-	check(a, sys_call2(__NR_setgroups, c->ngroups, c->groups), CKPT_CREDS_GROUPS);
+	check(a, sys_call2(__NR_setgroups, c->ngroups, restorer_thread_groups(t)), CKPT_CREDS_GROUPS);
 	check(a, sys_call3(__NR_setresgid, c->gid, c->egid, c->sgid), CKPT_CREDS_GIDS);
 	sys_call1(__NR_setfsgid, c->fsgid);
 	check(a, sys_call3(__NR_setresuid, c->uid, c->euid, c->suid), CKPT_CREDS_UIDS);

@@ -16,10 +16,11 @@ static long sys_mremap(uint64_t from, uint64_t len, uint64_t to)
 	return sys_call5(__NR_mremap, from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
 }
 
-void restorer_park_vdso(struct ckpt_restorer_args *a)
+void restorer_park_vdso(const struct restorer_view *v)
 {
-	for (uint32_t i = 0; i < a->nr_vdso_parts; i++) {
-		struct ckpt_restorer_vdso_part *p = &a->vdso[i];
+	struct ckpt_restorer_args *a = v->a;
+	for (uint32_t i = 0; i < v->nr_vdso; i++) {
+		struct ckpt_restorer_vdso_part *p = &v->vdso[i];
 		long ret = sys_mremap(p->cur, p->size, p->park);
 		if (ret != (long)p->park)
 			restorer_fail(a, CKPT_STEP_VDSO_PARK, ret, p->cur, p->park);
@@ -37,16 +38,18 @@ static void unmap_range(struct ckpt_restorer_args *a, uint64_t start, uint64_t e
 
 /* Everything but the area goes: ckpt's binary, heap, libraries and stack.
  * The vsyscall page is not a mapping and stays, as in every process. */
-void restorer_unmap_ckpt(struct ckpt_restorer_args *a)
+void restorer_unmap_ckpt(const struct restorer_view *v)
 {
+	struct ckpt_restorer_args *a = v->a;
 	unmap_range(a, 0, a->area_start);
 	unmap_range(a, a->area_end, a->task_size);
 }
 
-void restorer_map_vmas(struct ckpt_restorer_args *a)
+void restorer_map_vmas(const struct restorer_view *view)
 {
-	const struct ckpt_restorer_vma *v = restorer_vmas(a);
-	for (uint32_t i = 0; i < a->nr_vmas; i++, v++) {
+	struct ckpt_restorer_args *a = view->a;
+	const struct ckpt_restorer_vma *v = view->vmas;
+	for (uint32_t i = 0; i < view->nr_vmas; i++, v++) {
 		long prot = v->prot | (v->write_first ? PROT_WRITE : 0);
 		long flags = v->map_flags | MAP_FIXED_NOREPLACE;
 		long ret = sys_mmap(v->start, v->end - v->start, prot, flags, v->fd, v->pgoff);
@@ -67,24 +70,26 @@ void restorer_map_vmas(struct ckpt_restorer_args *a)
  * them, so each one moves to its dumped address on its own.  Else (a proxy)
  * they move together next to the area, and the dumped [vdso], mapped among
  * the areas, receives the jumps ckpt computed. */
-void restorer_place_vdso(struct ckpt_restorer_args *a)
+void restorer_place_vdso(const struct restorer_view *v)
 {
-	for (uint32_t i = 0; i < a->nr_vdso_parts; i++) {
-		struct ckpt_restorer_vdso_part *p = &a->vdso[i];
+	struct ckpt_restorer_args *a = v->a;
+	for (uint32_t i = 0; i < v->nr_vdso; i++) {
+		struct ckpt_restorer_vdso_part *p = &v->vdso[i];
 		if (!p->target)
 			continue;
 		long ret = sys_mremap(p->park, p->size, p->target);
 		if (ret != (long)p->target)
 			restorer_fail(a, CKPT_STEP_VDSO_MOVE, ret, p->park, p->target);
 	}
-	if (a->vdso_proxy_size)
-		memcpy((void *)a->vdso_proxy_addr, (const char *)a + a->vdso_proxy_off, a->vdso_proxy_size);
+	if (v->vdso_proxy_size)
+		memcpy((void *)v->proc->vdso_proxy_addr, v->vdso_proxy, v->vdso_proxy_size);
 }
 
-void restorer_protect_vmas(struct ckpt_restorer_args *a)
+void restorer_protect_vmas(const struct restorer_view *view)
 {
-	const struct ckpt_restorer_vma *v = restorer_vmas(a);
-	for (uint32_t i = 0; i < a->nr_vmas; i++, v++) {
+	struct ckpt_restorer_args *a = view->a;
+	const struct ckpt_restorer_vma *v = view->vmas;
+	for (uint32_t i = 0; i < view->nr_vmas; i++, v++) {
 		if (!v->write_first || (v->prot & PROT_WRITE))
 			continue;
 		long ret = sys_call3(__NR_mprotect, v->start, v->end - v->start, v->prot);

@@ -30,7 +30,7 @@
 #endif
 
 struct reader {
-	struct ckpt_restorer_args *args;
+	const struct restorer_view *v;
 	uint32_t index, stride;       /* takes runs index, index+stride, ... */
 	volatile int32_t tid;         /* cleared by the kernel when the thread ends */
 	struct iocb cbs[MAX_BATCH];
@@ -53,10 +53,11 @@ static uint64_t now_ns(void)
 }
 
 /* The rest of a short read, synchronously. */
-static void finish_short(struct ckpt_restorer_args *a, const struct ckpt_restorer_run *r, uint64_t done)
+static void finish_short(const struct restorer_view *v, const struct ckpt_restorer_run *r, uint64_t done)
 {
+	struct ckpt_restorer_args *a = v->a;
 	while (done < r->len) {
-		long ret = sys_call4(__NR_pread64, a->pages_fd, r->vaddr + done, r->len - done, r->offset + done);
+		long ret = sys_call4(__NR_pread64, v->proc->pages_fd, r->vaddr + done, r->len - done, r->offset + done);
 		if (ret <= 0)
 			restorer_fail(a, CKPT_STEP_AIO_READ, ret ? ret : -5 /* EIO */, r->vaddr + done,
 				      r->len - done);
@@ -66,15 +67,16 @@ static void finish_short(struct ckpt_restorer_args *a, const struct ckpt_restore
 
 static void run_batch(struct reader *rd, aio_context_t ctx, uint32_t n)
 {
-	struct ckpt_restorer_args *a = rd->args;
+	const struct restorer_view *v = rd->v;
+	struct ckpt_restorer_args *a = v->a;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct ckpt_restorer_run *r = rd->batch[i];
-		if (a->io_flags & CKPT_IO_PREFAULT)
+		if (v->proc->io_flags & CKPT_IO_PREFAULT)
 			sys_call3(__NR_madvise, r->vaddr, r->len, MADV_POPULATE_WRITE); /* a hint: errors are harmless */
 		memset(&rd->cbs[i], 0, sizeof(rd->cbs[i]));
 		rd->cbs[i].aio_data = i;
 		rd->cbs[i].aio_lio_opcode = IOCB_CMD_PREAD;
-		rd->cbs[i].aio_fildes = a->pages_fd;
+		rd->cbs[i].aio_fildes = v->proc->pages_fd;
 		rd->cbs[i].aio_buf = r->vaddr;
 		rd->cbs[i].aio_nbytes = r->len;
 		rd->cbs[i].aio_offset = r->offset;
@@ -100,7 +102,7 @@ static void run_batch(struct reader *rd, aio_context_t ctx, uint32_t n)
 			if (rd->events[e].res < 0)
 				restorer_fail(a, CKPT_STEP_AIO_READ, rd->events[e].res, r->vaddr, r->len);
 			if ((uint64_t)rd->events[e].res < r->len)
-				finish_short(a, r, rd->events[e].res);
+				finish_short(v, r, rd->events[e].res);
 		}
 		reaped += ret;
 	}
@@ -127,30 +129,31 @@ static void uffd_copy(struct ckpt_restorer_args *a, const struct ckpt_restorer_r
 /* Buffered reads: AIO would copy synchronously inside io_submit as well,
  * and io_destroy waits for an RCU grace period (tens of milliseconds), so a
  * plain pread does the same work without that wait. */
-static void read_plain(struct ckpt_restorer_args *a, const struct ckpt_restorer_run *r)
+static void read_plain(const struct restorer_view *v, const struct ckpt_restorer_run *r)
 {
-	if (a->io_flags & CKPT_IO_PREFAULT)
+	if (v->proc->io_flags & CKPT_IO_PREFAULT)
 		sys_call3(__NR_madvise, r->vaddr, r->len, MADV_POPULATE_WRITE);
-	finish_short(a, r, 0);
+	finish_short(v, r, 0);
 }
 
 static int read_share(struct reader *rd)
 {
-	struct ckpt_restorer_args *a = rd->args;
-	int aio = a->io_flags & CKPT_IO_AIO;
-	uint32_t batch = a->aio_batch;
+	const struct restorer_view *v = rd->v;
+	struct ckpt_restorer_args *a = v->a;
+	int aio = v->proc->io_flags & CKPT_IO_AIO;
+	uint32_t batch = v->proc->aio_batch;
 	if (batch == 0 || batch > MAX_BATCH)
 		batch = MAX_BATCH;
 	aio_context_t ctx = 0;
-	const struct ckpt_restorer_run *runs = restorer_runs(a);
+	const struct ckpt_restorer_run *runs = v->runs;
 	uint32_t n = 0;
-	for (uint32_t i = rd->index; i < a->nr_runs; i += rd->stride) {
+	for (uint32_t i = rd->index; i < v->nr_runs; i += rd->stride) {
 		if ((runs[i].flags & CKPT_RUN_UFFD) && uffd >= 0) {
 			uffd_copy(a, &runs[i]);
 			continue;
 		}
 		if (!aio) {
-			read_plain(a, &runs[i]);
+			read_plain(v, &runs[i]);
 			continue;
 		}
 		if (!ctx) {
@@ -182,8 +185,10 @@ static long start_reader(struct reader *rd, uint64_t stack_top)
 	register long r8 __asm__("r8") = 0;                  /* tls */
 	register long r12 __asm__("r12") = (long)rd;
 	register long r13 __asm__("r13") = (long)read_share;
+	/* Untraced: ckpt traces the task and its threads (TRACECLONE), not
+	 * this helper, which must vanish by itself. */
 	long flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |
-		     CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
+		     CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | CLONE_UNTRACED;
 	__asm__ volatile("syscall\n\t"
 			 "testq %%rax, %%rax\n\t"
 			 "jnz 1f\n\t"
@@ -210,18 +215,19 @@ static void wait_reader(struct reader *rd)
 
 /* Registers every area that UFFDIO_COPY fills; on any refusal (no
  * userfaultfd here, say) it is all undone and AIO reads everything. */
-static void uffd_setup(struct ckpt_restorer_args *a)
+static void uffd_setup(const struct restorer_view *view)
 {
-	if (!(a->io_flags & CKPT_IO_UFFD))
+	struct ckpt_restorer_args *a = view->a;
+	if (!(view->proc->io_flags & CKPT_IO_UFFD))
 		return;
 	uffd = sys_call1(__NR_userfaultfd, 02000000 /* O_CLOEXEC */);
 	if (uffd < 0)
 		return;
 	struct uffdio_api api = {.api = UFFD_API, .features = 0};
 	int ok = sys_call3(__NR_ioctl, uffd, UFFDIO_API, &api) == 0;
-	const struct ckpt_restorer_vma *v = restorer_vmas(a);
+	const struct ckpt_restorer_vma *v = view->vmas;
 	uint32_t registered = 0;
-	for (; ok && registered < a->nr_vmas; registered++) {
+	for (; ok && registered < view->nr_vmas; registered++) {
 		if (!v[registered].uffd)
 			continue;
 		struct uffdio_register reg = {
@@ -231,9 +237,9 @@ static void uffd_setup(struct ckpt_restorer_args *a)
 		ok = sys_call3(__NR_ioctl, uffd, UFFDIO_REGISTER, &reg) == 0;
 	}
 	if (ok) {
-		long m = sys_call6(__NR_mmap, 0, a->pages_size, PROT_READ, MAP_SHARED, a->pages_fd, 0);
+		long m = sys_call6(__NR_mmap, 0, view->proc->pages_size, PROT_READ, MAP_SHARED, view->proc->pages_fd, 0);
 		if (m < 0 && m > -4096)
-			restorer_fail(a, CKPT_STEP_PAGES_MAP, m, a->pages_size, 0);
+			restorer_fail(a, CKPT_STEP_PAGES_MAP, m, view->proc->pages_size, 0);
 		pages_map = (uint64_t)m;
 		return;
 	}
@@ -249,40 +255,41 @@ static void uffd_setup(struct ckpt_restorer_args *a)
 
 /* The areas become ordinary again: no trace of userfaultfd, no mapping of
  * the pages file. */
-static void uffd_teardown(struct ckpt_restorer_args *a)
+static void uffd_teardown(const struct restorer_view *view)
 {
 	if (uffd < 0)
 		return;
-	const struct ckpt_restorer_vma *v = restorer_vmas(a);
-	for (uint32_t i = 0; i < a->nr_vmas; i++) {
+	const struct ckpt_restorer_vma *v = view->vmas;
+	for (uint32_t i = 0; i < view->nr_vmas; i++) {
 		if (!v[i].uffd)
 			continue;
 		struct uffdio_range range = {.start = v[i].start, .len = v[i].end - v[i].start};
 		sys_call3(__NR_ioctl, uffd, UFFDIO_UNREGISTER, &range);
 	}
 	sys_call1(__NR_close, uffd);
-	sys_call2(__NR_munmap, pages_map, a->pages_size);
+	sys_call2(__NR_munmap, pages_map, view->proc->pages_size);
 	uffd = -1;
 }
 
-void restorer_read_pages(struct ckpt_restorer_args *a)
+void restorer_read_pages(const struct restorer_view *v)
 {
-	if (!a->nr_runs)
+	struct ckpt_restorer_args *a = v->a;
+	if (!v->nr_runs)
 		return;
 	uint64_t start = now_ns();
-	uint32_t workers = a->io_workers;
-	if (workers < 1 || workers > CKPT_RESTORER_MAX_IO_WORKERS || !a->worker_stack_top || a->nr_runs < 2)
+	uint32_t workers = v->proc->io_workers;
+	if (workers < 1 || workers > CKPT_RESTORER_MAX_IO_WORKERS || !v->proc->worker_stack_top || v->nr_runs < 2)
 		workers = 1;
 	for (uint32_t i = 0; i < workers; i++) {
-		readers[i].args = a;
+		readers[i].v = v;
 		readers[i].index = i;
 		readers[i].stride = workers;
 		readers[i].tid = -1;
 	}
-	uffd_setup(a);
+	uffd_setup(v);
 	int helper = 0;
 	if (workers == 2) {
-		long ret = start_reader(&readers[1], a->worker_stack_top);
+		long ret = start_reader(&readers[1], a->area_start + v->proc->worker_stack_top);
 		if (ret > 0)
 			helper = 1;
 		else
@@ -291,6 +298,6 @@ void restorer_read_pages(struct ckpt_restorer_args *a)
 	read_share(&readers[0]);
 	if (helper)
 		wait_reader(&readers[1]);
-	uffd_teardown(a);
+	uffd_teardown(v);
 	a->status.pages_ns = now_ns() - start;
 }

@@ -1,31 +1,43 @@
 /* The restorer blob's entry: ckpt's child jumps here with its stack inside
  * the restorer area and every signal blocked.  From here on nothing of ckpt
  * may be used: the blob unmaps it, builds the target's memory and task state,
- * and ends in rt_sigreturn into the dumped registers.  The order matters:
+ * starts the other threads, and every thread ends in rt_sigreturn into its
+ * dumped registers.  The order matters:
  *
+ *   args read and checked (args.c)
  *   rseq of ckpt off   (the kernel would write into unmapped memory)
  *   vDSO parked        (inside the area, so unmapping ckpt keeps it)
  *   ckpt unmapped      (everything below and above the area)
- *   target areas mapped, vDSO moved to the dumped place, pages read (AIO),
+ *   target areas mapped, vDSO moved to the dumped place, pages read,
  *   protections and advice set
- *   mm fields, personality, rlimits, signal actions, thread state
- *   credentials        (last of the privileged steps)
- *   helper fds closed, pending signals queued, itimers armed, POSIX timers
- *   created with their ids and armed, fs base set
+ *   mm fields, personality, rlimits, signal actions  (the process's)
+ *   the other threads created with their tids (threads.c); each then sets
+ *   its own state, as the main thread does:
+ *     tid address, robust list, rseq, name, credentials (last of the
+ *     privileged steps), pending signals, [main: helper fds closed, shared
+ *     pending signals, itimers, POSIX timers], fs/gs base
  *   int3               (ckpt, the tracer, takes over from here)
  *   rt_sigreturn */
 #include "restorer.h"
 
 #include <linux/rseq.h>
-#include <asm/prctl.h>
+
+static struct restorer_view view;
 
 void restorer_fail(struct ckpt_restorer_args *a, uint32_t step, long ret, uint64_t arg0, uint64_t arg1)
 {
-	a->status.step = step;
-	a->status.ret = ret;
-	a->status.arg0 = arg0;
-	a->status.arg1 = arg1;
-	__atomic_store_n(&a->status.phase, CKPT_PHASE_FAILED, __ATOMIC_SEQ_CST);
+	/* The first thread to fail tells; the others only end. */
+	uint32_t blob = CKPT_PHASE_BLOB;
+	if (__atomic_compare_exchange_n(&a->status.phase, &blob, CKPT_PHASE_FAILED, 0, __ATOMIC_SEQ_CST,
+					__ATOMIC_SEQ_CST) ||
+	    blob == CKPT_PHASE_CHILD) {
+		a->status.step = step;
+		a->status.ret = ret;
+		a->status.arg0 = arg0;
+		a->status.arg1 = arg1;
+		a->status.tid = (int32_t)sys_call0(__NR_gettid);
+		__atomic_store_n(&a->status.phase, CKPT_PHASE_FAILED, __ATOMIC_SEQ_CST);
+	}
 	for (;;)
 		sys_call1(__NR_exit_group, CKPT_RESTORER_EXIT_FAILED);
 }
@@ -40,59 +52,23 @@ static void unregister_ckpt_rseq(struct ckpt_restorer_args *a)
 		restorer_fail(a, CKPT_STEP_RSEQ_UNREGISTER, ret, r->ptr, r->len);
 }
 
-static void close_helper_fds(struct ckpt_restorer_args *a)
-{
-	long ret = sys_call3(__NR_close_range, a->helper_fd_first, ~0u, 0);
-	if (ret < 0)
-		restorer_fail(a, CKPT_STEP_CLOSE_FDS, ret, a->helper_fd_first, 0);
-}
-
-static void set_bases(struct ckpt_restorer_args *a)
-{
-	long ret = sys_call2(__NR_arch_prctl, ARCH_SET_FS, a->fs_base);
-	if (ret < 0)
-		restorer_fail(a, CKPT_STEP_FS_BASE, ret, a->fs_base, 0);
-	ret = sys_call2(__NR_arch_prctl, ARCH_SET_GS, a->gs_base);
-	if (ret < 0)
-		restorer_fail(a, CKPT_STEP_FS_BASE, ret, a->gs_base, 1);
-}
-
 BLOB_ENTRY __attribute__((noreturn)) void blob_entry(struct ckpt_restorer_args *a)
 {
-	if (a->magic != CKPT_RESTORER_ARGS_MAGIC || a->version != CKPT_RESTORER_ARGS_VERSION ||
-	    a->size != sizeof(*a))
-		restorer_fail(a, CKPT_STEP_VERSION, -22, a->version, a->size);
+	restorer_read_args(a, &view);
 	__atomic_store_n(&a->status.phase, CKPT_PHASE_BLOB, __ATOMIC_SEQ_CST);
+	const struct restorer_view *v = &view;
 
 	unregister_ckpt_rseq(a);
-	restorer_park_vdso(a);
-	restorer_unmap_ckpt(a);
-	restorer_map_vmas(a);
-	restorer_place_vdso(a);
-	restorer_read_pages(a);
-	restorer_protect_vmas(a);
+	restorer_park_vdso(v);
+	restorer_unmap_ckpt(v);
+	restorer_map_vmas(v);
+	restorer_place_vdso(v);
+	restorer_read_pages(v);
+	restorer_protect_vmas(v);
 
-	restorer_set_mm(a);
-	restorer_set_limits(a);
-	restorer_set_signals(a);
-	restorer_set_thread(a);
-	restorer_set_creds(a);
-	close_helper_fds(a);
-	restorer_queue_pending(a);
-	restorer_set_timers(a);
-	restorer_set_posix_timers(a);
-	set_bases(a);
-
-	/* ckpt stops us here and follows us through rt_sigreturn to remove this
-	 * area afterwards. */
-	__atomic_store_n(&a->status.phase, CKPT_PHASE_SIGRETURN, __ATOMIC_SEQ_CST);
-	__asm__ volatile("int3" ::: "memory");
-	__asm__ volatile("movq %0, %%rsp\n\t"
-			 "movl %1, %%eax\n\t"
-			 "syscall\n\t"
-			 "ud2\n\t"
-			 :
-			 : "r"(a->sigframe + 8), "i"(__NR_rt_sigreturn)
-			 : "memory");
-	__builtin_unreachable();
+	restorer_set_mm(v);
+	restorer_set_limits(v);
+	restorer_set_signals(v);
+	restorer_create_threads(v);
+	restorer_finish_thread(v, restorer_next_thread(a, 0));
 }

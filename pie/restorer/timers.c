@@ -21,11 +21,6 @@
 /* Fillers the fallback may burn before it gives up on a gap in the ids. */
 #define RESTORER_MAX_TIMER_FILLERS 65536u
 
-static const struct ckpt_restorer_posix_timer *restorer_posix_timers(const struct ckpt_restorer_args *a)
-{
-	return (const struct ckpt_restorer_posix_timer *)((const char *)a + a->timers_off);
-}
-
 static void fail_timer(struct ckpt_restorer_args *a, enum ckpt_restorer_timer_call call, long ret, int32_t id)
 {
 	restorer_fail(a, CKPT_STEP_POSIX_TIMER, ret, (uint64_t)(uint32_t)id, call);
@@ -45,10 +40,11 @@ static long create_timer(const struct ckpt_restorer_posix_timer *t, int32_t *id)
 	return sys_call3(__NR_timer_create, t->clock_id, &ev, id);
 }
 
-static void create_with_ids(struct ckpt_restorer_args *a)
+static void create_with_ids(const struct restorer_view *v)
 {
-	const struct ckpt_restorer_posix_timer *t = restorer_posix_timers(a);
-	for (uint32_t i = 0; i < a->nr_timers; i++, t++) {
+	struct ckpt_restorer_args *a = v->a;
+	const struct ckpt_restorer_posix_timer *t = v->timers;
+	for (uint32_t i = 0; i < v->nr_timers; i++, t++) {
 		int32_t id = t->id;
 		long ret = create_timer(t, &id);
 		if (ret < 0)
@@ -58,10 +54,11 @@ static void create_with_ids(struct ckpt_restorer_args *a)
 	}
 }
 
-static void create_in_order(struct ckpt_restorer_args *a)
+static void create_in_order(const struct restorer_view *v)
 {
-	const struct ckpt_restorer_posix_timer *t = restorer_posix_timers(a);
-	for (uint32_t i = 0; i < a->nr_timers; i++, t++) {
+	struct ckpt_restorer_args *a = v->a;
+	const struct ckpt_restorer_posix_timer *t = v->timers;
+	for (uint32_t i = 0; i < v->nr_timers; i++, t++) {
 		for (uint32_t fillers = 0;; fillers++) {
 			int32_t id = -1;
 			long ret = create_timer(t, &id);
@@ -78,16 +75,17 @@ static void create_in_order(struct ckpt_restorer_args *a)
 	}
 }
 
-static void create_timers(struct ckpt_restorer_args *a)
+static void create_timers(const struct restorer_view *v)
 {
+	struct ckpt_restorer_args *a = v->a;
 	long ret = sys_call5(__NR_prctl, PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_ON, 0, 0, 0);
 	if (ret == -RESTORER_EINVAL) {
-		create_in_order(a);
+		create_in_order(v);
 		return;
 	}
 	if (ret < 0)
 		fail_timer(a, CKPT_TIMER_RESTORE_IDS, ret, -1);
-	create_with_ids(a);
+	create_with_ids(v);
 	/* The target's own timer_create must pick ids as usual. */
 	ret = sys_call5(__NR_prctl, PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_OFF, 0, 0, 0);
 	if (ret < 0)
@@ -96,10 +94,11 @@ static void create_timers(struct ckpt_restorer_args *a)
 
 /* A relative timer_settime: the time spent restoring is not taken from the
  * timer (like the itimers).  A value of 0 leaves it disarmed. */
-static void arm_timers(struct ckpt_restorer_args *a)
+static void arm_timers(const struct restorer_view *v)
 {
-	const struct ckpt_restorer_posix_timer *t = restorer_posix_timers(a);
-	for (uint32_t i = 0; i < a->nr_timers; i++, t++) {
+	struct ckpt_restorer_args *a = v->a;
+	const struct ckpt_restorer_posix_timer *t = v->timers;
+	for (uint32_t i = 0; i < v->nr_timers; i++, t++) {
 		if (!t->value_sec && !t->value_nsec)
 			continue;
 		int64_t spec[4] = {(int64_t)t->interval_sec, (int64_t)t->interval_nsec, (int64_t)t->value_sec,
@@ -110,10 +109,10 @@ static void arm_timers(struct ckpt_restorer_args *a)
 	}
 }
 
-void restorer_set_posix_timers(struct ckpt_restorer_args *a)
+void restorer_set_posix_timers(const struct restorer_view *v)
 {
-	if (!a->nr_timers)
+	if (!v->nr_timers)
 		return;
-	create_timers(a);
-	arm_timers(a);
+	create_timers(v);
+	arm_timers(v);
 }

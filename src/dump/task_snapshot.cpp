@@ -47,6 +47,13 @@ ThreadSnapshot snapshot_thread(const compel::FrozenTree& tree, pid_t pid, const 
   t.comm = read_comm(pid, thread.tid);
   std::string stat_path = proc::path(pid, "task/" + std::to_string(thread.tid) + "/stat");
   t.exit_signal = proc::parse_stat(proc::read_file(stat_path), stat_path).exit_signal;
+  // Filters are per thread and cannot be read back without
+  // PTRACE_SECCOMP_GET_FILTER and replayed without installing them.
+  std::string status_path = proc::path(pid, "task/" + std::to_string(thread.tid) + "/status");
+  int seccomp = proc::parse_status(proc::read_file(status_path), status_path).seccomp;
+  if (seccomp != 0)
+    throw Error(format("cannot dump thread %d of pid %d: it runs under seccomp (mode %d), which is not supported yet",
+                       thread.tid, pid, seccomp));
   void* head = nullptr;
   size_t len = 0;
   if (syscall(SYS_get_robust_list, thread.tid, &head, &len) < 0)

@@ -43,9 +43,6 @@ void check_supported(const compel::FrozenTree& tree, pid_t root) {
   std::map<pid_t, const compel::Process*> by_pid;
   for (const compel::Process& p : tree.processes()) by_pid[p.pid] = &p;
   for (const compel::Process& p : tree.processes()) {
-    if (p.threads.size() > 1)
-      throw Error(format("cannot dump pid %d: it has %zu threads; multi-threaded processes are not supported yet",
-                         p.pid, p.threads.size()));
     if (p.pid != root) check_groups(p, top, by_pid);
   }
 }

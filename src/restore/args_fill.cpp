@@ -8,8 +8,10 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 
+#include "blob.h"
 #include "ckpt/error.h"
 #include "ckpt/log.h"
 #include "proc/read.h"
@@ -63,8 +65,53 @@ std::vector<ckpt_restorer_run> blob_runs(const ProcessImage& p, bool uffd) {
   return out;
 }
 
-FrameInput frame_input(const ProcessImage& p) {
-  const img::ThreadCoreEntry& t = p.core.thread();
+// The sections, appended in order; each payload 8-byte aligned (or more,
+// with a padding section before it).
+class SectionWriter {
+ public:
+  SectionWriter() : bytes_(sizeof(ckpt_restorer_args)) {}
+
+  // Appends a section of `size` bytes; returns the offset of its payload.
+  uint64_t add(uint32_t tag, uint32_t count, const void* data, size_t size, size_t align = 8) {
+    pad_to(align);
+    uint64_t at = append_header(tag, count, size);
+    if (data && size) std::memcpy(bytes_.data() + at, data, size);
+    return at;
+  }
+  template <class T>
+  uint64_t add_array(uint32_t tag, const std::vector<T>& items) {
+    return add(tag, uint32_t(items.size()), items.data(), items.size() * sizeof(T));
+  }
+  uint64_t reserve(uint32_t tag, uint32_t count, size_t size, size_t align = 8) {
+    return add(tag, count, nullptr, size, align);
+  }
+  uint64_t size() const { return bytes_.size(); }
+  uint8_t* at(uint64_t off) { return bytes_.data() + off; }
+  uint32_t sections() const { return nr_; }
+  std::vector<uint8_t> take() { return std::move(bytes_); }
+
+ private:
+  uint64_t append_header(uint32_t tag, uint32_t count, size_t size) {
+    ckpt_restorer_section h{tag, count, align8(size)};
+    size_t at = bytes_.size();
+    bytes_.resize(at + sizeof(h) + h.size);
+    std::memcpy(bytes_.data() + at, &h, sizeof(h));
+    nr_++;
+    return at + sizeof(h);
+  }
+  // A padding section so that the next payload lands on `align`.
+  void pad_to(size_t align) {
+    uint64_t next = bytes_.size() + sizeof(ckpt_restorer_section);
+    if (next % align == 0) return;
+    uint64_t pad = (align - (next + sizeof(ckpt_restorer_section)) % align) % align;
+    append_header(CKPT_SECTION_PAD, 0, pad);
+  }
+
+  std::vector<uint8_t> bytes_;
+  uint32_t nr_ = 0;
+};
+
+FrameInput frame_input(const img::ThreadCoreEntry& t) {
   const img::X86GpRegs& g = t.gpregs();
   FrameInput in;
   user_regs_struct& r = in.regs;
@@ -86,28 +133,35 @@ FrameInput frame_input(const ProcessImage& p) {
   return in;
 }
 
-void fill_mm(const ProcessImage& p, const ArgsInputs& in, ckpt_restorer_mm& mm) {
+ckpt_restorer_mm make_mm(const ProcessImage& p, const ArgsInputs& in) {
   const img::MmEntry& m = p.mm;
+  ckpt_restorer_mm mm{};
   mm.start_code = m.start_code(); mm.end_code = m.end_code();
   mm.start_data = m.start_data(); mm.end_data = m.end_data();
   mm.start_brk = m.start_brk(); mm.brk = m.brk(); mm.start_stack = m.start_stack();
   mm.arg_start = m.arg_start(); mm.arg_end = m.arg_end();
   mm.env_start = m.env_start(); mm.env_end = m.env_end();
-  if (m.auxv_size() > CKPT_RESTORER_MAX_AUXV)
-    throw Error(format("cannot restore pid %d: its auxiliary vector has %d words, more than the kernel keeps",
-                       p.pid(), m.auxv_size()));
-  mm.auxv_words = uint32_t(m.auxv_size());
-  for (int i = 0; i < m.auxv_size(); i++) mm.auxv[i] = m.auxv(i);
   mm.exe_fd = in.helpers->exe_slot >= 0 ? in.helper_fd_first + in.helpers->exe_slot : -1;
+  return mm;
+}
+
+// The kernel keeps at most this many auxv words (AT_VECTOR_SIZE on x86_64
+// is 2 * (2 + 20 + 1 + ...): PR_SET_MM_MAP refuses more).
+constexpr int kMaxAuxvWords = 128;
+
+std::vector<uint64_t> auxv_words(const ProcessImage& p) {
+  if (p.mm.auxv_size() > kMaxAuxvWords)
+    throw Error(format("cannot restore pid %d: its auxiliary vector has %d words, more than the kernel keeps",
+                       p.pid(), p.mm.auxv_size()));
+  return {p.mm.auxv().begin(), p.mm.auxv().end()};
 }
 
 // A hard limit above ours cannot be raised without CAP_SYS_RESOURCE: the
 // process gets ours, with a warning, rather than no restore at all.
-void fill_rlimits(const ProcessImage& p, ckpt_restorer_args& a) {
-  const auto& limits = p.core.process().rlimits();
-  uint32_t n = 0;
-  for (const img::RlimitEntry& r : limits) {
-    if (n == CKPT_RESTORER_MAX_RLIMITS || r.resource() >= RLIM_NLIMITS) continue;
+std::vector<ckpt_restorer_rlimit> rlimits(const ProcessImage& p) {
+  std::vector<ckpt_restorer_rlimit> out;
+  for (const img::RlimitEntry& r : p.core.process().rlimits()) {
+    if (r.resource() >= RLIM_NLIMITS) continue;
     struct rlimit ours;
     if (getrlimit(__rlimit_resource(r.resource()), &ours) < 0) continue;
     uint64_t cur = r.cur(), max = r.max();
@@ -117,43 +171,46 @@ void fill_rlimits(const ProcessImage& p, ckpt_restorer_args& a) {
       max = ours.rlim_max;
       cur = std::min<uint64_t>(cur, max);
     }
-    a.rlimits[n++] = {r.resource(), 0, cur, max};
+    out.push_back({r.resource(), 0, cur, max});
   }
-  a.nr_rlimits = n;
+  return out;
 }
 
-void fill_signals(const ProcessImage& p, ckpt_restorer_args& a) {
-  const img::ProcessCoreEntry& pc = p.core.process();
-  for (const img::SigactionEntry& s : pc.sigactions()) {
-    if (s.signo() < 1 || s.signo() > CKPT_RESTORER_NSIG) continue;
-    a.sigactions[s.signo() - 1] = {s.handler(), s.flags(), s.restorer(), s.mask()};
+std::vector<ckpt_k_sigaction> sigactions(const ProcessImage& p) {
+  std::vector<ckpt_k_sigaction> out(CKPT_RESTORER_NSIG);
+  for (const img::SigactionEntry& s : p.core.process().sigactions())
+    if (s.signo() >= 1 && s.signo() <= CKPT_RESTORER_NSIG)
+      out[s.signo() - 1] = {s.handler(), s.flags(), s.restorer(), s.mask()};
+  return out;
+}
+
+// A periodic timer that just fired reads as 0 left until its SIGALRM is
+// taken (the kernel re-arms it then); setitimer(0) would disarm it, so it
+// gets a full interval instead.
+ckpt_k_itimerval itimer(const img::ItimerEntry& e) {
+  ckpt_k_itimerval t{e.interval_sec(), e.interval_usec(), e.value_sec(), e.value_usec()};
+  if (!t.value_sec && !t.value_usec) {
+    t.value_sec = t.interval_sec;
+    t.value_usec = t.interval_usec;
   }
-  // A periodic timer that just fired reads as 0 left until its SIGALRM is
-  // taken (the kernel re-arms it then); setitimer(0) would disarm it, so it
-  // gets a full interval instead.
-  auto itimer = [](const img::ItimerEntry& e) {
-    ckpt_restorer_itimer t{e.interval_sec(), e.interval_usec(), e.value_sec(), e.value_usec()};
-    if (!t.value_sec && !t.value_usec) {
-      t.value_sec = t.interval_sec;
-      t.value_usec = t.interval_usec;
-    }
-    return t;
-  };
-  if (pc.has_itimer_real()) a.itimers[0] = itimer(pc.itimer_real());
-  if (pc.has_itimer_virt()) a.itimers[1] = itimer(pc.itimer_virt());
-  if (pc.has_itimer_prof()) a.itimers[2] = itimer(pc.itimer_prof());
+  return t;
+}
+
+bool has_thread(const ProcessImage& p, int tid) {
+  return std::any_of(p.threads.begin(), p.threads.end(),
+                     [&](const img::ThreadCoreEntry& t) { return int(t.tid()) == tid && !t.exited(); });
 }
 
 // The POSIX timers in id order (the blob's fallback without
 // PR_TIMER_CREATE_RESTORE_IDS creates them in that order), checked here so
 // that ckpt names what is wrong with the image, not a failed syscall.
-std::vector<ckpt_restorer_posix_timer> blob_posix_timers(const ProcessImage& p) {
+std::vector<ckpt_restorer_posix_timer> posix_timers(const ProcessImage& p) {
   std::vector<ckpt_restorer_posix_timer> out;
   for (const img::PosixTimerEntry& e : p.core.process().posix_timers()) {
     if (e.timer_id() < 0 || e.interval_nsec() >= 1000000000 || e.value_nsec() >= 1000000000)
       throw Error(format("cannot restore pid %d: its POSIX timer %d is corrupt in the image", p.pid(), e.timer_id()));
-    if ((e.notify() & SIGEV_THREAD_ID) && e.notify_tid() != p.pid())
-      throw Error(format("cannot restore pid %d: its POSIX timer %d signals thread %d, and threads are not restored",
+    if ((e.notify() & SIGEV_THREAD_ID) && !has_thread(p, e.notify_tid()))
+      throw Error(format("cannot restore pid %d: its POSIX timer %d signals thread %d, which is not among its threads",
                          p.pid(), e.timer_id(), e.notify_tid()));
     ckpt_restorer_posix_timer t{};
     t.id = e.timer_id();
@@ -175,66 +232,93 @@ std::vector<ckpt_restorer_posix_timer> blob_posix_timers(const ProcessImage& p) 
   return out;
 }
 
-void fill_pending(const ProcessImage& p, ckpt_restorer_siginfo* out) {
-  auto add = [&](const img::SiginfoEntry& s, bool shared) {
+std::vector<ckpt_restorer_siginfo> siginfos(const google::protobuf::RepeatedPtrField<img::SiginfoEntry>& in,
+                                            bool shared) {
+  std::vector<ckpt_restorer_siginfo> out;
+  for (const img::SiginfoEntry& s : in) {
     ckpt_restorer_siginfo si{};
-    size_t n = std::min(s.siginfo().size(), sizeof(si.raw));
-    std::memcpy(si.raw, s.siginfo().data(), n);
+    std::memcpy(si.raw, s.siginfo().data(), std::min(s.siginfo().size(), sizeof(si.raw)));
     std::memcpy(&si.signo, si.raw, sizeof(int32_t));
     si.shared = shared;
-    *out++ = si;
-  };
-  for (const auto& s : p.core.process().shared_pending()) add(s, true);
-  for (const auto& s : p.core.thread().pending()) add(s, false);
+    out.push_back(si);
+  }
+  return out;
+}
+
+// What ckpt itself runs with, which a thread keeps if its own are the same.
+struct OwnCreds {
+  proc::Status status;
+  int securebits = 0;
+  uint32_t last_cap = 40;
+};
+
+OwnCreds own_creds() {
+  OwnCreds c;
+  c.status = proc::parse_status(proc::read_file("/proc/self/status"), "/proc/self/status");
+  c.securebits = prctl(PR_GET_SECUREBITS);
+  try {
+    c.last_cap = uint32_t(std::stoi(proc::read_file("/proc/sys/kernel/cap_last_cap")));
+  } catch (const std::exception&) {
+  }
+  return c;
 }
 
 // Credentials are only replayed when they differ from ckpt's own: for a
 // root target restored by root, nothing to do (and nothing to get wrong).
-void fill_creds(const ProcessImage& p, ckpt_restorer_creds& c) {
-  if (!p.core.thread().has_creds()) return;
-  const img::CredsEntry& cr = p.core.thread().creds();
-  proc::Status me = proc::parse_status(proc::read_file("/proc/self/status"), "/proc/self/status");
-  std::vector<uint32_t> groups(cr.groups().begin(), cr.groups().end());
-  int securebits = prctl(PR_GET_SECUREBITS);
+ckpt_restorer_creds thread_creds(const img::ThreadCoreEntry& t, const OwnCreds& own, std::vector<uint32_t>& groups) {
+  ckpt_restorer_creds c{};
+  if (!t.has_creds()) return c;
+  const img::CredsEntry& cr = t.creds();
+  const proc::Status& me = own.status;
+  groups.assign(cr.groups().begin(), cr.groups().end());
   bool same = me.uid[0] == cr.uid() && me.uid[1] == cr.euid() && me.uid[2] == cr.suid() && me.uid[3] == cr.fsuid() &&
               me.gid[0] == cr.gid() && me.gid[1] == cr.egid() && me.gid[2] == cr.sgid() && me.gid[3] == cr.fsgid() &&
               me.groups == groups && me.cap_inh == cr.cap_inh() && me.cap_prm == cr.cap_prm() &&
               me.cap_eff == cr.cap_eff() && me.cap_bnd == cr.cap_bnd() && me.cap_amb == cr.cap_amb() &&
-              uint32_t(securebits) == cr.securebits() && me.no_new_privs == cr.no_new_privs();
-  if (same) return;
-  if (groups.size() > CKPT_RESTORER_MAX_GROUPS)
-    throw Error(format("cannot restore pid %d: it is in %zu groups, more than %d", p.pid(), groups.size(),
-                       CKPT_RESTORER_MAX_GROUPS));
+              uint32_t(own.securebits) == cr.securebits() && me.no_new_privs == cr.no_new_privs();
+  if (same) {
+    groups.clear();
+    return c;
+  }
   c.present = 1;
   c.uid = cr.uid(); c.euid = cr.euid(); c.suid = cr.suid(); c.fsuid = cr.fsuid();
   c.gid = cr.gid(); c.egid = cr.egid(); c.sgid = cr.sgid(); c.fsgid = cr.fsgid();
   c.ngroups = uint32_t(groups.size());
-  std::copy(groups.begin(), groups.end(), c.groups);
   c.cap_inh = cr.cap_inh(); c.cap_prm = cr.cap_prm(); c.cap_eff = cr.cap_eff();
   c.cap_bnd = cr.cap_bnd(); c.cap_amb = cr.cap_amb();
   c.securebits = cr.securebits();
   c.no_new_privs = cr.no_new_privs();
-  int last_cap = 40;
-  try {
-    last_cap = std::stoi(proc::read_file("/proc/sys/kernel/cap_last_cap"));
-  } catch (const std::exception&) {
-  }
-  c.last_cap = uint32_t(last_cap);
+  c.last_cap = own.last_cap;
+  return c;
 }
 
-void fill_thread(const ProcessImage& p, ckpt_restorer_args& a) {
-  const img::ThreadCoreEntry& t = p.core.thread();
-  const img::ProcessCoreEntry& pc = p.core.process();
-  a.clear_child_tid = t.clear_child_tid();
-  a.robust_list = t.robust_list();
-  a.robust_list_len = t.has_robust_list_len() ? t.robust_list_len() : 0;
-  if (t.has_rseq() && t.rseq().ptr()) a.rseq = {t.rseq().ptr(), t.rseq().len(), t.rseq().sig()};
-  a.fs_base = t.gpregs().fs_base();
-  a.gs_base = t.gpregs().gs_base();
-  a.personality = pc.personality();
-  a.pdeath_sig = pc.pdeath_sig();
-  a.dumpable = pc.has_dumpable() ? int32_t(pc.dumpable()) : -1;
-  fill_creds(p, a.creds);
+// One THREAD section: the struct, its groups, its pending signals.
+std::vector<uint8_t> thread_section(const img::ThreadCoreEntry& t, bool main, uint64_t stack_top, uint64_t frame,
+                                    const OwnCreds& own) {
+  ckpt_restorer_thread th{};
+  th.flags = (main ? CKPT_THREAD_MAIN : 0) | (t.exited() ? CKPT_THREAD_EXITED : 0);
+  th.tid = int32_t(t.tid());
+  th.stack_top = stack_top;
+  th.sigframe = frame;
+  th.clear_child_tid = t.clear_child_tid();
+  th.robust_list = t.robust_list();
+  th.robust_list_len = t.has_robust_list_len() ? t.robust_list_len() : 0;
+  if (t.has_rseq() && t.rseq().ptr()) th.rseq = {t.rseq().ptr(), t.rseq().len(), t.rseq().sig()};
+  th.fs_base = t.gpregs().fs_base();
+  th.gs_base = t.gpregs().gs_base();
+  std::snprintf(th.comm, sizeof(th.comm), "%s", t.comm().c_str());
+  std::vector<uint32_t> groups;
+  th.creds = thread_creds(t, own, groups);
+  std::vector<ckpt_restorer_siginfo> pending = siginfos(t.pending(), false);
+  th.nr_pending = uint32_t(pending.size());
+
+  size_t groups_bytes = align8(groups.size() * sizeof(uint32_t));
+  std::vector<uint8_t> out(sizeof(th) + groups_bytes + pending.size() * sizeof(ckpt_restorer_siginfo));
+  std::memcpy(out.data(), &th, sizeof(th));
+  if (!groups.empty()) std::memcpy(out.data() + sizeof(th), groups.data(), groups.size() * sizeof(uint32_t));
+  if (!pending.empty())
+    std::memcpy(out.data() + sizeof(th) + groups_bytes, pending.data(), pending.size() * sizeof(pending[0]));
+  return out;
 }
 
 // Reading from the page cache costs a copy and a fault per fresh page:
@@ -246,11 +330,44 @@ uint32_t io_workers(const Tuning& tuning) {
   return cpus > 1 ? 2 : 1;
 }
 
-uint32_t io_flags(const Tuning& tuning) {
+uint32_t io_flags(const ArgsInputs& in) {
+  const Tuning& tuning = *in.tuning;
   uint32_t flags = 0;
   if (tuning.prefault) flags |= CKPT_IO_PREFAULT;
   if (tuning.uffd) flags |= CKPT_IO_UFFD;
+  // UFFDIO_COPY copies from the page cache: not for an image read directly
+  // from the device.
+  if (in.helpers->pages_direct) flags = (flags & ~CKPT_IO_UFFD) | CKPT_IO_AIO;
+  if (tuning.aio) flags = *tuning.aio ? flags | CKPT_IO_AIO : flags & ~CKPT_IO_AIO;
   return flags;
+}
+
+ckpt_restorer_process process_section(const ProcessImage& p, const ArgsInputs& in, const AreaLayout& layout) {
+  const img::ProcessCoreEntry& pc = p.core.process();
+  ckpt_restorer_process proc{};
+  proc.pages_fd = in.helpers->pages_slot >= 0 ? in.helper_fd_first + in.helpers->pages_slot : -1;
+  proc.io_flags = io_flags(in);
+  proc.pages_size = in.helpers->pages_size;
+  proc.aio_batch = kAioBatch;
+  proc.io_workers = io_workers(*in.tuning);
+  proc.main_stack_top = layout.stack_off + kMainStackSize;
+  proc.worker_stack_top = layout.stack_off + kMainStackSize / 2;
+  for (const img::VmaEntry& v : p.vmas)
+    if (v.kind() == img::VMA_VDSO) proc.vdso_proxy_addr = v.start();
+  proc.mm = make_mm(p, in);
+  proc.personality = pc.personality();
+  proc.pdeath_sig = pc.pdeath_sig();
+  proc.dumpable = pc.has_dumpable() ? int32_t(pc.dumpable()) : -1;
+  if (pc.has_itimer_real()) proc.itimers[0] = itimer(pc.itimer_real());
+  if (pc.has_itimer_virt()) proc.itimers[1] = itimer(pc.itimer_virt());
+  if (pc.has_itimer_prof()) proc.itimers[2] = itimer(pc.itimer_prof());
+  return proc;
+}
+
+uint64_t dumped_vdso_size(const ProcessImage& p) {
+  for (const img::VmaEntry& v : p.vmas)
+    if (v.kind() == img::VMA_VDSO) return v.end() - v.start();
+  return 0;
 }
 
 }  // namespace
@@ -301,102 +418,92 @@ std::vector<ckpt_restorer_vma> blob_vmas(const ProcessImage& p, const HelperFile
   return out;
 }
 
-ArgsSizes args_sizes(const ArgsInputs& in) {
-  const ProcessImage& p = *in.image;
-  ArgsSizes s{};
-  bool proxy = needs_vdso_proxy(in);
-  s.nr_vmas = uint32_t(blob_vmas(p, *in.helpers, in.helper_fd_first, false, proxy).size());
-  s.nr_runs = uint32_t(blob_runs(p, false).size());
-  s.nr_pending = uint32_t(p.core.process().shared_pending_size() + p.core.thread().pending_size());
-  s.vmas_off = align8(sizeof(ckpt_restorer_args));
-  s.runs_off = align8(s.vmas_off + s.nr_vmas * sizeof(ckpt_restorer_vma));
-  s.pending_off = align8(s.runs_off + s.nr_runs * sizeof(ckpt_restorer_run));
-  s.nr_timers = uint32_t(p.core.process().posix_timers_size());
-  s.timers_off = align8(s.pending_off + s.nr_pending * sizeof(ckpt_restorer_siginfo));
-  s.vdso_proxy_off = align8(s.timers_off + s.nr_timers * sizeof(ckpt_restorer_posix_timer));
-  s.vdso_proxy_size = 0;
-  for (const img::VmaEntry& v : p.vmas)
-    if (proxy && v.kind() == img::VMA_VDSO) s.vdso_proxy_size = v.end() - v.start();
-  s.frame_off = align_up64(s.vdso_proxy_off + s.vdso_proxy_size);
-  s.total = s.frame_off + sigframe_bytes(frame_input(p));
-  return s;
+AreaLayout area_layout(const ArgsInputs& in) {
+  uint64_t stacks = kMainStackSize + (in.image->threads.size() - 1) * CKPT_RESTORER_THREAD_STACK;
+  return plan_area(ckpt_blob_restorer_size, stacks, vdso_park_size(in.our_vdso));
 }
 
-void fill_args(const ArgsInputs& in, const RestorerArea& area, const ArgsSizes& s) {
+ArgsImage build_args(const ArgsInputs& in, const AreaLayout& layout) {
   const ProcessImage& p = *in.image;
-  ckpt_restorer_args* a = area.args();
-  char* base = reinterpret_cast<char*>(a);
-  std::memset(a, 0, sizeof(*a));
-  a->magic = CKPT_RESTORER_ARGS_MAGIC;
-  a->version = CKPT_RESTORER_ARGS_VERSION;
-  a->size = sizeof(*a);
-  a->pid = p.pid();
-  a->area_start = area.start();
-  a->area_end = area.end();
-  a->task_size = in.task_size;
+  ArgsImage out;
+  SectionWriter w;
+  bool proxy = needs_vdso_proxy(in);
+  ckpt_restorer_process proc = process_section(p, in, layout);
+  bool uffd = proc.io_flags & CKPT_IO_UFFD;
+  w.add(CKPT_SECTION_PROCESS, 1, &proc, sizeof(proc));
+  w.add_array(CKPT_SECTION_AUXV, auxv_words(p));
+  out.nr_vdso = uint32_t(in.our_vdso.size());
+  out.vdso_off = w.reserve(CKPT_SECTION_VDSO, out.nr_vdso, out.nr_vdso * sizeof(ckpt_restorer_vdso_part));
+  if (proxy) {
+    out.proxy_size = dumped_vdso_size(p);
+    out.proxy_off = w.reserve(CKPT_SECTION_VDSO_PROXY, uint32_t(out.proxy_size), out.proxy_size);
+  }
+  w.add_array(CKPT_SECTION_VMAS, blob_vmas(p, *in.helpers, in.helper_fd_first, uffd, proxy));
+  w.add_array(CKPT_SECTION_RUNS, blob_runs(p, uffd));
+  w.add_array(CKPT_SECTION_RLIMITS, rlimits(p));
+  w.add_array(CKPT_SECTION_SIGACTIONS, sigactions(p));
+  w.add_array(CKPT_SECTION_SHARED_PENDING, siginfos(p.core.process().shared_pending(), true));
+  w.add_array(CKPT_SECTION_POSIX_TIMERS, posix_timers(p));
 
+  // Each thread: its frame first (its offset goes into the thread), then
+  // the thread; stacks after the main thread's, one each.
+  OwnCreds own = own_creds();
+  for (size_t i = 0; i < p.threads.size(); i++) {
+    const img::ThreadCoreEntry& t = p.threads[i];
+    uint64_t frame = 0;
+    if (!t.exited()) {
+      FrameInput fi = frame_input(t);
+      size_t bytes = sigframe_bytes(fi);
+      uint64_t off = w.reserve(CKPT_SECTION_FRAME, 0, bytes, 64);
+      frame = layout.args_off + off;
+      build_sigframe(w.at(off), frame, fi);
+    }
+    uint64_t stack_top = i == 0 ? proc.main_stack_top
+                                : layout.stack_off + kMainStackSize + i * CKPT_RESTORER_THREAD_STACK;
+    std::vector<uint8_t> th = thread_section(t, i == 0, stack_top, frame, own);
+    uint64_t off = w.add(CKPT_SECTION_THREAD, 1, th.data(), th.size());
+    out.threads.emplace_back(pid_t(t.tid()), off);
+  }
+
+  ckpt_restorer_args h{};
+  h.magic = CKPT_RESTORER_ARGS_MAGIC;
+  h.version = CKPT_RESTORER_ARGS_VERSION;
+  h.header_size = sizeof(h);
+  h.nr_sections = w.sections();
+  h.total_size = w.size();
+  h.pid = p.pid();
+  h.nr_threads = uint32_t(p.threads.size());
+  h.helper_fd_first = in.helper_fd_first;
+  std::memcpy(w.at(0), &h, sizeof(h));
+  out.bytes = w.take();
+  return out;
+}
+
+void bind_args(ArgsImage& args, const ArgsInputs& in, const RestorerArea& area) {
+  const ProcessImage& p = *in.image;
+  ckpt_restorer_args* h = reinterpret_cast<ckpt_restorer_args*>(args.bytes.data());
+  h->area_start = area.start();
+  h->area_end = area.end();
+  h->task_size = in.task_size;
   std::vector<ckpt_restorer_vdso_part> vdso;
-  bool proxy = s.vdso_proxy_size != 0;
   try {
     uint64_t park = area.start() + area.layout().park_off;
-    if (proxy) {
+    if (args.proxy_size) {
       // The moved vDSO goes just past the area: the gap was chosen for both.
       vdso = plan_vdso_proxy(in.our_vdso, park, area.end());
-      std::vector<uint8_t> code = vdso_trampolines(dumped_vdso_functions(p.mm), s.vdso_proxy_size,
+      std::vector<uint8_t> code = vdso_trampolines(dumped_vdso_functions(p.mm), args.proxy_size,
                                                    in.our_vdso_functions, proxied_vdso_address(in.our_vdso, area.end()));
-      std::memcpy(base + s.vdso_proxy_off, code.data(), code.size());
-      a->vdso_proxy_off = s.vdso_proxy_off;
-      a->vdso_proxy_size = s.vdso_proxy_size;
-      for (const img::VmaEntry& v : p.vmas)
-        if (v.kind() == img::VMA_VDSO) a->vdso_proxy_addr = v.start();
-      LOG_DEBUG("pid %d: vDSO proxy at 0x%llx, this kernel's vDSO at 0x%llx", p.pid(),
-                (unsigned long long)a->vdso_proxy_addr, (unsigned long long)area.end());
+      std::memcpy(args.bytes.data() + args.proxy_off, code.data(), std::min<size_t>(code.size(), args.proxy_size));
+      LOG_DEBUG("pid %d: vDSO proxy, this kernel's vDSO at 0x%llx", p.pid(), (unsigned long long)area.end());
     } else {
       vdso = plan_vdso(in.our_vdso, in.our_vdso_build_id, p.vmas, p.mm.vdso_build_id(), park);
     }
   } catch (const Error& e) {
     throw Error(format("cannot restore pid %d: %s", p.pid(), e.what()));
   }
-  a->nr_vdso_parts = uint32_t(vdso.size());
-  std::copy(vdso.begin(), vdso.end(), a->vdso);
-
-  a->io_flags = io_flags(*in.tuning);
-  // UFFDIO_COPY copies from the page cache: not for an image read directly
-  // from the device.
-  if (in.helpers->pages_direct) a->io_flags = (a->io_flags & ~CKPT_IO_UFFD) | CKPT_IO_AIO;
-  if (in.tuning->aio) a->io_flags = *in.tuning->aio ? a->io_flags | CKPT_IO_AIO : a->io_flags & ~CKPT_IO_AIO;
-  bool uffd = a->io_flags & CKPT_IO_UFFD;
-  std::vector<ckpt_restorer_vma> vmas = blob_vmas(p, *in.helpers, in.helper_fd_first, uffd, proxy);
-  a->vmas_off = s.vmas_off;
-  a->nr_vmas = uint32_t(vmas.size());
-  std::memcpy(base + s.vmas_off, vmas.data(), vmas.size() * sizeof(vmas[0]));
-
-  std::vector<ckpt_restorer_run> runs = blob_runs(p, uffd);
-  a->runs_off = s.runs_off;
-  a->nr_runs = uint32_t(runs.size());
-  std::memcpy(base + s.runs_off, runs.data(), runs.size() * sizeof(runs[0]));
-  a->pages_fd = in.helpers->pages_slot >= 0 ? in.helper_fd_first + in.helpers->pages_slot : -1;
-  a->pages_size = in.helpers->pages_size;
-  a->aio_batch = kAioBatch;
-  a->io_workers = io_workers(*in.tuning);
-  // The second reader's stack: the lower half of the blob's.
-  a->worker_stack_top = area.start() + area.layout().stack_off + area.layout().stack_size / 2;
-
-  fill_mm(p, in, a->mm);
-  fill_rlimits(p, *a);
-  fill_signals(p, *a);
-  a->pending_off = s.pending_off;
-  a->nr_pending = s.nr_pending;
-  fill_pending(p, reinterpret_cast<ckpt_restorer_siginfo*>(base + s.pending_off));
-  std::vector<ckpt_restorer_posix_timer> timers = blob_posix_timers(p);
-  a->timers_off = s.timers_off;
-  a->nr_timers = uint32_t(timers.size());
-  std::memcpy(base + s.timers_off, timers.data(), timers.size() * sizeof(timers[0]));
-  fill_thread(p, *a);
-  a->helper_fd_first = in.helper_fd_first;
-
-  uint64_t frame_addr = reinterpret_cast<uint64_t>(base) + s.frame_off;
-  a->sigframe = build_sigframe(reinterpret_cast<uint8_t*>(base + s.frame_off), frame_addr, frame_input(p));
+  if (vdso.size() != args.nr_vdso) throw Error(format("cannot restore pid %d: the vDSO plan changed", p.pid()));
+  std::memcpy(args.bytes.data() + args.vdso_off, vdso.data(), vdso.size() * sizeof(vdso[0]));
+  std::memcpy(area.args(), args.bytes.data(), args.bytes.size());
 }
 
 }  // namespace ckpt::restore

@@ -1,8 +1,12 @@
-// Filling struct ckpt_restorer_args and the arrays after it from the images:
-// the translation from image records to what the blob executes.
+// The restorer's input, built from the images: the header and sections of
+// include/ckpt/restorer_args.h, laid out once here in ordinary C++ so that
+// the blob only reads them.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "restore/layout.h"
@@ -13,16 +17,28 @@ namespace ckpt::restore {
 // Runs longer than this are split so that one AIO request stays bounded.
 inline constexpr uint64_t kMaxIoBytes = 4 << 20;
 inline constexpr uint32_t kAioBatch = 128;
+// The main thread's stack in the area; the second page reader takes its
+// lower half.
+inline constexpr uint64_t kMainStackSize = 128 << 10;
 
-struct ArgsSizes {
-  uint64_t vmas_off, runs_off, pending_off, timers_off, frame_off;  // from the args
-  uint64_t vdso_proxy_off, vdso_proxy_size;  // size 0: no proxy
-  uint32_t nr_vmas, nr_runs, nr_pending, nr_timers;
-  uint64_t total;
+// The bytes of the args, ready to copy into the area at layout.args_off.
+// Addresses inside the area are offsets from its start (the blob adds it),
+// so the args are made before the area is placed.  The vDSO sections are
+// the exception: they name addresses around the area, and are written by
+// bind_args() once it is placed.
+struct ArgsImage {
+  std::vector<uint8_t> bytes;
+  std::vector<std::pair<pid_t, uint64_t>> threads;  // tid, offset of its ckpt_restorer_thread in bytes
+  uint64_t vdso_off = 0;                            // payload of the VDSO section
+  uint32_t nr_vdso = 0;
+  uint64_t proxy_off = 0, proxy_size = 0;           // payload of the VDSO_PROXY section (0: none)
 };
 
-ArgsSizes args_sizes(const ArgsInputs& in);
-void fill_args(const ArgsInputs& in, const RestorerArea& area, const ArgsSizes& sizes);
+// The area's parts that come before the args: blob, stacks, vDSO parking.
+AreaLayout area_layout(const ArgsInputs& in);
+ArgsImage build_args(const ArgsInputs& in, const AreaLayout& layout);
+// Writes the vDSO sections for the area's place and copies the args in.
+void bind_args(ArgsImage& args, const ArgsInputs& in, const RestorerArea& area);
 
 // Whether the target reaches this kernel's vDSO through a proxy at the
 // dumped one (see vdso_proxy.h): the vDSO differs, or the tuning says so.

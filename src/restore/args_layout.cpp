@@ -33,20 +33,28 @@ static_assert(CKPT_UC_FP_XSTATE == UC_FP_XSTATE && CKPT_UC_SIGCONTEXT_SS == UC_S
               CKPT_UC_STRICT_RESTORE_SS == UC_STRICT_RESTORE_SS);
 static_assert(sizeof(struct _fpx_sw_bytes) == 48 && offsetof(struct _fpstate_64, sw_reserved) == 464);
 
-// The kernel's struct sigaction for x86_64 (handler, flags, restorer, mask).
-static_assert(sizeof(ckpt_restorer_sigaction) == 32);
-static_assert(sizeof(ckpt_restorer_siginfo) == 136);
+// The kernel's struct sigaction, itimerval and siginfo for x86_64.
+static_assert(sizeof(ckpt_k_sigaction) == sizeof(struct sigaction));
+static_assert(offsetof(ckpt_k_sigaction, flags) == offsetof(struct sigaction, sa_flags));
+static_assert(offsetof(ckpt_k_sigaction, restorer) == offsetof(struct sigaction, sa_restorer));
+static_assert(offsetof(ckpt_k_sigaction, mask) == offsetof(struct sigaction, sa_mask));
+static_assert(sizeof(ckpt_restorer_siginfo) == 8 + CKPT_SIGINFO_SIZE);
+static_assert(sizeof(struct sigaltstack) == sizeof(ckpt_stack));
 
-// The args themselves: fixed-size members, 8-byte alignment for arrays that
-// follow them, and a size that changes only with the version.
+// The header and sections: fixed-size members, 8-byte multiples (each
+// section's payload is 8-aligned), sizes that change only with the version.
+static_assert(sizeof(ckpt_restorer_section) == 16);
 static_assert(sizeof(ckpt_restorer_vma) == 48);
 static_assert(sizeof(ckpt_restorer_run) == 32);
 static_assert(sizeof(ckpt_restorer_vdso_part) == 32);
 static_assert(sizeof(ckpt_restorer_posix_timer) == 64);
-static_assert(sizeof(ckpt_restorer_status) == 40 + CKPT_RESTORER_MESSAGE_SIZE);
-static_assert(sizeof(ckpt_restorer_mm) == 11 * 8 + 8 + CKPT_RESTORER_MAX_AUXV * 8);
-static_assert(offsetof(ckpt_restorer_mm, auxv) % 8 == 0);
-static_assert(sizeof(ckpt_restorer_args) % 8 == 0);
-static_assert(offsetof(ckpt_restorer_args, status) == 16);
-static_assert(CKPT_RESTORER_ARGS_VERSION == 3 && sizeof(ckpt_restorer_args) == 5456,
-              "the args changed: bump CKPT_RESTORER_ARGS_VERSION and this size together");
+static_assert(sizeof(ckpt_restorer_rlimit) == 24);
+static_assert(sizeof(ckpt_restorer_status) == 48 + CKPT_RESTORER_MESSAGE_SIZE);
+static_assert(sizeof(ckpt_restorer_mm) == 11 * 8 + 8);
+static_assert(sizeof(ckpt_restorer_creds) % 8 == 0 && sizeof(ckpt_restorer_thread) % 8 == 0);
+static_assert(sizeof(ckpt_restorer_process) % 8 == 0);
+static_assert(offsetof(ckpt_restorer_thread, phase) == 0);
+static_assert(offsetof(ckpt_restorer_args, status) == 32);
+static_assert(CKPT_RESTORER_ARGS_VERSION == 4 && sizeof(ckpt_restorer_args) == 1152 &&
+                  sizeof(ckpt_restorer_process) == 256 && sizeof(ckpt_restorer_thread) == 200,
+              "the args changed: bump CKPT_RESTORER_ARGS_VERSION and these sizes together");

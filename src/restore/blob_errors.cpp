@@ -50,7 +50,10 @@ std::string describe_step(const ckpt_restorer_status& st) {
   uint64_t a = st.arg0, b = st.arg1;
   switch (ckpt_restorer_step(st.step)) {
     case CKPT_STEP_NONE: return "an unknown step";
-    case CKPT_STEP_VERSION: return format("checking its arguments (version %llu, %llu bytes; the blob is of another ckpt)", (unsigned long long)a, (unsigned long long)b);
+    case CKPT_STEP_VERSION:
+      return format("checking its arguments (version or section %llu, %llu bytes: the blob is of another ckpt, or "
+                    "its arguments are damaged)",
+                    (unsigned long long)a, (unsigned long long)b);
     case CKPT_STEP_RSEQ_UNREGISTER: return "unregistering ckpt's rseq area " + hexa(a);
     case CKPT_STEP_VDSO_PARK: return "moving the vDSO part at " + hexa(a) + " aside to " + hexa(b);
     case CKPT_STEP_UNMAP: return "unmapping ckpt at " + range(a, b);
@@ -77,6 +80,8 @@ std::string describe_step(const ckpt_restorer_status& st) {
     case CKPT_STEP_UFFD_COPY: return "UFFDIO_COPY of pages to " + range(a, a + b);
     case CKPT_STEP_PAGES_MAP: return "mapping the pages image";
     case CKPT_STEP_POSIX_TIMER: return timer_call(a, b, st.ret);
+    case CKPT_STEP_THREAD_CREATE: return format("creating thread %llu with its tid (clone3)", (unsigned long long)a);
+    case CKPT_STEP_THREAD_NAME: return format("naming thread %llu", (unsigned long long)a);
     case CKPT_STEP_COUNT: break;
   }
   return format("step %u", st.step);
@@ -95,8 +100,9 @@ std::string describe_task_death(int pid, int wait_status, const ckpt_restorer_ar
     // A step that failed without an error (a timer got another id) has
     // its reason in the step's own words.
     std::string why = st.ret < 0 ? format(": %lld (%s)", (long long)st.ret, strerror(int(-st.ret))) : "";
-    return format("restore of pid %d failed in the restorer: %s failed%s", pid, describe_step(st).c_str(),
-                  why.c_str());
+    std::string in_thread = st.tid && st.tid != pid ? format(" (in thread %d)", st.tid) : "";
+    return format("restore of pid %d failed in the restorer%s: %s failed%s", pid, in_thread.c_str(),
+                  describe_step(st).c_str(), why.c_str());
   }
   const char* where = phase == CKPT_PHASE_CHILD ? "before the restorer ran"
                       : phase == CKPT_PHASE_SIGRETURN ? "at rt_sigreturn (the signal frame was refused)"

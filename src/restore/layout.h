@@ -55,27 +55,35 @@ inline std::optional<uint64_t> find_gap(std::vector<Range> busy, uint64_t size, 
   return try_interval(lo, free_end);
 }
 
-// Offsets of the parts of the restorer area, each page-aligned.
+// Offsets of the parts of the restorer area, each page-aligned.  The args
+// come last: everything before them is known before they are built, so
+// they can name addresses in the stacks and their own signal frames as
+// offsets from the area's start.
 struct AreaLayout {
   uint64_t blob_off = 0, blob_size = 0;
-  uint64_t args_off = 0, args_size = 0;  // args, its arrays and the sigframe
-  uint64_t stack_off = 0, stack_size = 0;
-  uint64_t park_off = 0, park_size = 0;  // vDSO parking
+  uint64_t stack_off = 0, stack_size = 0;  // the main thread's, then one per other thread
+  uint64_t park_off = 0, park_size = 0;    // vDSO parking
+  uint64_t args_off = 0, args_size = 0;    // header and sections
   uint64_t total = 0;
 };
 
-inline AreaLayout plan_area(uint64_t blob_bytes, uint64_t args_bytes, uint64_t stack_bytes, uint64_t park_bytes,
-                            uint64_t page = 4096) {
+inline AreaLayout plan_area(uint64_t blob_bytes, uint64_t stack_bytes, uint64_t park_bytes, uint64_t page = 4096) {
   AreaLayout l;
   l.blob_off = 0;
   l.blob_size = page_align_up(blob_bytes, page);
-  l.args_off = l.blob_off + l.blob_size;
-  l.args_size = page_align_up(args_bytes, page);
-  l.stack_off = l.args_off + l.args_size;
+  l.stack_off = l.blob_off + l.blob_size;
   l.stack_size = page_align_up(stack_bytes, page);
   l.park_off = l.stack_off + l.stack_size;
   l.park_size = page_align_up(park_bytes, page);
-  l.total = l.park_off + l.park_size;
+  l.args_off = l.park_off + l.park_size;
+  l.total = l.args_off;
+  return l;
+}
+
+// The layout with the args' size known.
+inline AreaLayout with_args(AreaLayout l, uint64_t args_bytes, uint64_t page = 4096) {
+  l.args_size = page_align_up(args_bytes, page);
+  l.total = l.args_off + l.args_size;
   return l;
 }
 

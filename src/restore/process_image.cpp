@@ -36,10 +36,6 @@ std::vector<img::PstreeEntry> read_pstree(const image::ImageDir& dir, const img:
   if (entries.front().pid() != inv.root_pid())
     throw image::CorruptedImage(dir.path_of(image::Kind::Pstree),
                                 format("the root pid %u of the inventory is not its first process", inv.root_pid()));
-  for (const auto& entry : entries)
-    if (entry.threads_size() > 1)
-      throw Error(format("cannot restore pid %u: it has %d threads; only single-threaded processes can be restored yet",
-                         entry.pid(), entry.threads_size()));
   return entries;
 }
 
@@ -51,6 +47,31 @@ void read_core(const image::ImageDir& dir, ProcessImage& p) {
   if (pc.has_task_state() && pc.task_state() == 1)
     throw image::CorruptedImage(dir.path_of(image::Kind::Core, p.pstree.pid()),
                                 "a zombie with a core image (zombies are marked in pstree.img)");
+  if (p.core.thread().tid() != p.pstree.pid())
+    throw image::CorruptedImage(dir.path_of(image::Kind::Core, p.pstree.pid()),
+                                format("the main thread's core is of thread %u", p.core.thread().tid()));
+  p.threads.push_back(p.core.thread());
+}
+
+// The other threads, in pstree order; the main thread is the process's pid.
+void read_thread_cores(const image::ImageDir& dir, ProcessImage& p) {
+  std::vector<uint32_t> seen{p.pstree.pid()};
+  for (uint32_t tid : p.pstree.threads()) {
+    if (tid == p.pstree.pid()) continue;
+    if (std::find(seen.begin(), seen.end(), tid) != seen.end())
+      throw image::CorruptedImage(dir.path_of(image::Kind::Pstree), format("thread %u of pid %u is listed twice", tid,
+                                                                           p.pstree.pid()));
+    seen.push_back(tid);
+    std::string name = dir.path_of(image::Kind::Core, tid);
+    if (!dir.exists(image::Kind::Core, tid))
+      throw Error(format("images in %s are incomplete: thread %u of pid %u has no %s", dir.path().c_str(), tid,
+                         p.pstree.pid(), name.c_str()));
+    img::CoreEntry core;
+    image::ImageReader(dir, image::Kind::Core, tid).read_one(core);
+    if (core.thread().tid() != tid || core.has_process())
+      throw image::CorruptedImage(name, format("not the core of thread %u alone", tid));
+    p.threads.push_back(core.thread());
+  }
 }
 
 void read_mm(const image::ImageDir& dir, ProcessImage& p) {
@@ -152,6 +173,7 @@ TreeImage load_tree_image(const image::ImageDir& dir) {
       p.zombie_status = entry.exit_status() & 0xffff;
     } else {
       read_core(dir, p);
+      read_thread_cores(dir, p);
       read_mm(dir, p);
       read_pagemap(dir, p);
       read_fs_and_fds(dir, p);

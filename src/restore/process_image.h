@@ -19,7 +19,8 @@ namespace ckpt::restore {
 struct ProcessImage {
   img::InventoryEntry inventory;
   img::PstreeEntry pstree;
-  img::CoreEntry core;
+  img::CoreEntry core;                 // the main thread's, with the process's part
+  std::vector<img::ThreadCoreEntry> threads;  // every thread, the main one first
   img::MmEntry mm;
   std::vector<img::VmaEntry> vmas;     // address order
   bool has_pages = false;
@@ -48,11 +49,12 @@ struct TreeImage {
 };
 
 // Reads inventory and pstree, then core, mm, pagemap, fs and fdinfo of every
-// live process (a zombie has only its pstree record).  Throws with a sentence naming
-// the image and what is wrong: "images in DIR are incomplete: no
-// inventory.img (the dump did not finish)", a wrong architecture, page size
-// or version, a process with several threads, overlapping areas, page runs
-// outside the areas, a root that is not first.
+// live process and core of each of its threads (a zombie has only its
+// pstree record).  Throws with a sentence naming the image and what is
+// wrong: "images in DIR are incomplete: no inventory.img (the dump did not
+// finish)", a wrong architecture, page size or version, a thread listed
+// twice or without its core, overlapping areas, page runs outside the
+// areas, a root that is not first.
 TreeImage load_tree_image(const image::ImageDir& dir);
 
 

@@ -22,7 +22,6 @@
 #include "proc/maps.h"
 #include "proc/read.h"
 #include "restore/child.h"
-#include "restore/child.h"
 #include "restore/helper_files.h"
 #include "restore/process_image.h"
 #include "restore/restorer_area.h"
@@ -215,6 +214,8 @@ std::vector<restore::NodePlan> check_tree(const image::ImageDir& dir, const rest
   std::vector<restore::TreeNode> nodes;
   for (const ProcessImage& p : tree.procs) {
     restore::check_pid_free(p.pid());
+    for (const img::ThreadCoreEntry& t : p.threads)
+      if (int(t.tid()) != p.pid()) restore::check_pid_free(int(t.tid()));
     if (!p.zombie) files::check_files(dir, p.pid());
     if (!p.zombie) check_fs(p);
     nodes.push_back({p.pid(), int(p.pstree.ppid()), int(p.pstree.pgid()), int(p.pstree.sid()), p.zombie});
@@ -291,8 +292,14 @@ int restore_tree(const cli::Options& opts) {
   BlockChld block_chld;
   Subreaper subreaper;
   restore::TreeTracer tracer;
-  for (size_t i : restore::creation_order(nodes))
-    tracer.add(tree.procs[i].pid(), tree.procs[i].zombie ? nullptr : &areas[i], tree.procs[i].zombie_status);
+  for (size_t i : restore::creation_order(nodes)) {
+    const ProcessImage& p = tree.procs[i];
+    if (p.zombie) {
+      tracer.add(p.pid(), p.pid(), nullptr, p.zombie_status);
+      continue;
+    }
+    for (const img::ThreadCoreEntry& t : p.threads) tracer.add(pid_t(t.tid()), p.pid(), &areas[i]);
+  }
   fflush(stdout);
   fflush(stderr);
   pid_t child = restore::clone_with_pid(root.pid());

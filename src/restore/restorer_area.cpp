@@ -14,7 +14,6 @@ namespace ckpt::restore {
 
 namespace {
 
-constexpr uint64_t kStackSize = 128 << 10;
 constexpr uint64_t kMargin = 16 << 20;  // clear of stack guard gaps and neighbours
 constexpr uint64_t kMinAddr = 1 << 20;
 
@@ -25,8 +24,17 @@ RestorerArea& RestorerArea::operator=(RestorerArea&& o) noexcept {
     if (start_) munmap(reinterpret_cast<void*>(start_), layout_.total);
     start_ = std::exchange(o.start_, 0);
     layout_ = o.layout_;
+    threads_ = std::move(o.threads_);
   }
   return *this;
+}
+
+uint64_t RestorerArea::stack_top() const { return start_ + layout_.stack_off + kMainStackSize; }
+
+const ckpt_restorer_thread* RestorerArea::thread(pid_t tid) const {
+  for (const auto& [t, off] : threads_)
+    if (t == tid) return reinterpret_cast<const ckpt_restorer_thread*>(reinterpret_cast<const char*>(args()) + off);
+  return nullptr;
 }
 
 RestorerArea::~RestorerArea() {
@@ -65,8 +73,9 @@ std::optional<uint64_t> choose_place(const ArgsInputs& in, const std::vector<pro
 }  // namespace
 
 RestorerArea build_restorer_area(const ArgsInputs& in, const std::vector<proc::MapsEntry>& own_maps) {
-  ArgsSizes sizes = args_sizes(in);
-  AreaLayout layout = plan_area(ckpt_blob_restorer_size, sizes.total, kStackSize, vdso_park_size(in.our_vdso));
+  AreaLayout layout = area_layout(in);
+  ArgsImage args = build_args(in, layout);
+  layout = with_args(layout, args.bytes.size());
   // With a vDSO proxy, this kernel's vDSO moves just past the area.
   uint64_t vdso_room = needs_vdso_proxy(in) ? vdso_span(in.our_vdso) : 0;
   std::vector<proc::MapsEntry> maps = own_maps;
@@ -86,10 +95,11 @@ RestorerArea build_restorer_area(const ArgsInputs& in, const std::vector<proc::M
       maps = proc::parse_maps(proc::read_file("/proc/self/maps"), "/proc/self/maps");
     }
   }
-  LOG_DEBUG("restorer area 0x%llx-0x%llx (blob %llu bytes, args %llu bytes)", (unsigned long long)area.start(),
-            (unsigned long long)area.end(), (unsigned long long)ckpt_blob_restorer_size,
-            (unsigned long long)sizes.total);
-  fill_args(in, area, sizes);
+  LOG_DEBUG("restorer area 0x%llx-0x%llx (blob %llu bytes, %zu threads, args %zu bytes)",
+            (unsigned long long)area.start(), (unsigned long long)area.end(),
+            (unsigned long long)ckpt_blob_restorer_size, args.threads.size(), args.bytes.size());
+  bind_args(args, in, area);
+  area.threads_ = std::move(args.threads);
   return area;
 }
 

@@ -1,6 +1,6 @@
 // The restorer area: one MAP_SHARED anonymous mapping, made by ckpt at an
 // address where neither ckpt nor the target has anything, holding the blob,
-// its arguments, its stack and the vDSO parking spot.  The task inherits it
+// the threads' stacks, the vDSO parking spot and the blob's arguments.  The task inherits it
 // at the same address when it is created; being shared, ckpt sees the blob's
 // status word.  ckpt's own view is unmapped when the owner dies.
 #pragma once
@@ -18,6 +18,8 @@
 
 namespace ckpt::restore {
 
+struct ArgsInputs;
+
 class RestorerArea {
  public:
   RestorerArea() = default;
@@ -32,8 +34,10 @@ class RestorerArea {
   const AreaLayout& layout() const { return layout_; }
   ckpt_restorer_args* args() const { return reinterpret_cast<ckpt_restorer_args*>(start_ + layout_.args_off); }
   uint64_t blob_entry() const { return start_ + layout_.blob_off; }
-  // Where the blob's stack starts (16-byte aligned, as just before a call).
-  uint64_t stack_top() const { return start_ + layout_.stack_off + layout_.stack_size; }
+  // Where the main thread's stack starts (16-byte aligned, as just before a call).
+  uint64_t stack_top() const;
+  // The blob's record of thread `tid` (its phase), or null.
+  const ckpt_restorer_thread* thread(pid_t tid) const;
 
   // Maps the area at `addr` (MAP_FIXED_NOREPLACE) and copies the blob in.
   static RestorerArea map_at(uint64_t addr, const AreaLayout& layout);
@@ -41,6 +45,8 @@ class RestorerArea {
  private:
   uint64_t start_ = 0;
   AreaLayout layout_;
+  std::vector<std::pair<pid_t, uint64_t>> threads_;  // tid, offset from args()
+  friend RestorerArea build_restorer_area(const ArgsInputs& in, const std::vector<proc::MapsEntry>& own_maps);
 };
 
 // What the arguments are made of besides the images.

@@ -4,6 +4,7 @@
 // and the xstate trailer byte by byte.
 #pragma once
 
+#include <sys/syscall.h>
 #include <sys/user.h>
 
 #include <cstdint>
@@ -33,6 +34,18 @@ struct FrameInput {
   int32_t altstack_flags = 0;
 };
 
+// Syscalls that the kernel restarts through its restart block
+// (-ERESTART_RESTARTBLOCK) and that may simply be issued again with their
+// registers: a sleep whose remaining time the kernel wrote back where the
+// caller reads it from again (nanosleep(&ts, &ts), as glibc's sleep() and
+// C++'s sleep_for() call it), else the whole timeout again, which is never
+// shorter than what was left.  A wait on a futex or in poll() with a timeout
+// likewise waits its timeout again: a wake-up is no more lost than in a
+// spurious return, and no EINTR appears that the program never saw before.
+inline bool restartable_from_scratch(int64_t nr) {
+  return nr == SYS_nanosleep || nr == SYS_clock_nanosleep || nr == SYS_futex || nr == SYS_poll;
+}
+
 // A task stopped inside an interrupted syscall shows the kernel's restart
 // codes in ax; a signal delivery would have turned them into a restart (ip
 // back onto the syscall instruction) or -EINTR, but rt_sigreturn does no
@@ -42,11 +55,13 @@ inline void settle_interrupted_syscall(user_regs_struct& r) {
   constexpr int64_t kRestartSys = -512, kRestartNoIntr = -513, kRestartNoHand = -514, kRestartBlock = -516;
   if (int64_t(r.orig_rax) < 0) return;
   int64_t ax = int64_t(r.rax);
-  if (ax == kRestartSys || ax == kRestartNoIntr || ax == kRestartNoHand) {
+  bool again = ax == kRestartSys || ax == kRestartNoIntr || ax == kRestartNoHand ||
+               (ax == kRestartBlock && restartable_from_scratch(int64_t(r.orig_rax)));
+  if (again) {
     r.rax = r.orig_rax;
     r.rip -= 2;  // back onto "syscall" (0f 05)
   } else if (ax == kRestartBlock) {
-    // The restart block (the remaining sleep) lives in the dead task's
+    // The restart block of any other syscall lives in the dead task's
     // kernel state; the caller gets EINTR, as after a handled signal.
     r.rax = uint64_t(-4);
   }

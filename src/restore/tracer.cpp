@@ -27,7 +27,8 @@ struct TracedTask::Stop {
 };
 
 void TracedTask::seize() {
-  long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACEFORK;
+  // Threads are traced from birth too (TRACECLONE).
+  long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACEFORK | PTRACE_O_TRACECLONE;
   if (ptrace(PTRACE_SEIZE, pid_, 0, opts) < 0) throw sys_error(format("cannot trace the new task %d", pid_));
   seen_ = true;
 }
@@ -70,7 +71,13 @@ void TracedTask::died(const Stop& s) {
     throw Error(format("cannot restore the zombie %d: it ended with status 0x%x, not 0x%x", pid_, s.status,
                        zombie_status_));
   }
-  throw Error(describe_task_death(pid_, s.status, *area_->args()));
+  throw Error(describe_task_death(tgid_, s.status, *area_->args()));
+}
+
+// How far this thread got in the blob.
+uint32_t TracedTask::blob_phase() const {
+  const ckpt_restorer_thread* t = area_->thread(pid_);
+  return t ? __atomic_load_n(&t->phase, __ATOMIC_SEQ_CST) : uint32_t(CKPT_PHASE_CHILD);
 }
 
 void TracedTask::on_status(int status, Clock::time_point deadline) {
@@ -86,16 +93,30 @@ void TracedTask::on_status(int status, Clock::time_point deadline) {
     }
     died(s);
   }
-  if (finished_) throw Error(format("restored pid %d stopped unexpectedly (status 0x%x)", pid_, status));
+  if (finished_ || held_)
+    throw Error(format("restored thread %d of pid %d stopped unexpectedly (status 0x%x)", pid_, tgid_, status));
   int sig = s.signal();
-  if (!zombie() && sig == SIGTRAP &&
-      __atomic_load_n(&area_->args()->status.phase, __ATOMIC_SEQ_CST) == CKPT_PHASE_SIGRETURN) {
+  if (!zombie() && sig == SIGTRAP && blob_phase() == CKPT_PHASE_SIGRETURN) {
     follow_sigreturn(deadline);
-    remove_area();
-    finished_ = true;
+    held_ = true;
     return;
   }
-  // Event stops (its birth, its forks) and group stops are let go; other
+  if (!zombie() && sig == SIGTRAP && blob_phase() == CKPT_PHASE_EXITING) {
+    // A main thread that exits again: its exit is to be seen (this thread
+    // alone: the others' exits are no business of ours).
+    long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACEEXIT;
+    if (ptrace(PTRACE_SETOPTIONS, pid_, 0, opts) < 0 || ptrace(PTRACE_CONT, pid_, 0, 0) < 0)
+      throw sys_error(format("cannot follow thread %d of pid %d to its exit", pid_, tgid_));
+    return;
+  }
+  if (!zombie() && WIFSTOPPED(s.status) && (s.status >> 16) == PTRACE_EVENT_EXIT &&
+      blob_phase() == CKPT_PHASE_EXITING) {
+    held_ = exiting_ = true;
+    LOG_DEBUG("thread %d of pid %d exits again, as at dump", pid_, tgid_);
+    return;
+  }
+  // Event stops (its birth, its forks and threads, exits) and group stops
+  // are let go; other
   // signals get delivered (a fault in the blob kills the task and is
   // reported; a zombie's own death signal ends it).
   if (ptrace(PTRACE_CONT, pid_, 0, sig) < 0) throw sys_error(format("cannot resume the new task %d", pid_));
@@ -164,8 +185,8 @@ void TracedTask::remove_area() {
 void TracedTask::detach(bool stop) {
   // Held-back signals are queued again; they stay pending through the
   // detach and reach the process as it runs.
-  for (int sig : deferred_signals_) syscall(SYS_tgkill, pid_, pid_, sig);
-  if (ptrace(PTRACE_DETACH, pid_, 0, stop ? SIGSTOP : 0) < 0)
+  for (int sig : deferred_signals_) syscall(SYS_tgkill, tgid_, pid_, sig);
+  if (ptrace(PTRACE_DETACH, pid_, 0, stop && !exiting_ ? SIGSTOP : 0) < 0)
     throw sys_error(format("cannot detach from the restored pid %d", pid_));
   detached_ = true;
 }

@@ -1,12 +1,17 @@
-// ckpt's side of one restored task: it traces the task from its creation to
-// its first instruction of target code, so that the task never runs the
-// target half-made and the restorer area can be removed from it at the very
-// end.
+// ckpt's side of one restored thread: it traces the thread from its
+// creation to its first instruction of target code, so that it never runs
+// the target half-made and the restorer area can be removed from its
+// process at the very end.
 //
-//   (root: seize, rseq config, go; the others are traced from birth)
+//   (root: seize, rseq config, go; the other processes and threads are
+//   traced from birth)
 //   ... ckpt's code, blob ... int3 ──> rt_sigreturn entry ──> rt_sigreturn
-//   exit (target registers in place) ──> remote munmap of the restorer area
-//   ──> held stopped until the whole tree is there ──> detach
+//   exit (target registers in place): held ──> once every thread of the
+//   process is held, remote munmap of the restorer area in one of them ──>
+//   held stopped until the whole tree is there ──> detach
+//
+// A main thread that had exited at dump is held at its exit instead
+// (PTRACE_EVENT_EXIT) and let go with the others.
 //
 // Killing and reaping on failure is the tree's business (tree_tracer.h).
 #pragma once
@@ -26,21 +31,26 @@ class TracedTask {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // A live task with its area, or a zombie of the image (area null) that
-  // must end with `zombie_status`.
-  TracedTask(pid_t pid, const RestorerArea* area, int zombie_status = 0)
-      : pid_(pid), area_(area), zombie_status_(zombie_status) {}
+  // A live thread `tid` of process `tgid` with its process's area, or a
+  // zombie of the image (area null) that must end with `zombie_status`.
+  TracedTask(pid_t tid, pid_t tgid, const RestorerArea* area, int zombie_status = 0)
+      : pid_(tid), tgid_(tgid), area_(area), zombie_status_(zombie_status) {}
   TracedTask(const TracedTask&) = delete;
   TracedTask& operator=(const TracedTask&) = delete;
 
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return pid_; }  // the thread's tid
+  pid_t tgid() const { return tgid_; }
   bool zombie() const { return area_ == nullptr; }
   const RestorerArea* area() const { return area_; }
   // Reported by waitpid at least once (it exists and is ours).
   bool seen() const { return seen_; }
-  // Held at the exit of rt_sigreturn with its area removed, or (a zombie)
-  // ended as it should.
+  // Held at the exit of rt_sigreturn (or at its exit, for a thread that
+  // had exited at dump), waiting for the other threads of its process.
+  bool held() const { return held_; }
+  bool exiting() const { return exiting_; }
+  // Held with its process's area removed, or (a zombie) ended as it should.
   bool finished() const { return finished_; }
+  void mark_finished() { finished_ = true; }
   bool detached() const { return detached_; }
 
   // The root exists (ckpt's clone3 returned): it is ours even untraced.
@@ -51,10 +61,12 @@ class TracedTask {
   // ckpt's rseq registration as the task inherited it (the blob undoes it).
   ckpt_restorer_rseq rseq_config();
   // One stop or the end of this task, as waitpid reported it.  At the
-  // blob's int3 it follows the task through rt_sigreturn and removes the
-  // area (waiting for this task alone).  Throws the task's own error if it
-  // died (or, a zombie, ended otherwise than recorded).
+  // blob's int3 it follows the task through rt_sigreturn and holds it
+  // (waiting for this task alone).  Throws the task's own error if it died
+  // (or, a zombie, ended otherwise than recorded).
   void on_status(int status, Clock::time_point deadline);
+  // Unmaps the process's restorer area, run from this held thread.
+  void remove_area();
   // Lets the task go as the restored process (stopped if `stop`).
   void detach(bool stop);
 
@@ -64,12 +76,15 @@ class TracedTask {
   Stop next_syscall_stop(Clock::time_point deadline);
   [[noreturn]] void died(const Stop& s);
   void follow_sigreturn(Clock::time_point deadline);
-  void remove_area();
+  uint32_t blob_phase() const;
 
   pid_t pid_;
+  pid_t tgid_;
   const RestorerArea* area_;
   int zombie_status_;
   bool seen_ = false;
+  bool held_ = false;
+  bool exiting_ = false;
   bool finished_ = false;
   bool detached_ = false;
   uint64_t syscall_insn_ = 0;

@@ -1,6 +1,7 @@
 #include "restore/tree_tracer.h"
 
 #include <signal.h>
+#include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -49,9 +50,25 @@ pid_t tracer_of(pid_t pid) {
 
 }  // namespace
 
-TracedTask& TreeTracer::add(pid_t pid, const RestorerArea* area, int zombie_status) {
-  tasks_.push_back(std::make_unique<TracedTask>(pid, area, zombie_status));
+TracedTask& TreeTracer::add(pid_t tid, pid_t tgid, const RestorerArea* area, int zombie_status) {
+  tasks_.push_back(std::make_unique<TracedTask>(tid, tgid, area, zombie_status));
   return *tasks_.back();
+}
+
+// Every thread has left the area (each sits at the exit of its
+// rt_sigreturn, or in its exit): the area goes, through one that lives on.
+void TreeTracer::finish_process_if_held(pid_t tgid) {
+  TracedTask* runner = nullptr;
+  for (auto& t : tasks_) {
+    if (t->tgid() != tgid || t->zombie()) continue;
+    if (!t->held()) return;
+    if (!runner && !t->exiting()) runner = t.get();
+  }
+  if (!runner) throw Error(format("cannot restore pid %d: none of its threads lives on", tgid));
+  runner->remove_area();
+  for (auto& t : tasks_)
+    if (t->tgid() == tgid) t->mark_finished();
+  LOG_DEBUG("pid %d: every thread in place, restorer removed", tgid);
 }
 
 TracedTask* TreeTracer::find(pid_t pid) {
@@ -96,6 +113,7 @@ void TreeTracer::run(Clock::time_point deadline) {
       }
       try {
         t->on_status(status, deadline);
+        if (t->held() && !t->finished()) finish_process_if_held(t->tgid());
       } catch (const Error& e) {
         failure = Failure{WIFSTOPPED(status) ? 1 : rank_of(status), e.what()};
         grace_end = Clock::now() + std::chrono::milliseconds(300);
@@ -118,8 +136,12 @@ void TreeTracer::run(Clock::time_point deadline) {
 
 void TreeTracer::kill_all() {
   pid_t me = getpid();
+  // (A task held at its exit event is let go so that it dies.)
   for (const auto& t : tasks_)
-    if (t->seen() || tracer_of(t->pid()) == me) kill(t->pid(), SIGKILL);
+    if (t->seen() || tracer_of(t->pid()) == me) {
+      kill(t->pid(), SIGKILL);
+      ptrace(PTRACE_CONT, t->pid(), 0, 0);
+    }
   // Orphans of the killed tasks come to ckpt (a subreaper meanwhile):
   // reap until there is no child and no tracee left.  A task created while
   // its parent was being killed is born traced, and is killed when seen.

@@ -1,7 +1,8 @@
 // ckpt's side of a whole restored tree: every task is traced (the root by
-// PTRACE_SEIZE, the others from birth through PTRACE_O_TRACEFORK), each is
-// followed to its final rt_sigreturn and held there, stopped, with its
-// restorer area removed.  Only when every task is held and every zombie has
+// PTRACE_SEIZE, the other processes and threads from birth through
+// PTRACE_O_TRACEFORK and TRACECLONE), each thread is followed to its final
+// rt_sigreturn and held there, stopped; once every thread of a process is
+// held, its restorer area is removed.  Only when every task is held and every zombie has
 // ended are they all let go, children before parents: no task runs target
 // code while another is half-made (a parent's wait4 never meets a child
 // that is still being restored).
@@ -31,8 +32,9 @@ class TreeTracer {
   TreeTracer& operator=(const TreeTracer&) = delete;
   ~TreeTracer();  // kills and reaps the tree unless released
 
-  // Every task of the tree, in creation order (the root first).
-  TracedTask& add(pid_t pid, const RestorerArea* area, int zombie_status = 0);
+  // Every task of the tree, processes in creation order (the root first),
+  // each process's main thread before its other threads.
+  TracedTask& add(pid_t tid, pid_t tgid, const RestorerArea* area, int zombie_status = 0);
   TracedTask& root() { return *tasks_.front(); }
 
   // Handles every task's stops until all are finished.  Throws the most
@@ -40,15 +42,17 @@ class TreeTracer {
   // the SIGKILL its parent's death gave its children).
   void run(Clock::time_point deadline);
   // Detaches every live task, children before parents; `stopped(pid)` says
-  // whether a task was dumped stopped (it is detached with SIGSTOP).
+  // whether a process was dumped stopped (it is detached with SIGSTOP).
   template <typename Stopped>
   void release(Stopped stopped) {
     for (auto it = tasks_.rbegin(); it != tasks_.rend(); ++it)
-      if (!(*it)->zombie()) (*it)->detach(stopped((*it)->pid()));
+      if (!(*it)->zombie()) (*it)->detach(stopped((*it)->tgid()));
     released_ = true;
   }
 
  private:
+  // Removes the area of `tgid` once all its threads are held.
+  void finish_process_if_held(pid_t tgid);
   TracedTask* find(pid_t pid);
   bool all_finished() const;
   void kill_all();

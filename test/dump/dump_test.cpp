@@ -3,6 +3,8 @@
 // limits.  A refused dump must leave the child running as it was.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -16,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -286,13 +289,27 @@ TEST_F(DumpTest, RefusedPipeLeavesTheChildRunningAndNoImages) {
   EXPECT_EQ(byte, 'a' + 20 % 26);
 }
 
-TEST_F(DumpTest, RefusesThreads) {
+// Seccomp filters are per thread and not saved: the thread that has one is
+// named, and the process runs on untouched.
+TEST_F(DumpTest, RefusesASeccompFilteredThread) {
+  static std::atomic<pid_t> filtered{0};
   Child threaded(tmp_, [] {
     pthread_t t;
-    pthread_create(&t, nullptr, [](void*) -> void* { for (;;) pause(); }, nullptr);
+    pthread_create(&t, nullptr, [](void*) -> void* {
+      sock_filter allow{BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW};
+      sock_fprog prog{1, &allow};
+      prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+      prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+      filtered = pid_t(syscall(SYS_gettid));
+      for (;;) pause();
+    }, nullptr);
+    while (!filtered) sched_yield();
   });
-  EXPECT_EQ(dump_error(threaded.pid()), "cannot dump pid " + std::to_string(threaded.pid()) +
-                                             ": it has 2 threads; multi-threaded processes are not supported yet");
+  std::string err = dump_error(threaded.pid());
+  std::string pid = std::to_string(threaded.pid());
+  EXPECT_TRUE(err.starts_with("cannot dump thread ")) << err;
+  EXPECT_TRUE(err.ends_with(" of pid " + pid + ": it runs under seccomp (mode 2), which is not supported yet")) << err;
+  EXPECT_EQ(err.find("thread " + pid + " "), std::string::npos) << "the main thread has no filter: " << err;
   EXPECT_FALSE(traced_or_stopped(threaded.pid()));
 }
 

@@ -59,14 +59,15 @@ TEST(RestoreFindGap, IgnoresEmptyRanges) {
 }
 
 TEST(RestorePlanArea, PartsArePageAlignedAndInOrder) {
-  AreaLayout l = plan_area(31265, 9540, 128 * 1024, 0x8000);
+  AreaLayout l = with_args(plan_area(31265, 128 * 1024 + 3 * 16384, 0x8000), 9540);
   EXPECT_EQ(l.blob_off, 0u);
   EXPECT_EQ(l.blob_size, 32768u);
-  EXPECT_EQ(l.args_off, 32768u);
+  EXPECT_EQ(l.stack_off, 32768u);
+  EXPECT_EQ(l.stack_size, 128u * 1024 + 3 * 16384);
+  EXPECT_EQ(l.park_off, l.stack_off + l.stack_size);
+  EXPECT_EQ(l.args_off, l.park_off + 0x8000);
   EXPECT_EQ(l.args_size, 12288u);
-  EXPECT_EQ(l.stack_off, 45056u);
-  EXPECT_EQ(l.park_off, l.stack_off + 128 * 1024);
-  EXPECT_EQ(l.total, l.park_off + 0x8000);
+  EXPECT_EQ(l.total, l.args_off + 12288u);
 }
 
 TEST(RestoreSplitRuns, CutsLongRunsAndFollowsTheOffsets) {

@@ -149,9 +149,23 @@ TEST(RestoreSyscallRestart, InterruptedRestartableSyscallIsRepeated) {
   EXPECT_EQ(r.rip, 0x1000u);
 }
 
-TEST(RestoreSyscallRestart, RestartBlockBecomesEintr) {
+TEST(RestoreSyscallRestart, SleepsAndTimedWaitsAreIssuedAgain) {
+  for (uint64_t nr : {35 /* nanosleep */, 230 /* clock_nanosleep */, 202 /* futex */, 7 /* poll */}) {
+    user_regs_struct r{};
+    r.orig_rax = nr;
+    r.rax = uint64_t(-516);  // -ERESTART_RESTARTBLOCK
+    r.rip = 0x2002;
+    settle_interrupted_syscall(r);
+    EXPECT_EQ(r.rax, nr);
+    EXPECT_EQ(r.rip, 0x2000u);
+    settle_interrupted_syscall(r);  // idempotent
+    EXPECT_EQ(r.rip, 0x2000u);
+  }
+}
+
+TEST(RestoreSyscallRestart, OtherRestartBlocksBecomeEintr) {
   user_regs_struct r{};
-  r.orig_rax = 230;  // clock_nanosleep
+  r.orig_rax = 34;  // pause has no restart block; anything else unknown
   r.rax = uint64_t(-516);
   r.rip = 0x2002;
   settle_interrupted_syscall(r);

@@ -1,0 +1,131 @@
+/* Reading what ckpt built: the header, then each section in turn.  Nothing
+ * is trusted to fit: a section that overruns the whole, an array whose size
+ * is not its count of elements, or a missing process section stops the blob
+ * before it touches anything (CKPT_STEP_VERSION, arg0 = the tag). */
+#include "restorer.h"
+
+static void bad(struct ckpt_restorer_args *a, uint32_t tag, uint64_t size)
+{
+	restorer_fail(a, CKPT_STEP_VERSION, -22 /* EINVAL */, tag, size);
+}
+
+static struct ckpt_restorer_section *first_section(struct ckpt_restorer_args *a)
+{
+	return (struct ckpt_restorer_section *)((char *)a + a->header_size);
+}
+
+static struct ckpt_restorer_section *next_section(struct ckpt_restorer_section *s)
+{
+	return (struct ckpt_restorer_section *)((char *)(s + 1) + s->size);
+}
+
+static void *payload(struct ckpt_restorer_section *s)
+{
+	return s + 1;
+}
+
+/* An array section: exactly count elements of elem bytes (padded to 8). */
+static void *array(struct ckpt_restorer_args *a, struct ckpt_restorer_section *s, uint64_t elem, uint32_t *count)
+{
+	if (((s->count * elem + 7) & ~7ull) != s->size)
+		bad(a, s->tag, s->size);
+	*count = s->count;
+	return payload(s);
+}
+
+static uint64_t thread_bytes(const struct ckpt_restorer_thread *t)
+{
+	uint64_t groups = ((uint64_t)t->creds.ngroups * 4 + 7) & ~7ull;
+	return sizeof(*t) + groups + (uint64_t)t->nr_pending * sizeof(struct ckpt_restorer_siginfo);
+}
+
+void restorer_read_args(struct ckpt_restorer_args *a, struct restorer_view *v)
+{
+	if (a->magic != CKPT_RESTORER_ARGS_MAGIC || a->version != CKPT_RESTORER_ARGS_VERSION ||
+	    a->header_size != sizeof(*a) || a->total_size < a->header_size)
+		restorer_fail(a, CKPT_STEP_VERSION, -22, a->version, a->header_size);
+	memset(v, 0, sizeof(*v));
+	v->a = a;
+	char *end = (char *)a + a->total_size;
+	uint32_t threads = 0, n;
+	struct ckpt_restorer_section *s = first_section(a);
+	for (uint32_t i = 0; i < a->nr_sections; i++, s = next_section(s)) {
+		if ((char *)(s + 1) > end || s->size % 8 || s->size > (uint64_t)(end - (char *)(s + 1)))
+			bad(a, s->tag, s->size);
+		switch (s->tag) {
+		case CKPT_SECTION_PAD:
+		case CKPT_SECTION_FRAME:
+			break;
+		case CKPT_SECTION_PROCESS:
+			if (s->size != sizeof(*v->proc) || v->proc)
+				bad(a, s->tag, s->size);
+			v->proc = payload(s);
+			break;
+		case CKPT_SECTION_AUXV:
+			v->auxv = array(a, s, 8, &v->nr_auxv);
+			break;
+		case CKPT_SECTION_VDSO:
+			v->vdso = array(a, s, sizeof(*v->vdso), &v->nr_vdso);
+			break;
+		case CKPT_SECTION_VDSO_PROXY:
+			v->vdso_proxy = array(a, s, 1, &n);
+			v->vdso_proxy_size = n;
+			break;
+		case CKPT_SECTION_VMAS:
+			v->vmas = array(a, s, sizeof(*v->vmas), &v->nr_vmas);
+			break;
+		case CKPT_SECTION_RUNS:
+			v->runs = array(a, s, sizeof(*v->runs), &v->nr_runs);
+			break;
+		case CKPT_SECTION_RLIMITS:
+			v->rlimits = array(a, s, sizeof(*v->rlimits), &v->nr_rlimits);
+			break;
+		case CKPT_SECTION_SIGACTIONS:
+			v->sigactions = array(a, s, sizeof(*v->sigactions), &n);
+			if (n != CKPT_RESTORER_NSIG)
+				bad(a, s->tag, s->size);
+			break;
+		case CKPT_SECTION_SHARED_PENDING:
+			v->shared_pending = array(a, s, sizeof(*v->shared_pending), &v->nr_shared_pending);
+			break;
+		case CKPT_SECTION_POSIX_TIMERS:
+			v->timers = array(a, s, sizeof(*v->timers), &v->nr_timers);
+			break;
+		case CKPT_SECTION_THREAD:
+			if (s->size < sizeof(struct ckpt_restorer_thread) ||
+			    thread_bytes(payload(s)) > s->size)
+				bad(a, s->tag, s->size);
+			threads++;
+			break;
+		default:
+			bad(a, s->tag, s->size); /* a kind this blob does not know */
+		}
+	}
+	if ((char *)s != end)
+		bad(a, CKPT_SECTION_COUNT, a->total_size);
+	if (!v->proc || !v->sigactions || threads != a->nr_threads || threads == 0)
+		bad(a, CKPT_SECTION_COUNT, threads);
+}
+
+/* The sections tile the args exactly (checked once above), so the walk
+ * stops at the end. */
+struct ckpt_restorer_thread *restorer_next_thread(struct ckpt_restorer_args *a, struct ckpt_restorer_thread *prev)
+{
+	char *end = (char *)a + a->total_size;
+	struct ckpt_restorer_section *s = prev ? next_section((struct ckpt_restorer_section *)prev - 1) : first_section(a);
+	for (; (char *)s < end; s = next_section(s))
+		if (s->tag == CKPT_SECTION_THREAD)
+			return payload(s);
+	return 0;
+}
+
+const uint32_t *restorer_thread_groups(const struct ckpt_restorer_thread *t)
+{
+	return (const uint32_t *)(t + 1);
+}
+
+const struct ckpt_restorer_siginfo *restorer_thread_pending(const struct ckpt_restorer_thread *t)
+{
+	uint64_t groups = ((uint64_t)t->creds.ngroups * 4 + 7) & ~7ull;
+	return (const struct ckpt_restorer_siginfo *)((const char *)(t + 1) + groups);
+}

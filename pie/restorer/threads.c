@@ -1,0 +1,168 @@
+/* Threads.  The main thread, once the process's memory and shared state are
+ * in place, creates every other thread with its dumped tid (clone3 with
+ * set_tid) on a stack of its own in the area.  Each thread, the main one
+ * too, then sets what Linux keeps per thread and ends in rt_sigreturn into
+ * its own registers, mask and alternate stack; ckpt holds each one there
+ * until the whole tree is in place.
+ *
+ * The new threads inherit the main thread's credentials (still ckpt's) and
+ * its mask (everything blocked), so no signal reaches them before their
+ * frame says so. */
+#include "restorer.h"
+
+#include <asm/prctl.h>
+#include <linux/prctl.h>
+#include <linux/sched.h>
+
+#define RESTORER_EEXIST 17
+/* Tries of a tid still held by one of the blob's exiting page readers. */
+#define RESTORER_TID_TRIES 1000
+
+static void set_thread_state(struct ckpt_restorer_args *a, const struct ckpt_restorer_thread *t)
+{
+	sys_call1(__NR_set_tid_address, t->clear_child_tid);
+	/* No recorded list: clear ckpt's, which pointed into unmapped memory
+	 * (or, worse, into the target's). */
+	long ret = sys_call2(__NR_set_robust_list, t->robust_list, t->robust_list_len ? t->robust_list_len : 24);
+	if (ret < 0)
+		restorer_fail(a, CKPT_STEP_ROBUST_LIST, ret, t->robust_list, t->robust_list_len);
+	if (t->rseq.ptr) {
+		ret = sys_call4(__NR_rseq, t->rseq.ptr, t->rseq.len, 0, t->rseq.sig);
+		if (ret < 0)
+			restorer_fail(a, CKPT_STEP_RSEQ_REGISTER, ret, t->rseq.ptr, t->rseq.len);
+	}
+	if (t->comm[0]) {
+		ret = sys_call2(__NR_prctl, PR_SET_NAME, t->comm);
+		if (ret < 0)
+			restorer_fail(a, CKPT_STEP_THREAD_NAME, ret, t->tid, 0);
+	}
+}
+
+static void queue_own_pending(struct ckpt_restorer_args *a, const struct ckpt_restorer_thread *t)
+{
+	const struct ckpt_restorer_siginfo *s = restorer_thread_pending(t);
+	for (uint32_t i = 0; i < t->nr_pending; i++, s++) {
+		/* Only the thread itself may queue a signal that says it came
+		 * from tgkill (SI_TKILL) to itself. */
+		long ret = sys_call4(__NR_rt_tgsigqueueinfo, a->pid, t->tid, s->signo, s->raw);
+		if (ret < 0)
+			restorer_fail(a, CKPT_STEP_SIGQUEUE, ret, s->signo, 0);
+	}
+}
+
+static void set_bases(struct ckpt_restorer_args *a, const struct ckpt_restorer_thread *t)
+{
+	long ret = sys_call2(__NR_arch_prctl, ARCH_SET_FS, t->fs_base);
+	if (ret < 0)
+		restorer_fail(a, CKPT_STEP_FS_BASE, ret, t->fs_base, 0);
+	ret = sys_call2(__NR_arch_prctl, ARCH_SET_GS, t->gs_base);
+	if (ret < 0)
+		restorer_fail(a, CKPT_STEP_FS_BASE, ret, t->gs_base, 1);
+}
+
+static void close_helper_fds(struct ckpt_restorer_args *a)
+{
+	long ret = sys_call3(__NR_close_range, a->helper_fd_first, ~0u, 0);
+	if (ret < 0)
+		restorer_fail(a, CKPT_STEP_CLOSE_FDS, ret, a->helper_fd_first, 0);
+}
+
+void restorer_finish_thread(const struct restorer_view *v, struct ckpt_restorer_thread *t)
+{
+	struct ckpt_restorer_args *a = v->a;
+	int main = t->flags & CKPT_THREAD_MAIN;
+	set_thread_state(a, t);
+	restorer_set_creds(a, t);
+	if (main) {
+		close_helper_fds(a);
+		restorer_queue_shared_pending(v);
+	}
+	queue_own_pending(a, t);
+	if (main) {
+		/* Armed last, so that the time spent restoring is not taken
+		 * from them; every thread a timer may signal exists. */
+		restorer_set_itimers(v);
+		restorer_set_posix_timers(v);
+	}
+	set_bases(a, t);
+
+	if (t->flags & CKPT_THREAD_EXITED) {
+		/* The main thread had exited at dump: the process goes on
+		 * without it, as it did.  At the int3 ckpt asks to see its
+		 * exit, and holds it there. */
+		__atomic_store_n(&t->phase, CKPT_PHASE_EXITING, __ATOMIC_SEQ_CST);
+		__asm__ volatile("int3" ::: "memory");
+		for (;;)
+			sys_call1(__NR_exit, 0);
+	}
+
+	/* The frame was built at an offset from the area's start. */
+	struct ckpt_rt_sigframe *frame = (struct ckpt_rt_sigframe *)(a->area_start + t->sigframe);
+	if (frame->uc.uc_mcontext.fpstate)
+		frame->uc.uc_mcontext.fpstate += a->area_start;
+	/* ckpt stops us here and follows us through rt_sigreturn to remove
+	 * this area afterwards. */
+	__atomic_store_n(&t->phase, CKPT_PHASE_SIGRETURN, __ATOMIC_SEQ_CST);
+	__asm__ volatile("int3" ::: "memory");
+	__asm__ volatile("movq %0, %%rsp\n\t"
+			 "movl %1, %%eax\n\t"
+			 "syscall\n\t"
+			 "ud2\n\t"
+			 :
+			 : "r"((uint64_t)frame + 8), "i"(__NR_rt_sigreturn)
+			 : "memory");
+	__builtin_unreachable();
+}
+
+static __attribute__((noreturn)) void thread_start(const struct restorer_view *v, struct ckpt_restorer_thread *t)
+{
+	restorer_finish_thread(v, t);
+}
+
+/* clone3 on the thread's own stack; the child calls thread_start(v, t)
+ * with the registers the parent put in r12, r13 and r14. */
+static long clone_thread(const struct restorer_view *v, struct ckpt_restorer_thread *t)
+{
+	uint64_t top = v->a->area_start + t->stack_top;
+	int32_t tid = t->tid;
+	struct clone_args ca;
+	memset(&ca, 0, sizeof(ca));
+	ca.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
+	ca.stack = top - CKPT_RESTORER_THREAD_STACK;
+	ca.stack_size = CKPT_RESTORER_THREAD_STACK;
+	ca.set_tid = (uint64_t)&tid;
+	ca.set_tid_size = 1;
+	long ret;
+	register long r12 __asm__("r12") = (long)v;
+	register long r13 __asm__("r13") = (long)t;
+	register long r14 __asm__("r14") = (long)thread_start;
+	__asm__ volatile("syscall\n\t"
+			 "testq %%rax, %%rax\n\t"
+			 "jnz 1f\n\t"
+			 "movq %%r12, %%rdi\n\t"
+			 "movq %%r13, %%rsi\n\t"
+			 "callq *%%r14\n\t"
+			 "ud2\n"
+			 "1:\n\t"
+			 : "=a"(ret)
+			 : "a"(__NR_clone3), "D"(&ca), "S"(sizeof(ca)), "r"(r12), "r"(r13), "r"(r14)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+void restorer_create_threads(const struct restorer_view *v)
+{
+	struct ckpt_restorer_args *a = v->a;
+	for (struct ckpt_restorer_thread *t = restorer_next_thread(a, 0); t; t = restorer_next_thread(a, t)) {
+		if (t->flags & CKPT_THREAD_MAIN)
+			continue;
+		long ret = -RESTORER_EEXIST;
+		for (int i = 0; i < RESTORER_TID_TRIES && ret == -RESTORER_EEXIST; i++) {
+			ret = clone_thread(v, t);
+			if (ret == -RESTORER_EEXIST)
+				sys_call0(__NR_sched_yield);
+		}
+		if (ret < 0)
+			restorer_fail(a, CKPT_STEP_THREAD_CREATE, ret, t->tid, 0);
+	}
+}
