@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Benchmarks (figures, not tests): dump and restore of a process holding
-# 256 MiB, 1 GiB and 4 GiB of touched anonymous memory, with the images on
-# tmpfs and on disk; then compel's infect/cure cycle.
+# Benchmarks (figures, not tests): dump and restore of processes holding
+# touched anonymous memory, with the images on tmpfs and on disk; then
+# compel's infect/cure cycle.
 #
-#   scripts/bench.sh [SIZES_MIB...]      default: 256 1024 4096
+#   scripts/bench.sh [SCENARIO...]
 #
-# Prints, per size and medium: dump wall time, how long the process was
-# frozen (from dump.log), restore wall time, throughput, ckpt's peak RSS.
+# A scenario is KIND:ARGS, memory in MiB:
+#   single:MIB            one single-threaded process
+#   threads:N:MIB         one process with N threads
+#   tree:N:MIB            a tree of N processes of MIB each
+#   shared:MIB            MIB of MAP_SHARED memory mapped by two processes
+# default: single:256 single:1024 single:4096 threads:64:1024 tree:64:16 shared:1024
+#
+# Prints, per scenario and medium: dump wall time, how long the tree was
+# frozen (from dump.log), restore wall time, throughput over all the
+# memory, ckpt's peak RSS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Fds inherited from whoever started us (maybe from another mount namespace)
@@ -22,8 +30,8 @@ if [ -z "${CKPT_BENCH_REAPED:-}" ]; then
 fi
 CKPT=$PWD/build/ckpt
 HOG=$PWD/build/test/bench/ckpt_bench_memhog
-SIZES=("$@")
-[ ${#SIZES[@]} -gt 0 ] || SIZES=(256 1024 4096)
+SCENARIOS=("$@")
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(single:256 single:1024 single:4096 threads:64:1024 tree:64:16 shared:1024)
 
 TMPFS=/dev/shm/ckpt-bench
 DISK=/var/tmp/ckpt-bench
@@ -38,13 +46,35 @@ timed() {
   rm -f "$t"
 }
 
-printf '%-6s %-6s %9s %9s %9s %10s %10s %9s %9s\n' size images dump_s frozen_ms restore_s dump_GB/s rest_GB/s dump_rss restore_rss
-for mib in "${SIZES[@]}"; do
+# The memhog arguments and the total MiB of a scenario.
+hog_args() {
+  IFS=: read -r kind a b <<<"$1"
+  case $kind in
+    single) echo "$a" ;;
+    threads) echo "$b --threads $a" ;;
+    tree) echo "$b --procs $a" ;;
+    shared) echo "$a --shared" ;;
+    *) echo "unknown scenario $1" >&2; exit 2 ;;
+  esac
+}
+total_mib() {
+  IFS=: read -r kind a b <<<"$1"
+  case $kind in
+    single | shared) echo "$a" ;;
+    threads) echo "$b" ;;
+    tree) echo $((a * b)) ;;
+  esac
+}
+
+printf '%-16s %-6s %9s %9s %9s %10s %10s %9s %9s\n' scenario images dump_s frozen_ms restore_s dump_GB/s rest_GB/s dump_rss restore_rss
+for scenario in "${SCENARIOS[@]}"; do
+  read -r -a args < <(hog_args "$scenario")
+  mib=$(total_mib "$scenario")
   for medium in tmpfs disk; do
     dir=$TMPFS; [ $medium = disk ] && dir=$DISK
     rm -rf "$dir"; mkdir -p "$dir"
     log=$dir/hog.log
-    setsid "$HOG" "$mib" </dev/null >"$log" 2>&1 &
+    setsid "$HOG" "${args[@]}" </dev/null >"$log" 2>&1 &
     pid=$!
     until grep -q ready "$log" 2>/dev/null; do sleep 0.05; done
     read -r dump_s dump_rss < <(timed "$CKPT" dump -t "$pid" -D "$dir/img")
@@ -53,10 +83,10 @@ for mib in "${SIZES[@]}"; do
     [ $medium = disk ] && sync && echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
     read -r rest_s rest_rss < <(timed "$CKPT" restore -D "$dir/img" -d)
     kill -TERM "$pid"
-    for _ in $(seq 100); do grep -q -e OK -e BAD "$log" && break; sleep 0.05; done
-    grep -q OK "$log" || echo "WARNING: restored memory of $mib MiB did not verify"
+    for _ in $(seq 200); do grep -q -e OK -e BAD "$log" && break; sleep 0.05; done
+    grep -q OK "$log" || echo "WARNING: restored memory of $scenario did not verify"
     gb=$(echo "$mib / 1024" | bc -l)
-    printf '%-6s %-6s %9.3f %9s %9.3f %10.2f %10.2f %7dMB %7dMB\n' "${mib}M" $medium "$dump_s" "${frozen:-?}" "$rest_s" \
+    printf '%-16s %-6s %9.3f %9s %9.3f %10.2f %10.2f %7dMB %7dMB\n' "$scenario" $medium "$dump_s" "${frozen:-?}" "$rest_s" \
       "$(echo "$gb / $dump_s" | bc -l)" "$(echo "$gb / $rest_s" | bc -l)" $((dump_rss / 1024)) $((rest_rss / 1024))
     rm -rf "$dir"
   done
