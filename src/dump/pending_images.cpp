@@ -62,12 +62,18 @@ void PendingImages::remove_stale_images() {
   }
 }
 
+// One syncfs for every file of the dump (a process with many threads has a
+// core image per thread, and an fsync each costs a disk flush each), then
+// the renames, the inventory last.
 void PendingImages::commit_all(image::ImageWriter& inventory) {
   withdraw_old_inventory();
-  for (auto& p : pages_) p->commit();
-  for (auto& w : writers_) w->commit();
+  for (auto& w : writers_) w->flush();
+  inventory.flush();
+  dir_.sync_files();
+  for (auto& p : pages_) p->commit(image::Sync::Done);
+  for (auto& w : writers_) w->commit(image::Sync::Done);
   remove_stale_images();
-  inventory.commit();
+  inventory.commit(image::Sync::Done);
   dir_.sync();
 }
 

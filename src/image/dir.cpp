@@ -37,6 +37,10 @@ void ImageDir::sync() const {
   if (fsync(fd_.get()) < 0) throw sys_error("cannot sync images directory " + path_);
 }
 
+void ImageDir::sync_files() const {
+  if (syncfs(fd_.get()) < 0) throw sys_error("cannot sync the images in " + path_);
+}
+
 PagesFile open_pages(const ImageDir& dir, uint64_t id, bool direct) {
   std::string name = filename(Kind::Pages, id);
   int flags = O_RDONLY | O_CLOEXEC;

@@ -43,9 +43,9 @@ void TmpFile::check_open() const {
   if (!fd_) throw Error("cannot write image " + path_ + ": it is already committed");
 }
 
-void TmpFile::commit() {
+void TmpFile::commit(Sync sync) {
   check_open();
-  if (fsync(fd_.get()) < 0) throw sys_error("cannot sync image " + path_);
+  if (sync == Sync::Now && fsync(fd_.get()) < 0) throw sys_error("cannot sync image " + path_);
   // close() can report a deferred write error (NFS); do not lose it.
   if (::close(fd_.release()) < 0) throw sys_error("cannot close image " + path_);
   if (renameat(dirfd_, tmp_.c_str(), dirfd_, final_.c_str()) < 0)

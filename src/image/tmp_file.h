@@ -43,7 +43,7 @@ class TmpFile {
   const std::string& name() const { return path_; }
   // Throws unless the file is still open for writing.
   void check_open() const;
-  void commit();
+  void commit(Sync sync);
 
  private:
   int dirfd_;

@@ -65,10 +65,14 @@ void ImageWriter::write(const google::protobuf::Message& record) {
   if (m.buffer.size() >= kFlushThreshold) m.flush();
 }
 
-void ImageWriter::commit() {
+void ImageWriter::flush() {
   impl_->file.check_open();
   impl_->flush();
-  impl_->file.commit();
+}
+
+void ImageWriter::commit(Sync sync) {
+  flush();
+  impl_->file.commit(sync);
 }
 
 struct PagesWriter::Impl {
@@ -86,7 +90,7 @@ void PagesWriter::write(const void* data, size_t size) {
   detail::write_all(impl_->file.fd(), data, size, impl_->file.name());
 }
 
-void PagesWriter::commit() {
+void PagesWriter::commit(Sync sync) {
   detail::TmpFile& file = impl_->file;
   file.check_open();
   struct stat st;
@@ -95,7 +99,7 @@ void PagesWriter::commit() {
   if (st.st_size % page != 0)
     throw Error(format("cannot commit image %s: its size %lld is not a multiple of the page size %ld",
                        file.name().c_str(), (long long)st.st_size, page));
-  file.commit();
+  file.commit(sync);
 }
 
 }  // namespace ckpt::image
