@@ -111,7 +111,14 @@ class SectionWriter {
   uint32_t nr_ = 0;
 };
 
-FrameInput frame_input(const img::ThreadCoreEntry& t) {
+uint64_t signal_bit(const img::SiginfoEntry& s) {
+  int32_t signo = 0;
+  std::memcpy(&signo, s.siginfo().data(), std::min<size_t>(sizeof(signo), s.siginfo().size()));
+  return signo >= 1 && signo <= 64 ? uint64_t(1) << (signo - 1) : 0;
+}
+
+// `shared_pending`: the process's pending signals, as a mask.
+FrameInput frame_input(const img::ThreadCoreEntry& t, uint64_t shared_pending) {
   const img::X86GpRegs& g = t.gpregs();
   FrameInput in;
   user_regs_struct& r = in.regs;
@@ -121,6 +128,9 @@ FrameInput frame_input(const img::ThreadCoreEntry& t) {
   r.eflags = g.flags(); r.rsp = g.sp(); r.ss = g.ss(); r.fs_base = g.fs_base(); r.gs_base = g.gs_base();
   r.ds = g.ds(); r.es = g.es(); r.fs = g.fs(); r.gs = g.gs();
   settle_interrupted_syscall(r);
+  uint64_t pending = shared_pending;
+  for (const img::SiginfoEntry& si : t.pending()) pending |= signal_bit(si);
+  restart_eintr_of_the_freeze(r, pending & ~t.blocked());
   if (t.has_xsave()) in.xsave.assign(t.xsave().begin(), t.xsave().end());
   else if (t.has_fpregs()) in.fxsave.assign(t.fpregs().begin(), t.fpregs().end());
   in.blocked = t.blocked();
@@ -448,11 +458,13 @@ ArgsImage build_args(const ArgsInputs& in, const AreaLayout& layout) {
   // Each thread: its frame first (its offset goes into the thread), then
   // the thread; stacks after the main thread's, one each.
   OwnCreds own = own_creds();
+  uint64_t shared_pending = 0;
+  for (const img::SiginfoEntry& si : p.core.process().shared_pending()) shared_pending |= signal_bit(si);
   for (size_t i = 0; i < p.threads.size(); i++) {
     const img::ThreadCoreEntry& t = p.threads[i];
     uint64_t frame = 0;
     if (!t.exited()) {
-      FrameInput fi = frame_input(t);
+      FrameInput fi = frame_input(t, shared_pending);
       size_t bytes = sigframe_bytes(fi);
       uint64_t off = w.reserve(CKPT_SECTION_FRAME, 0, bytes, 64);
       frame = layout.args_off + off;

@@ -67,6 +67,24 @@ inline void settle_interrupted_syscall(user_regs_struct& r) {
   }
 }
 
+// A wait that the kernel ends with a plain -EINTR (no restart code) when
+// any signal is pending, a ptrace interrupt included: epoll_wait and its
+// variants, sigtimedwait (sigwaitinfo).  Frozen there by the dump with no
+// signal to deliver, the EINTR is the freeze's alone; restored, the wait is
+// issued again instead.  `deliverable` = pending signals not blocked.
+inline bool eintr_of_the_freeze(const user_regs_struct& r, uint64_t deliverable) {
+  int64_t nr = int64_t(r.orig_rax);
+  bool plain_eintr_wait = nr == SYS_epoll_wait || nr == SYS_epoll_pwait || nr == SYS_epoll_pwait2 ||
+                          nr == SYS_rt_sigtimedwait;
+  return plain_eintr_wait && int64_t(r.rax) == -4 && deliverable == 0;
+}
+
+inline void restart_eintr_of_the_freeze(user_regs_struct& r, uint64_t deliverable) {
+  if (!eintr_of_the_freeze(r, deliverable)) return;
+  r.rax = r.orig_rax;
+  r.rip -= 2;
+}
+
 inline uint64_t align_up64(uint64_t v) { return (v + 63) & ~uint64_t(63); }
 
 // Bytes needed at a 64-byte aligned address for the frame and its FPU area.

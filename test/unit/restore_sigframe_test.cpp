@@ -163,6 +163,31 @@ TEST(RestoreSyscallRestart, SleepsAndTimedWaitsAreIssuedAgain) {
   }
 }
 
+TEST(RestoreSyscallRestart, AWaitEndedByTheFreezeIsIssuedAgain) {
+  for (uint64_t nr : {232 /* epoll_wait */, 281 /* epoll_pwait */, 128 /* rt_sigtimedwait */}) {
+    user_regs_struct r{};
+    r.orig_rax = nr;
+    r.rax = uint64_t(-4);  // -EINTR, from the ptrace interrupt
+    r.rip = 0x4002;
+    restart_eintr_of_the_freeze(r, 0);
+    EXPECT_EQ(r.rax, nr);
+    EXPECT_EQ(r.rip, 0x4000u);
+  }
+}
+
+TEST(RestoreSyscallRestart, AWaitEndedByASignalKeepsItsEintr) {
+  user_regs_struct r{};
+  r.orig_rax = 232;  // epoll_wait
+  r.rax = uint64_t(-4);
+  r.rip = 0x4002;
+  restart_eintr_of_the_freeze(r, uint64_t(1) << (10 - 1));  // SIGUSR1 about to be handled
+  EXPECT_EQ(int64_t(r.rax), -4);
+  EXPECT_EQ(r.rip, 0x4002u);
+  r.orig_rax = 0;  // a read's EINTR is a handler's, never the freeze's
+  restart_eintr_of_the_freeze(r, 0);
+  EXPECT_EQ(int64_t(r.rax), -4);
+}
+
 TEST(RestoreSyscallRestart, OtherRestartBlocksBecomeEintr) {
   user_regs_struct r{};
   r.orig_rax = 34;  // pause has no restart block; anything else unknown
