@@ -7,10 +7,10 @@
 //              not early (CLOCK_MONOTONIC, the clock of the sleep);
 //   absolute   clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME), 3 s ahead:
 //              returns 0 and not before its deadline;
-//   sigwait    sigwaitinfo for SIGUSR2, which the main thread sends it with
-//              tgkill after SIGTERM: exactly that signal, from us, with the
-//              si_code a tgkill has on this kernel (SI_TKILL by the book;
-//              Linux 6.18 gives SI_USER), measured before ready().
+//   sigwait    sigwaitinfo for SIGUSR2 (the raw rt_sigtimedwait with no
+//              timeout: glibc's wrapper turns SI_TKILL into SI_USER), which
+//              the main thread sends it with tgkill after SIGTERM: exactly
+//              that signal, SI_TKILL, from us.
 //              (After a stop Linux may end sigwaitinfo with EINTR; the
 //              thread counts those and waits again, as programs must.)
 // Before ready() the main thread waits until /proc shows each thread asleep
@@ -37,7 +37,6 @@ struct Blocked {
 
 std::atomic<int> g_word{0};
 std::atomic<int> g_usr2_sent{0};
-int g_tgkill_code = 1;  // what a tgkill's si_code is here (measured)
 
 uint64_t mask_of(const Blocked& b) { return rt::bit(SIGTERM) | rt::bit(SIGUSR2) | rt::bit(SIGRTMIN + b.k); }
 
@@ -96,11 +95,11 @@ void in_sigwait(Blocked& b) {
   sigaddset(&usr2, SIGUSR2);
   siginfo_t si{};
   int eintr = 0, got;
-  while ((got = sigwaitinfo(&usr2, &si)) < 0 && errno == EINTR) eintr++;
+  while ((got = int(syscall(SYS_rt_sigtimedwait, &usr2, &si, nullptr, size_t(_NSIG / 8)))) < 0 && errno == EINTR)
+    eintr++;
   RT_TCHECK(b.report, got == SIGUSR2, "sigwaitinfo returned %d: %s", got, strerror(errno));
   RT_TCHECK(b.report, g_usr2_sent.load() == 1, "SIGUSR2 came before the main thread sent it");
-  RT_TCHECK(b.report, si.si_code == g_tgkill_code, "SIGUSR2 has si_code %d, want %d (a tgkill's)", si.si_code,
-            g_tgkill_code);
+  RT_TCHECK(b.report, si.si_code == SI_TKILL, "SIGUSR2 has si_code %d, want SI_TKILL", si.si_code);
   RT_TCHECK(b.report, si.si_pid == getpid() && si.si_uid == getuid(), "SIGUSR2 from pid %d uid %d", si.si_pid,
             si.si_uid);
   if (eintr) printf("note: sigwaitinfo returned EINTR %d time(s) before SIGUSR2\n", eintr);
@@ -134,12 +133,6 @@ int main() {
   sigaddset(&usr2, SIGUSR2);
   RT_CHECK(sigprocmask(SIG_BLOCK, &usr2, nullptr) == 0, "sigprocmask");  // in every thread
   pid_t pid = getpid();
-  siginfo_t si{};
-  timespec zero{0, 0};
-  RT_CHECK(syscall(SYS_tgkill, pid, gettid(), SIGUSR2) == 0 && sigtimedwait(&usr2, &si, &zero) == SIGUSR2,
-           "cannot tgkill myself");
-  g_tgkill_code = si.si_code;
-  if (g_tgkill_code != SI_TKILL) printf("note: a tgkill has si_code %d here, not SI_TKILL\n", g_tgkill_code);
 
   // The sleeps go last, so that they start just before ready().
   int k = 0;
