@@ -216,12 +216,15 @@ struct Verdict {
     else if (r.state.load() == 2) add("%s: %s", who, r.why);
   }
 
-  [[noreturn]] void finish() {
-    if (count == 0) pass();
-    printf("FAIL: %s%s\n", problems.c_str(), count > 8 ? " (and more)" : "");
+  // Prints the verdict and returns the exit status it calls for.
+  int print() {
+    if (count == 0) printf("PASS\n");
+    else printf("FAIL: %s%s\n", problems.c_str(), count > 8 ? " (and more)" : "");
     fflush(stdout);
-    _exit(1);
+    return count == 0 ? 0 : 1;
   }
+
+  [[noreturn]] void finish() { _exit(print()); }
 };
 
 }  // namespace rt
