@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <atomic>
@@ -169,6 +170,70 @@ inline uint64_t thread_mask() {
 }
 
 inline uint64_t bit(int sig) { return 1ull << (sig - 1); }
+
+// A line of /proc/PID/maps (pid 0: self) that starts at `addr`.
+struct MapsEntry {
+  bool found = false;
+  std::string perms, name;  // "rw-s", "/memfd:x (deleted)"
+  unsigned long long offset = 0, inode = 0;
+};
+
+inline MapsEntry maps_entry(pid_t pid, const void* addr) {
+  MapsEntry m;
+  std::string maps = read_text(pid ? "/proc/" + std::to_string(pid) + "/maps" : "/proc/self/maps");
+  char want[32];
+  snprintf(want, sizeof(want), "%lx-", (unsigned long)addr);
+  size_t p = 0;
+  while (p < maps.size()) {
+    size_t e = maps.find('\n', p);
+    if (e == std::string::npos) e = maps.size();
+    std::string line = maps.substr(p, e - p);
+    p = e + 1;
+    if (line.compare(0, strlen(want), want) != 0) continue;
+    char perms[8] = {};
+    unsigned long long offset, inode;
+    int name_at = 0;
+    if (sscanf(line.c_str(), "%*x-%*x %7s %llx %*s %llu %n", perms, &offset, &inode, &name_at) < 3) return m;
+    m.found = true;
+    m.perms = perms;
+    m.offset = offset;
+    m.inode = inode;
+    m.name = name_at > 0 ? line.substr(size_t(name_at)) : "";
+    return m;
+  }
+  return m;
+}
+
+// --- processes and patterns ---------------------------------------------------
+
+// Waits (bounded) for child `pid` to end: its wait status, or -1.
+inline int await_child(pid_t pid, double seconds) {
+  int status = -1;
+  return poll_until([&] { return waitpid(pid, &status, WNOHANG) == pid; }, seconds) ? status : -1;
+}
+
+// Bytes that depend on their offset and a seed, to fill and check memory.
+inline unsigned char pattern_byte(uint64_t seed, size_t i) {
+  uint64_t x = (seed + i) * 0x9e3779b97f4a7c15ull;
+  return (unsigned char)(x >> 56);
+}
+
+inline void fill_pattern(void* p, size_t n, uint64_t seed) {
+  for (size_t i = 0; i < n; i++) static_cast<unsigned char*>(p)[i] = pattern_byte(seed, i);
+}
+
+// The first offset that differs from the pattern, or -1.
+inline long pattern_mismatch(const void* p, size_t n, uint64_t seed) {
+  for (size_t i = 0; i < n; i++)
+    if (static_cast<const unsigned char*>(p)[i] != pattern_byte(seed, i)) return long(i);
+  return -1;
+}
+
+inline long first_nonzero(const void* p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (static_cast<const unsigned char*>(p)[i] != 0) return long(i);
+  return -1;
+}
 
 // --- reports ----------------------------------------------------------------
 
