@@ -17,6 +17,9 @@
 //   fail-cleanup   a restore whose root fails once its children exist
 //                  (CKPT_RESTORE_TEST_FAIL): it must name the root, leave no
 //                  process or zombie behind, and a restore after it passes
+//   churn          30 dumps --leave-running in a row, each leaving the
+//                  process running, none of its tasks stopped or traced;
+//                  then a plain dump, restore -d, verdict
 //
 // The driver is a child subreaper, so a process restored with -d becomes its
 // child and its exit status is the verdict.  Every wait is bounded.
@@ -89,11 +92,45 @@ bool wait_child(pid_t pid, double seconds, int* status) {
   }
 }
 
+// The tids of /proc/PID/task (empty once the process is gone).
+std::vector<std::string> tasks_of(pid_t pid) {
+  std::vector<std::string> tids;
+  std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = opendir(dir.c_str());
+  if (!d) return tids;
+  while (dirent* e = readdir(d))
+    if (e->d_name[0] >= '0' && e->d_name[0] <= '9') tids.push_back(e->d_name);
+  closedir(d);
+  return tids;
+}
+
+// A process runs while any of its tasks does: a main thread that called
+// pthread_exit is a zombie task of a live process.
 bool alive(pid_t pid) {
-  std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
-  if (stat.empty()) return false;
-  size_t p = stat.rfind(')');
-  return p != std::string::npos && p + 2 < stat.size() && stat[p + 2] != 'Z' && stat[p + 2] != 'X';
+  for (const std::string& tid : tasks_of(pid)) {
+    std::string stat = slurp("/proc/" + std::to_string(pid) + "/task/" + tid + "/stat");
+    size_t p = stat.rfind(')');
+    if (p != std::string::npos && p + 2 < stat.size() && stat[p + 2] != 'Z' && stat[p + 2] != 'X') return true;
+  }
+  return false;
+}
+
+// After a dump --leave-running: the process runs on, and none of its tasks
+// is stopped ('T'), in a tracing stop ('t') or still traced.
+void expect_running(pid_t pid, const std::string& when) {
+  if (!alive(pid)) failf(when + ": pid " + std::to_string(pid) + " is gone");
+  for (const std::string& tid : tasks_of(pid)) {
+    std::string status = slurp("/proc/" + std::to_string(pid) + "/task/" + tid + "/status");
+    if (status.empty()) continue;  // a thread that just ended
+    size_t st = status.find("\nState:\t");
+    size_t tr = status.find("\nTracerPid:\t");
+    char state = st == std::string::npos ? '?' : status[st + 8];
+    long tracer = tr == std::string::npos ? -1 : std::atol(status.c_str() + tr + 12);
+    if (state == 'T' || state == 't')
+      failf(when + ": task " + tid + " of pid " + std::to_string(pid) + " is stopped (State " + state + ")");
+    if (tracer != 0)
+      failf(when + ": task " + tid + " of pid " + std::to_string(pid) + " has TracerPid " + std::to_string(tracer));
+  }
 }
 
 class Driver {
@@ -113,6 +150,7 @@ class Driver {
     else if (m == "attached") attached();
     else if (m == "pid-taken") pid_taken();
     else if (m == "fail-cleanup") fail_cleanup();
+    else if (m == "churn") churn();
     else failf("unknown mode " + m);
   }
 
@@ -133,8 +171,24 @@ class Driver {
   void leave_running() {
     pid_t pid = start_target();
     dump(pid, "img", {"--leave-running"});
-    if (!alive(pid)) failf("--leave-running: pid " + std::to_string(pid) + " is gone after the dump");
+    expect_running(pid, "after the dump --leave-running");
     verdict(pid);  // the original passes its own check: the dump left it intact
+    restore_detached("img", pid);
+    verdict(pid);
+  }
+
+  // A process that keeps creating and ending threads, dumped again and
+  // again while it runs; then for real.
+  void churn() {
+    pid_t pid = start_target();
+    for (int i = 1; i <= 30; i++) {
+      std::string dir = "churn-" + std::to_string(i);
+      dump(pid, dir, {"--leave-running"});
+      expect_running(pid, "after dump --leave-running " + std::to_string(i));
+      std::filesystem::remove_all(cfg_.workdir + "/" + dir);
+    }
+    dump(pid, "img", {});
+    expect_gone(pid);
     restore_detached("img", pid);
     verdict(pid);
   }
