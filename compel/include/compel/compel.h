@@ -92,7 +92,12 @@ class FrozenTree {
   // Per-thread access while frozen.
   Registers get_registers(pid_t tid) const;
   void set_registers(pid_t tid, const Registers& regs) const;
-  // The syscall a thread was stopped in (-1 if none) and its current result.
+  // The syscall a thread was stopped in (-1 if none) and its current result:
+  // orig_ax and ax.  Stopped inside a syscall, ret is the kernel's restart
+  // code (-512 -ERESTARTSYS, ...).  A thread caught on its way back into a
+  // syscall the kernel is restarting (a moment after a signal or a release:
+  // ip already back on the syscall instruction) shows ret = the syscall to
+  // run again (nr, or restart_syscall); its registers restore as they are.
   struct SyscallState { long nr; long ret; };
   SyscallState syscall_state(pid_t tid) const;
   // Pending signals via PTRACE_PEEKSIGINFO (raw 128-byte siginfo_t each).
