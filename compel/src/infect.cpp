@@ -212,7 +212,10 @@ void Infection::Impl::stop_if_running(ThreadRecord& t) {
   if (!t.running || t.dead) return;
   detail::pt_try(PTRACE_INTERRUPT, t.tid, 0, 0);
   auto r = detail::wait_report(t.tid, t.own_child, detail::Deadline::in_ms(std::min(tree->opts.timeout_ms, 2000)));
-  if (r && r->kind == detail::Report::Exited) t.dead = true;
+  if (r && r->kind == detail::Report::Exited) {
+    t.dead = true;
+    t.reaped = r->reaped;
+  }
   if (r) t.running = false;
 }
 

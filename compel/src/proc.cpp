@@ -115,6 +115,11 @@ std::vector<pid_t> children(pid_t pid, pid_t tid) {
   return text ? parse_pids(*text) : std::vector<pid_t>{};
 }
 
+long thread_count(pid_t pid) {
+  auto text = read_file("/proc/" + std::to_string(pid) + "/status");
+  return text ? status_field(*text, "\nThreads:") : -1;
+}
+
 uint64_t auxv(pid_t pid, uint64_t type) {
   auto text = read_file("/proc/" + std::to_string(pid) + "/auxv");
   if (!text) return 0;

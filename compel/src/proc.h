@@ -35,6 +35,9 @@ bool is_dead(pid_t tid);
 
 std::vector<pid_t> tasks(pid_t pid);  // the threads, leader first; empty if gone
 std::vector<pid_t> children(pid_t pid, pid_t tid);
+// The process's thread count ("Threads:" of /proc/PID/status: every thread
+// still listed in /proc/PID/task, zombies included); -1 if gone.
+long thread_count(pid_t pid);
 
 // An AT_* value of the task's auxiliary vector, 0 if absent.
 uint64_t auxv(pid_t pid, uint64_t type);

@@ -61,10 +61,14 @@ constexpr int kReleaseGraceMs = 5000;
 // Collects the exit of a dead traced thread, for a short while: a leader is
 // only reported once its other threads are reaped.
 void reap(ThreadRecord& t, detail::Deadline deadline) {
+  if (!t.traced || t.reaped) return;
   detail::Backoff backoff;
   while (!deadline.passed()) {
     auto r = detail::poll_report(t.tid, t.own_child);
-    if (r && r->kind == detail::Report::Exited) return;
+    if (r && r->kind == detail::Report::Exited) {
+      t.reaped = r->reaped;
+      return;
+    }
     backoff.pause();
   }
 }
@@ -82,13 +86,17 @@ std::vector<ThreadRecord*> release_order(std::map<pid_t, ThreadRecord>& threads)
 }  // namespace
 
 void FrozenTree::Impl::release_thread(ThreadRecord& t) {
+  if (!t.traced) return;
   uint64_t deliver = 0;
   if (!t.dead && (!t.stopped || t.running)) {
     // Not in a ptrace stop (never seen stopping, or left running injected
     // code after a failure): it has to stop before it can be detached.
     detail::pt_try(PTRACE_INTERRUPT, t.tid, 0, 0);
     auto r = detail::wait_report(t.tid, t.own_child, detail::Deadline::in_ms(kReleaseGraceMs));
-    if (r && r->kind == detail::Report::Exited) t.dead = true;
+    if (r && r->kind == detail::Report::Exited) {
+      t.dead = true;
+      t.reaped = r->reaped;
+    }
     // A signal caught on its way in is handed back on detach.
     if (r && r->kind == detail::Report::SignalStop && !t.running) deliver = static_cast<uint64_t>(r->sig);
     t.stopped = true;
@@ -131,16 +139,16 @@ void FrozenTree::kill() {
     if (p.state != TaskState::Zombie) ::kill(p.pid, SIGKILL);
   auto deadline = detail::Deadline::in_ms(std::min(tree.opts.timeout_ms, 5000));
   for (ThreadRecord* t : release_order(tree.threads)) {
-    // Every thread of a killed process exits; non-leaders first.
-    if (t->dead) {
-      reap(*t, deadline);
-      continue;
-    }
-    for (;;) {
+    // Every thread of a killed process exits; non-leaders first, so that
+    // each leader's exit can be reported once its threads are reaped.
+    while (!t->dead) {
       auto r = detail::wait_report(t->tid, t->own_child, deadline);
-      if (!r || r->kind == detail::Report::Exited) break;
+      if (!r) break;
+      if (r->kind == detail::Report::Exited) t->reaped = r->reaped;
+      t->dead = r->kind == detail::Report::Exited;
     }
     t->dead = true;
+    reap(*t, deadline);  // one only seen dying
   }
   tree.finished = true;
 }

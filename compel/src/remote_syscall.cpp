@@ -86,6 +86,7 @@ bool on_report(ThreadRecord& t, const Report& r, int request, uint64_t expect_ip
   switch (r.kind) {
     case Report::Exited:
       t.dead = true;
+      t.reaped = r.reaped;
       t.running = false;
       throw_died(t.tid, what);
     case Report::EventStop:

@@ -13,12 +13,15 @@ namespace compel {
 
 namespace detail {
 
-// A thread compel has seized.
+// A thread compel has seized, or one it saw dead and could not seize
+// (traced = false).
 struct ThreadRecord {
   pid_t tid = 0;
   pid_t pid = 0;
+  bool traced = true;    // compel seized it (and must detach or reap it)
   bool stopped = false;  // its first stop after PTRACE_SEIZE was seen
   bool dead = false;
+  bool reaped = false;   // dead and gone for good: its tid may be reused
   bool running = false;  // resumed into injected code, no stop seen yet
   bool own_child = false;  // a leader whose parent is compel's process
   TaskState state = TaskState::Running;
