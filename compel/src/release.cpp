@@ -49,6 +49,15 @@ ThreadRecord& FrozenTree::Impl::thread(pid_t tid) {
   return it->second;
 }
 
+ThreadRecord& FrozenTree::Impl::live_thread(pid_t tid, const std::string& during) {
+  ThreadRecord& t = thread(tid);
+  if (t.state == TaskState::Zombie)
+    throw Error("thread " + std::to_string(tid) + " of pid " + std::to_string(t.pid) +
+                " has exited: it is the main thread of a process whose other threads run on (" + during + ")");
+  if (t.dead) detail::throw_died(tid, during);
+  return t;
+}
+
 void FrozenTree::release() { impl_->release_all(); }
 
 namespace {
@@ -59,9 +68,13 @@ namespace {
 constexpr int kReleaseGraceMs = 5000;
 
 // Collects the exit of a dead traced thread, for a short while: a leader is
-// only reported once its other threads are reaped.
+// only reported once its other threads are reaped.  A leader whose other
+// threads live on is not reported at all: it stays a zombie linked to
+// compel as its tracer (the kernel cannot detach a zombie) until the last
+// thread exits, then compel's wait or compel's exit hands it to its parent.
 void reap(ThreadRecord& t, detail::Deadline deadline) {
   if (!t.traced || t.reaped) return;
+  if (t.tid == t.pid && proc::tasks(t.pid).size() > 1) return;
   detail::Backoff backoff;
   while (!deadline.passed()) {
     auto r = detail::poll_report(t.tid, t.own_child);

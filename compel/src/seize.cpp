@@ -2,7 +2,9 @@
 // process under the root, walking /proc/PID/task/TID/children, repeated per
 // process until no new thread shows up (threads clone and exit while being
 // seized).  A process whose threads are all stopped cannot fork any more, so
-// its children listed afterwards are complete.
+// its children listed afterwards are complete.  A process whose main thread
+// has exited lives in its other threads: they are seized, the leader is
+// only recorded (a zombie thread, first in Process::threads).
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <unistd.h>
@@ -57,14 +59,31 @@ class Walker {
       return;  // exited meanwhile: no longer part of the tree
     }
     if (st->state == 'Z' || st->state == 'X') {
-      if (proc::tasks(pid).size() > 1)
-        throw Error("cannot seize pid " + pid_str(pid) +
-                    ": its main thread has exited while other threads still run (not supported)");
-      if (wait) tree_.processes.push_back(Process{pid, st->ppid, st->pgid, st->sid, TaskState::Zombie, {}});
-      return;
+      if (proc::tasks(pid).size() <= 1) {
+        if (wait) tree_.processes.push_back(Process{pid, st->ppid, st->pgid, st->sid, TaskState::Zombie, {}});
+        return;
+      }
+      // The main thread has exited (pthread_exit) while other threads run
+      // on: the process lives in them.  The leader cannot be seized (ptrace
+      // refuses zombies) and is only recorded.
+      dead_leader(pid);
     }
     seize_threads(pid, st->ppid == ::getpid(), wait);
     if (wait) record(pid, *st);
+  }
+
+  // The record of an exited main thread: never seized, nothing to undo.
+  ThreadRecord& dead_leader(pid_t pid) {
+    auto [it, added] = tree_.threads.try_emplace(pid);
+    ThreadRecord& t = it->second;
+    if (added) {
+      t.tid = t.pid = pid;
+      t.traced = false;
+      t.stopped = t.reaped = true;
+    }
+    t.dead = true;
+    t.state = TaskState::Zombie;
+    return t;
   }
 
   // Seizes every thread of the process, listing /proc/PID/task again until
@@ -172,11 +191,9 @@ class Walker {
 
   void record(pid_t pid, const proc::Stat& st) {
     Process p{pid, st.ppid, st.pgid, st.sid, TaskState::Running, {}};
-    bool leader_alive = false;
     for (auto& [tid, t] : tree_.threads) {
       if (t.pid != pid || !t.traced || t.dead) continue;
       if (t.state == TaskState::Stopped) p.state = TaskState::Stopped;
-      if (tid == pid) leader_alive = true;
       p.threads.push_back(Thread{tid, t.state});
     }
     if (p.threads.empty()) {
@@ -187,15 +204,18 @@ class Walker {
         tree_.processes.push_back(Process{pid, now->ppid, now->pgid, now->sid, TaskState::Zombie, {}});
       return;
     }
-    if (!leader_alive)
-      throw Error("cannot seize pid " + pid_str(pid) +
-                  ": its main thread has exited while other threads still run (not supported)");
     std::stable_partition(p.threads.begin(), p.threads.end(), [&](const Thread& t) { return t.tid == pid; });
     // A group stop covers every thread, even those that stopped for the
     // interrupt before it began.
     for (Thread& t : p.threads) {
       t.state = p.state;
       tree_.threads[t.tid].state = p.state;
+    }
+    // A main thread that has exited (before the seize, or while its
+    // threads were being seized) stays first, as a zombie thread.
+    if (p.threads[0].tid != pid) {
+      dead_leader(pid);
+      p.threads.insert(p.threads.begin(), Thread{pid, TaskState::Zombie});
     }
     tree_.processes.push_back(std::move(p));
   }

@@ -13,8 +13,8 @@ namespace compel {
 
 namespace detail {
 
-// A thread compel has seized, or one it saw dead and could not seize
-// (traced = false).
+// A thread compel has seized, or the exited main thread of a process whose
+// other threads run on (never seized: traced = false, dead = true).
 struct ThreadRecord {
   pid_t tid = 0;
   pid_t pid = 0;
@@ -46,6 +46,9 @@ struct FrozenTree::Impl {
 
   detail::Deadline deadline() const { return detail::Deadline::in_ms(opts.timeout_ms); }
   detail::ThreadRecord& thread(pid_t tid);  // throws if not in the tree
+  // The record of a thread still alive; throws Error for an exited main
+  // thread, TaskDied for a thread that died since the seize.
+  detail::ThreadRecord& live_thread(pid_t tid, const std::string& during);
   Process* find_process(pid_t pid);
 
   // Waits for a freshly seized thread's first stop; marks it dead if it
