@@ -170,6 +170,9 @@ class Walker {
     if (r == -EPERM) {
       auto status = proc::status(tid);
       std::string who = tid == pid ? "pid " + pid_str(pid) : "thread " + pid_str(tid) + " of pid " + pid_str(pid);
+      if (status && status->tracer == ::getpid())
+        throw Error("cannot seize " + who + ": it is already traced by this process (pid " + pid_str(::getpid()) +
+                    "; frozen in another tree?)");
       if (status && status->tracer != 0)
         throw Error("cannot seize " + who + ": it is already traced by pid " + pid_str(status->tracer) +
                     " (a debugger?)");

@@ -1,5 +1,6 @@
-// Multi-threaded processes: one whose main thread has exited, and one whose
-// threads come and go while it is seized.
+// Multi-threaded processes: one whose main thread has exited, one whose
+// threads come and go while it is seized, and one with a thread held by
+// another tracer.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -284,5 +285,67 @@ COMPEL_TEST(churn) {
   unsigned long long made = 0;
   CHECK(std::sscanf(report.c_str(), "threads=%llu", &made) == 1 && made > 0, report);
   note(report);
+  t.expect_success();
+}
+
+// ---------------------------------------------------------------------------
+// One thread held by another tracer: the seize fails naming it, and
+// everything seized before is let go.
+
+COMPEL_TEST(err_traced_thread) {
+  Target t("threads");
+  auto w = t.ready();
+  pid_t pid = t.pid();
+  std::vector<pid_t> workers;
+  for (const std::string& word : w) workers.push_back(std::stoi(word));
+  std::sort(workers.begin(), workers.end());
+  // compel seizes the main thread first, then the others in tid order: hold
+  // one in the middle, so that some are seized before it and some never.
+  pid_t held = workers[workers.size() / 2];
+  int ready[2], done[2];
+  CHECK(pipe2(ready, O_CLOEXEC) == 0 && pipe2(done, O_CLOEXEC) == 0);
+  pid_t debugger = fork();
+  if (debugger == 0) {
+    close(ready[0]);
+    close(done[1]);
+    char ok = 'n';
+    int st = 0;
+    if (ptrace(PTRACE_ATTACH, held, 0, 0) == 0 && waitpid(held, &st, __WALL) == held && WIFSTOPPED(st)) ok = 'y';
+    if (write(ready[1], &ok, 1) != 1) _exit(1);
+    char c;
+    (void)!read(done[0], &c, 1);  // until the driver closes it
+    ptrace(PTRACE_DETACH, held, 0, 0);
+    _exit(0);
+  }
+  close(ready[1]);
+  close(done[0]);
+  char ok = 0;
+  CHECK(read(ready[0], &ok, 1) == 1 && ok == 'y', "the debugger could not attach to ", held);
+  close(ready[0]);
+  auto start = std::chrono::steady_clock::now();
+  std::string msg = error_of([&] { FrozenTree::seize(pid); });
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  CHECK(contains(msg, "cannot seize thread " + std::to_string(held) + " of pid " + std::to_string(pid)) &&
+            contains(msg, "traced by pid " + std::to_string(debugger)),
+        msg.empty() ? "no error" : msg);
+  CHECK(took < 2, "the seize took ", took, " s to fail");
+  // Every other thread is untraced and runs (or sleeps) on.
+  for (pid_t tid : thread_ids(pid)) {
+    if (tid == held) continue;
+    CHECK(tracer_of(tid) == 0, "thread ", tid, " is still traced by ", tracer_of(tid));
+    CHECK(wait_until([&] { char s = proc_state(pid, tid); return s == 'R' || s == 'S'; }, 2000), "thread ", tid,
+          " is ", proc_state(pid, tid));
+  }
+  CHECK(tracer_of(held) == debugger, "the debugger lost thread ", held);
+  close(done[1]);
+  int st = 0;
+  CHECK(wait_until([&] { return waitpid(debugger, &st, WNOHANG) == debugger; }, 3000), "the debugger did not exit");
+  CHECK(wait_until([&] { return tracer_of(held) == 0; }, 2000));
+  // Now nothing stands in the way.
+  infect_cycle(pid, [&](FrozenTree& tree, Infection& inf) {
+    CHECK(tree.process(pid).threads.size() == 8);
+    CHECK(inf.thread_info().size() == 8);
+  });
+  t.send("stop");
   t.expect_success();
 }
