@@ -67,7 +67,11 @@ struct Process {
   // A main thread that has exited (pthread_exit) while other threads run
   // on stays first with state Zombie: it was not seized, it has no
   // registers or signals, nothing runs in it; the process lives in the
-  // other threads, and every per-thread call below refuses its tid.
+  // other threads, and every per-thread call below refuses its tid.  Such a
+  // process's memory is reached through a live thread: /proc/PID/maps is
+  // empty and /proc/PID/auxv, process_vm_readv(PID) and pidfd_getfd through
+  // a process pidfd fail; /proc/PID/task/TID/..., process_vm_readv(TID) and
+  // a PIDFD_THREAD pidfd of TID work.
   std::vector<Thread> threads;
 };
 
