@@ -1,5 +1,6 @@
 // Infection and cure: the parasite blob is copied into a shared anonymous
-// mapping made by a remote mmap(2) in the process's main thread; commands
+// mapping made by a remote mmap(2) in the process's main thread (its first
+// live thread if the main thread has exited); commands
 // run in whichever thread they concern; cure unmaps the area and gives
 // every borrowed thread its registers and signal mask back.  A thread that
 // was stopped inside a syscall gets exactly its old registers back, so the
@@ -61,7 +62,7 @@ const char* command_name(uint32_t cmd) {
 
 }  // namespace
 
-Infection::Impl::Impl(FrozenTree::Impl& t, pid_t p) : tree(&t), pid(p), args(new parasite_args) {}
+Infection::Impl::Impl(FrozenTree::Impl& t, pid_t p, pid_t main) : tree(&t), pid(p), main_tid(main), args(new parasite_args) {}
 
 Infection::Infection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Infection::Infection(Infection&&) noexcept = default;
@@ -85,7 +86,11 @@ Infection Infection::infect(FrozenTree& tree, pid_t pid) {
   if (p->state == TaskState::Zombie) throw Error("cannot infect pid " + std::to_string(pid) + ": it is a zombie");
   for (Infection::Impl* other : t.infections)
     if (other->pid == pid) throw Error("cannot infect pid " + std::to_string(pid) + ": it is already infected");
-  auto impl = std::make_unique<Impl>(t, pid);
+  auto live = std::find_if(p->threads.begin(), p->threads.end(),
+                           [](const Thread& th) { return th.state != TaskState::Zombie; });
+  if (live == p->threads.end())
+    throw Error("cannot infect pid " + std::to_string(pid) + ": it has no live thread");
+  auto impl = std::make_unique<Impl>(t, pid, live->tid);
   t.infections.push_back(impl.get());
   try {
     impl->start();
@@ -98,7 +103,7 @@ Infection Infection::infect(FrozenTree& tree, pid_t pid) {
 
 void Infection::Impl::start() {
   ThreadRecord& main = main_thread();
-  outside_site = detail::find_syscall_site(pid, main.borrowed->gp);
+  outside_site = detail::find_syscall_site(pid, main_tid, main.borrowed->gp);
   uint64_t blob_size = page_up(ckpt_blob_parasite_size);
   uint64_t size = blob_size + PARASITE_ARGS_SIZE + PARASITE_STACK_SIZE;
   // Shared, so it never merges with a neighbour of the process's own.
@@ -112,21 +117,20 @@ void Infection::Impl::start() {
   area_size = size;
   args_addr = area + blob_size;
   stack_top = args_addr + PARASITE_ARGS_SIZE + PARASITE_STACK_SIZE;
-  if (!detail::write_mem(pid, area, ckpt_blob_parasite, ckpt_blob_parasite_size))
+  if (!detail::write_mem(main_tid, area, ckpt_blob_parasite, ckpt_blob_parasite_size))
     throw Error("cannot infect " + who() + ": copying the parasite in failed: " + detail::errno_text(errno));
 }
 
 ThreadRecord& Infection::Impl::borrow(pid_t tid) {
   if (!tree) throw Error("the infection of " + who() + " is already cured");
-  ThreadRecord& t = tree->thread(tid);
-  if (t.dead) detail::throw_died(tid, "the infection of " + who());
+  ThreadRecord& t = tree->live_thread(tid, "the infection of " + who());
   if (t.borrowed) return t;
   detail::SavedState saved = detail::save_state(tid);
   if (saved.gp.cs != kUserCs64)
     throw Error("cannot run code in thread " + std::to_string(tid) + " of " + who() +
                 ": it runs 32-bit code (not supported)");
   suspend_seccomp(t);
-  detail::rseq_abort_if_inside(pid, tid, saved.gp);
+  detail::rseq_abort_if_inside(tid, saved.gp);
   t.borrowed = std::move(saved);
   borrowed.push_back(tid);
   // Nothing but the injected code's own traps (and SIGKILL/SIGSTOP) may
@@ -163,7 +167,7 @@ void Infection::Impl::start_command(ThreadRecord& t, uint32_t cmd, size_t in_len
   args->ret = 0;
   args->reply_version = 0;
   args->failed_line = 0;
-  if (!detail::write_mem(pid, args_addr, args.get(), PARASITE_ARGS_HEADER_SIZE + in_len))
+  if (!detail::write_mem(main_tid, args_addr, args.get(), PARASITE_ARGS_HEADER_SIZE + in_len))
     throw Error("parasite command " + std::string(command_name(cmd)) + " in " + who() +
                 ": writing its arguments failed: " + detail::errno_text(errno));
   user_regs_struct regs = t.borrowed->gp;
@@ -180,7 +184,7 @@ void Infection::Impl::start_command(ThreadRecord& t, uint32_t cmd, size_t in_len
 
 parasite_args& Infection::Impl::finish_command(ThreadRecord& t, size_t out_len) {
   std::string name = command_name(args->cmd);
-  if (!detail::read_mem(pid, args_addr, args.get(), PARASITE_ARGS_HEADER_SIZE + out_len))
+  if (!detail::read_mem(main_tid, args_addr, args.get(), PARASITE_ARGS_HEADER_SIZE + out_len))
     throw Error("parasite command " + name + " in " + who() + ": reading its results failed: " +
                 detail::errno_text(errno));
   if (args->reply_version != PARASITE_PROTO_VERSION)
@@ -211,7 +215,10 @@ void Infection::Impl::stop_if_running(ThreadRecord& t) {
   if (!t.running || t.dead) return;
   detail::pt_try(PTRACE_INTERRUPT, t.tid, 0, 0);
   auto r = detail::wait_report(t.tid, t.own_child, detail::Deadline::in_ms(std::min(tree->opts.timeout_ms, 2000)));
-  if (r && r->kind == detail::Report::Exited) t.dead = true;
+  if (r && r->kind == detail::Report::Exited) {
+    t.dead = true;
+    t.reaped = r->reaped;
+  }
   if (r) t.running = false;
 }
 
@@ -247,7 +254,7 @@ void Infection::Impl::cure() {
       if (!first) first = std::current_exception();
     }
   };
-  ThreadRecord* main = tree->threads.count(pid) ? &tree->threads[pid] : nullptr;
+  ThreadRecord* main = tree->threads.count(main_tid) ? &tree->threads[main_tid] : nullptr;
   if (main) attempt([&] { stop_if_running(*main); });
   bool main_usable = main && !main->dead && !main->running && main->borrowed;
   if (main_usable && area && (remote_pipe[0] >= 0 || remote_pipe[1] >= 0)) {
@@ -255,7 +262,7 @@ void Infection::Impl::cure() {
       args->u.fini.fds[0] = remote_pipe[0];
       args->u.fini.fds[1] = remote_pipe[1];
       remote_pipe[0] = remote_pipe[1] = -1;
-      run(pid, PARASITE_CMD_FINI, sizeof(parasite_fini), 0);
+      run(main_tid, PARASITE_CMD_FINI, sizeof(parasite_fini), 0);
     });
   }
   pipe.reset();

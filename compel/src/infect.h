@@ -13,10 +13,14 @@
 namespace compel {
 
 struct Infection::Impl {
-  Impl(FrozenTree::Impl& tree, pid_t pid);
+  Impl(FrozenTree::Impl& tree, pid_t pid, pid_t main_tid);
 
   FrozenTree::Impl* tree;  // null once cured or abandoned
   pid_t pid;
+  // The thread that runs remote syscalls and the process-wide commands: the
+  // main thread, or the first live one if the main thread has exited.  Its
+  // tid also names the process's memory (process_vm_*, /proc/PID/task/TID).
+  pid_t main_tid;
   std::vector<pid_t> borrowed;  // threads whose state compel changed
 
   detail::SyscallSite outside_site{};  // usable while no parasite is mapped
@@ -35,7 +39,7 @@ struct Infection::Impl {
   // Saves a thread's state and blocks its signals, once; it gets both
   // back at cure.
   detail::ThreadRecord& borrow(pid_t tid);
-  detail::ThreadRecord& main_thread() { return borrow(pid); }
+  detail::ThreadRecord& main_thread() { return borrow(main_tid); }
   void suspend_seccomp(detail::ThreadRecord& t);
   long syscall(long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6);
 
@@ -47,6 +51,9 @@ struct Infection::Impl {
   parasite_args& finish_command(detail::ThreadRecord& t, size_t out_len);
   uint64_t entry_trap_ip() const { return area + PARASITE_ENTRY_TRAP_OFFSET + 1; }
 
+  // A pidfd naming the process through main_tid (pidfd_getfd through the
+  // process's pidfd fails once the main thread has exited).
+  int get_pidfd();
   void open_pipe();
   uint64_t splice_batch(uint32_t nr, int out_fd);
 

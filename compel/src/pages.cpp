@@ -64,16 +64,28 @@ class Drain {
 
 }  // namespace
 
+int Infection::Impl::get_pidfd() {
+  if (pidfd) return pidfd.get();
+  // PIDFD_THREAD (Linux 6.9): a pidfd of that very thread, whose file
+  // table pidfd_getfd then reads.
+  constexpr unsigned kPidfdThread = O_EXCL;
+  pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, main_tid, main_tid == pid ? 0u : kPidfdThread)));
+  if (!pidfd) {
+    if (main_tid != pid)
+      throw Error("cannot open a pidfd of thread " + std::to_string(main_tid) + " of " + who() +
+                  " (its main thread has exited; this needs PIDFD_THREAD, Linux 6.9): " + std::strerror(errno));
+    throw Error("cannot open a pidfd of " + who() + ": " + std::strerror(errno));
+  }
+  return pidfd.get();
+}
+
 void Infection::Impl::open_pipe() {
   if (pipe) return;
-  if (!pidfd) {
-    pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-    if (!pidfd) throw Error("cannot open a pidfd of " + who() + ": " + std::strerror(errno));
-  }
-  const parasite_pipe& p = run(pid, PARASITE_CMD_PIPE_OPEN, 0, sizeof(parasite_pipe)).u.pipe;
+  int process_fd = get_pidfd();
+  const parasite_pipe& p = run(main_tid, PARASITE_CMD_PIPE_OPEN, 0, sizeof(parasite_pipe)).u.pipe;
   remote_pipe[0] = p.rfd;
   remote_pipe[1] = p.wfd;
-  int fd = static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), p.rfd, 0));
+  int fd = static_cast<int>(::syscall(SYS_pidfd_getfd, process_fd, p.rfd, 0));
   if (fd < 0) throw Error("cannot take the parasite's pipe from " + who() + ": " + std::strerror(errno));
   pipe.reset(fd);
   // The pipe is compel's alone: non-blocking reads, and as large as allowed.

@@ -50,7 +50,7 @@ Impl& live(const std::unique_ptr<Impl>& impl) {
 ProcessInfo Infection::process_info() {
   Impl& m = live(impl_);
   const parasite_process_info& pi =
-      m.run(m.pid, PARASITE_CMD_PROCESS_INFO, 0, sizeof(parasite_process_info)).u.process_info;
+      m.run(m.main_tid, PARASITE_CMD_PROCESS_INFO, 0, sizeof(parasite_process_info)).u.process_info;
   ProcessInfo out{};
   for (int i = 0; i < 64; i++) {
     const ckpt_k_sigaction& a = pi.sigactions[i];
@@ -74,7 +74,7 @@ ProcessInfo Infection::process_info() {
       m.args->u.timers.timers[i].id = timers[first + i].id;
     }
     size_t len = offsetof(parasite_timers, timers) + n * sizeof(parasite_timer);
-    const parasite_timers& res = m.run(m.pid, PARASITE_CMD_TIMERS, len, len).u.timers;
+    const parasite_timers& res = m.run(m.main_tid, PARASITE_CMD_TIMERS, len, len).u.timers;
     for (uint32_t i = 0; i < n; i++) {
       const proc::TimerDesc& d = timers[first + i];
       const parasite_timer& t = res.timers[i];
@@ -94,6 +94,7 @@ std::vector<ThreadInfo> Infection::thread_info() {
   std::vector<ThreadInfo> out;
   const Process* p = m.tree->find_process(m.pid);
   for (const Thread& th : p->threads) {
+    if (th.state == TaskState::Zombie) continue;  // an exited main thread
     detail::ThreadRecord& t = m.borrow(th.tid);
     const parasite_thread_info& ti =
         m.run(th.tid, PARASITE_CMD_THREAD_INFO, 0, sizeof(parasite_thread_info)).u.thread_info;
@@ -121,13 +122,10 @@ std::vector<ThreadInfo> Infection::thread_info() {
 
 std::vector<int> Infection::steal_fds(const std::vector<int>& fds) {
   Impl& m = live(impl_);
-  if (!m.pidfd) {
-    m.pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, m.pid, 0)));
-    if (!m.pidfd) throw Error("cannot open a pidfd of pid " + std::to_string(m.pid) + ": " + std::strerror(errno));
-  }
+  int pidfd = m.get_pidfd();
   std::vector<ckpt::UniqueFd> taken;
   for (int fd : fds) {
-    int copy = static_cast<int>(::syscall(SYS_pidfd_getfd, m.pidfd.get(), fd, 0));
+    int copy = static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, fd, 0));
     if (copy < 0)
       throw Error("cannot take fd " + std::to_string(fd) + " of pid " + std::to_string(m.pid) + ": " +
                   std::strerror(errno));

@@ -115,8 +115,17 @@ std::vector<pid_t> children(pid_t pid, pid_t tid) {
   return text ? parse_pids(*text) : std::vector<pid_t>{};
 }
 
-uint64_t auxv(pid_t pid, uint64_t type) {
-  auto text = read_file("/proc/" + std::to_string(pid) + "/auxv");
+long thread_count(pid_t pid) {
+  auto text = read_file("/proc/" + std::to_string(pid) + "/status");
+  return text ? status_field(*text, "\nThreads:") : -1;
+}
+
+static std::string task_file(pid_t pid, pid_t tid, const char* name) {
+  return "/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/" + name;
+}
+
+uint64_t auxv(pid_t pid, pid_t tid, uint64_t type) {
+  auto text = read_file(task_file(pid, tid, "auxv"));
   if (!text) return 0;
   for (size_t off = 0; off + 16 <= text->size(); off += 16) {
     uint64_t entry[2];
@@ -127,8 +136,8 @@ uint64_t auxv(pid_t pid, uint64_t type) {
   return 0;
 }
 
-std::optional<uint64_t> mapping_start(pid_t pid, const char* name) {
-  auto text = read_file("/proc/" + std::to_string(pid) + "/maps");
+std::optional<uint64_t> mapping_start(pid_t pid, pid_t tid, const char* name) {
+  auto text = read_file(task_file(pid, tid, "maps"));
   if (!text) return std::nullopt;
   size_t at = text->find(name);
   if (at == std::string::npos) return std::nullopt;

@@ -35,11 +35,17 @@ bool is_dead(pid_t tid);
 
 std::vector<pid_t> tasks(pid_t pid);  // the threads, leader first; empty if gone
 std::vector<pid_t> children(pid_t pid, pid_t tid);
+// The process's thread count ("Threads:" of /proc/PID/status: every thread
+// still listed in /proc/PID/task, zombies included); -1 if gone.
+long thread_count(pid_t pid);
 
+// The memory files of a process are read through one of its live threads
+// (/proc/PID/task/TID/...): those of a process whose main thread has exited
+// are empty.
 // An AT_* value of the task's auxiliary vector, 0 if absent.
-uint64_t auxv(pid_t pid, uint64_t type);
-// Start of the mapping named `name` (e.g. "[vdso]") in /proc/PID/maps.
-std::optional<uint64_t> mapping_start(pid_t pid, const char* name);
+uint64_t auxv(pid_t pid, pid_t tid, uint64_t type);
+// Start of the mapping named `name` (e.g. "[vdso]") in the thread's maps.
+std::optional<uint64_t> mapping_start(pid_t pid, pid_t tid, const char* name);
 
 // One POSIX timer as /proc/PID/timers describes it.
 struct TimerDesc {

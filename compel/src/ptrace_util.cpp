@@ -45,7 +45,7 @@ void throw_died(pid_t tid, const std::string& during) {
 }
 
 static Report classify(int status) {
-  if (WIFEXITED(status) || WIFSIGNALED(status)) return {Report::Exited, 0, status};
+  if (WIFEXITED(status) || WIFSIGNALED(status)) return {Report::Exited, 0, status, true};
   int sig = WSTOPSIG(status);
   if ((status >> 16) == PTRACE_EVENT_STOP) return {Report::EventStop, sig, status};
   return {Report::SignalStop, sig, status};
@@ -61,7 +61,7 @@ std::optional<Report> poll_report(pid_t tid, bool keep_exit) {
     siginfo_t si = {};
     if (::waitid(P_PID, static_cast<id_t>(tid), &si, WEXITED | WNOHANG | WNOWAIT | __WALL) == 0 && si.si_pid == tid &&
         (si.si_code == CLD_EXITED || si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED))
-      return Report{Report::Exited, 0, -1};
+      return Report{Report::Exited, 0, -1, false};
     for (;;) {
       si = {};
       if (::waitid(P_PID, static_cast<id_t>(tid), &si, WSTOPPED | WNOHANG | __WALL) == 0) {
@@ -69,7 +69,7 @@ std::optional<Report> poll_report(pid_t tid, bool keep_exit) {
         return classify((si.si_status << 8) | 0x7f);  // the waitpid() form of a stop
       }
       if (errno == EINTR) continue;
-      return Report{Report::Exited, 0, -1};  // ECHILD: gone
+      return Report{Report::Exited, 0, -1, true};  // ECHILD: gone
     }
   }
   for (;;) {
@@ -78,7 +78,7 @@ std::optional<Report> poll_report(pid_t tid, bool keep_exit) {
     if (r == 0) return std::nullopt;
     if (errno == EINTR) continue;
     // ECHILD: not ours any more (reaped, or gone).
-    return Report{Report::Exited, 0, -1};
+    return Report{Report::Exited, 0, -1, true};
   }
 }
 
@@ -103,7 +103,7 @@ std::optional<Report> wait_report(pid_t tid, bool keep_exit, Deadline deadline) 
       // A zombie leader is only reported once its threads are reaped.
       if (proc::is_dead(tid)) {
         if (auto r = poll_report(tid, keep_exit)) return r;
-        return Report{Report::Exited, 0, -1};
+        return Report{Report::Exited, 0, -1, false};
       }
       next_death_check = now + std::chrono::milliseconds(5);
     }

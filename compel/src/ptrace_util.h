@@ -35,6 +35,10 @@ struct Report {
   enum Kind { Exited, SignalStop, EventStop } kind;
   int sig;     // the stop signal (SignalStop, EventStop)
   int status;  // raw status; -1 when synthesised for a dead task
+  // Exited: the task is gone for good (its exit consumed here, or no longer
+  // ours to wait for), so its tid may be reused; false while it is still a
+  // zombie (only seen dying, or an exit left for the caller to reap).
+  bool reaped = false;
 };
 
 // One non-blocking look: the pending report of tid, if any.  A task found

@@ -49,6 +49,15 @@ ThreadRecord& FrozenTree::Impl::thread(pid_t tid) {
   return it->second;
 }
 
+ThreadRecord& FrozenTree::Impl::live_thread(pid_t tid, const std::string& during) {
+  ThreadRecord& t = thread(tid);
+  if (t.state == TaskState::Zombie)
+    throw Error("thread " + std::to_string(tid) + " of pid " + std::to_string(t.pid) +
+                " has exited: it is the main thread of a process whose other threads run on (" + during + ")");
+  if (t.dead) detail::throw_died(tid, during);
+  return t;
+}
+
 void FrozenTree::release() { impl_->release_all(); }
 
 namespace {
@@ -59,12 +68,20 @@ namespace {
 constexpr int kReleaseGraceMs = 5000;
 
 // Collects the exit of a dead traced thread, for a short while: a leader is
-// only reported once its other threads are reaped.
+// only reported once its other threads are reaped.  A leader whose other
+// threads live on is not reported at all: it stays a zombie linked to
+// compel as its tracer (the kernel cannot detach a zombie) until the last
+// thread exits, then compel's wait or compel's exit hands it to its parent.
 void reap(ThreadRecord& t, detail::Deadline deadline) {
+  if (!t.traced || t.reaped) return;
+  if (t.tid == t.pid && proc::tasks(t.pid).size() > 1) return;
   detail::Backoff backoff;
   while (!deadline.passed()) {
     auto r = detail::poll_report(t.tid, t.own_child);
-    if (r && r->kind == detail::Report::Exited) return;
+    if (r && r->kind == detail::Report::Exited) {
+      t.reaped = r->reaped;
+      return;
+    }
     backoff.pause();
   }
 }
@@ -82,13 +99,17 @@ std::vector<ThreadRecord*> release_order(std::map<pid_t, ThreadRecord>& threads)
 }  // namespace
 
 void FrozenTree::Impl::release_thread(ThreadRecord& t) {
+  if (!t.traced) return;
   uint64_t deliver = 0;
   if (!t.dead && (!t.stopped || t.running)) {
     // Not in a ptrace stop (never seen stopping, or left running injected
     // code after a failure): it has to stop before it can be detached.
     detail::pt_try(PTRACE_INTERRUPT, t.tid, 0, 0);
     auto r = detail::wait_report(t.tid, t.own_child, detail::Deadline::in_ms(kReleaseGraceMs));
-    if (r && r->kind == detail::Report::Exited) t.dead = true;
+    if (r && r->kind == detail::Report::Exited) {
+      t.dead = true;
+      t.reaped = r->reaped;
+    }
     // A signal caught on its way in is handed back on detach.
     if (r && r->kind == detail::Report::SignalStop && !t.running) deliver = static_cast<uint64_t>(r->sig);
     t.stopped = true;
@@ -131,16 +152,16 @@ void FrozenTree::kill() {
     if (p.state != TaskState::Zombie) ::kill(p.pid, SIGKILL);
   auto deadline = detail::Deadline::in_ms(std::min(tree.opts.timeout_ms, 5000));
   for (ThreadRecord* t : release_order(tree.threads)) {
-    // Every thread of a killed process exits; non-leaders first.
-    if (t->dead) {
-      reap(*t, deadline);
-      continue;
-    }
-    for (;;) {
+    // Every thread of a killed process exits; non-leaders first, so that
+    // each leader's exit can be reported once its threads are reaped.
+    while (!t->dead) {
       auto r = detail::wait_report(t->tid, t->own_child, deadline);
-      if (!r || r->kind == detail::Report::Exited) break;
+      if (!r) break;
+      if (r->kind == detail::Report::Exited) t->reaped = r->reaped;
+      t->dead = r->kind == detail::Report::Exited;
     }
     t->dead = true;
+    reap(*t, deadline);  // one only seen dying
   }
   tree.finished = true;
 }

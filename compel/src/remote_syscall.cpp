@@ -66,17 +66,17 @@ void poke_word(pid_t tid, uint64_t addr, uint64_t word) {
   pt(PTRACE_POKEDATA, tid, addr, word, "writing the target's code");
 }
 
-SyscallSite find_syscall_site(pid_t pid, const user_regs_struct& regs) {
+SyscallSite find_syscall_site(pid_t pid, pid_t tid, const user_regs_struct& regs) {
   static const OwnVdso own = find_own_vdso_syscall();
   if (own.offset >= 0) {
     auto matches = [&](uint64_t base) {
-      auto word = peek_word(pid, base + static_cast<uint64_t>(own.offset));
+      auto word = peek_word(tid, base + static_cast<uint64_t>(own.offset));
       return word && *word == own.word;
     };
     // auxv is cheap but goes stale if the vDSO was moved; maps is not.
-    uint64_t base = proc::auxv(pid, AT_SYSINFO_EHDR);
+    uint64_t base = proc::auxv(pid, tid, AT_SYSINFO_EHDR);
     if (base && matches(base)) return {SyscallSite::Vdso, base + static_cast<uint64_t>(own.offset)};
-    auto mapped = proc::mapping_start(pid, "[vdso]");
+    auto mapped = proc::mapping_start(pid, tid, "[vdso]");
     if (mapped && matches(*mapped)) return {SyscallSite::Vdso, *mapped + static_cast<uint64_t>(own.offset)};
   }
   return {SyscallSite::Patched, regs.rip};
@@ -86,6 +86,7 @@ bool on_report(ThreadRecord& t, const Report& r, int request, uint64_t expect_ip
   switch (r.kind) {
     case Report::Exited:
       t.dead = true;
+      t.reaped = r.reaped;
       t.running = false;
       throw_died(t.tid, what);
     case Report::EventStop:

@@ -23,8 +23,9 @@ struct SyscallSite {
 };
 
 // The vDSO's syscall instruction if the target has the same vDSO as compel
-// (same kernel, found at the same offset), else a patch at regs.rip.
-SyscallSite find_syscall_site(pid_t pid, const user_regs_struct& regs);
+// (same kernel, found at the same offset), else a patch at regs.rip; tid is
+// the stopped thread of process pid that will run the syscalls.
+SyscallSite find_syscall_site(pid_t pid, pid_t tid, const user_regs_struct& regs);
 
 // Resumes the stopped thread with `request` (PTRACE_CONT or
 // PTRACE_SINGLESTEP) and waits until it traps at expect_ip.  Stop signals

@@ -30,7 +30,8 @@ RseqConfig rseq_config(pid_t tid) {
   return {conf.rseq_abi_pointer, conf.rseq_abi_size, conf.signature};
 }
 
-void rseq_abort_if_inside(pid_t pid, pid_t tid, user_regs_struct& regs) {
+void rseq_abort_if_inside(pid_t tid, user_regs_struct& regs) {
+  pid_t pid = tid;  // its memory, through the thread itself
   RseqConfig conf = rseq_config(tid);
   if (!conf.ptr) return;
   // struct rseq: cpu_id_start, cpu_id (u32 each), then the rseq_cs pointer.

@@ -1,8 +1,10 @@
 // Seizing a tree: PTRACE_SEIZE + PTRACE_INTERRUPT of every thread of every
 // process under the root, walking /proc/PID/task/TID/children, repeated per
-// process until no new thread shows up (threads clone while being seized).
-// A process whose threads are all stopped cannot fork any more, so its
-// children listed afterwards are complete.
+// process until no new thread shows up (threads clone and exit while being
+// seized).  A process whose threads are all stopped cannot fork any more, so
+// its children listed afterwards are complete.  A process whose main thread
+// has exited lives in its other threads: they are seized, the leader is
+// only recorded (a zombie thread, first in Process::threads).
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <unistd.h>
@@ -22,6 +24,10 @@ using detail::ThreadRecord;
 namespace {
 
 std::string pid_str(pid_t pid) { return std::to_string(pid); }
+
+// How long a seized thread seen dying may take to report its exit (a thread
+// stuck on its way out, behind a core dump say, is left as it is).
+constexpr int kExitReportMs = 1000;
 
 class Walker {
  public:
@@ -53,36 +59,120 @@ class Walker {
       return;  // exited meanwhile: no longer part of the tree
     }
     if (st->state == 'Z' || st->state == 'X') {
-      if (proc::tasks(pid).size() > 1)
-        throw Error("cannot seize pid " + pid_str(pid) +
-                    ": its main thread has exited while other threads still run (not supported)");
-      if (wait) tree_.processes.push_back(Process{pid, st->ppid, st->pgid, st->sid, TaskState::Zombie, {}});
-      return;
+      if (proc::tasks(pid).size() <= 1) {
+        if (wait) tree_.processes.push_back(Process{pid, st->ppid, st->pgid, st->sid, TaskState::Zombie, {}});
+        return;
+      }
+      // The main thread has exited (pthread_exit) while other threads run
+      // on: the process lives in them.  The leader cannot be seized (ptrace
+      // refuses zombies) and is only recorded.
+      dead_leader(pid);
     }
     seize_threads(pid, st->ppid == ::getpid(), wait);
     if (wait) record(pid, *st);
   }
 
+  // The record of an exited main thread: never seized, nothing to undo.
+  ThreadRecord& dead_leader(pid_t pid) {
+    auto [it, added] = tree_.threads.try_emplace(pid);
+    ThreadRecord& t = it->second;
+    if (added) {
+      t.tid = t.pid = pid;
+      t.traced = false;
+      t.stopped = t.reaped = true;
+    }
+    t.dead = true;
+    t.state = TaskState::Zombie;
+    return t;
+  }
+
+  // Seizes every thread of the process, listing /proc/PID/task again until
+  // a listing shows nothing new once every thread seized so far has
+  // stopped: a stopped thread cannot clone, so nothing can hide from that
+  // last listing.  A listing taken while threads come and go may miss some
+  // (a readdir of /proc/PID/task ends early when the thread it stands on
+  // exits), so any tid not seen before, even one gone by the time it is
+  // seized, means "list again"; and the last listing must count as many
+  // threads as the process has.
   void seize_threads(pid_t pid, bool own_child, bool wait) {
+    detail::Deadline deadline = tree_.deadline();
     for (;;) {
-      bool found_new = false;
-      for (pid_t tid : proc::tasks(pid))
-        if (!tree_.threads.count(tid) && seize_thread(pid, tid, own_child && tid == pid)) found_new = true;
+      std::vector<pid_t> listed = proc::tasks(pid);
+      if (listed.empty()) return;  // gone
+      bool changed = false;
+      for (pid_t tid : listed) {
+        if (known(tid)) continue;
+        changed = true;
+        seize_thread(pid, tid, own_child && tid == pid);
+      }
       if (!wait) return;
       for (auto& [tid, t] : tree_.threads)
         if (t.pid == pid && !t.stopped) tree_.wait_seized(t);
-      if (!found_new) return;
+      forget_reaped(pid);
+      if (!changed) {
+        long count = proc::thread_count(pid);
+        if (count < 0 || count == static_cast<long>(listed.size())) return;
+      }
+      if (deadline.passed())
+        throw Error("cannot freeze pid " + pid_str(pid) + ": its threads kept changing for " +
+                    std::to_string(tree_.opts.timeout_ms) + " ms (listed " + std::to_string(listed.size()) +
+                    ", the process counts " + std::to_string(proc::thread_count(pid)) + ")");
     }
   }
 
-  // False if the thread is gone.
+  // True if tid is a thread compel holds or has seen dead (a zombie stays
+  // listed until its parent or tracer reaps it).  A dead one is collected
+  // if it can be; listed alive again, the tid belongs to a new thread: the
+  // old record is forgotten.
+  bool known(pid_t tid) {
+    auto it = tree_.threads.find(tid);
+    if (it == tree_.threads.end()) return false;
+    ThreadRecord& t = it->second;
+    if (!t.dead) return true;
+    if (t.traced && !t.reaped) {
+      auto r = detail::poll_report(tid, t.own_child);
+      if (r && r->kind == detail::Report::Exited) t.reaped = r->reaped;
+    }
+    if (proc::is_dead(tid)) return true;
+    tree_.threads.erase(it);
+    return false;
+  }
+
+  // A listed thread that could not be seized because it is exiting or gone.
+  void seen_dead(pid_t pid, pid_t tid) {
+    ThreadRecord& t = tree_.threads[tid];
+    t = ThreadRecord{};
+    t.tid = tid;
+    t.pid = pid;
+    t.traced = false;
+    t.stopped = t.dead = t.reaped = true;
+  }
+
+  // Threads of pid that compel saw exit and has reaped (gone from /proc):
+  // nothing to release, and their tids may come back as new threads.
+  void forget_reaped(pid_t pid) {
+    for (auto it = tree_.threads.begin(); it != tree_.threads.end();) {
+      const ThreadRecord& t = it->second;
+      if (t.pid == pid && t.tid != pid && t.traced && t.dead && t.reaped)
+        it = tree_.threads.erase(it);
+      else
+        ++it;
+    }
+  }
+
+  // False if the thread is gone or exiting.
   bool seize_thread(pid_t pid, pid_t tid, bool own_child) {
     long r = detail::pt_try(PTRACE_SEIZE, tid, 0, 0);
-    if (r == -ESRCH) return false;
+    if (r == -ESRCH || (r == -EPERM && proc::is_dead(tid))) {  // ptrace refuses zombies
+      seen_dead(pid, tid);
+      return false;
+    }
     if (r == -EPERM) {
-      if (proc::is_dead(tid)) return false;  // exiting: ptrace refuses zombies
       auto status = proc::status(tid);
       std::string who = tid == pid ? "pid " + pid_str(pid) : "thread " + pid_str(tid) + " of pid " + pid_str(pid);
+      if (status && status->tracer == ::getpid())
+        throw Error("cannot seize " + who + ": it is already traced by this process (pid " + pid_str(::getpid()) +
+                    "; frozen in another tree?)");
       if (status && status->tracer != 0)
         throw Error("cannot seize " + who + ": it is already traced by pid " + pid_str(status->tracer) +
                     " (a debugger?)");
@@ -93,6 +183,7 @@ class Walker {
       throw Error("cannot seize thread " + pid_str(tid) + " of pid " + pid_str(pid) + ": " +
                   detail::errno_text(static_cast<int>(-r)));
     ThreadRecord& t = tree_.threads[tid];
+    t = ThreadRecord{};
     t.tid = tid;
     t.pid = pid;
     t.own_child = own_child;
@@ -103,11 +194,9 @@ class Walker {
 
   void record(pid_t pid, const proc::Stat& st) {
     Process p{pid, st.ppid, st.pgid, st.sid, TaskState::Running, {}};
-    bool leader_alive = false;
     for (auto& [tid, t] : tree_.threads) {
-      if (t.pid != pid || t.dead) continue;
+      if (t.pid != pid || !t.traced || t.dead) continue;
       if (t.state == TaskState::Stopped) p.state = TaskState::Stopped;
-      if (tid == pid) leader_alive = true;
       p.threads.push_back(Thread{tid, t.state});
     }
     if (p.threads.empty()) {
@@ -118,15 +207,18 @@ class Walker {
         tree_.processes.push_back(Process{pid, now->ppid, now->pgid, now->sid, TaskState::Zombie, {}});
       return;
     }
-    if (!leader_alive)
-      throw Error("cannot seize pid " + pid_str(pid) +
-                  ": its main thread has exited while other threads still run (not supported)");
     std::stable_partition(p.threads.begin(), p.threads.end(), [&](const Thread& t) { return t.tid == pid; });
     // A group stop covers every thread, even those that stopped for the
     // interrupt before it began.
     for (Thread& t : p.threads) {
       t.state = p.state;
       tree_.threads[t.tid].state = p.state;
+    }
+    // A main thread that has exited (before the seize, or while its
+    // threads were being seized) stays first, as a zombie thread.
+    if (p.threads[0].tid != pid) {
+      dead_leader(pid);
+      p.threads.insert(p.threads.begin(), Thread{pid, TaskState::Zombie});
     }
     tree_.processes.push_back(std::move(p));
   }
@@ -147,14 +239,26 @@ void check_root(pid_t root) {
 }  // namespace
 
 void FrozenTree::Impl::wait_seized(ThreadRecord& t) {
+  detail::Deadline until = deadline();
   for (;;) {
-    auto r = detail::wait_report(t.tid, t.own_child, deadline());
+    auto r = detail::wait_report(t.tid, t.own_child, until);
+    if (!r && t.dead) return;  // seen dying, its exit still not reported
     if (!r)
       throw Error("cannot freeze thread " + pid_str(t.tid) + " of pid " + pid_str(t.pid) + ": it did not stop within " +
                   std::to_string(opts.timeout_ms) + " ms (uninterruptible sleep, or a vfork parent?)");
     switch (r->kind) {
       case detail::Report::Exited:
         t.dead = t.stopped = true;
+        t.reaped = r->reaped;
+        // Only seen dying: a thread other than the leader reports its exit
+        // to compel, its tracer, in a moment; reaped now, it leaves
+        // /proc/PID/task before the seize returns.  (A leader's exit waits
+        // for its threads, and that of compel's own child is its parent's.)
+        if (!t.reaped && t.tid != t.pid) {
+          auto soon = detail::Deadline::in_ms(kExitReportMs);
+          if (soon.at < until.at) until = soon;
+          continue;
+        }
         return;
       case detail::Report::EventStop:
         t.stopped = true;

@@ -13,12 +13,15 @@ namespace compel {
 
 namespace detail {
 
-// A thread compel has seized.
+// A thread compel has seized, or the exited main thread of a process whose
+// other threads run on (never seized: traced = false, dead = true).
 struct ThreadRecord {
   pid_t tid = 0;
   pid_t pid = 0;
+  bool traced = true;    // compel seized it (and must detach or reap it)
   bool stopped = false;  // its first stop after PTRACE_SEIZE was seen
   bool dead = false;
+  bool reaped = false;   // dead and gone for good: its tid may be reused
   bool running = false;  // resumed into injected code, no stop seen yet
   bool own_child = false;  // a leader whose parent is compel's process
   TaskState state = TaskState::Running;
@@ -43,6 +46,9 @@ struct FrozenTree::Impl {
 
   detail::Deadline deadline() const { return detail::Deadline::in_ms(opts.timeout_ms); }
   detail::ThreadRecord& thread(pid_t tid);  // throws if not in the tree
+  // The record of a thread still alive; throws Error for an exited main
+  // thread, TaskDied for a thread that died since the seize.
+  detail::ThreadRecord& live_thread(pid_t tid, const std::string& during);
   Process* find_process(pid_t pid);
 
   // Waits for a freshly seized thread's first stop; marks it dead if it

@@ -14,11 +14,7 @@ using detail::ThreadRecord;
 
 namespace {
 
-ThreadRecord& live_thread(FrozenTree::Impl& tree, pid_t tid) {
-  ThreadRecord& t = tree.thread(tid);
-  if (t.dead) detail::throw_died(tid, "the freeze");
-  return t;
-}
+ThreadRecord& live_thread(FrozenTree::Impl& tree, pid_t tid) { return tree.live_thread(tid, "the freeze"); }
 
 }  // namespace
 

@@ -54,7 +54,7 @@ enum class TaskState { Running, Stopped /* by SIGSTOP & co */, Zombie };
 
 struct Thread {
   pid_t tid;
-  TaskState state;
+  TaskState state;  // Zombie: an exited main thread (see Process::threads)
 };
 
 struct Process {
@@ -62,8 +62,17 @@ struct Process {
   pid_t ppid;
   pid_t pgid;
   pid_t sid;
-  TaskState state;
-  std::vector<Thread> threads;  // main thread first; empty for a zombie
+  TaskState state;  // Zombie only if the whole process has exited
+  // Main thread first, then the others by tid; empty for a zombie process.
+  // A main thread that has exited (pthread_exit) while other threads run
+  // on stays first with state Zombie: it was not seized, it has no
+  // registers or signals, nothing runs in it; the process lives in the
+  // other threads, and every per-thread call below refuses its tid.  Such a
+  // process's memory is reached through a live thread: /proc/PID/maps is
+  // empty and /proc/PID/auxv, process_vm_readv(PID) and pidfd_getfd through
+  // a process pidfd fail; /proc/PID/task/TID/..., process_vm_readv(TID) and
+  // a PIDFD_THREAD pidfd of TID work.
+  std::vector<Thread> threads;
 };
 
 // The registers of a stopped thread.
@@ -89,10 +98,16 @@ class FrozenTree {
   const std::vector<Process>& processes() const;  // parents before children
   const Process& process(pid_t pid) const;
 
-  // Per-thread access while frozen.
+  // Per-thread access while frozen; for a live thread of the tree (Error
+  // for an exited main thread, TaskDied for one that died since).
   Registers get_registers(pid_t tid) const;
   void set_registers(pid_t tid, const Registers& regs) const;
-  // The syscall a thread was stopped in (-1 if none) and its current result.
+  // The syscall a thread was stopped in (-1 if none) and its current result:
+  // orig_ax and ax.  Stopped inside a syscall, ret is the kernel's restart
+  // code (-512 -ERESTARTSYS, ...).  A thread caught on its way back into a
+  // syscall the kernel is restarting (a moment after a signal or a release:
+  // ip already back on the syscall instruction) shows ret = the syscall to
+  // run again (nr, or restart_syscall); its registers restore as they are.
   struct SyscallState { long nr; long ret; };
   SyscallState syscall_state(pid_t tid) const;
   // Pending signals via PTRACE_PEEKSIGINFO (raw 128-byte siginfo_t each).
@@ -163,12 +178,14 @@ class Infection {
   ~Infection();  // cure() if not yet done
 
   // Runs a syscall in the main thread's context and returns its raw result
-  // (-errno on failure).
+  // (-errno on failure).  If the main thread has exited, the first live
+  // thread (the lowest tid) stands in for it, here and for the
+  // process-wide parasite commands.
   long syscall(long nr, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0,
                uint64_t a4 = 0, uint64_t a5 = 0, uint64_t a6 = 0);
 
   ProcessInfo process_info();
-  std::vector<ThreadInfo> thread_info();  // every thread, main first
+  std::vector<ThreadInfo> thread_info();  // every live thread, main first
   // Duplicates the process's fds into the caller (SCM_RIGHTS or
   // pidfd_getfd); result[i] owns a copy of fds[i].
   std::vector<int> steal_fds(const std::vector<int>& fds);
