@@ -90,10 +90,25 @@ void fill_process(img::ProcessCoreEntry& p, const ProcessSnapshot& snap, const c
   p.set_oom_score_adj(snap.oom_score_adj);
 }
 
+// An exited main thread: its tid and name, no registers (required by the
+// format, zero), and the process's part.
+img::CoreEntry make_exited_core(const ProcessSnapshot& snap, const ThreadSnapshot& t, const ParasiteReport& report) {
+  img::CoreEntry core;
+  img::ThreadCoreEntry& th = *core.mutable_thread();
+  th.set_tid(uint32_t(t.tid));
+  set_gpregs(*th.mutable_gpregs(), user_regs_struct{});
+  th.set_blocked(0);
+  th.set_exited(true);
+  th.set_comm(t.comm);
+  fill_process(*core.mutable_process(), snap, report.process);
+  return core;
+}
+
 }  // namespace
 
 img::CoreEntry make_core(const ProcessSnapshot& snap, size_t thread_index, const ParasiteReport& report) {
   const ThreadSnapshot& t = snap.threads.at(thread_index);
+  if (t.exited) return make_exited_core(snap, t, report);
   const compel::ThreadInfo* info = nullptr;
   for (const compel::ThreadInfo& ti : report.threads)
     if (ti.tid == t.tid) info = &ti;

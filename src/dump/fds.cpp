@@ -6,7 +6,7 @@
 
 namespace ckpt::dump {
 
-size_t dump_fds(DumpContext& ctx, compel::Infection& infection, pid_t pid, const std::vector<int>& fds) {
+size_t dump_fds(DumpContext& ctx, compel::Infection& infection, pid_t pid, pid_t proc_id, const std::vector<int>& fds) {
   std::vector<img::FdinfoEntry> entries;
   if (!fds.empty()) {
     std::vector<int> stolen = infection.steal_fds(fds);
@@ -17,7 +17,7 @@ size_t dump_fds(DumpContext& ctx, compel::Infection& infection, pid_t pid, const
       throw Error(format("cannot dump the fds of pid %d: the parasite returned %zu of %zu", pid, owned.size(),
                          fds.size()));
     std::vector<files::OpenFd> open_fds;
-    for (size_t i = 0; i < fds.size(); ++i) open_fds.push_back(files::describe_fd(pid, fds[i], std::move(owned[i])));
+    for (size_t i = 0; i < fds.size(); ++i) open_fds.push_back(files::describe_fd(proc_id, fds[i], std::move(owned[i])));
     entries = ctx.files.add_process(pid, open_fds);
   }
   image::ImageWriter& fdinfo = ctx.images.open(image::Kind::Fdinfo, uint64_t(pid));

@@ -11,8 +11,9 @@
 
 namespace ckpt::dump {
 
+// `fds` of `pid` are read in /proc as `proc_id` (see ProcessSnapshot);
 // `fds` were listed before infection, so the parasite's own socket is not
 // among them.  Returns how many fds were dumped.
-size_t dump_fds(DumpContext& ctx, compel::Infection& infection, pid_t pid, const std::vector<int>& fds);
+size_t dump_fds(DumpContext& ctx, compel::Infection& infection, pid_t pid, pid_t proc_id, const std::vector<int>& fds);
 
 }  // namespace ckpt::dump

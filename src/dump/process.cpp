@@ -16,8 +16,8 @@ namespace {
 // Everything only the process can tell, and everything that must be taken
 // from inside it (pages, fds), while the parasite is in.  The Infection
 // cures the process when it goes out of scope, on success or failure.
-ParasiteReport run_parasite(DumpContext& ctx, pid_t pid, const MemorySnapshot& mem, const std::vector<int>& fds,
-                            image::PagesWriter& pages) {
+ParasiteReport run_parasite(DumpContext& ctx, pid_t pid, pid_t proc_id, const MemorySnapshot& mem,
+                            const std::vector<int>& fds, image::PagesWriter& pages) {
   LOG_DEBUG("Infecting pid %d", pid);
   compel::Infection infection = compel::Infection::infect(ctx.tree, pid);
   ParasiteReport report;
@@ -27,7 +27,7 @@ ParasiteReport run_parasite(DumpContext& ctx, pid_t pid, const MemorySnapshot& m
   if (brk < 0) throw Error(format("cannot dump pid %d: brk(0) in it failed with %ld", pid, brk));
   report.brk = uint64_t(brk);
   // Fds first: a refused fd fails the dump before the long part.
-  ctx.stats.fds += dump_fds(ctx, infection, pid, fds);
+  ctx.stats.fds += dump_fds(ctx, infection, pid, proc_id, fds);
   dump_pages(infection, mem, pages, pid);
   infection.cure();
   LOG_DEBUG("Cured pid %d", pid);
@@ -49,11 +49,13 @@ void dump_process(DumpContext& ctx, const compel::Process& process) {
   // them, areas and fds before it adds its own.
   ProcessSnapshot snap = snapshot_process(ctx.tree, process);
   check_snapshot(snap);
-  MemorySnapshot mem = snapshot_memory(pid, snap.stat, ctx.page_size);
-  std::vector<int> fds = proc::list_fds(pid);
+  // (With its main thread gone, /proc shows the process through a live
+  // thread; messages from these then name that thread.)
+  MemorySnapshot mem = snapshot_memory(snap.proc_id, snap.stat, ctx.page_size);
+  std::vector<int> fds = proc::list_fds(snap.proc_id);
 
   image::PagesWriter& pages = ctx.images.open_pages(uint64_t(pid));
-  ParasiteReport report = run_parasite(ctx, pid, mem, fds, pages);
+  ParasiteReport report = run_parasite(ctx, pid, snap.proc_id, mem, fds, pages);
   mem.mm.set_brk(report.brk);
 
   for (size_t i = 0; i < snap.threads.size(); ++i)

@@ -40,6 +40,12 @@ std::vector<img::RlimitEntry> read_rlimits(pid_t pid) {
 ThreadSnapshot snapshot_thread(const compel::FrozenTree& tree, pid_t pid, const compel::Thread& thread) {
   ThreadSnapshot t;
   t.tid = thread.tid;
+  if (thread.state == compel::TaskState::Zombie) {
+    t.exited = true;
+    t.comm = read_comm(pid, thread.tid);
+    LOG_DEBUG("thread %d of pid %d: the main thread, exited", t.tid, pid);
+    return t;
+  }
   t.regs = tree.get_registers(thread.tid);
   t.syscall = tree.syscall_state(thread.tid);
   t.blocked = tree.blocked_mask(thread.tid);
@@ -68,19 +74,27 @@ ThreadSnapshot snapshot_thread(const compel::FrozenTree& tree, pid_t pid, const 
 
 }  // namespace
 
+pid_t proc_id_of(const compel::Process& process) {
+  for (const compel::Thread& t : process.threads)
+    if (t.state != compel::TaskState::Zombie) return t.tid;
+  return process.pid;
+}
+
 ProcessSnapshot snapshot_process(const compel::FrozenTree& tree, const compel::Process& process) {
   ProcessSnapshot s;
   s.pid = process.pid;
+  s.proc_id = proc_id_of(process);
   s.state = process.state;
-  std::string stat_path = proc::path(s.pid, "stat"), status_path = proc::path(s.pid, "status");
+  pid_t at = s.proc_id;
+  std::string stat_path = proc::path(at, "stat"), status_path = proc::path(at, "status");
   s.stat = proc::parse_stat(proc::read_file(stat_path), stat_path);
   s.status = proc::parse_status(proc::read_file(status_path), status_path);
-  s.rlimits = read_rlimits(s.pid);
-  s.oom_score_adj = std::stoi(proc::read_file(proc::path(s.pid, "oom_score_adj")));
-  s.cwd = proc::read_link(proc::path(s.pid, "cwd"));
-  s.root = proc::read_link(proc::path(s.pid, "root"));
+  s.rlimits = read_rlimits(at);
+  s.oom_score_adj = std::stoi(proc::read_file(proc::path(at, "oom_score_adj")));
+  s.cwd = proc::read_link(proc::path(at, "cwd"));
+  s.root = proc::read_link(proc::path(at, "root"));
   for (const compel::Thread& thread : process.threads) s.threads.push_back(snapshot_thread(tree, s.pid, thread));
-  if (!s.threads.empty()) s.shared_pending = tree.pending_signals(s.threads[0].tid, true);
+  s.shared_pending = tree.pending_signals(at, true);
   LOG_DEBUG("pid %d (%s): state %c, cwd %s, root %s, %zu shared pending signals", s.pid, s.stat.comm.c_str(),
             s.stat.state, s.cwd.c_str(), s.root.c_str(), s.shared_pending.size());
   return s;

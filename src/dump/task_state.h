@@ -23,6 +23,9 @@ using RawSiginfo = std::vector<uint8_t>;
 // infected (the parasite changes registers and may change the mask).
 struct ThreadSnapshot {
   pid_t tid = 0;
+  // A main thread that has exited while the others run on: nothing but its
+  // tid and name is left to read.
+  bool exited = false;
   compel::Registers regs;
   compel::FrozenTree::SyscallState syscall{-1, 0};
   uint64_t blocked = 0;
@@ -35,6 +38,10 @@ struct ThreadSnapshot {
 
 struct ProcessSnapshot {
   pid_t pid = 0;
+  // Where /proc shows the process: its pid, or the tid of its first live
+  // thread if the main thread has exited (/proc/PID then shows a zombie's
+  // empty maps and fds).
+  pid_t proc_id = 0;
   compel::TaskState state = compel::TaskState::Running;
   proc::Stat stat;
   proc::Status status;
@@ -46,6 +53,7 @@ struct ProcessSnapshot {
 };
 
 ProcessSnapshot snapshot_process(const compel::FrozenTree& tree, const compel::Process& process);
+pid_t proc_id_of(const compel::Process& process);
 
 // What only the process itself can tell, asked through the parasite.
 struct ParasiteReport {
