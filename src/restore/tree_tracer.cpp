@@ -1,5 +1,6 @@
 #include "restore/tree_tracer.h"
 
+#include <sched.h>
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
@@ -13,6 +14,7 @@
 #include "ckpt/error.h"
 #include "ckpt/log.h"
 #include "ckpt/restorer_args.h"
+#include "proc/read.h"
 
 namespace ckpt::restore {
 
@@ -161,6 +163,33 @@ void TreeTracer::kill_all() {
       break;
     }
     wait_chld(std::min<Clock::duration>(deadline - now, std::chrono::milliseconds(100)));
+  }
+}
+
+// Detached at its exit event, the thread finishes exiting on its own; the
+// others stay stopped meanwhile.  Nothing can be waited for (a leader with
+// live threads is not reported), so its state is watched, bounded.
+void TreeTracer::release_exiting() {
+  for (auto& t : tasks_) {
+    if (!t->exiting()) continue;
+    t->detach(false);
+    std::string stat_path = format("/proc/%d/task/%d/stat", t->tgid(), t->pid());
+    auto deadline = Clock::now() + std::chrono::seconds(2);
+    for (;;) {
+      std::string stat;
+      try {
+        stat = proc::read_file(stat_path);
+      } catch (const std::exception&) {
+        break;  // gone with its process
+      }
+      size_t p = stat.rfind(')');
+      if (p != std::string::npos && p + 2 < stat.size() && stat[p + 2] == 'Z') break;
+      if (Clock::now() >= deadline) {
+        LOG_WARN("thread %d of pid %d is still exiting", t->pid(), t->tgid());
+        break;
+      }
+      sched_yield();
+    }
   }
 }
 

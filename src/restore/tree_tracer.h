@@ -43,14 +43,18 @@ class TreeTracer {
   void run(Clock::time_point deadline);
   // Detaches every live task, children before parents; `stopped(pid)` says
   // whether a process was dumped stopped (it is detached with SIGSTOP).
+  // Main threads that exit again go first, and are zombies before any
+  // other task runs: the process finds its leader as it left it.
   template <typename Stopped>
   void release(Stopped stopped) {
+    release_exiting();
     for (auto it = tasks_.rbegin(); it != tasks_.rend(); ++it)
-      if (!(*it)->zombie()) (*it)->detach(stopped((*it)->tgid()));
+      if (!(*it)->zombie() && !(*it)->detached()) (*it)->detach(stopped((*it)->tgid()));
     released_ = true;
   }
 
  private:
+  void release_exiting();
   // Removes the area of `tgid` once all its threads are held.
   void finish_process_if_held(pid_t tgid);
   TracedTask* find(pid_t pid);
