@@ -1,9 +1,10 @@
 // SysV shared memory of a parent and its child, across the round trip:
-//   S1  key ftok(cwd, 'S'), 2 pages + 123 bytes, mode 0640: the parent
+//   S1  key 'S' and a hash of the work dir's path, 2 pages + 123 bytes,
+//       mode 0640: the parent
 //       attaches it, the child detaches what it inherited and attaches it
 //       itself (elsewhere, most likely); bytes 0..63 are the handshake (a
 //       phase word, shared futex, and where the child has S1 and S2);
-//   S2  key ftok(cwd, 'T'), 1 page + 7 bytes, mode 0600: attached by the
+//   S2  key 'T' and the hash, 1 page + 7 bytes, mode 0600: attached by the
 //       parent, inherited by the child, then IPC_RMID'ed: it lives on
 //       while attached, with the key IPC_PRIVATE and SHM_DEST set.
 // After SIGTERM the parent checks both segments by the ids it holds
@@ -12,7 +13,10 @@
 // attachment is the segment's file, inode = shmid) and the child's, the
 // content, then writes to both; the child must see those writes, writes
 // back and ends; the parent must see that and nattch drop to 1.  At the end
-// the parent removes S1 (S2 goes with its last detach).
+// the parent removes S1 (S2 goes with its last detach).  A run killed before
+// that (a failed dump) leaves S1 behind; the keys come from the work dir's
+// path (not its inode, as ftok's would), so the next run in that directory
+// finds and removes it.
 #include "mtlib.h"
 
 #include <sys/ipc.h>
@@ -164,13 +168,21 @@ void check_segment(rt::Verdict& v, Seg& s, bool removed) {
   if (!bad.empty()) v.add("%s", bad.c_str());
 }
 
+// 'S' or 'T' in the top byte, a hash of the working directory's path below.
+key_t key_for(int proj) {
+  char cwd[PATH_MAX];
+  RT_CHECK(getcwd(cwd, sizeof(cwd)), "getcwd");
+  uint32_t h = 2166136261u;
+  for (const char* c = cwd; *c; c++) h = (h ^ uint8_t(*c)) * 16777619u;
+  return key_t((uint32_t(proj) << 24) | (h & 0xffffff));
+}
+
 }  // namespace
 
 int main() {
   rt::block_term();
   for (Seg& s : g_seg) {
-    s.key = ftok(".", s.proj);
-    RT_CHECK(s.key != -1, "ftok: %s", strerror(errno));
+    s.key = key_for(s.proj);
     int stale = shmget(s.key, 0, 0);  // left by an earlier run that failed
     if (stale >= 0) shmctl(stale, IPC_RMID, nullptr);
     s.id = shmget(s.key, s.size, IPC_CREAT | IPC_EXCL | s.mode);
