@@ -11,6 +11,7 @@ PACKAGES=(
   libgnutls28-dev libaio-dev
   libgtest-dev
   iproute2 util-linux procps time bc
+  xz-utils pigz perl
 )
 
 missing=()

@@ -17,6 +17,8 @@
 //   fail-cleanup   a restore whose root fails once its children exist
 //                  (CKPT_RESTORE_TEST_FAIL): it must name the root, leave no
 //                  process or zombie behind, and a restore after it passes
+//   stopped        no ckpt: the program is stopped (SIGSTOP) for 5 s between
+//                  ready and SIGTERM, as a dump may freeze it; it must pass
 //   churn          30 dumps --leave-running in a row, each leaving the
 //                  process running, none of its tasks stopped or traced;
 //                  then a plain dump, restore -d, verdict
@@ -151,6 +153,7 @@ class Driver {
     else if (m == "pid-taken") pid_taken();
     else if (m == "fail-cleanup") fail_cleanup();
     else if (m == "churn") churn();
+    else if (m == "stopped") stopped();
     else failf("unknown mode " + m);
   }
 
@@ -174,6 +177,27 @@ class Driver {
     expect_running(pid, "after the dump --leave-running");
     verdict(pid);  // the original passes its own check: the dump left it intact
     restore_detached("img", pid);
+    verdict(pid);
+  }
+
+  void stopped() {
+    pid_t pid = start_target();
+    kill(pid, SIGSTOP);
+    auto all_stopped = [&] {
+      for (const std::string& tid : tasks_of(pid)) {
+        std::string st = slurp("/proc/" + std::to_string(pid) + "/task/" + tid + "/stat");
+        size_t p = st.rfind(')');
+        if (p == std::string::npos || p + 2 >= st.size() || (st[p + 2] != 'T' && st[p + 2] != 'Z')) return false;
+      }
+      return true;
+    };
+    double deadline = now() + 30;
+    while (!all_stopped()) {
+      if (now() > deadline) failf("pid " + std::to_string(pid) + " did not stop within 30 s");
+      usleep(10000);
+    }
+    sleep(5);  // the point: frozen for a while
+    kill(pid, SIGCONT);
     verdict(pid);
   }
 

@@ -95,6 +95,8 @@ int main() {
     std::string bad = check_page(i, seed);
     if (!bad.empty()) v.add("%s", bad.c_str());
   }
+  if (rt::first_nonzero(page(0) + sizeof(Control), kPage - sizeof(Control)) >= 0)
+    v.add("R's page 0 has a nonzero byte after the phase word");
   long nz = rt::first_nonzero(page(3), (kPages - 3) * kPage);
   if (nz >= 0) v.add("R has a nonzero byte at %ld of the never-written pages", long(3 * kPage) + nz);
   if (rt::pattern_mismatch(p, 2 * kPage, kOwn) >= 0) v.add("P differs at byte %ld", rt::pattern_mismatch(p, 2 * kPage, kOwn));
