@@ -49,7 +49,7 @@ void dump_process(DumpContext& ctx, const compel::Process& process) {
   // them, areas and fds before it adds its own.
   ProcessSnapshot snap = snapshot_process(ctx.tree, process);
   check_snapshot(snap);
-  MemorySnapshot mem = snapshot_memory(pid, snap.stat, ctx.page_size);
+  MemorySnapshot mem = snapshot_memory(pid, snap.stat, ctx.page_size, *ctx.shared);
   std::vector<int> fds = proc::list_fds(pid);
 
   image::PagesWriter& pages = ctx.images.open_pages(uint64_t(pid));
