@@ -39,7 +39,7 @@ static_assert(sizeof(ckpt_restorer_siginfo) == 136);
 
 // The args themselves: fixed-size members, 8-byte alignment for arrays that
 // follow them, and a size that changes only with the version.
-static_assert(sizeof(ckpt_restorer_vma) == 48);
+static_assert(sizeof(ckpt_restorer_vma) == 56);
 static_assert(sizeof(ckpt_restorer_run) == 32);
 static_assert(sizeof(ckpt_restorer_vdso_part) == 32);
 static_assert(sizeof(ckpt_restorer_posix_timer) == 64);

@@ -77,6 +77,7 @@ std::string describe_step(const ckpt_restorer_status& st) {
     case CKPT_STEP_UFFD_COPY: return "UFFDIO_COPY of pages to " + range(a, a + b);
     case CKPT_STEP_PAGES_MAP: return "mapping the pages image";
     case CKPT_STEP_POSIX_TIMER: return timer_call(a, b, st.ret);
+    case CKPT_STEP_SHMAT: return "shmat of the SysV segment at area " + range(a, b);
     case CKPT_STEP_COUNT: break;
   }
   return format("step %u", st.step);
