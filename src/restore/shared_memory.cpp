@@ -356,7 +356,8 @@ void SharedMemory::create(const image::ImageDir& dir) {
         break;
     }
     fds_.shmem[id] = s.fd.get();
-    LOG_INFO("restored %s: %llu bytes, %zu runs of pages", describe(s).c_str(), (unsigned long long)h.size(),
+    LOG_INFO("restored %s%s: %llu bytes, %zu runs of pages", describe(s).c_str(),
+             s.reuse ? " (the dumped segment, still there, taken back)" : "", (unsigned long long)h.size(),
              s.runs.size());
   }
   for (auto& [id, g] : ghosts_) {
