@@ -17,7 +17,11 @@
 //   fail-cleanup   a restore whose root fails once its children exist
 //                  (CKPT_RESTORE_TEST_FAIL): it must name the root, leave no
 //                  process or zombie behind, and a restore after it passes
+//   refused        the dump must fail, its error name the pid and hold every
+//                  --expect TEXT; the program must run on untouched (not
+//                  stopped, not traced) and pass its own check; no images
 //
+// --dump-arg ARG (repeatable) is added to every dump.
 // The driver is a child subreaper, so a process restored with -d becomes its
 // child and its exit status is the verdict.  Every wait is bounded.
 #include <dirent.h>
@@ -50,6 +54,8 @@ struct Failure : std::runtime_error {
 
 struct Config {
   std::string ckpt, prog, mode = "plain", workdir;
+  std::vector<std::string> dump_args;  // --dump-arg, added to every dump
+  std::vector<std::string> expect;     // --expect, in the refused dump's error
 };
 
 double now() {
@@ -113,6 +119,7 @@ class Driver {
     else if (m == "attached") attached();
     else if (m == "pid-taken") pid_taken();
     else if (m == "fail-cleanup") fail_cleanup();
+    else if (m == "refused") refused();
     else failf("unknown mode " + m);
   }
 
@@ -223,6 +230,25 @@ class Driver {
     verdict(pid);
   }
 
+  void refused() {
+    pid_t pid = start_target();
+    std::vector<std::string> args = {"dump", "-t", std::to_string(pid), "-D", cfg_.workdir + "/img", "-v4"};
+    args.insert(args.end(), cfg_.dump_args.begin(), cfg_.dump_args.end());
+    int rc = run_ckpt(args, "dump");
+    std::string log = ckpt_log();
+    if (rc == 0) failf("the dump of pid " + std::to_string(pid) + " succeeded; it should have been refused");
+    std::vector<std::string> want = cfg_.expect;
+    want.push_back("of pid " + std::to_string(pid) + ":");
+    for (const std::string& w : want)
+      if (log.find(w) == std::string::npos) failf("the dump's error does not say '" + w + "':\n" + log);
+    std::string status = slurp("/proc/" + std::to_string(pid) + "/status");
+    if (status.find("TracerPid:\t0\n") == std::string::npos || status.find("State:\tS") == std::string::npos)
+      failf("after the refused dump pid " + std::to_string(pid) + " is not as it was:\n" + status);
+    if (access((cfg_.workdir + "/img/inventory.img").c_str(), F_OK) == 0) failf("the refused dump left an inventory");
+    printf("dump refused as expected\n");
+    verdict(pid);
+  }
+
   // --- steps ---------------------------------------------------------------
 
   pid_t start_target() {
@@ -269,6 +295,7 @@ class Driver {
   void dump(pid_t pid, const std::string& dir, std::vector<std::string> extra) {
     std::vector<std::string> args = {"dump", "-t", std::to_string(pid), "-D", cfg_.workdir + "/" + dir, "-v4"};
     args.insert(args.end(), extra.begin(), extra.end());
+    args.insert(args.end(), cfg_.dump_args.begin(), cfg_.dump_args.end());
     int rc = run_ckpt(args, "dump");
     if (rc != 0) failf("ckpt dump of pid " + std::to_string(pid) + " failed (" + std::to_string(rc) + ")\n" + ckpt_log());
   }
@@ -439,6 +466,8 @@ Config parse(int argc, char** argv) {
     else if (a == "--prog") c.prog = next();
     else if (a == "--mode") c.mode = next();
     else if (a == "--workdir") c.workdir = next();
+    else if (a == "--dump-arg") c.dump_args.push_back(next());
+    else if (a == "--expect") c.expect.push_back(next());
     else failf("unknown argument " + a);
   }
   if (c.ckpt.empty() || c.prog.empty()) failf("usage: rt_driver --ckpt PATH --prog PATH [--mode MODE] [--workdir DIR]");
