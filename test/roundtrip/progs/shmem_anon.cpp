@@ -6,6 +6,8 @@
 //      the parent sees it, then unmaps pages 12-15: pages 0-3 are only the
 //      parent's, 12-15 only the child's, and all come back.
 //   B  2 pages the parent alone maps (made after the fork).
+//   F  a shared mapping of a file (shmem-anon-file), made before the fork:
+//      both map the same file again, so it stays shared too.
 //
 // After the restore both check their pages and that A is still
 // "/dev/zero (deleted)", one object (one inode) for both; then the parent
@@ -13,9 +15,11 @@
 // parent sees: writes of each are seen by the other.
 #include "testlib.h"
 
+#include <fcntl.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <fstream>
@@ -83,7 +87,7 @@ void check_area(pid_t pid, const void* addr, const char* offset) {
            offset);
 }
 
-[[noreturn]] void child_main(uint8_t* a, pid_t parent) {
+[[noreturn]] void child_main(uint8_t* a, uint8_t* f, pid_t parent) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   RT_CHECK(munmap(a, 4 * kPage) == 0, "child munmap");
   a[13 * kPage + 100] = 'c';
@@ -95,6 +99,8 @@ void check_area(pid_t pid, const void* addr, const char* offset) {
   RT_CHECK(a[6 * kPage] == 'P', "child: the parent's write in page 6 is not seen (%02x): not shared",
            a[6 * kPage]);
   a[7 * kPage] = 'C';
+  RT_CHECK(f[1] == 'p', "child: the parent's write into the shared file mapping is not seen");
+  f[2] = 'c';
   fflush(stdout);
   _exit(0);
 }
@@ -115,10 +121,16 @@ int main() {
   for (size_t p = 0; p < kPages; p++)
     if (!is_hole(p))
       for (size_t i = 0; i < kPage; i++) a[p * kPage + i] = pattern(p, i);
+  int fd = open("shmem-anon-file", O_RDWR | O_CREAT | O_TRUNC, 0600);
+  RT_CHECK(fd >= 0 && ftruncate(fd, 2 * kPage) == 0, "the shared file");
+  auto* f = static_cast<uint8_t*>(mmap(nullptr, 2 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+  RT_CHECK(f != MAP_FAILED, "mmap F");
+  close(fd);
+  f[0] = 'f';
   fflush(stdout);
   pid_t child = fork();
   RT_CHECK(child >= 0, "fork");
-  if (child == 0) child_main(a, getppid());
+  if (child == 0) child_main(a, f, getppid());
   await_signal(SIGUSR1, "ready from the child");
   RT_CHECK(a[13 * kPage + 100] == 'c', "the child's mark is not seen before the dump");
   RT_CHECK(munmap(a + 12 * kPage, 4 * kPage) == 0, "parent munmap");
@@ -126,6 +138,11 @@ int main() {
   auto* b = static_cast<uint8_t*>(mmap(nullptr, 2 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
   RT_CHECK(b != MAP_FAILED, "mmap B");
   memset(b + kPage, 0xb2, kPage);
+
+  // The file's content is the file's: restoring the images again needs it
+  // unmodified, so its mtime is put back at the end.
+  struct stat dumped;
+  RT_CHECK(stat("shmem-anon-file", &dumped) == 0, "stat the shared file");
 
   rt::ready();
   rt::wait_term();
@@ -140,11 +157,17 @@ int main() {
            theirs.c_str());
   RT_CHECK(inode_of(maps_line(getpid(), b)) != ours, "A and B are one object");
 
+  RT_CHECK(f[0] == 'f', "the shared file mapping lost its byte");
   a[6 * kPage] = 'P';
+  f[1] = 'p';
   RT_CHECK(kill(child, SIGUSR2) == 0, "signal the child");
   int status = 0;
   RT_CHECK(waitpid(child, &status, 0) == child, "waitpid");
   RT_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child ended with status 0x%x", status);
   RT_CHECK(a[7 * kPage] == 'C', "the child's write in page 7 is not seen (%02x): not shared", a[7 * kPage]);
+  RT_CHECK(f[2] == 'c', "the child's write into the shared file mapping is not seen");
+  RT_CHECK(msync(f, 2 * kPage, MS_SYNC) == 0, "msync");
+  timespec times[2] = {dumped.st_atim, dumped.st_mtim};
+  RT_CHECK(utimensat(AT_FDCWD, "shmem-anon-file", times, 0) == 0, "utimensat");
   rt::pass();
 }
