@@ -24,7 +24,7 @@ uint64_t align8(uint64_t v) { return (v + 7) & ~uint64_t(7); }
 
 bool blob_maps(const img::VmaEntry& v) {
   return v.kind() == img::VMA_ANON_PRIVATE || v.kind() == img::VMA_ANON_SHARED || v.kind() == img::VMA_FILE_PRIVATE ||
-         v.kind() == img::VMA_FILE_SHARED || v.kind() == img::VMA_MEMFD || v.kind() == img::VMA_SYSV_SHM;
+         v.kind() == img::VMA_FILE_SHARED;
 }
 
 // madvise() advice that sticks to an area as a flag; others (DONTNEED...)
@@ -274,7 +274,8 @@ std::vector<ckpt_restorer_vma> blob_vmas(const ProcessImage& p, const HelperFile
       out.back().shmid = -1;
       continue;
     }
-    if (!blob_maps(v)) continue;
+    // memfds and SysV segments too, from their objects.
+    if (!blob_maps(v) && v.kind() != img::VMA_MEMFD && v.kind() != img::VMA_SYSV_SHM) continue;
     ckpt_restorer_vma b{};
     b.start = v.start();
     b.end = v.end();
