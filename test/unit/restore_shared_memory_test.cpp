@@ -178,6 +178,82 @@ TEST_F(SharedMemoryTest, ADeletedFileComesBackNamelessOrNextToItsTakenPath) {
   EXPECT_NE(access((path + ".ckpt-ghost-1").c_str(), F_OK), 0);
 }
 
+// A segment not marked for removal outlives the killed tree: unattached,
+// with the dumped key and size, it is taken back with the dumped content.
+TEST_F(SharedMemoryTest, ASysvSegmentThatOutlivedTheTreeIsTakenBack) {
+  int key = int(0x7e000000u | (uint32_t(getpid()) & 0xffffff));
+  int id = shmget(key, 2 * kPage, IPC_CREAT | IPC_EXCL | 0600);
+  ASSERT_GE(id, 0);
+  auto* at = static_cast<char*>(shmat(id, nullptr, 0));
+  ASSERT_NE(at, reinterpret_cast<char*>(-1));
+  memset(at, 'x', 2 * kPage);  // changed since the dump
+  shmdt(at);
+  img::ShmemHead h = head(1, img::SHMEM_SYSV, 2 * kPage);
+  img::SysvShmEntry* sv = h.mutable_sysv();
+  sv->set_key(key);
+  sv->set_shmid(id);
+  sv->set_mode(0640);
+  sv->set_uid(getuid());
+  sv->set_gid(getgid());
+  sv->set_removed(false);
+  sv->set_segsz(2 * kPage);
+  write_shmem(h, {0});
+  {
+    restore::SharedMemory sm = restore::SharedMemory::load(dir_, tree_with({area(img::VMA_SYSV_SHM, 1)}));
+    sm.check();
+    sm.create(dir_);
+    EXPECT_EQ(sm.area_shmid(area(img::VMA_SYSV_SHM, 1)), id);
+    EXPECT_EQ(sm.area_fd(area(img::VMA_SYSV_SHM, 1)), -1);  // attached by id, not mapped
+  }  // not committed: a segment taken back stays
+  struct shmid_ds ds;
+  ASSERT_EQ(shmctl(id, IPC_STAT, &ds), 0);
+  EXPECT_EQ(ds.shm_perm.mode & 0777, 0640u);
+  at = static_cast<char*>(shmat(id, nullptr, SHM_RDONLY));
+  ASSERT_NE(at, reinterpret_cast<char*>(-1));
+  EXPECT_EQ(std::string(at, size_t(kPage)), std::string(size_t(kPage), 'a'));
+  EXPECT_EQ(std::string(at + kPage, size_t(kPage)), std::string(size_t(kPage), '\0'));  // a hole in the dump
+  shmdt(at);
+  shmctl(id, IPC_RMID, nullptr);
+}
+
+// Made with its id and key; removed again if the restore fails.
+TEST_F(SharedMemoryTest, ASysvSegmentIsMadeWithItsIdAndRemovedIfTheRestoreFails) {
+  int probe = shmget(IPC_PRIVATE, size_t(kPage), IPC_CREAT | 0600);
+  ASSERT_GE(probe, 0);
+  shmctl(probe, IPC_RMID, nullptr);
+  int id = probe + 32768;  // the same slot, another sequence number: free
+  int key = int(0x7f000000u | (uint32_t(getpid()) & 0xffffff));
+  img::ShmemHead h = head(1, img::SHMEM_SYSV, kPage + 10);
+  img::SysvShmEntry* sv = h.mutable_sysv();
+  sv->set_key(key);
+  sv->set_shmid(id);
+  sv->set_mode(0604);
+  sv->set_uid(getuid());
+  sv->set_gid(getgid());
+  sv->set_removed(false);
+  sv->set_segsz(kPage + 10);
+  write_shmem(h, {0});
+  {
+    restore::SharedMemory sm = restore::SharedMemory::load(dir_, tree_with({area(img::VMA_SYSV_SHM, 1)}));
+    sm.check();
+    sm.create(dir_);
+    EXPECT_EQ(sm.area_shmid(area(img::VMA_SYSV_SHM, 1)), id);
+    struct shmid_ds ds;
+    ASSERT_EQ(shmctl(id, IPC_STAT, &ds), 0);
+    EXPECT_EQ(ds.shm_perm.__key, key);
+    EXPECT_EQ(ds.shm_perm.mode & 0777, 0604u);
+    EXPECT_EQ(ds.shm_segsz, kPage + 10);
+    EXPECT_EQ(ds.shm_nattch, 0u);  // ckpt's own attachment is gone
+    auto* at = static_cast<char*>(shmat(id, nullptr, SHM_RDONLY));
+    ASSERT_NE(at, reinterpret_cast<char*>(-1));
+    EXPECT_EQ(std::string(at, 10), std::string(10, 'a'));
+    shmdt(at);
+  }  // not committed: the restore failed
+  struct shmid_ds ds;
+  EXPECT_NE(shmctl(id, IPC_STAT, &ds), 0);
+  shmctl(id, IPC_RMID, nullptr);
+}
+
 TEST_F(SharedMemoryTest, RefusedBeforeAnythingIsMade) {
   write_ghost(1, tmp_.file("gone/dir/file"), "x");
   restore::SharedMemory ghost = restore::SharedMemory::load(dir_, tree_with({}));
