@@ -101,6 +101,7 @@ enum ckpt_restorer_step {
 	CKPT_STEP_POSIX_TIMER,    /* arg0 = timer id, arg1 = which call (enum below) */
 	CKPT_STEP_THREAD_CREATE,  /* arg0 = tid; ret = clone3's result */
 	CKPT_STEP_THREAD_NAME,    /* prctl(PR_SET_NAME) */
+	CKPT_STEP_SHMAT,          /* arg0-arg1 = target area; shmat of its SysV segment */
 	CKPT_STEP_COUNT
 };
 
@@ -196,6 +197,11 @@ struct ckpt_restorer_vma {
 	uint16_t write_first;     /* pages are read in: map writable, mprotect after */
 	uint16_t uffd;            /* some runs fill it by UFFDIO_COPY: register it */
 	uint64_t madv;            /* bit n set: madvise(start, len, n) */
+	/* A SysV segment is attached (shmat, SHM_RDONLY without PROT_WRITE,
+	 * SHM_EXEC with PROT_EXEC) rather than mapped: shm_attach 1 and its id
+	 * (-1 for none; 0 is a valid id, hence the flag). */
+	int32_t shmid;
+	uint32_t shm_attach;
 };
 
 /* A run of pages: [vaddr, vaddr+len) comes from the pages file at offset;

@@ -51,10 +51,35 @@ void restorer_map_vmas(const struct restorer_view *view)
 	const struct ckpt_restorer_vma *v = view->vmas;
 	for (uint32_t i = 0; i < view->nr_vmas; i++, v++) {
 		long prot = v->prot | (v->write_first ? PROT_WRITE : 0);
-		long flags = v->map_flags | MAP_FIXED_NOREPLACE;
-		long ret = sys_mmap(v->start, v->end - v->start, prot, flags, v->fd, v->pgoff);
-		if (ret != (long)v->start)
-			restorer_fail(a, CKPT_STEP_MMAP, ret, v->start, v->end);
+		long ret;
+		if (v->shm_attach) {
+			/* A SysV segment is attached by its id (without SHM_REMAP
+			 * shmat fails with EINVAL rather than replace a mapping in
+			 * the way).  It gives read, write unless SHM_RDONLY (010000),
+			 * exec with SHM_EXEC (0100000); anything else is an mprotect. */
+			long shmflg = 0, given = PROT_READ;
+			if (prot & PROT_WRITE)
+				given |= PROT_WRITE;
+			else
+				shmflg |= 010000;
+			if (prot & PROT_EXEC) {
+				shmflg |= 0100000;
+				given |= PROT_EXEC;
+			}
+			ret = sys_call3(__NR_shmat, v->shmid, v->start, shmflg);
+			if (ret != (long)v->start)
+				restorer_fail(a, CKPT_STEP_SHMAT, ret, v->start, v->end);
+			if (given != prot) {
+				ret = sys_call3(__NR_mprotect, v->start, v->end - v->start, prot);
+				if (ret < 0)
+					restorer_fail(a, CKPT_STEP_MPROTECT, ret, v->start, v->end);
+			}
+		} else {
+			long flags = v->map_flags | MAP_FIXED_NOREPLACE;
+			ret = sys_mmap(v->start, v->end - v->start, prot, flags, v->fd, v->pgoff);
+			if (ret != (long)v->start)
+				restorer_fail(a, CKPT_STEP_MMAP, ret, v->start, v->end);
+		}
 		/* Advice first: a MADV_HUGEPAGE area is filled with huge pages. */
 		for (int advice = 0; advice < 64; advice++) {
 			if (!(v->madv & (1ull << advice)))

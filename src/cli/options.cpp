@@ -29,6 +29,8 @@ const CommandInfo kCommands[] = {
      "    -j, --shell-job         the tree was started from a shell: its terminal\n"
      "                            fds are re-attached to ckpt's at restore\n"
      "        --tcp-established   dump established TCP connections\n"
+     "        --ghost-limit SIZE  save deleted files the tree holds up to SIZE\n"
+     "                            bytes each (K, M, G suffixes; default 1M)\n"
      "    -o, --log-file FILE     log file, relative to DIR (default dump.log)\n"
      "    -v[0-4]                 verbosity on stderr (default 2)\n"},
     {Command::Restore, "restore", "ckpt restore -D DIR [options]",
@@ -63,6 +65,7 @@ enum LongOnly {
   OPT_ALL,
   OPT_FEATURE,
   OPT_VERSION,
+  OPT_GHOST_LIMIT,
 };
 
 const option kLongOptions[] = {
@@ -78,6 +81,7 @@ const option kLongOptions[] = {
     {"feature", required_argument, nullptr, OPT_FEATURE},
     {"help", no_argument, nullptr, 'h'},
     {"version", no_argument, nullptr, OPT_VERSION},
+    {"ghost-limit", required_argument, nullptr, OPT_GHOST_LIMIT},
     {nullptr, 0, nullptr, 0},
 };
 
@@ -88,7 +92,7 @@ bool accepts(Command c, int opt) {
     case 'h': case 'v': case OPT_VERSION: return true;
     case 'o': return c == Command::Dump || c == Command::Restore;
     case 'D': case 'j': case OPT_TCP_ESTABLISHED: return c == Command::Dump || c == Command::Restore;
-    case 't': case 'R': return c == Command::Dump;
+    case 't': case 'R': case OPT_GHOST_LIMIT: return c == Command::Dump;
     case 'd': case OPT_PIDFILE: return c == Command::Restore;
     case OPT_ALL: case OPT_FEATURE: return c == Command::Check;
   }
@@ -115,6 +119,21 @@ int parse_int(const char* s, const char* what, Command c) {
 }  // namespace
 
 const char* command_name(Command c) { return info(c).name; }
+
+std::optional<uint64_t> parse_size(const std::string& text) {
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') digits++;
+  if (digits == 0 || digits > 19) return std::nullopt;
+  std::string suffix = text.substr(digits);
+  int shift = 0;
+  if (suffix == "K" || suffix == "k") shift = 10;
+  else if (suffix == "M" || suffix == "m") shift = 20;
+  else if (suffix == "G" || suffix == "g") shift = 30;
+  else if (!suffix.empty()) return std::nullopt;
+  uint64_t v = std::strtoull(text.substr(0, digits).c_str(), nullptr, 10);
+  if (v > (UINT64_MAX >> shift)) return std::nullopt;
+  return v << shift;
+}
 
 std::string default_log_name(Command c) {
   if (c == Command::Dump) return "dump.log";
@@ -172,6 +191,14 @@ Options parse(int argc, char** argv) {
       case 'd': o.detach = true; break;
       case OPT_TCP_ESTABLISHED: o.tcp_established = true; break;
       case OPT_PIDFILE: o.pidfile = optarg; break;
+      case OPT_GHOST_LIMIT: {
+        std::optional<uint64_t> size = parse_size(optarg);
+        if (!size)
+          throw UsageError{std::string("invalid size '") + optarg + "' for --ghost-limit (use e.g. 1048576, 512K, 2M, 1G)",
+                           o.command};
+        o.ghost_limit = *size;
+        break;
+      }
       case OPT_ALL: o.check_all = true; break;
       case OPT_FEATURE: o.features.push_back(optarg); break;
       case 'h': o.help_for = o.command; break;

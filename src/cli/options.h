@@ -3,6 +3,7 @@
 // module reaches for global option state.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@ struct Options {
   bool leave_running = false;             // --leave-running
   bool shell_job = false;                 // -j / --shell-job
   bool tcp_established = false;           // --tcp-established
+  uint64_t ghost_limit = 1 << 20;         // dump --ghost-limit SIZE: deleted files saved up to this size
   bool detach = false;                    // -d / --restore-detached
   std::string pidfile;                    // --pidfile
   bool check_all = false;                 // check --all
@@ -38,6 +40,9 @@ struct UsageError {
 Options parse(int argc, char** argv);  // throws UsageError
 std::string usage(std::optional<Command> command = std::nullopt);
 const char* command_name(Command c);
+// "1048576", "64K", "2M", "1G" (binary multiples) -> bytes; nullopt if it is
+// not such a size.
+std::optional<uint64_t> parse_size(const std::string& text);
 // The default log file name of a command ("dump.log"), or "" for none.
 std::string default_log_name(Command c);
 

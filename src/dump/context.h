@@ -8,6 +8,7 @@
 #include "cli/options.h"
 #include "compel/compel.h"
 #include "dump/pending_images.h"
+#include "dump/shared_memory.h"
 #include "files/files.h"
 
 namespace ckpt::dump {
@@ -25,6 +26,8 @@ struct DumpContext {
   files::FileTable& files;
   uint64_t page_size;
   DumpStats stats;
+  // Shared memory and deleted files, recorded once for the tree.
+  SharedObjects* shared = nullptr;
 };
 
 }  // namespace ckpt::dump

@@ -55,7 +55,9 @@ int run_dump(const cli::Options& opts) {
   image::ImageDir dir = image::ImageDir::create(opts.images_dir);
   LOG_INFO("Dumping the tree of pid %d into %s", root, dir.path().c_str());
   dump::PendingImages images(dir);
-  files::FileTable files({.shell_job = opts.shell_job});
+  uint64_t page_size = uint64_t(sysconf(_SC_PAGESIZE));
+  dump::SharedObjects shared(page_size, opts.ghost_limit);
+  files::FileTable files({.shell_job = opts.shell_job, .objects = &shared});
 
   compel::FrozenTree tree = compel::FrozenTree::seize(root);
   timespec frozen;
@@ -64,7 +66,7 @@ int run_dump(const cli::Options& opts) {
   LOG_INFO("Froze %zu processes", tree.processes().size());
   dump::check_supported(tree, root);
 
-  dump::DumpContext ctx{opts, tree, images, files, uint64_t(sysconf(_SC_PAGESIZE)), {}};
+  dump::DumpContext ctx{opts, tree, images, files, page_size, {}, &shared};
   // One process at a time, parents first: each is infected, asked and cured
   // before the next, and the file table spans them all.  A zombie is only a
   // pstree record.
@@ -77,6 +79,9 @@ int run_dump(const cli::Options& opts) {
     dump::dump_process(ctx, p);
   }
 
+  // Shared memory and deleted files once for the tree, read while it is
+  // still frozen.
+  shared.write_images(images);
   image::ImageWriter& files_img = images.open(image::Kind::Files);
   for (const img::FileEntry& e : files.entries()) files_img.write(e);
   dump::write_pstree(images, tree, root);

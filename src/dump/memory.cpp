@@ -60,8 +60,8 @@ img::MmEntry make_mm(pid_t pid, const proc::Stat& stat) {
   return mm;
 }
 
-// The pages worth saving of one area.
-std::vector<mem::PageRange> area_pages(pid_t pid, mem::PagemapScanner& scanner, const proc::MapsEntry& area,
+// The pages worth saving of one area, in its process's pages image.
+std::vector<mem::PageRange> area_pages(mem::PagemapScanner& scanner, const proc::MapsEntry& area,
                                        const mem::Vma& vma) {
   switch (vma.pages) {
     case mem::PageSource::None:
@@ -69,12 +69,6 @@ std::vector<mem::PageRange> area_pages(pid_t pid, mem::PagemapScanner& scanner, 
     case mem::PageSource::Anon:
     case mem::PageSource::PrivateFile:
       return scanner.scan(area.start, area.end, vma.pages);
-    case mem::PageSource::Shmem: {
-      std::string path = map_file_path(pid, area);
-      UniqueFd object(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-      if (!object) throw sys_error("cannot open the shared memory " + path);
-      return mem::shmem_data_ranges(object.get(), vma.entry);
-    }
   }
   return {};
 }
@@ -106,7 +100,7 @@ void record_vdso(pid_t pid, uint64_t start, uint64_t size, img::MmEntry& mm) {
 
 }  // namespace
 
-MemorySnapshot snapshot_memory(pid_t pid, const proc::Stat& stat, uint64_t page_size) {
+MemorySnapshot snapshot_memory(pid_t pid, const proc::Stat& stat, uint64_t page_size, SharedObjects& shared) {
   MemorySnapshot m{make_mm(pid, stat), {}, mem::PagePlan(page_size)};
   std::string smaps_path = proc::path(pid, "smaps");
   std::vector<proc::MapsEntry> areas = proc::parse_maps(proc::read_file(smaps_path), smaps_path);
@@ -116,7 +110,11 @@ MemorySnapshot snapshot_memory(pid_t pid, const proc::Stat& stat, uint64_t page_
     if (mem::needs_file_stat(area)) file = stat_area_file(pid, area);
     std::optional<mem::Vma> vma = mem::classify_vma(area, file ? &*file : nullptr, pid);
     if (!vma) continue;
-    uint64_t pages = m.plan.add_area(area_pages(pid, scanner, area, *vma));
+    if (vma->object != mem::SharedObject::None) {
+      if (!file) throw mem::area_error(area, pid, "its object could not be looked up through " + map_file_path(pid, area));
+      shared.add_area(pid, area, *file, *vma);
+    }
+    uint64_t pages = m.plan.add_area(area_pages(scanner, area, *vma));
     vma->entry.set_has_pages(pages > 0);
     if (vma->entry.kind() == img::VMA_VDSO) {
       m.mm.set_vdso_start(area.start);

@@ -8,6 +8,7 @@
 
 #include "compel/compel.h"
 #include "dump/pending_images.h"
+#include "dump/shared_memory.h"
 #include "mem/page_plan.h"
 #include "mem/vma.h"
 #include "mm.pb.h"
@@ -22,8 +23,12 @@ struct MemorySnapshot {
 };
 
 // Reads the areas (smaps), classifies them and finds their pages; before
-// infection, so that the parasite's own area is not among them.
-MemorySnapshot snapshot_memory(pid_t pid, const proc::Stat& stat, uint64_t page_size);
+// infection, so that the parasite's own area is not among them.  Areas of
+// shared objects (shared anonymous memory, memfds, SysV segments, deleted
+// files) are recorded in `shared`, which saves their pages once for the
+// tree: the process's pagemap has none of them (but the pages a private
+// mapping of a memfd or a deleted file copied on write).
+MemorySnapshot snapshot_memory(pid_t pid, const proc::Stat& stat, uint64_t page_size, SharedObjects& shared);
 
 // Splices the planned pages from inside the process into `pages`.
 void dump_pages(compel::Infection& infection, const MemorySnapshot& mem, image::PagesWriter& pages, pid_t pid);

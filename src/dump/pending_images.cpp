@@ -21,9 +21,11 @@ image::ImageWriter& PendingImages::open(image::Kind kind, std::optional<uint64_t
   return *writers_.back();
 }
 
-image::PagesWriter& PendingImages::open_pages(uint64_t id) {
-  claim(image::Kind::Pages, id);
-  pages_.push_back(std::make_unique<image::PagesWriter>(dir_, id));
+image::PagesWriter& PendingImages::open_pages(uint64_t id) { return open_raw(image::Kind::Pages, id); }
+
+image::PagesWriter& PendingImages::open_raw(image::Kind kind, uint64_t id) {
+  claim(kind, id);
+  pages_.push_back(std::make_unique<image::PagesWriter>(dir_, kind, id));
   return *pages_.back();
 }
 

@@ -32,6 +32,8 @@ class PendingImages {
   // dump already opened that image (two processes cannot share one).
   image::ImageWriter& open(image::Kind kind, std::optional<uint64_t> id = std::nullopt);
   image::PagesWriter& open_pages(uint64_t id);
+  // Another raw image (ShmemPages), committed with the pages.
+  image::PagesWriter& open_raw(image::Kind kind, uint64_t id);
 
   // Commits pages, then the other images in order, then `inventory`,
   // which must not have been opened through open().

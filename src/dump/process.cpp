@@ -51,7 +51,7 @@ void dump_process(DumpContext& ctx, const compel::Process& process) {
   check_snapshot(snap);
   // (With its main thread gone, /proc shows the process through a live
   // thread; messages from these then name that thread.)
-  MemorySnapshot mem = snapshot_memory(snap.proc_id, snap.stat, ctx.page_size);
+  MemorySnapshot mem = snapshot_memory(snap.proc_id, snap.stat, ctx.page_size, *ctx.shared);
   std::vector<int> fds = proc::list_fds(snap.proc_id);
 
   image::PagesWriter& pages = ctx.images.open_pages(uint64_t(pid));

@@ -20,8 +20,13 @@ namespace ckpt::files {
 
 // ---- dump side ------------------------------------------------------------
 
+class DumpObjects;
+struct RestoreObjects;
+
 struct DumpFdOptions {
   bool shell_job = false;         // a terminal fd becomes FILE_TTY_STDIO
+  // Where memfds and deleted files are recorded; without it they are refused.
+  DumpObjects* objects = nullptr;
 };
 
 // Every open file description of the tree, each once.  Fds that share a
@@ -65,6 +70,9 @@ struct RestoreFdOptions {
   // Terminal fds (FILE_TTY_STDIO) are allowed and take the caller's own
   // fd 0/1/2; without it they are refused.
   bool shell_job = false;
+  // The memfds and deleted files restored in ckpt before the tasks (their
+  // fds are inherited); without it such fds cannot be restored.
+  const RestoreObjects* objects = nullptr;
 };
 
 // A process tree shares open file descriptions (a shell loop and its child

@@ -51,5 +51,7 @@ extern const FileModule kRegularFileModule;
 extern const FileModule kDirectoryModule;
 extern const FileModule kTtyStdioModule;
 extern const FileModule kChrdevModule;
+extern const FileModule kMemfdModule;
+extern const FileModule kGhostFileModule;
 
 }  // namespace ckpt::files

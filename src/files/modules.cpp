@@ -5,7 +5,10 @@
 namespace ckpt::files {
 
 const std::vector<const FileModule*>& modules() {
+  // memfds and deleted files are regular files too: they come first.
   static const std::vector<const FileModule*> table = {
+      &kMemfdModule,
+      &kGhostFileModule,
       &kRegularFileModule,
       &kDirectoryModule,
       &kTtyStdioModule,

@@ -3,6 +3,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
+#include <algorithm>
 #include <cerrno>
 
 #include "image/image.h"
@@ -41,8 +44,30 @@ void ImageDir::sync_files() const {
   if (syncfs(fd_.get()) < 0) throw sys_error("cannot sync the images in " + path_);
 }
 
-PagesFile open_pages(const ImageDir& dir, uint64_t id, bool direct) {
-  std::string name = filename(Kind::Pages, id);
+std::vector<uint64_t> ImageDir::ids(Kind kind) const {
+  int fd = fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) throw sys_error("cannot list images directory " + path_);
+  DIR* d = fdopendir(fd);
+  if (!d) {
+    close(fd);
+    throw sys_error("cannot list images directory " + path_);
+  }
+  rewinddir(d);
+  std::vector<uint64_t> out;
+  while (dirent* e = readdir(d)) {
+    auto parsed = parse_filename(e->d_name);
+    if (parsed && parsed->kind == kind && parsed->id) out.push_back(*parsed->id);
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+PagesFile open_pages(const ImageDir& dir, uint64_t id, bool direct) { return open_raw(dir, Kind::Pages, id, direct); }
+
+PagesFile open_raw(const ImageDir& dir, Kind kind, uint64_t id, bool direct) {
+  if (info(kind).prototype) throw Error("cannot open image " + dir.path_of(kind, id) + " raw: it has records");
+  std::string name = filename(kind, id);
   int flags = O_RDONLY | O_CLOEXEC;
   UniqueFd fd(openat(dir.fd(), name.c_str(), flags | (direct ? O_DIRECT : 0)));
   // tmpfs and some others refuse O_DIRECT with EINVAL; buffered reads work.
@@ -50,13 +75,13 @@ PagesFile open_pages(const ImageDir& dir, uint64_t id, bool direct) {
     direct = false;
     fd.reset(openat(dir.fd(), name.c_str(), flags));
   }
-  if (!fd) throw sys_error("cannot open image " + dir.path_of(Kind::Pages, id));
+  if (!fd) throw sys_error("cannot open image " + dir.path_of(kind, id));
   struct stat st;
-  if (fstat(fd.get(), &st) < 0) throw sys_error("cannot stat image " + dir.path_of(Kind::Pages, id));
+  if (fstat(fd.get(), &st) < 0) throw sys_error("cannot stat image " + dir.path_of(kind, id));
   long page = sysconf(_SC_PAGESIZE);
-  if (!S_ISREG(st.st_mode)) throw CorruptedImage(dir.path_of(Kind::Pages, id), "not a regular file");
+  if (!S_ISREG(st.st_mode)) throw CorruptedImage(dir.path_of(kind, id), "not a regular file");
   if (st.st_size % page != 0)
-    throw CorruptedImage(dir.path_of(Kind::Pages, id),
+    throw CorruptedImage(dir.path_of(kind, id),
                          format("size %lld is not a multiple of the page size %ld", (long long)st.st_size, page));
   return PagesFile{std::move(fd), direct, uint64_t(st.st_size)};
 }

@@ -38,6 +38,9 @@ enum class Kind : uint32_t {
   Fdinfo,     // fdinfo-<pid>.img     FdinfoEntry*
   Fs,         // fs-<pid>.img         FsEntry
   Pages,      // pages-<id>.img       raw page data, no header
+  Shmem,      // shmem-<id>.img       ShmemRecord* (first one holds the head)
+  ShmemPages, // shmem-pages-<id>.img raw page data of a shmem object, no header
+  Ghost,      // ghost-<id>.img       GhostRecord* (first one holds the head)
 };
 
 struct KindInfo {
@@ -81,6 +84,9 @@ class ImageDir {
   const std::string& path() const { return path_; }
   int fd() const { return fd_.get(); }
   bool exists(Kind kind, std::optional<uint64_t> id = std::nullopt) const;
+  // The ids of the images of a per-id kind in the directory, ascending
+  // ("shmem-1.img", "shmem-3.img" -> 1, 3).
+  std::vector<uint64_t> ids(Kind kind) const;
   // "DIR/core-12.img", for messages.
   std::string path_of(Kind kind, std::optional<uint64_t> id = std::nullopt) const;
   // fsyncs the directory itself, making the renames of committed images
@@ -148,6 +154,8 @@ class ImageReader {
 class PagesWriter {
  public:
   PagesWriter(const ImageDir& dir, uint64_t id);
+  // Another raw kind (ShmemPages).
+  PagesWriter(const ImageDir& dir, Kind kind, uint64_t id);
   ~PagesWriter();
   PagesWriter(const PagesWriter&) = delete;
   PagesWriter& operator=(const PagesWriter&) = delete;
@@ -172,5 +180,7 @@ struct PagesFile {
   uint64_t size;
 };
 PagesFile open_pages(const ImageDir& dir, uint64_t id, bool direct);
+// The same for any raw kind (ShmemPages).
+PagesFile open_raw(const ImageDir& dir, Kind kind, uint64_t id, bool direct);
 
 }  // namespace ckpt::image

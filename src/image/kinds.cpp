@@ -9,6 +9,8 @@
 #include "mm.pb.h"
 #include "pagemap.pb.h"
 #include "pstree.pb.h"
+#include "ghost.pb.h"
+#include "shmem.pb.h"
 
 namespace ckpt::image {
 
@@ -30,6 +32,9 @@ std::vector<KindInfo> make_kinds() {
       {Kind::Fs, "fs", 0x46534653 /* FSFS */, true, &img::FsEntry::default_instance()},
       // Raw page data: no header, so no magic and no records.
       {Kind::Pages, "pages", 0, true, nullptr},
+      {Kind::Shmem, "shmem", 0x53484d4d /* SHMM */, true, &img::ShmemRecord::default_instance()},
+      {Kind::ShmemPages, "shmem-pages", 0, true, nullptr},
+      {Kind::Ghost, "ghost", 0x47485354 /* GHST */, true, &img::GhostRecord::default_instance()},
   };
 }
 

@@ -77,10 +77,16 @@ void ImageWriter::commit(Sync sync) {
 
 struct PagesWriter::Impl {
   detail::TmpFile file;
-  Impl(const ImageDir& dir, uint64_t id) : file(dir, Kind::Pages, id) {}
+  Impl(const ImageDir& dir, Kind kind, uint64_t id) : file(dir, kind, id) {}
 };
 
-PagesWriter::PagesWriter(const ImageDir& dir, uint64_t id) : impl_(std::make_unique<Impl>(dir, id)) {}
+PagesWriter::PagesWriter(const ImageDir& dir, uint64_t id) : PagesWriter(dir, Kind::Pages, id) {}
+
+PagesWriter::PagesWriter(const ImageDir& dir, Kind kind, uint64_t id) {
+  if (info(kind).prototype)
+    throw Error("cannot write image " + dir.path_of(kind, id) + ": it is not a raw image");
+  impl_ = std::make_unique<Impl>(dir, kind, id);
+}
 PagesWriter::~PagesWriter() = default;
 
 int PagesWriter::fd() const { return impl_->file.fd(); }

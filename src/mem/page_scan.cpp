@@ -5,6 +5,7 @@
 
 #include "ckpt/error.h"
 #include "mem/pagemap_uapi.h"
+#include "mem/shmem.h"
 #include "proc/read.h"
 
 namespace ckpt::mem {
@@ -82,25 +83,11 @@ std::vector<PageRange> PagemapScanner::scan(uint64_t start, uint64_t end, PageSo
 }
 
 std::vector<PageRange> shmem_data_ranges(int object, const img::VmaEntry& vma) {
-  std::vector<PageRange> ranges;
   const uint64_t first = vma.pgoff(), last = vma.pgoff() + (vma.end() - vma.start());
-  const long page = sysconf(_SC_PAGESIZE);
-  uint64_t at = first;
-  while (at < last) {
-    off_t data = lseek(object, off_t(at), SEEK_DATA);
-    if (data < 0) {
-      if (errno == ENXIO) break;  // no data after `at`
-      throw sys_error(format("cannot find the data of the shared memory at %llx", (unsigned long long)vma.start()));
-    }
-    if (uint64_t(data) >= last) break;
-    off_t hole = lseek(object, data, SEEK_HOLE);
-    if (hole < 0) throw sys_error(format("cannot find the holes of the shared memory at %llx",
-                                         (unsigned long long)vma.start()));
-    uint64_t from = uint64_t(data) & ~uint64_t(page - 1);
-    uint64_t to = std::min(last, (uint64_t(hole) + page - 1) & ~uint64_t(page - 1));
-    append_merged(ranges, vma.start() + (from - first), vma.start() + (to - first));
-    at = to;
-  }
+  std::vector<PageRange> ranges;
+  for (const PageRange& r : file_data_ranges(object, first, last, uint64_t(sysconf(_SC_PAGESIZE)),
+                                             format("the shared memory at %llx", (unsigned long long)vma.start())))
+    append_merged(ranges, vma.start() + (r.start - first), vma.start() + (std::min(r.end, last) - first));
   return ranges;
 }
 

@@ -5,6 +5,7 @@
 
 #include "ckpt/error.h"
 #include "files/identity.h"
+#include "mem/shmem.h"
 
 namespace ckpt::mem {
 
@@ -43,11 +44,7 @@ uint32_t map_flags_of(const proc::MapsEntry& area, bool anonymous) {
 class AreaError {
  public:
   AreaError(const proc::MapsEntry& area, pid_t pid) : area_(area), pid_(pid) {}
-  Error operator()(const std::string& reason) const {
-    std::string name = area_.name.empty() ? "anonymous" : area_.name + (area_.deleted ? " (deleted)" : "");
-    return Error(format("cannot dump memory area %llx-%llx (%s) of pid %d: %s", (unsigned long long)area_.start,
-                        (unsigned long long)area_.end, name.c_str(), pid_, reason.c_str()));
-  }
+  Error operator()(const std::string& reason) const { return area_error(area_, pid_, reason); }
 
  private:
   const proc::MapsEntry& area_;
@@ -69,8 +66,9 @@ std::optional<Vma> classify_special(const proc::MapsEntry& area, const AreaError
     v.entry.set_stack(n == "[stack]");
     v.pages = PageSource::Anon;
   } else if (n.starts_with("[anon_shmem:")) {
+    if (!area.shared) throw fail("a private mapping of shared anonymous memory is not supported yet");
     v.entry.set_kind(img::VMA_ANON_SHARED);
-    v.pages = PageSource::Shmem;
+    v.object = SharedObject::Shmem;
   } else {
     throw fail("special mappings like " + n + " are not supported yet");
   }
@@ -82,8 +80,9 @@ std::optional<Vma> classify_file(const proc::MapsEntry& area, const struct stat*
   if (!file) throw fail("its file could not be looked up");
   // MAP_SHARED|MAP_ANONYMOUS memory is a shmem file named "/dev/zero".
   if (area.name == "/dev/zero" && area.deleted && S_ISREG(file->st_mode)) {
+    if (!area.shared) throw fail("a private mapping of shared anonymous memory is not supported yet");
     v.entry.set_kind(img::VMA_ANON_SHARED);
-    v.pages = PageSource::Shmem;
+    v.object = SharedObject::Shmem;
     return v;
   }
   // MAP_PRIVATE of /dev/zero is plain anonymous memory.
@@ -92,19 +91,39 @@ std::optional<Vma> classify_file(const proc::MapsEntry& area, const struct stat*
     v.pages = PageSource::Anon;
     return v;
   }
-  if (area.name.starts_with("/memfd:")) throw fail("memfd mappings are not supported yet");
-  if (area.name.starts_with("/SYSV")) throw fail("SysV shared memory is not supported yet");
-  if (area.deleted) throw fail("mappings of deleted files are not supported yet");
   if (!S_ISREG(file->st_mode)) throw fail("mappings of anything but regular files are not supported yet");
+  // A memfd's pages are its own; a private mapping adds those copied on write.
+  if (area.deleted && memfd_name(area.name)) {
+    v.entry.set_kind(img::VMA_MEMFD);
+    v.object = SharedObject::Memfd;
+    v.pages = area.shared ? PageSource::None : PageSource::PrivateFile;
+    return v;
+  }
+  if (area.deleted && sysv_key(area.name)) {
+    if (!area.shared) throw fail("a private mapping of SysV shared memory is not supported yet");
+    v.entry.set_kind(img::VMA_SYSV_SHM);
+    v.object = SharedObject::Sysv;
+    return v;
+  }
   v.entry.set_kind(area.shared ? img::VMA_FILE_SHARED : img::VMA_FILE_PRIVATE);
   *v.entry.mutable_file() = files::make_identity(area.name, *file);
   v.pages = area.shared ? PageSource::None : PageSource::PrivateFile;
+  // A deleted file: its content is saved as a ghost, mapped at restore.
+  if (area.deleted) v.object = SharedObject::Ghost;
   return v;
 }
 
 }  // namespace
 
-bool needs_file_stat(const proc::MapsEntry& area) { return area.is_file_path(); }
+bool needs_file_stat(const proc::MapsEntry& area) {
+  return area.is_file_path() || area.name.starts_with("[anon_shmem:");
+}
+
+Error area_error(const proc::MapsEntry& area, pid_t pid, const std::string& reason) {
+  std::string name = area.name.empty() ? "anonymous" : area.name + (area.deleted ? " (deleted)" : "");
+  return Error(format("cannot dump memory area %llx-%llx (%s) of pid %d: %s", (unsigned long long)area.start,
+                      (unsigned long long)area.end, name.c_str(), pid, reason.c_str()));
+}
 
 std::optional<Vma> classify_vma(const proc::MapsEntry& area, const struct stat* file, pid_t pid) {
   AreaError fail(area, pid);

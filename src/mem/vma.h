@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "ckpt/error.h"
 #include "mm.pb.h"
 #include "proc/maps.h"
 
@@ -18,12 +19,23 @@ enum class PageSource {
   None,         // vDSO, vvar, shared file mappings: nothing to save
   Anon,         // present or swapped, except the shared zero page
   PrivateFile,  // as Anon, and only pages no longer the file's (copied on write)
-  Shmem,        // the data of the shmem object behind a shared anonymous area
+};
+
+// The object behind an area that other areas, processes or fds may share,
+// saved once for the tree (see dump/shared_memory.h) rather than with the
+// area: its pages are the object's.
+enum class SharedObject {
+  None,
+  Shmem,        // MAP_SHARED|MAP_ANONYMOUS memory (VMA_ANON_SHARED)
+  Memfd,        // a memfd (VMA_MEMFD, shared or private)
+  Sysv,         // a SysV shared memory segment (VMA_SYSV_SHM)
+  Ghost,        // a deleted file (VMA_FILE_*: its content goes into a ghost image)
 };
 
 struct Vma {
   img::VmaEntry entry;
   PageSource pages = PageSource::None;
+  SharedObject object = SharedObject::None;
 };
 
 // Classifies one area.  `file` is the stat of the file behind it (from
@@ -35,5 +47,8 @@ std::optional<Vma> classify_vma(const proc::MapsEntry& area, const struct stat* 
 
 // Whether the area has a file whose identity classify_vma() needs.
 bool needs_file_stat(const proc::MapsEntry& area);
+
+// "cannot dump memory area START-END (NAME) of pid P: REASON".
+Error area_error(const proc::MapsEntry& area, pid_t pid, const std::string& reason);
 
 }  // namespace ckpt::mem

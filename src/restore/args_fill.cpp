@@ -398,25 +398,43 @@ std::vector<ckpt_restorer_vma> blob_vmas(const ProcessImage& p, const HelperFile
     const img::VmaEntry& v = p.vmas[i];
     if (vdso_proxy && vdso_detail::is_vdso_kind(v.kind())) {
       out.push_back(vdso_stand_in(v));
+      out.back().shmid = -1;
       continue;
     }
-    if (!blob_maps(v)) continue;
+    // memfds and SysV segments too, from their objects.
+    if (!blob_maps(v) && v.kind() != img::VMA_MEMFD && v.kind() != img::VMA_SYSV_SHM) continue;
     ckpt_restorer_vma b{};
     b.start = v.start();
     b.end = v.end();
     b.prot = v.prot() & (PROT_READ | PROT_WRITE | PROT_EXEC);
     b.map_flags = v.flags() & (MAP_GROWSDOWN | MAP_NORESERVE | MAP_LOCKED);
     b.fd = -1;
+    b.shmid = -1;
+    // A shared object of the tree (shared memory, a memfd, a deleted file)
+    // is mapped from its fd, made by ckpt; a SysV segment is attached.
+    // (Shared anonymous memory of an older image, without its object, is
+    // mapped afresh.)
+    auto slot = h.vma_slot.find(i);
+    bool from_file = v.kind() == img::VMA_FILE_PRIVATE || v.kind() == img::VMA_FILE_SHARED ||
+                     v.kind() == img::VMA_MEMFD;
+    if (from_file && slot == h.vma_slot.end())
+      throw Error(format("cannot restore pid %d: no file to map at 0x%llx", p.pid(), (unsigned long long)v.start()));
     switch (v.kind()) {
       case img::VMA_ANON_PRIVATE: b.map_flags |= MAP_PRIVATE | MAP_ANONYMOUS; break;
-      case img::VMA_ANON_SHARED: b.map_flags |= MAP_SHARED | MAP_ANONYMOUS; break;
+      case img::VMA_ANON_SHARED: b.map_flags |= MAP_SHARED | (slot != h.vma_slot.end() ? 0 : MAP_ANONYMOUS); break;
       case img::VMA_FILE_PRIVATE: b.map_flags |= MAP_PRIVATE; break;
       case img::VMA_FILE_SHARED: b.map_flags |= MAP_SHARED; break;
+      case img::VMA_MEMFD: b.map_flags |= (v.flags() & MAP_SHARED) ? MAP_SHARED : MAP_PRIVATE; break;
+      case img::VMA_SYSV_SHM: b.map_flags |= MAP_SHARED; break;
       default: break;
     }
-    if (v.kind() == img::VMA_FILE_PRIVATE || v.kind() == img::VMA_FILE_SHARED) {
-      b.fd = helper_fd_first + h.vma_slot.at(i);
+    if (slot != h.vma_slot.end()) {
+      b.fd = helper_fd_first + slot->second;
       b.pgoff = v.pgoff();
+    }
+    if (auto shm = h.vma_shmid.find(i); shm != h.vma_shmid.end()) {
+      b.shmid = shm->second;
+      b.shm_attach = 1;
     }
     // Any run touching the area: it is written before its final protection.
     while (ri < p.runs.size() && p.runs[ri].vaddr + p.runs[ri].len <= v.start()) ri++;

@@ -82,6 +82,7 @@ std::string describe_step(const ckpt_restorer_status& st) {
     case CKPT_STEP_POSIX_TIMER: return timer_call(a, b, st.ret);
     case CKPT_STEP_THREAD_CREATE: return format("creating thread %llu with its tid (clone3)", (unsigned long long)a);
     case CKPT_STEP_THREAD_NAME: return format("naming thread %llu", (unsigned long long)a);
+    case CKPT_STEP_SHMAT: return "shmat of the SysV segment at area " + range(a, b);
     case CKPT_STEP_COUNT: break;
   }
   return format("step %u", st.step);

@@ -180,6 +180,7 @@ void run_task(const TreeRun& run, size_t index, OpenedFiles opened) {
     }
     files::RestoreFdOptions opts;
     opts.shell_job = run.shell_job;
+    opts.objects = run.objects;
     set_session(plan);
     for (auto& [id, fd] : files::open_files(*run.dir, run.files->owned[index], opts, run.files->floor))
       opened[id] = fd.release();  // inherited by the children; closed with ckpt's fds

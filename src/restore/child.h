@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "files/objects.h"
 #include "restore/restorer_area.h"
 #include "restore/task_files.h"
 #include "restore/tree_plan.h"
@@ -51,6 +52,7 @@ struct TreeRun {
   std::vector<TaskPlan> tasks;    // index 0 is the root
   const image::ImageDir* dir = nullptr;  // ckpt's, inherited: read before any fd is installed
   const TreeFiles* files = nullptr;
+  const files::RestoreObjects* objects = nullptr;  // memfds and deleted files made by ckpt
   bool shell_job = false;
   int fail_pid = 0;               // Tuning::fail_pid, for the tests of a failed tree
   int go_fd = -1;                 // the root waits for a byte: ckpt traces it

@@ -14,6 +14,7 @@
 #include "files/identity.h"
 #include "proc/read.h"
 #include "proc/status.h"
+#include "restore/shared_memory.h"
 
 namespace ckpt::restore {
 
@@ -59,18 +60,35 @@ double cached_fraction(int fd, uint64_t size) {
 
 }  // namespace
 
-HelperFiles open_helper_files(const image::ImageDir& dir, const ProcessImage& p, const Tuning& tuning) {
+HelperFiles open_helper_files(const image::ImageDir& dir, const ProcessImage& p, const Tuning& tuning,
+                              const SharedMemory* shared) {
   HelperFiles h;
   int pid = p.pid();
+  // The tree's shared objects: one slot per object, whatever its areas.
+  std::map<int, int> slot_of_object;
+  for (size_t i = 0; shared && i < p.vmas.size(); i++) {
+    if (int shmid = shared->area_shmid(p.vmas[i]); shmid >= 0) h.vma_shmid[i] = shmid;
+    int object = shared->area_fd(p.vmas[i]);
+    if (object < 0) continue;
+    auto it = slot_of_object.find(object);
+    if (it == slot_of_object.end()) {
+      UniqueFd dup(fcntl(object, F_DUPFD_CLOEXEC, 0));
+      if (!dup) throw sys_error(format("cannot restore pid %d: cannot duplicate the fd of a shared object", pid));
+      h.fds.push_back(std::move(dup));
+      it = slot_of_object.emplace(object, int(h.fds.size() - 1)).first;
+    }
+    h.vma_slot[i] = it->second;
+  }
   // One fd per file: libraries have several areas.
   std::map<std::pair<uint64_t, uint64_t>, int> slot_of_file;
   std::map<std::pair<uint64_t, uint64_t>, bool> needs_write;
   for (const img::VmaEntry& v : p.vmas)
-    if (v.has_file() && (v.kind() == img::VMA_FILE_PRIVATE || v.kind() == img::VMA_FILE_SHARED))
+    if (v.has_file() && !v.has_ghost_id() && (v.kind() == img::VMA_FILE_PRIVATE || v.kind() == img::VMA_FILE_SHARED))
       needs_write[{v.file().dev(), v.file().ino()}] |= shared_writable(v);
   for (size_t i = 0; i < p.vmas.size(); i++) {
     const img::VmaEntry& v = p.vmas[i];
     if (v.kind() != img::VMA_FILE_PRIVATE && v.kind() != img::VMA_FILE_SHARED) continue;
+    if (h.vma_slot.count(i)) continue;  // a deleted file, restored as a ghost
     auto key = std::make_pair(v.file().dev(), v.file().ino());
     auto it = slot_of_file.find(key);
     if (it == slot_of_file.end()) {

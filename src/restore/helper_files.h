@@ -21,13 +21,20 @@ namespace ckpt::restore {
 struct HelperFiles {
   std::vector<UniqueFd> fds;          // index = helper slot
   std::map<size_t, int> vma_slot;     // index into ProcessImage::vmas -> slot
+  std::map<size_t, int> vma_shmid;    // index into ProcessImage::vmas -> SysV segment to attach
   int exe_slot = -1;
   int pages_slot = -1;
   bool pages_direct = false;
   uint64_t pages_size = 0;
 };
 
-HelperFiles open_helper_files(const image::ImageDir& dir, const ProcessImage& p, const Tuning& tuning);
+class SharedMemory;
+
+// Areas of the tree's shared objects (shared memory, memfds, deleted files)
+// take a duplicate of the object's fd from `shared` (created by then), or
+// its SysV id.
+HelperFiles open_helper_files(const image::ImageDir& dir, const ProcessImage& p, const Tuning& tuning,
+                              const SharedMemory* shared = nullptr);
 
 // Throws "cannot restore pid N: the pid is taken by 'bash' (pid N)" (or a
 // thread of a process holds it) if the pid is in use.

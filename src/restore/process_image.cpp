@@ -98,9 +98,17 @@ void read_mm(const image::ImageDir& dir, ProcessImage& p) {
 }
 
 // Pages may only go where the blob maps writable memory of the process: not
-// into the vDSO, not into a shared file (its pages are the file's).
+// into the vDSO, not into a shared file or shared object (its pages are the
+// file's or the object's, restored once for the tree).  Shared anonymous
+// memory of older images, without an object, had its pages here.
 bool takes_pages(const img::VmaEntry& v) {
-  return v.kind() == img::VMA_ANON_PRIVATE || v.kind() == img::VMA_ANON_SHARED || v.kind() == img::VMA_FILE_PRIVATE;
+  switch (v.kind()) {
+    case img::VMA_ANON_PRIVATE:
+    case img::VMA_FILE_PRIVATE: return true;
+    case img::VMA_ANON_SHARED: return !v.has_shmem_id();
+    case img::VMA_MEMFD: return !(v.flags() & MAP_SHARED);
+    default: return false;
+  }
 }
 
 void check_runs_inside(const ProcessImage& p, const std::string& name) {

@@ -26,6 +26,7 @@
 #include "restore/process_image.h"
 #include "restore/restorer_area.h"
 #include "restore/session.h"
+#include "restore/shared_memory.h"
 #include "restore/tracer.h"
 #include "restore/tree_tracer.h"
 #include "restore/vdso.h"
@@ -189,20 +190,20 @@ void check_fs(const ProcessImage& p) {
   }
 }
 
-// Anonymous shared memory carries no identity in the images: if several
+// Shared anonymous memory of an older image carries no identity: if several
 // processes have some, each gets its own, and what they shared is no longer
-// shared.
+// shared.  (Images with shared memory objects restore them shared.)
 void warn_shared_anon(const restore::TreeImage& tree) {
   std::vector<int> with;
   for (const ProcessImage& p : tree.procs)
     for (const img::VmaEntry& v : p.vmas)
-      if (v.kind() == img::VMA_ANON_SHARED) {
+      if (v.kind() == img::VMA_ANON_SHARED && !v.has_shmem_id()) {
         with.push_back(p.pid());
         break;
       }
   if (with.size() > 1)
-    LOG_WARN("pids %d and %d (and %zu more) have anonymous shared memory; each gets its own copy, so memory they "
-             "shared is no longer shared after the restore",
+    LOG_WARN("pids %d and %d (and %zu more) have anonymous shared memory recorded without its object (an older "
+             "image); each gets its own copy, so memory they shared is no longer shared after the restore",
              with[0], with[1], with.size() - 2);
 }
 
@@ -244,11 +245,16 @@ int restore_tree(const cli::Options& opts) {
   LOG_INFO("restoring pid %d and %zu more processes from %s", root.pid(), n - 1, dir.path().c_str());
   restore::SessionPlan session = restore::plan_session(root, opts.shell_job);
   std::vector<restore::NodePlan> nodes = check_tree(dir, tree, session);
+  // The tree's shared memory and deleted files, each made once by ckpt now,
+  // before any task (a failure from here on removes the segments made).
+  restore::SharedMemory shared = restore::SharedMemory::load(dir, tree);
+  shared.check();
   raise_nofile();
+  shared.create(dir);
 
   std::vector<restore::HelperFiles> helpers(n);
   for (size_t i = 0; i < n; i++)
-    if (!tree.procs[i].zombie) helpers[i] = restore::open_helper_files(dir, tree.procs[i], tuning);
+    if (!tree.procs[i].zombie) helpers[i] = restore::open_helper_files(dir, tree.procs[i], tuning, &shared);
   Pipe go = make_pipe();
   restore::TreeFiles files = restore::plan_tree_files(dir, tree, nodes);
   // Shared descriptions above every fd of the tree and of ckpt; the helper
@@ -282,6 +288,7 @@ int restore_tree(const cli::Options& opts) {
   restore::TreeRun run;
   run.dir = &dir;
   run.files = &files;
+  run.objects = &shared.fds();
   run.shell_job = opts.shell_job;
   run.fail_pid = tuning.fail_pid;
   run.go_fd = go.r.get();
@@ -315,6 +322,9 @@ int restore_tree(const cli::Options& opts) {
 
   auto started = std::chrono::steady_clock::now();
   tracer.run(started + kRestoreTimeout);
+  // Every task has attached its SysV segments: those that were marked for
+  // removal are marked again.
+  shared.commit();
   write_pidfile(opts.pidfile, root.pid());
   subreaper.restore();
   tracer.release([&](pid_t pid) {

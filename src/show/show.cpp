@@ -32,12 +32,12 @@ std::string record_json(const google::protobuf::Message& record, const std::stri
 }
 
 // Page data is summarised: its bytes mean nothing without the pagemap.
-std::string pages_json(const std::string& path, const struct stat& st) {
+std::string pages_json(const std::string& path, const struct stat& st, const char* magic) {
   long page = sysconf(_SC_PAGESIZE);
   if (st.st_size % page != 0)
     throw image::CorruptedImage(
         path, format("size %lld is not a multiple of the page size %ld", (long long)st.st_size, page));
-  return format(R"({"magic": "pages", "size": %lld, "pages": %lld})", (long long)st.st_size,
+  return format(R"({"magic": "%s", "size": %lld, "pages": %lld})", magic, (long long)st.st_size,
                 (long long)(st.st_size / page));
 }
 
@@ -59,7 +59,8 @@ std::string records_json(const std::string& path) {
 std::string file_json(const std::string& path, const struct stat& st) {
   auto parsed = image::parse_filename(base_name(path));
   if (!parsed) throw Error("cannot show " + path + ": not the name of an image file (such as core-1.img)");
-  if (parsed->kind == image::Kind::Pages) return pages_json(path, st);
+  const image::KindInfo& kind = image::info(parsed->kind);
+  if (!kind.prototype) return pages_json(path, st, kind.name);
   return records_json(path);
 }
 

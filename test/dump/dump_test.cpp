@@ -37,6 +37,7 @@
 #include "proc/read.h"
 #include "proc/status.h"
 #include "pstree.pb.h"
+#include "shmem.pb.h"
 #include "restore/vdso.h"
 #include "child.h"
 #include "fixture.h"
@@ -202,7 +203,8 @@ TEST_F(DumpTest, ImagesMatchTheLiveChild) {
   EXPECT_EQ(file->file().path(), tmp_ + "/mapped");
   EXPECT_TRUE(file->has_pages());
   EXPECT_EQ(shared->kind(), img::VMA_ANON_SHARED);
-  EXPECT_TRUE(shared->has_pages());
+  EXPECT_FALSE(shared->has_pages());  // its object's, in shmem-N.img
+  ASSERT_TRUE(shared->has_shmem_id());
   for (const auto& r : mm) EXPECT_NE(r.has_vma() ? r.vma().name() : "", "[vsyscall]");
 
   auto pagemap = read_all<img::PagemapRecord>(image::Kind::Pagemap, pid);
@@ -210,7 +212,26 @@ TEST_F(DumpTest, ImagesMatchTheLiveChild) {
   EXPECT_EQ(dumped_pages(pagemap, areas.anon, 64),
             (std::set<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29}));
   EXPECT_EQ(dumped_pages(pagemap, areas.file, 4), (std::set<int>{1}));
-  EXPECT_EQ(dumped_pages(pagemap, areas.shared, 8), (std::set<int>{3}));
+  EXPECT_EQ(dumped_pages(pagemap, areas.shared, 8), (std::set<int>{}));
+
+  // The shared memory object: its size, and its one written page, once.
+  auto shmem = read_all<img::ShmemRecord>(image::Kind::Shmem, shared->shmem_id());
+  ASSERT_EQ(shmem.size(), 2u);
+  ASSERT_TRUE(shmem[0].has_head());
+  EXPECT_EQ(shmem[0].head().kind(), img::SHMEM_ANON);
+  EXPECT_EQ(shmem[0].head().size(), uint64_t(8 * kPage));
+  ASSERT_TRUE(shmem[1].has_run());
+  EXPECT_EQ(shmem[1].run().pgoff(), uint64_t(3 * kPage));
+  EXPECT_EQ(shmem[1].run().nr_pages(), 1u);
+  {
+    image::ImageDir dir = image::ImageDir::open(tmp_ + "/images");
+    image::PagesFile object = image::open_raw(dir, image::Kind::ShmemPages, shared->shmem_id(), false);
+    EXPECT_EQ(object.size, uint64_t(kPage));
+    std::string page(size_t(kPage), '\0');
+    ASSERT_EQ(pread(object.fd.get(), page.data(), page.size(), 0), ssize_t(kPage));
+    EXPECT_EQ(page[0], 'S');
+    EXPECT_EQ(page.find_first_not_of('\0', 1), std::string::npos);
+  }
 
   // Every dumped page is the child's, byte for byte, at consecutive offsets.
   image::ImageDir dir = image::ImageDir::open(tmp_ + "/images");

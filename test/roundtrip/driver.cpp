@@ -22,7 +22,11 @@
 //   churn          30 dumps --leave-running in a row, each leaving the
 //                  process running, none of its tasks stopped or traced;
 //                  then a plain dump, restore -d, verdict
+//   refused        the dump must fail, its error name the pid and hold every
+//                  --expect TEXT; the program must run on untouched (not
+//                  stopped, not traced) and pass its own check; no images
 //
+// --dump-arg ARG (repeatable) is added to every dump.
 // The driver is a child subreaper, so a process restored with -d becomes its
 // child and its exit status is the verdict.  Every wait is bounded.
 #include <dirent.h>
@@ -55,6 +59,8 @@ struct Failure : std::runtime_error {
 
 struct Config {
   std::string ckpt, prog, mode = "plain", workdir;
+  std::vector<std::string> dump_args;  // --dump-arg, added to every dump
+  std::vector<std::string> expect;     // --expect, in the refused dump's error
 };
 
 double now() {
@@ -154,6 +160,7 @@ class Driver {
     else if (m == "fail-cleanup") fail_cleanup();
     else if (m == "churn") churn();
     else if (m == "stopped") stopped();
+    else if (m == "refused") refused();
     else failf("unknown mode " + m);
   }
 
@@ -301,6 +308,25 @@ class Driver {
     verdict(pid);
   }
 
+  void refused() {
+    pid_t pid = start_target();
+    std::vector<std::string> args = {"dump", "-t", std::to_string(pid), "-D", cfg_.workdir + "/img", "-v4"};
+    args.insert(args.end(), cfg_.dump_args.begin(), cfg_.dump_args.end());
+    int rc = run_ckpt(args, "dump");
+    std::string log = ckpt_log();
+    if (rc == 0) failf("the dump of pid " + std::to_string(pid) + " succeeded; it should have been refused");
+    std::vector<std::string> want = cfg_.expect;
+    want.push_back("of pid " + std::to_string(pid) + ":");
+    for (const std::string& w : want)
+      if (log.find(w) == std::string::npos) failf("the dump's error does not say '" + w + "':\n" + log);
+    std::string status = slurp("/proc/" + std::to_string(pid) + "/status");
+    if (status.find("TracerPid:\t0\n") == std::string::npos || status.find("State:\tS") == std::string::npos)
+      failf("after the refused dump pid " + std::to_string(pid) + " is not as it was:\n" + status);
+    if (access((cfg_.workdir + "/img/inventory.img").c_str(), F_OK) == 0) failf("the refused dump left an inventory");
+    printf("dump refused as expected\n");
+    verdict(pid);
+  }
+
   // --- steps ---------------------------------------------------------------
 
   pid_t start_target() {
@@ -347,6 +373,7 @@ class Driver {
   void dump(pid_t pid, const std::string& dir, std::vector<std::string> extra) {
     std::vector<std::string> args = {"dump", "-t", std::to_string(pid), "-D", cfg_.workdir + "/" + dir, "-v4"};
     args.insert(args.end(), extra.begin(), extra.end());
+    args.insert(args.end(), cfg_.dump_args.begin(), cfg_.dump_args.end());
     int rc = run_ckpt(args, "dump");
     if (rc != 0) failf("ckpt dump of pid " + std::to_string(pid) + " failed (" + std::to_string(rc) + ")\n" + ckpt_log());
   }
@@ -517,6 +544,8 @@ Config parse(int argc, char** argv) {
     else if (a == "--prog") c.prog = next();
     else if (a == "--mode") c.mode = next();
     else if (a == "--workdir") c.workdir = next();
+    else if (a == "--dump-arg") c.dump_args.push_back(next());
+    else if (a == "--expect") c.expect.push_back(next());
     else failf("unknown argument " + a);
   }
   if (c.ckpt.empty() || c.prog.empty()) failf("usage: rt_driver --ckpt PATH --prog PATH [--mode MODE] [--workdir DIR]");

@@ -5,6 +5,7 @@
 #include <linux/kcmp.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -19,6 +20,7 @@
 
 #include "ckpt/error.h"
 #include "files/files.h"
+#include "files/objects.h"
 #include "image/image.h"
 
 using namespace ckpt;
@@ -238,8 +240,86 @@ TEST_F(FilesTest, UnsupportedKindsAreRefusedByName) {
   EXPECT_EQ(refusal(p[0]), prefix + std::to_string(p[0]) + of_pid + "pipe is not supported yet");
   EXPECT_EQ(refusal(sock), prefix + std::to_string(sock) + of_pid + "socket is not supported yet");
   EXPECT_EQ(refusal(efd), prefix + std::to_string(efd) + of_pid + "eventfd is not supported yet");
+  // Without the dump's registry of shared objects (files/objects.h).
   EXPECT_EQ(refusal(del),
-            prefix + std::to_string(del) + of_pid + deleted + " was deleted; deleted files are not supported yet");
+            prefix + std::to_string(del) + of_pid + deleted + " was deleted; deleted files are not supported here");
+}
+
+// A registry that records what it was asked for, as the dump's does.
+struct FakeObjects : files::DumpObjects {
+  std::vector<std::string> memfds, ghosts;
+  uint32_t memfd(const files::OpenFd& fd) override {
+    memfds.push_back(fd.link);
+    return 7;
+  }
+  uint32_t ghost(const files::OpenFd& fd) override {
+    if (fd.st.st_size > 100) throw Error("too big");
+    ghosts.push_back(fd.link);
+    return 9;
+  }
+};
+
+TEST_F(FilesTest, MemfdAndDeletedFileNameTheirObjects) {
+  int memfd = keep(memfd_create("files-test", 0));
+  ASSERT_EQ(write(memfd, "abcdef", 6), 6);
+  ASSERT_EQ(lseek(memfd, 2, SEEK_SET), 2);
+  std::string deleted = tmp_ + "/deleted";
+  int del = open_file(deleted, O_RDWR | O_CREAT | O_APPEND);
+  ASSERT_EQ(write(del, "xyz", 3), 3);
+  ASSERT_EQ(unlink(deleted.c_str()), 0);
+  int del_dup = keep(dup(del));  // one description: one entry
+
+  FakeObjects objects;
+  files::FileTable table({.objects = &objects});
+  auto fdinfo = dump(table, {memfd, del, del_dup});
+  ASSERT_EQ(table.entries().size(), 2u);
+  EXPECT_EQ(objects.memfds, std::vector<std::string>{"/memfd:files-test (deleted)"});
+  EXPECT_EQ(objects.ghosts, std::vector<std::string>{deleted + " (deleted)"});
+  const img::FileEntry& m = table.entries()[0];
+  EXPECT_EQ(m.kind(), img::FILE_MEMFD);
+  EXPECT_EQ(m.memfd().shmem_id(), 7u);
+  EXPECT_EQ(m.memfd().pos(), 2u);
+  EXPECT_EQ(m.memfd().flags() & O_ACCMODE, uint32_t(O_RDWR));
+  const img::FileEntry& g = table.entries()[1];
+  EXPECT_EQ(g.kind(), img::FILE_GHOST);
+  EXPECT_EQ(g.reg().ghost_id(), 9u);
+  EXPECT_EQ(g.reg().identity().path(), deleted);
+  EXPECT_EQ(g.reg().pos(), 3u);
+
+  // Restored from the objects restore made (here: the originals), each a
+  // description of its own with the dumped offset and flags.
+  write_images(table, fdinfo, {{memfd, 230}, {del, 231}, {del_dup, 232}});
+  files::RestoreObjects restored{{{7, memfd}}, {{9, del}}};
+  files::restore_fds(*dir_, kImagePid, {.objects = &restored});
+  struct stat a, b;
+  ASSERT_EQ(fstat(230, &a), 0);
+  ASSERT_EQ(fstat(memfd, &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);
+  EXPECT_EQ(lseek(230, 0, SEEK_CUR), 2);
+  EXPECT_EQ(lseek(memfd, 0, SEEK_CUR), 2);  // not the original's description
+  ASSERT_EQ(lseek(230, 0, SEEK_SET), 0);
+  EXPECT_EQ(lseek(memfd, 0, SEEK_CUR), 2);
+  ASSERT_EQ(fstat(231, &a), 0);
+  ASSERT_EQ(fstat(del, &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);
+  EXPECT_EQ(lseek(231, 0, SEEK_CUR), 3);
+  EXPECT_TRUE(fcntl(231, F_GETFL) & O_APPEND);
+  EXPECT_EQ(syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, 231, 232), 0);  // still one description
+
+  // Without the objects, the fd is refused by name.
+  files::RestoreObjects none;
+  EXPECT_NE(error_of([&] { files::restore_fds(*dir_, kImagePid, {.objects = &none}); })
+                .find("its memfd (shared memory object 7) was not restored"),
+            std::string::npos);
+
+  // The registry's refusal is the fd's.
+  std::string big = tmp_ + "/big";
+  int big_fd = open_file(big, O_RDWR | O_CREAT);
+  ASSERT_EQ(ftruncate(big_fd, 1000), 0);
+  ASSERT_EQ(unlink(big.c_str()), 0);
+  files::FileTable refusing({.objects = &objects});
+  EXPECT_EQ(error_of([&] { dump(refusing, {big_fd}); }),
+            "cannot dump fd " + std::to_string(big_fd) + " of pid " + std::to_string(getpid()) + ": too big");
 }
 
 TEST_F(FilesTest, TerminalNeedsShellJobAndTakesOurStdio) {

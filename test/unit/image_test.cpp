@@ -151,7 +151,7 @@ TEST(ImageKinds, NamesAndMagicsAreDistinct) {
   std::set<uint32_t> magics;
   for (const KindInfo& k : kinds()) {
     EXPECT_TRUE(names.insert(k.name).second) << k.name;
-    if (k.kind == Kind::Pages) {
+    if (k.kind == Kind::Pages || k.kind == Kind::ShmemPages) {
       EXPECT_EQ(k.prototype, nullptr);
       continue;
     }
@@ -159,13 +159,18 @@ TEST(ImageKinds, NamesAndMagicsAreDistinct) {
     EXPECT_TRUE(magics.insert(k.magic).second) << k.name;
     EXPECT_EQ(&info(k.kind), &k);
   }
-  EXPECT_EQ(kinds().size(), 9u);
+  EXPECT_EQ(kinds().size(), 12u);
 }
 
 TEST(ImageKinds, FileNames) {
   EXPECT_EQ(filename(Kind::Inventory), "inventory.img");
   EXPECT_EQ(filename(Kind::Core, 1234), "core-1234.img");
   EXPECT_EQ(filename(Kind::Pages, 3), "pages-3.img");
+  EXPECT_EQ(filename(Kind::ShmemPages, 3), "shmem-pages-3.img");
+  EXPECT_EQ(parse_filename("shmem-pages-3.img")->kind, Kind::ShmemPages);
+  EXPECT_EQ(parse_filename("shmem-3.img")->kind, Kind::Shmem);
+  EXPECT_EQ(parse_filename("ghost-12.img")->id, 12u);
+  EXPECT_FALSE(parse_filename("shmem-pages.img"));
   EXPECT_THROW(filename(Kind::Core), Error);
   EXPECT_THROW(filename(Kind::Files, 1), Error);
   for (const KindInfo& k : kinds()) {

@@ -87,8 +87,43 @@ TEST(Vma, ClassifiesFileAndSharedMappings) {
                                  &file, 1);
   EXPECT_EQ(shmem->entry.kind(), img::VMA_ANON_SHARED);
   EXPECT_EQ(shmem->entry.flags(), uint32_t(MAP_SHARED | MAP_ANONYMOUS));
-  EXPECT_EQ(shmem->pages, mem::PageSource::Shmem);
+  EXPECT_EQ(shmem->pages, mem::PageSource::None);  // the object's, saved once for the tree
+  EXPECT_EQ(shmem->object, mem::SharedObject::Shmem);
   EXPECT_FALSE(shmem->entry.has_file());
+
+  auto named = mem::classify_vma(area("7f1c2a000000-7f1c2a021000 rw-s 00000000 00:01 1025  [anon_shmem:ring]"),
+                                 &file, 1);
+  EXPECT_EQ(named->entry.kind(), img::VMA_ANON_SHARED);
+  EXPECT_EQ(named->object, mem::SharedObject::Shmem);
+}
+
+TEST(Vma, ClassifiesSharedObjects) {
+  struct stat file = regular_file_stat();
+  auto memfd = mem::classify_vma(area("7f00000000-7f00002000 rw-s 00001000 00:01 9  /memfd:jit (deleted)"), &file, 1);
+  EXPECT_EQ(memfd->entry.kind(), img::VMA_MEMFD);
+  EXPECT_EQ(memfd->entry.flags(), uint32_t(MAP_SHARED));
+  EXPECT_EQ(memfd->entry.pgoff(), 0x1000u);
+  EXPECT_EQ(memfd->object, mem::SharedObject::Memfd);
+  EXPECT_EQ(memfd->pages, mem::PageSource::None);
+  EXPECT_FALSE(memfd->entry.has_file());
+
+  // A private mapping keeps the pages it copied on write.
+  auto private_memfd = mem::classify_vma(area("7f00000000-7f00002000 rw-p 00000000 00:01 9  /memfd:jit (deleted)"),
+                                         &file, 1);
+  EXPECT_EQ(private_memfd->entry.flags(), uint32_t(MAP_PRIVATE));
+  EXPECT_EQ(private_memfd->pages, mem::PageSource::PrivateFile);
+
+  auto sysv = mem::classify_vma(area("7f00000000-7f00004000 rw-s 00000000 00:01 32768  /SYSV0000abcd (deleted)"),
+                                &file, 1);
+  EXPECT_EQ(sysv->entry.kind(), img::VMA_SYSV_SHM);
+  EXPECT_EQ(sysv->object, mem::SharedObject::Sysv);
+  EXPECT_EQ(sysv->pages, mem::PageSource::None);
+
+  auto ghost = mem::classify_vma(area("7f00000000-7f00001000 r--p 00000000 fd:00 9  /tmp/gone (deleted)"), &file, 1);
+  EXPECT_EQ(ghost->entry.kind(), img::VMA_FILE_PRIVATE);
+  EXPECT_EQ(ghost->object, mem::SharedObject::Ghost);
+  EXPECT_EQ(ghost->entry.file().path(), "/tmp/gone");
+  EXPECT_EQ(ghost->pages, mem::PageSource::PrivateFile);
 }
 
 TEST(Vma, RefusesWhatIsNotSupportedByName) {
@@ -101,12 +136,12 @@ TEST(Vma, RefusesWhatIsNotSupportedByName) {
     }
     return "no error";
   };
-  EXPECT_EQ(error("7f00000000-7f00001000 rw-s 00000000 00:01 9  /memfd:jit (deleted)"),
-            "cannot dump memory area 7f00000000-7f00001000 (/memfd:jit (deleted)) of pid 77: "
-            "memfd mappings are not supported yet");
-  EXPECT_EQ(error("7f00000000-7f00001000 r--p 00000000 fd:00 9  /tmp/gone (deleted)"),
-            "cannot dump memory area 7f00000000-7f00001000 (/tmp/gone (deleted)) of pid 77: "
-            "mappings of deleted files are not supported yet");
+  EXPECT_EQ(error("7f00000000-7f00001000 rw-p 00000000 00:01 9  /SYSV0000abcd (deleted)"),
+            "cannot dump memory area 7f00000000-7f00001000 (/SYSV0000abcd (deleted)) of pid 77: "
+            "a private mapping of SysV shared memory is not supported yet");
+  EXPECT_EQ(error("7f00000000-7f00001000 rw-p 00000000 00:01 9  /dev/zero (deleted)"),
+            "cannot dump memory area 7f00000000-7f00001000 (/dev/zero (deleted)) of pid 77: "
+            "a private mapping of shared anonymous memory is not supported yet");
   EXPECT_EQ(error("7f00000000-7f00001000 rw-s 00000000 00:05 9  /dev/dri/card0", {"rd", "wr", "io", "pf"}),
             "cannot dump memory area 7f00000000-7f00001000 (/dev/dri/card0) of pid 77: "
             "device memory mappings are not supported yet");

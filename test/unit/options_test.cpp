@@ -91,3 +91,22 @@ TEST(Options, Help) {
   EXPECT_EQ(parse_args({"--version"}).command, Command::Version);
   EXPECT_NE(usage(Command::Restore).find("--restore-detached"), std::string::npos);
 }
+
+TEST(Options, GhostLimit) {
+  EXPECT_EQ(parse_args({"dump", "-t", "1", "-D", "d"}).ghost_limit, 1u << 20);  // CRIU's default
+  EXPECT_EQ(parse_args({"dump", "-t", "1", "-D", "d", "--ghost-limit", "4096"}).ghost_limit, 4096u);
+  EXPECT_EQ(parse_args({"dump", "-t", "1", "-D", "d", "--ghost-limit=64K"}).ghost_limit, 64u << 10);
+  EXPECT_EQ(parse_args({"dump", "-t", "1", "-D", "d", "--ghost-limit", "2M"}).ghost_limit, 2u << 20);
+  EXPECT_EQ(parse_args({"dump", "-t", "1", "-D", "d", "--ghost-limit", "1g"}).ghost_limit, 1ull << 30);
+  EXPECT_EQ(parse_args({"dump", "-t", "1", "-D", "d", "--ghost-limit", "0"}).ghost_limit, 0u);
+  EXPECT_EQ(error_of({"dump", "-t", "1", "-D", "d", "--ghost-limit", "1.5M"}),
+            "invalid size '1.5M' for --ghost-limit (use e.g. 1048576, 512K, 2M, 1G)");
+  EXPECT_NE(error_of({"dump", "-t", "1", "-D", "d", "--ghost-limit", "M"}), "");
+  EXPECT_NE(error_of({"dump", "-t", "1", "-D", "d", "--ghost-limit", "-1"}), "");
+  EXPECT_NE(error_of({"dump", "-t", "1", "-D", "d", "--ghost-limit", "99999999999999999999"}), "");
+  EXPECT_NE(error_of({"dump", "-t", "1", "-D", "d", "--ghost-limit", "17179869184G"}), "");
+  EXPECT_EQ(error_of({"restore", "-D", "d", "--ghost-limit", "1M"}), "option '--ghost-limit' does not apply to restore");
+  EXPECT_EQ(parse_size("3k"), 3u << 10);
+  EXPECT_FALSE(parse_size(""));
+  EXPECT_FALSE(parse_size("12KB"));
+}

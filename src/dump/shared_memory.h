@@ -1,0 +1,84 @@
+// The objects a tree shares, each recorded ONCE for the whole dump, whatever
+// number of processes, areas and fds use it:
+//
+//   shmem objects, by inode: MAP_SHARED|MAP_ANONYMOUS memory, memfds, SysV
+//     segments -> shmem-ID.img (head, runs) + shmem-pages-ID.img (the pages)
+//   deleted files, by inode -> ghost-ID.img (head, content)
+//
+// Areas (VmaEntry.shmem_id / ghost_id) and fds (MemfdFileEntry.shmem_id,
+// RegFileEntry.ghost_id) name them by id.  Of shared anonymous memory only
+// the pages some area of the tree maps are saved (the union of the areas'
+// pgoff ranges: nothing else can reach them); of a memfd or a SysV segment,
+// all of it (an fd or shmget can).  Recording an object only opens it in
+// ckpt (through /proc/PID/map_files or our stolen fd) and reads its state: a
+// refusal leaves the tree as it was.  The content is read at the end, from
+// ckpt, while the tree is still frozen.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <tuple>
+#include <vector>
+
+#include "ckpt/unique_fd.h"
+#include "dump/pending_images.h"
+#include "files/objects.h"
+#include "ghost.pb.h"
+#include "mem/shmem.h"
+#include "mem/vma.h"
+#include "proc/maps.h"
+#include "shmem.pb.h"
+
+namespace ckpt::dump {
+
+class SharedObjects final : public files::DumpObjects {
+ public:
+  SharedObjects(uint64_t page_size, uint64_t ghost_limit) : page_size_(page_size), ghost_limit_(ghost_limit) {}
+
+  // Records the object behind `area` of `pid` (vma.object is not None; `st`
+  // is its file, from /proc/PID/map_files) and sets vma's shmem_id or
+  // ghost_id.  Throws "cannot dump memory area ... of pid P: REASON".
+  void add_area(pid_t pid, const proc::MapsEntry& area, const struct stat& st, mem::Vma& vma);
+
+  uint32_t memfd(const files::OpenFd& fd) override;
+  uint32_t ghost(const files::OpenFd& fd) override;
+
+  // shmem-ID.img and shmem-pages-ID.img of every shmem object, ghost-ID.img
+  // of every deleted file, their content read now.
+  void write_images(PendingImages& images);
+
+ private:
+  struct Shmem {
+    img::ShmemHead head;
+    UniqueFd fd;                        // ckpt's own, read-only
+    std::vector<mem::PageRange> saved;  // object offsets to save, merged
+  };
+  struct Ghost {
+    img::GhostHead head;
+    UniqueFd fd;
+  };
+  // (kind, dev, ino): SysV segments are shmem files whose inode number is
+  // their id, on the same internal mount as the others.
+  using Key = std::tuple<int, uint64_t, uint64_t>;
+
+  Shmem* find_shmem(const Key& key);
+  Shmem& new_shmem(const Key& key, img::ShmemKind kind, const struct stat& st, UniqueFd fd);
+  // Why a deleted file cannot be saved ("" if it can).
+  std::string ghost_refusal(const std::string& path, const struct stat& st) const;
+  Ghost& new_ghost(const std::string& path, const struct stat& st, UniqueFd fd);
+  img::SysvShmEntry sysv_state(pid_t pid, const proc::MapsEntry& area, int shmid, int fd) const;
+  void write_shmem(PendingImages& images, Shmem& s);
+  void write_ghost(PendingImages& images, Ghost& g);
+
+  uint64_t page_size_;
+  uint64_t ghost_limit_;
+  std::map<Key, size_t> shmem_index_;
+  std::vector<Shmem> shmem_;
+  std::map<std::pair<uint64_t, uint64_t>, size_t> ghost_index_;
+  std::vector<Ghost> ghosts_;
+};
+
+}  // namespace ckpt::dump
