@@ -1,0 +1,200 @@
+// What ckpt builds for the restorer, read by the blob's own reader.
+#include <gtest/gtest.h>
+#include <setjmp.h>
+
+#include <cstring>
+
+#include "proc/maps.h"
+#include "proc/read.h"
+#include "restore/args_fill.h"
+#include "restore/sigframe.h"
+
+extern "C" {
+#include "restorer.h"
+extern jmp_buf restorer_test_jump;
+extern uint32_t restorer_test_step;
+extern uint64_t restorer_test_arg0;
+}
+
+using namespace ckpt;
+using namespace ckpt::restore;
+
+namespace {
+
+img::ThreadCoreEntry thread_core(uint32_t tid, int pending = 0, int groups = 0) {
+  img::ThreadCoreEntry t;
+  t.set_tid(tid);
+  img::X86GpRegs& g = *t.mutable_gpregs();
+  for (auto f : {&img::X86GpRegs::set_r15, &img::X86GpRegs::set_r14, &img::X86GpRegs::set_r13,
+                  &img::X86GpRegs::set_r12, &img::X86GpRegs::set_bp, &img::X86GpRegs::set_bx,
+                  &img::X86GpRegs::set_r11, &img::X86GpRegs::set_r10, &img::X86GpRegs::set_r9,
+                  &img::X86GpRegs::set_r8, &img::X86GpRegs::set_ax, &img::X86GpRegs::set_cx,
+                  &img::X86GpRegs::set_dx, &img::X86GpRegs::set_si, &img::X86GpRegs::set_di,
+                  &img::X86GpRegs::set_orig_ax, &img::X86GpRegs::set_ip, &img::X86GpRegs::set_cs,
+                  &img::X86GpRegs::set_flags, &img::X86GpRegs::set_sp, &img::X86GpRegs::set_ss,
+                  &img::X86GpRegs::set_fs_base, &img::X86GpRegs::set_gs_base, &img::X86GpRegs::set_ds,
+                  &img::X86GpRegs::set_es, &img::X86GpRegs::set_fs, &img::X86GpRegs::set_gs})
+    (g.*f)(0);
+  g.set_ip(0x401000 + tid);
+  g.set_orig_ax(uint64_t(-1));
+  t.set_blocked(uint64_t(1) << tid % 64);
+  t.set_comm("t" + std::to_string(tid));
+  for (int i = 0; i < pending; i++) {
+    std::string si(128, '\0');
+    int32_t signo = 10 + i;
+    std::memcpy(si.data(), &signo, 4);
+    t.add_pending()->set_siginfo(si);
+  }
+  if (groups) {
+    img::CredsEntry& c = *t.mutable_creds();
+    c.set_uid(1000 + tid); c.set_euid(1000); c.set_suid(1000); c.set_fsuid(1000);
+    c.set_gid(1000); c.set_egid(1000); c.set_sgid(1000); c.set_fsgid(1000);
+    for (int i = 0; i < groups; i++) c.add_groups(uint32_t(2000 + i));
+    c.set_cap_inh(0); c.set_cap_prm(0); c.set_cap_eff(0); c.set_cap_bnd(0); c.set_securebits(0);
+  }
+  return t;
+}
+
+ProcessImage process(int threads, int groups) {
+  ProcessImage p;
+  p.pstree.set_pid(100);
+  img::ProcessCoreEntry& pc = *p.core.mutable_process();
+  pc.set_personality(0);
+  pc.set_umask(022);
+  for (int i = 0; i < threads; i++) p.threads.push_back(thread_core(uint32_t(100 + i), i % 3, i == 1 ? groups : 0));
+  *p.core.mutable_thread() = p.threads[0];
+  for (int i = 0; i < 8; i++) {
+    img::VmaEntry v;
+    v.set_start(0x10000000 + uint64_t(i) * 0x10000);
+    v.set_end(v.start() + 0x4000);
+    v.set_kind(img::VMA_ANON_PRIVATE);
+    v.set_prot(3);
+    p.vmas.push_back(v);
+  }
+  return p;
+}
+
+struct Built {
+  ArgsImage args;
+  AreaLayout layout;
+};
+
+Built build(const ProcessImage& p) {
+  static HelperFiles helpers;
+  static Tuning tuning;
+  static std::vector<proc::MapsEntry> maps = proc::parse_maps(proc::read_file("/proc/self/maps"), "maps");
+  ArgsInputs in{};
+  in.image = &p;
+  in.helper_fd_first = 100;
+  in.helpers = &helpers;
+  in.our_vdso = vdso_parts(maps);
+  in.task_size = (1ull << 47) - 4096;
+  in.tuning = &tuning;
+  Built b;
+  b.layout = area_layout(in);
+  b.args = build_args(in, b.layout);
+  return b;
+}
+
+// The blob's reader over a copy (8-aligned, as in the area): the step it
+// refused at, or 0.
+uint32_t blob_reads(std::vector<uint8_t> bytes, restorer_view* out = nullptr) {
+  std::vector<uint64_t> aligned((bytes.size() + 7) / 8 + 64);
+  std::memcpy(aligned.data(), bytes.data(), bytes.size());
+  restorer_view v{};
+  restorer_test_step = 0;
+  if (setjmp(restorer_test_jump) == 0)
+    restorer_read_args(reinterpret_cast<ckpt_restorer_args*>(aligned.data()), &v);
+  if (out) *out = v;
+  return restorer_test_step;
+}
+
+}  // namespace
+
+TEST(RestorerArgs, TheBlobReadsWhatCkptBuilds) {
+  ProcessImage p = process(5, 3);
+  Built b = build(p);
+  std::vector<uint64_t> aligned((b.args.bytes.size() + 7) / 8);
+  std::memcpy(aligned.data(), b.args.bytes.data(), b.args.bytes.size());
+  auto* a = reinterpret_cast<ckpt_restorer_args*>(aligned.data());
+  restorer_view v{};
+  restorer_test_step = 0;
+  if (setjmp(restorer_test_jump) == 0) restorer_read_args(a, &v);
+  ASSERT_EQ(restorer_test_step, 0u);
+  EXPECT_EQ(a->nr_threads, 5u);
+  EXPECT_EQ(v.nr_vmas, 8u);
+  EXPECT_EQ(v.vmas[3].start, 0x10030000u);
+  ASSERT_NE(v.sigactions, nullptr);
+  ASSERT_NE(v.proc, nullptr);
+  // Every thread, in order, with its own pending signals and groups.
+  int i = 0;
+  for (ckpt_restorer_thread* t = restorer_next_thread(a, nullptr); t; t = restorer_next_thread(a, t), i++) {
+    EXPECT_EQ(t->tid, 100 + i);
+    EXPECT_EQ(bool(t->flags & CKPT_THREAD_MAIN), i == 0);
+    EXPECT_STREQ(t->comm, ("t" + std::to_string(100 + i)).c_str());
+    ASSERT_EQ(t->nr_pending, uint32_t(i % 3));
+    for (uint32_t k = 0; k < t->nr_pending; k++) EXPECT_EQ(restorer_thread_pending(t)[k].signo, int32_t(10 + k));
+    if (i == 1) {
+      ASSERT_EQ(t->creds.ngroups, 3u);
+      EXPECT_EQ(restorer_thread_groups(t)[2], 2002u);
+    }
+    // Its frame: 64-byte aligned in the area, holding its registers.
+    uint64_t frame_in_args = t->sigframe - b.layout.args_off;
+    EXPECT_EQ(t->sigframe % 64, 0u);
+    ckpt_rt_sigframe frame;
+    std::memcpy(&frame, reinterpret_cast<const uint8_t*>(aligned.data()) + frame_in_args, sizeof(frame));
+    EXPECT_EQ(frame.uc.uc_mcontext.ip, 0x401000u + 100 + uint64_t(i));
+    EXPECT_EQ(frame.uc.uc_sigmask, uint64_t(1) << (100 + i) % 64);
+    // Its stack: inside the area's stacks, each its own.
+    EXPECT_GT(t->stack_top, b.layout.stack_off);
+    EXPECT_LE(t->stack_top, b.layout.stack_off + b.layout.stack_size);
+  }
+  EXPECT_EQ(i, 5);
+}
+
+TEST(RestorerArgs, ManyThreadsAndGroupsHaveNoLimit) {
+  ProcessImage p = process(600, 5000);
+  Built b = build(p);
+  restorer_view v{};
+  EXPECT_EQ(blob_reads(b.args.bytes, &v), 0u);
+  EXPECT_GE(b.layout.stack_size, 600u * CKPT_RESTORER_THREAD_STACK);
+}
+
+TEST(RestorerArgs, TheBlobRefusesDamagedArgs) {
+  Built b = build(process(3, 2));
+  const std::vector<uint8_t>& good = b.args.bytes;
+  ASSERT_EQ(blob_reads(good), 0u);
+
+  std::vector<uint8_t> bad = good;
+  reinterpret_cast<ckpt_restorer_args*>(bad.data())->version++;
+  EXPECT_EQ(blob_reads(bad), uint32_t(CKPT_STEP_VERSION));
+
+  // A section longer than the whole.
+  bad = good;
+  auto* first = reinterpret_cast<ckpt_restorer_section*>(bad.data() + sizeof(ckpt_restorer_args));
+  first->size = bad.size();
+  EXPECT_EQ(blob_reads(bad), uint32_t(CKPT_STEP_VERSION));
+
+  // An array whose size is not its count of elements.
+  bad = good;
+  first = reinterpret_cast<ckpt_restorer_section*>(bad.data() + sizeof(ckpt_restorer_args));
+  ASSERT_EQ(first->tag, uint32_t(CKPT_SECTION_PROCESS));
+  auto* second = reinterpret_cast<ckpt_restorer_section*>(reinterpret_cast<uint8_t*>(first + 1) + first->size);
+  ASSERT_EQ(second->tag, uint32_t(CKPT_SECTION_AUXV));
+  second->count += 1;
+  EXPECT_EQ(blob_reads(bad), uint32_t(CKPT_STEP_VERSION));
+
+  // A tag this blob does not know, and a thread count that disagrees.
+  bad = good;
+  reinterpret_cast<ckpt_restorer_section*>(bad.data() + sizeof(ckpt_restorer_args))->tag = 999;
+  EXPECT_EQ(blob_reads(bad), uint32_t(CKPT_STEP_VERSION));
+  EXPECT_EQ(restorer_test_arg0, 999u);
+  bad = good;
+  reinterpret_cast<ckpt_restorer_args*>(bad.data())->nr_threads = 4;
+  EXPECT_EQ(blob_reads(bad), uint32_t(CKPT_STEP_VERSION));
+
+  // Cut short: the sections no longer tile the whole.
+  bad = good;
+  reinterpret_cast<ckpt_restorer_args*>(bad.data())->total_size -= 8;
+  EXPECT_EQ(blob_reads(bad), uint32_t(CKPT_STEP_VERSION));
+}
