@@ -83,7 +83,9 @@ uint64_t FrozenTree::blocked_mask(pid_t tid) const {
   return t.borrowed ? t.borrowed->sigmask : detail::get_sigmask(tid);
 }
 
-// Index 0 is the newest filter; ENOENT past the oldest.  A thread not in
+// Index 0 is the oldest filter, the first installed (the kernel's
+// get_nth_filter counts back from the newest by the number of filters
+// minus the index); ENOENT past the newest.  A thread not in
 // filter mode gives EINVAL at index 0.
 std::vector<SeccompFilter> FrozenTree::seccomp_filters(pid_t tid) const {
   live_thread(*impl_, tid);

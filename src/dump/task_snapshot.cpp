@@ -63,23 +63,23 @@ void read_seccomp(const compel::FrozenTree& tree, pid_t pid, ThreadSnapshot& t) 
   if (t.seccomp_mode != SECCOMP_MODE_FILTER)
     throw Error(format("cannot dump thread %d of pid %d: it runs under seccomp mode %d, unknown to ckpt", t.tid, pid,
                        t.seccomp_mode));
-  std::vector<compel::SeccompFilter> newest_first;
+  std::vector<compel::SeccompFilter> filters;
   try {
-    newest_first = tree.seccomp_filters(t.tid);
+    filters = tree.seccomp_filters(t.tid);
   } catch (const compel::TaskDied&) {
     throw;
   } catch (const compel::Error& e) {
     throw Error(format("cannot dump thread %d of pid %d: %s", t.tid, pid, e.what()));
   }
-  if (newest_first.empty())
+  if (filters.empty())
     throw Error(format("cannot dump thread %d of pid %d: it runs under seccomp filters, but ptrace shows none", t.tid,
                        pid));
-  for (size_t i = 0; i < newest_first.size(); i++)
-    if (notifies_user(newest_first[i]))
-      throw Error(format("cannot dump thread %d of pid %d: its seccomp filter %zu (of %zu, 0 the newest) can return "
+  for (size_t i = 0; i < filters.size(); i++)
+    if (notifies_user(filters[i]))
+      throw Error(format("cannot dump thread %d of pid %d: its seccomp filter %zu (of %zu, 0 the oldest) can return "
                          "SECCOMP_RET_USER_NOTIF, and its listener cannot be restored",
-                         t.tid, pid, i, newest_first.size()));
-  t.seccomp_filters.assign(newest_first.rbegin(), newest_first.rend());
+                         t.tid, pid, i, filters.size()));
+  t.seccomp_filters = std::move(filters);
   LOG_DEBUG("thread %d of pid %d: %zu seccomp filters", t.tid, pid, t.seccomp_filters.size());
 }
 

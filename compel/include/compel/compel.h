@@ -120,8 +120,8 @@ class FrozenTree {
   // Pending signals via PTRACE_PEEKSIGINFO (raw 128-byte siginfo_t each).
   std::vector<std::vector<uint8_t>> pending_signals(pid_t tid, bool shared) const;
   uint64_t blocked_mask(pid_t tid) const;  // PTRACE_GETSIGMASK
-  // The thread's seccomp filters, the most recently installed first (the
-  // kernel's index 0); empty if it has none.  Needs CAP_SYS_ADMIN, and a
+  // The thread's seccomp filters in the order they were installed, the
+  // oldest first (the kernel's index 0); empty if it has none.  Needs CAP_SYS_ADMIN, and a
   // caller not under seccomp itself.
   std::vector<SeccompFilter> seccomp_filters(pid_t tid) const;
 
