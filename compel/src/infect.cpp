@@ -142,7 +142,7 @@ ThreadRecord& Infection::Impl::borrow(pid_t tid) {
 // A seccomp filter could refuse (or kill on) the injected syscalls; the
 // kernel lets a privileged tracer suspend it while the thread is borrowed.
 void Infection::Impl::suspend_seccomp(ThreadRecord& t) {
-  long r = detail::pt_try(PTRACE_SETOPTIONS, t.tid, 0, PTRACE_O_SUSPEND_SECCOMP);
+  long r = detail::pt_try(PTRACE_SETOPTIONS, t.tid, 0, t.options | PTRACE_O_SUSPEND_SECCOMP);
   if (r == 0) {
     t.seccomp_suspended = true;
     return;
@@ -235,7 +235,7 @@ void Infection::Impl::give_back(ThreadRecord& t) {
   detail::restore_state(t.tid, *t.borrowed);
   t.borrowed.reset();
   if (t.seccomp_suspended) {
-    detail::pt(PTRACE_SETOPTIONS, t.tid, 0, 0, "resuming seccomp");
+    detail::pt(PTRACE_SETOPTIONS, t.tid, 0, t.options, "resuming seccomp");
     t.seccomp_suspended = false;
   }
 }

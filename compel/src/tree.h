@@ -31,7 +31,10 @@ struct ThreadRecord {
   // Code compel wrote over for a remote syscall and not yet put back
   // (address, original word): only if the syscall never came back.
   std::optional<std::pair<uint64_t, uint64_t>> patched;
-  // PTRACE_O_SUSPEND_SECCOMP is set while borrowed (reset at cure).
+  // The ptrace options compel gave the thread (PTRACE_SEIZE sets none);
+  // PTRACE_O_SUSPEND_SECCOMP is added while borrowed and taken away again
+  // at cure, leaving these.
+  uint64_t options = 0;
   bool seccomp_suspended = false;
 };
 

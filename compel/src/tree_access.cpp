@@ -2,9 +2,12 @@
 // borrowed a thread, these see (and change) the state it will get back at
 // cure, not the parasite's.
 #include <signal.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/ptrace.h>
 
 #include <cstring>
+#include <string>
 
 #include "tree.h"
 
@@ -78,6 +81,45 @@ std::vector<std::vector<uint8_t>> FrozenTree::pending_signals(pid_t tid, bool sh
 uint64_t FrozenTree::blocked_mask(pid_t tid) const {
   ThreadRecord& t = live_thread(*impl_, tid);
   return t.borrowed ? t.borrowed->sigmask : detail::get_sigmask(tid);
+}
+
+// Index 0 is the oldest filter, the first installed (the kernel's
+// get_nth_filter counts back from the newest by the number of filters
+// minus the index); ENOENT past the newest.  A thread not in
+// filter mode gives EINVAL at index 0.
+std::vector<SeccompFilter> FrozenTree::seccomp_filters(pid_t tid) const {
+  live_thread(*impl_, tid);
+  std::vector<SeccompFilter> out;
+  auto fail = [&](unsigned long index, const char* what, long r) {
+    std::string hint = r == -EACCES ? " (it needs CAP_SYS_ADMIN, and a dumper not under seccomp itself)" : "";
+    return Error("cannot read seccomp filter " + std::to_string(index) + " of thread " + std::to_string(tid) + ": " +
+                 what + " failed: " + detail::errno_text(static_cast<int>(-r)) + hint);
+  };
+  // The kernel caps a thread's filters at 32768 instructions in all, each
+  // filter counting at least 5: a longer chain is not a real one.
+  constexpr unsigned long kMaxFilters = 32768 / 5 + 1;
+  for (unsigned long index = 0;; index++) {
+    long n = detail::pt_try(PTRACE_SECCOMP_GET_FILTER, tid, index, 0);
+    if (n == -ENOENT || (n == -EINVAL && index == 0)) break;
+    if (n < 0) throw fail(index, "PTRACE_SECCOMP_GET_FILTER", n);
+    if (n == 0 || n > BPF_MAXINSNS || index >= kMaxFilters)
+      throw Error("cannot read seccomp filter " + std::to_string(index) + " of thread " + std::to_string(tid) +
+                  ": the kernel reports " + std::to_string(n) + " instructions");
+    SeccompFilter f;
+    f.insns.resize(static_cast<size_t>(n) * sizeof(struct sock_filter));
+    long got = detail::pt_try(PTRACE_SECCOMP_GET_FILTER, tid, index, reinterpret_cast<uint64_t>(f.insns.data()));
+    if (got < 0) throw fail(index, "PTRACE_SECCOMP_GET_FILTER", got);
+    if (got != n)
+      throw Error("cannot read seccomp filter " + std::to_string(index) + " of thread " + std::to_string(tid) +
+                  ": its length changed from " + std::to_string(n) + " to " + std::to_string(got) + " instructions");
+    struct __ptrace_seccomp_metadata md{};
+    md.filter_off = index;
+    long r = detail::pt_try(PTRACE_SECCOMP_GET_METADATA, tid, sizeof(md), reinterpret_cast<uint64_t>(&md));
+    if (r < 0) throw fail(index, "PTRACE_SECCOMP_GET_METADATA", r);
+    f.flags = static_cast<uint32_t>(md.flags);
+    out.push_back(std::move(f));
+  }
+  return out;
 }
 
 }  // namespace compel

@@ -26,7 +26,7 @@
 
 #include "ckpt/kernel_types.h"
 
-#define CKPT_RESTORER_ARGS_VERSION 4u
+#define CKPT_RESTORER_ARGS_VERSION 5u
 #define CKPT_RESTORER_ARGS_MAGIC 0x52535452u /* "RSTR" */
 
 /* Distinctive exit code of a task whose blob gave up; the reason is in
@@ -102,6 +102,7 @@ enum ckpt_restorer_step {
 	CKPT_STEP_THREAD_CREATE,  /* arg0 = tid; ret = clone3's result */
 	CKPT_STEP_THREAD_NAME,    /* prctl(PR_SET_NAME) */
 	CKPT_STEP_SHMAT,          /* arg0-arg1 = target area; shmat of its SysV segment */
+	CKPT_STEP_SECCOMP,        /* arg0 = tid, arg1 = filter index (0 the oldest) */
 	CKPT_STEP_COUNT
 };
 
@@ -184,6 +185,7 @@ enum ckpt_restorer_tag {
 	CKPT_SECTION_POSIX_TIMERS = 10, /* struct ckpt_restorer_posix_timer[count], by id */
 	CKPT_SECTION_THREAD = 11,      /* struct ckpt_restorer_thread, groups, pending */
 	CKPT_SECTION_FRAME = 12,       /* a thread's rt_sigframe (64-byte aligned) */
+	CKPT_SECTION_SECCOMP = 13,     /* one thread's seccomp filters (count = filters) */
 	CKPT_SECTION_COUNT
 };
 
@@ -309,6 +311,28 @@ struct ckpt_restorer_thread {
 	uint64_t fs_base, gs_base;
 	char comm[16];            /* PR_SET_NAME */
 	struct ckpt_restorer_creds creds;
+};
+
+/* CKPT_SECTION_SECCOMP: at most one per thread, for a thread with seccomp
+ * filters.  struct ckpt_restorer_seccomp, then nr_filters times (the oldest
+ * filter first, the order of installation): struct
+ * ckpt_restorer_seccomp_filter and its len instructions.  Every part is a
+ * multiple of 8 bytes, so the parts tile the section exactly. */
+struct ckpt_restorer_seccomp {
+	int32_t tid;
+	uint32_t nr_filters;      /* = the section's count */
+};
+
+struct ckpt_restorer_seccomp_filter {
+	uint32_t flags;           /* SECCOMP_FILTER_FLAG_* (LOG; never TSYNC) */
+	uint32_t len;             /* instructions, 1 to BPF_MAXINSNS */
+};
+
+/* struct sock_filter of <linux/filter.h>. */
+struct ckpt_sock_filter {
+	uint16_t code;
+	uint8_t jt, jf;
+	uint32_t k;
 };
 
 #endif

@@ -39,6 +39,54 @@ static uint64_t thread_bytes(const struct ckpt_restorer_thread *t)
 	return sizeof(*t) + groups + (uint64_t)t->nr_pending * sizeof(struct ckpt_restorer_siginfo);
 }
 
+/* A SECCOMP section: its header, then exactly nr_filters filters, each a
+ * header and 1 to BPF_MAXINSNS (4096) instructions, tiling the section.
+ * TSYNC would give the chain to every thread: never. */
+static int seccomp_fits(const struct ckpt_restorer_section *s)
+{
+	const struct ckpt_restorer_seccomp *h = (const struct ckpt_restorer_seccomp *)(s + 1);
+	if (s->size < sizeof(*h) || h->nr_filters != s->count || h->nr_filters == 0)
+		return 0;
+	uint64_t at = sizeof(*h);
+	for (uint32_t i = 0; i < h->nr_filters; i++) {
+		if (s->size - at < sizeof(struct ckpt_restorer_seccomp_filter))
+			return 0;
+		const struct ckpt_restorer_seccomp_filter *f =
+			(const struct ckpt_restorer_seccomp_filter *)((const char *)h + at);
+		at += sizeof(*f);
+		if (f->len == 0 || f->len > 4096 || (s->size - at) / sizeof(struct ckpt_sock_filter) < f->len ||
+		    (f->flags & 1u /* SECCOMP_FILTER_FLAG_TSYNC */))
+			return 0;
+		at += (uint64_t)f->len * sizeof(struct ckpt_sock_filter);
+	}
+	return at == s->size;
+}
+
+static int32_t seccomp_tid(const struct ckpt_restorer_section *s)
+{
+	return ((const struct ckpt_restorer_seccomp *)(s + 1))->tid;
+}
+
+/* Each SECCOMP section names a thread of the process, and no thread has
+ * two (the sections tile the args: the walks end). */
+static void check_seccomp_owners(struct ckpt_restorer_args *a)
+{
+	char *end = (char *)a + a->total_size;
+	for (struct ckpt_restorer_section *s = first_section(a); (char *)s < end; s = next_section(s)) {
+		if (s->tag != CKPT_SECTION_SECCOMP)
+			continue;
+		int32_t tid = seccomp_tid(s);
+		struct ckpt_restorer_thread *t = restorer_next_thread(a, 0);
+		while (t && t->tid != tid)
+			t = restorer_next_thread(a, t);
+		if (!t)
+			bad(a, s->tag, (uint64_t)(uint32_t)tid);
+		for (struct ckpt_restorer_section *o = first_section(a); o != s; o = next_section(o))
+			if (o->tag == CKPT_SECTION_SECCOMP && seccomp_tid(o) == tid)
+				bad(a, s->tag, (uint64_t)(uint32_t)tid);
+	}
+}
+
 void restorer_read_args(struct ckpt_restorer_args *a, struct restorer_view *v)
 {
 	if (a->magic != CKPT_RESTORER_ARGS_MAGIC || a->version != CKPT_RESTORER_ARGS_VERSION ||
@@ -97,6 +145,11 @@ void restorer_read_args(struct ckpt_restorer_args *a, struct restorer_view *v)
 				bad(a, s->tag, s->size);
 			threads++;
 			break;
+		case CKPT_SECTION_SECCOMP:
+			if (!seccomp_fits(s))
+				bad(a, s->tag, s->size);
+			v->nr_seccomp++;
+			break;
 		default:
 			bad(a, s->tag, s->size); /* a kind this blob does not know */
 		}
@@ -105,6 +158,8 @@ void restorer_read_args(struct ckpt_restorer_args *a, struct restorer_view *v)
 		bad(a, CKPT_SECTION_COUNT, a->total_size);
 	if (!v->proc || !v->sigactions || threads != a->nr_threads || threads == 0)
 		bad(a, CKPT_SECTION_COUNT, threads);
+	if (v->nr_seccomp)
+		check_seccomp_owners(a);
 }
 
 /* The sections tile the args exactly (checked once above), so the walk
@@ -128,4 +183,16 @@ const struct ckpt_restorer_siginfo *restorer_thread_pending(const struct ckpt_re
 {
 	uint64_t groups = ((uint64_t)t->creds.ngroups * 4 + 7) & ~7ull;
 	return (const struct ckpt_restorer_siginfo *)((const char *)(t + 1) + groups);
+}
+
+const struct ckpt_restorer_seccomp *restorer_thread_seccomp(const struct restorer_view *v, int32_t tid)
+{
+	if (!v->nr_seccomp)
+		return 0;
+	struct ckpt_restorer_args *a = v->a;
+	char *end = (char *)a + a->total_size;
+	for (struct ckpt_restorer_section *s = first_section(a); (char *)s < end; s = next_section(s))
+		if (s->tag == CKPT_SECTION_SECCOMP && seccomp_tid(s) == tid)
+			return payload(s);
+	return 0;
 }

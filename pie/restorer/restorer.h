@@ -31,7 +31,7 @@ struct restorer_view {
 	const struct ckpt_restorer_siginfo *shared_pending;
 	const struct ckpt_restorer_posix_timer *timers;
 	uint32_t nr_timers;
-	uint32_t pad;
+	uint32_t nr_seccomp;      /* CKPT_SECTION_SECCOMP sections (threads with filters) */
 };
 
 __attribute__((noreturn)) void restorer_fail(struct ckpt_restorer_args *a, uint32_t step, long ret,
@@ -44,6 +44,8 @@ struct ckpt_restorer_thread *restorer_next_thread(struct ckpt_restorer_args *a, 
 /* The thread's groups and pending signals, which follow its struct. */
 const uint32_t *restorer_thread_groups(const struct ckpt_restorer_thread *t);
 const struct ckpt_restorer_siginfo *restorer_thread_pending(const struct ckpt_restorer_thread *t);
+/* The thread's seccomp filters (its CKPT_SECTION_SECCOMP), NULL if none. */
+const struct ckpt_restorer_seccomp *restorer_thread_seccomp(const struct restorer_view *v, int32_t tid);
 
 /* memory.c */
 void restorer_park_vdso(const struct restorer_view *v);

@@ -60,6 +60,42 @@ static void set_bases(struct ckpt_restorer_args *a, const struct ckpt_restorer_t
 		restorer_fail(a, CKPT_STEP_FS_BASE, ret, t->gs_base, 1);
 }
 
+/* struct sock_fprog of <linux/filter.h>: len, then the pointer at 8. */
+struct restorer_sock_fprog {
+	uint16_t len;
+	uint16_t pad[3];
+	const struct ckpt_sock_filter *filter;
+};
+
+#define RESTORER_SECCOMP_SET_MODE_FILTER 1
+
+/* The thread's own chain, oldest first, without TSYNC: each thread gets
+ * exactly the filters it had.  ckpt traces the thread with
+ * PTRACE_O_SUSPEND_SECCOMP, so the filters are not enforced on the blob's
+ * remaining syscalls (credentials, signals, timers, rt_sigreturn) nor on
+ * ckpt's remote munmap; they take effect when ckpt detaches.  Installed
+ * while the thread still has ckpt's credentials (CAP_SYS_ADMIN), before
+ * restorer_set_creds: a target thread may have installed them when it was
+ * privileged and given that up since, without no_new_privs. */
+static void install_seccomp(const struct restorer_view *v, const struct ckpt_restorer_thread *t)
+{
+	const struct ckpt_restorer_seccomp *sc = restorer_thread_seccomp(v, t->tid);
+	if (!sc)
+		return;
+	const char *p = (const char *)(sc + 1);
+	for (uint32_t i = 0; i < sc->nr_filters; i++) {
+		const struct ckpt_restorer_seccomp_filter *f = (const struct ckpt_restorer_seccomp_filter *)p;
+		struct restorer_sock_fprog prog;
+		memset(&prog, 0, sizeof(prog));
+		prog.len = (uint16_t)f->len;
+		prog.filter = (const struct ckpt_sock_filter *)(f + 1);
+		long ret = sys_call3(__NR_seccomp, RESTORER_SECCOMP_SET_MODE_FILTER, f->flags, &prog);
+		if (ret < 0)
+			restorer_fail(v->a, CKPT_STEP_SECCOMP, ret, t->tid, i);
+		p += sizeof(*f) + (uint64_t)f->len * sizeof(struct ckpt_sock_filter);
+	}
+}
+
 static void close_helper_fds(struct ckpt_restorer_args *a)
 {
 	long ret = sys_call3(__NR_close_range, a->helper_fd_first, ~0u, 0);
@@ -72,6 +108,7 @@ void restorer_finish_thread(const struct restorer_view *v, struct ckpt_restorer_
 	struct ckpt_restorer_args *a = v->a;
 	int main = t->flags & CKPT_THREAD_MAIN;
 	set_thread_state(a, t);
+	install_seccomp(v, t);
 	restorer_set_creds(a, t);
 	if (main) {
 		close_helper_fds(a);

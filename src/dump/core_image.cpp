@@ -145,6 +145,15 @@ img::CoreEntry make_core(const ProcessSnapshot& snap, size_t thread_index, const
     th.set_robust_list_len(t.robust_list_len);
   }
 
+  if (t.seccomp_mode) {
+    th.set_seccomp_mode(uint32_t(t.seccomp_mode));
+    for (const compel::SeccompFilter& f : t.seccomp_filters) {
+      img::SeccompFilterEntry* e = th.add_seccomp_filters();
+      e->set_insns(std::string(f.insns.begin(), f.insns.end()));
+      e->set_flags(f.flags);
+    }
+  }
+
   if (thread_index == 0) fill_process(*core.mutable_process(), snap, report.process);
   return core;
 }

@@ -1,8 +1,12 @@
 // Reading a frozen process before infection: ptrace for registers and
 // signals, /proc for the rest.
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include "ckpt/error.h"
 #include "ckpt/log.h"
@@ -37,6 +41,48 @@ std::vector<img::RlimitEntry> read_rlimits(pid_t pid) {
   return limits;
 }
 
+// A filter whose program can answer SECCOMP_RET_USER_NOTIF hands syscalls
+// to a supervisor holding its listener fd, which restore cannot give back.
+bool notifies_user(const compel::SeccompFilter& f) {
+  for (size_t at = 0; at + sizeof(sock_filter) <= f.insns.size(); at += sizeof(sock_filter)) {
+    sock_filter insn;
+    std::memcpy(&insn, f.insns.data() + at, sizeof(insn));
+    if (insn.code == (BPF_RET | BPF_K) && (insn.k & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_USER_NOTIF) return true;
+  }
+  return false;
+}
+
+// Filters are per thread: each thread's chain is read through ptrace
+// (compel suspends them later, while the parasite runs in the thread).
+void read_seccomp(const compel::FrozenTree& tree, pid_t pid, ThreadSnapshot& t) {
+  if (t.seccomp_mode == SECCOMP_MODE_DISABLED) return;
+  if (t.seccomp_mode == SECCOMP_MODE_STRICT)
+    throw Error(format("cannot dump thread %d of pid %d: it runs in strict seccomp mode (SECCOMP_MODE_STRICT), "
+                       "which cannot be restored (the restorer could not make a single syscall in it)",
+                       t.tid, pid));
+  if (t.seccomp_mode != SECCOMP_MODE_FILTER)
+    throw Error(format("cannot dump thread %d of pid %d: it runs under seccomp mode %d, unknown to ckpt", t.tid, pid,
+                       t.seccomp_mode));
+  std::vector<compel::SeccompFilter> filters;
+  try {
+    filters = tree.seccomp_filters(t.tid);
+  } catch (const compel::TaskDied&) {
+    throw;
+  } catch (const compel::Error& e) {
+    throw Error(format("cannot dump thread %d of pid %d: %s", t.tid, pid, e.what()));
+  }
+  if (filters.empty())
+    throw Error(format("cannot dump thread %d of pid %d: it runs under seccomp filters, but ptrace shows none", t.tid,
+                       pid));
+  for (size_t i = 0; i < filters.size(); i++)
+    if (notifies_user(filters[i]))
+      throw Error(format("cannot dump thread %d of pid %d: its seccomp filter %zu (of %zu, 0 the oldest) can return "
+                         "SECCOMP_RET_USER_NOTIF, and its listener cannot be restored",
+                         t.tid, pid, i, filters.size()));
+  t.seccomp_filters = std::move(filters);
+  LOG_DEBUG("thread %d of pid %d: %zu seccomp filters", t.tid, pid, t.seccomp_filters.size());
+}
+
 ThreadSnapshot snapshot_thread(const compel::FrozenTree& tree, pid_t pid, const compel::Thread& thread) {
   ThreadSnapshot t;
   t.tid = thread.tid;
@@ -53,13 +99,9 @@ ThreadSnapshot snapshot_thread(const compel::FrozenTree& tree, pid_t pid, const 
   t.comm = read_comm(pid, thread.tid);
   std::string stat_path = proc::path(pid, "task/" + std::to_string(thread.tid) + "/stat");
   t.exit_signal = proc::parse_stat(proc::read_file(stat_path), stat_path).exit_signal;
-  // Filters are per thread and cannot be read back without
-  // PTRACE_SECCOMP_GET_FILTER and replayed without installing them.
   std::string status_path = proc::path(pid, "task/" + std::to_string(thread.tid) + "/status");
-  int seccomp = proc::parse_status(proc::read_file(status_path), status_path).seccomp;
-  if (seccomp != 0)
-    throw Error(format("cannot dump thread %d of pid %d: it runs under seccomp (mode %d), which is not supported yet",
-                       thread.tid, pid, seccomp));
+  t.seccomp_mode = proc::parse_status(proc::read_file(status_path), status_path).seccomp;
+  read_seccomp(tree, pid, t);
   void* head = nullptr;
   size_t len = 0;
   if (syscall(SYS_get_robust_list, thread.tid, &head, &len) < 0)

@@ -34,6 +34,8 @@ struct ThreadSnapshot {
   int exit_signal = 0;
   uint64_t robust_list = 0;         // get_robust_list(): glibc's robust futexes
   uint64_t robust_list_len = 0;
+  int seccomp_mode = 0;             // 0 or 2 (SECCOMP_MODE_FILTER); strict is refused
+  std::vector<compel::SeccompFilter> seccomp_filters;  // the oldest first
 };
 
 struct ProcessSnapshot {

@@ -331,6 +331,24 @@ std::vector<uint8_t> thread_section(const img::ThreadCoreEntry& t, bool main, ui
   return out;
 }
 
+// One SECCOMP section: the thread's filters, the oldest first (the image's
+// order), each as its header and its instructions.  Empty: none.
+std::vector<uint8_t> seccomp_section(const img::ThreadCoreEntry& t) {
+  if (t.seccomp_filters_size() == 0) return {};
+  ckpt_restorer_seccomp head{int32_t(t.tid()), uint32_t(t.seccomp_filters_size())};
+  std::vector<uint8_t> out(sizeof(head));
+  std::memcpy(out.data(), &head, sizeof(head));
+  for (const img::SeccompFilterEntry& f : t.seccomp_filters()) {
+    // Checked when the image was read: whole instructions, LOG at most.
+    ckpt_restorer_seccomp_filter fh{f.flags(), uint32_t(f.insns().size() / sizeof(ckpt_sock_filter))};
+    size_t at = out.size();
+    out.resize(at + sizeof(fh) + f.insns().size());
+    std::memcpy(out.data() + at, &fh, sizeof(fh));
+    std::memcpy(out.data() + at + sizeof(fh), f.insns().data(), f.insns().size());
+  }
+  return out;
+}
+
 // Reading from the page cache costs a copy and a fault per fresh page:
 // a second reader on a second CPU halves it.  The tuning overrides, for
 // measurements.
@@ -493,6 +511,8 @@ ArgsImage build_args(const ArgsInputs& in, const AreaLayout& layout) {
     std::vector<uint8_t> th = thread_section(t, i == 0, stack_top, frame, own);
     uint64_t off = w.add(CKPT_SECTION_THREAD, 1, th.data(), th.size());
     out.threads.emplace_back(pid_t(t.tid()), off);
+    std::vector<uint8_t> sc = seccomp_section(t);
+    if (!sc.empty()) w.add(CKPT_SECTION_SECCOMP, uint32_t(t.seccomp_filters_size()), sc.data(), sc.size());
   }
 
   ckpt_restorer_args h{};

@@ -4,6 +4,7 @@
 #include <asm/sigcontext.h>
 #include <asm/signal.h>
 #include <asm/ucontext.h>
+#include <linux/filter.h>
 #include <linux/prctl.h>
 
 #include <cstddef>
@@ -55,6 +56,10 @@ static_assert(sizeof(ckpt_restorer_creds) % 8 == 0 && sizeof(ckpt_restorer_threa
 static_assert(sizeof(ckpt_restorer_process) % 8 == 0);
 static_assert(offsetof(ckpt_restorer_thread, phase) == 0);
 static_assert(offsetof(ckpt_restorer_args, status) == 32);
-static_assert(CKPT_RESTORER_ARGS_VERSION == 4 && sizeof(ckpt_restorer_args) == 1152 &&
+static_assert(sizeof(ckpt_restorer_seccomp) == 8 && sizeof(ckpt_restorer_seccomp_filter) == 8);
+static_assert(sizeof(ckpt_sock_filter) == sizeof(struct sock_filter));
+static_assert(offsetof(ckpt_sock_filter, jf) == offsetof(struct sock_filter, jf));
+static_assert(offsetof(ckpt_sock_filter, k) == offsetof(struct sock_filter, k));
+static_assert(CKPT_RESTORER_ARGS_VERSION == 5 && sizeof(ckpt_restorer_args) == 1152 &&
                   sizeof(ckpt_restorer_process) == 256 && sizeof(ckpt_restorer_thread) == 200,
               "the args changed: bump CKPT_RESTORER_ARGS_VERSION and these sizes together");

@@ -83,6 +83,9 @@ std::string describe_step(const ckpt_restorer_status& st) {
     case CKPT_STEP_THREAD_CREATE: return format("creating thread %llu with its tid (clone3)", (unsigned long long)a);
     case CKPT_STEP_THREAD_NAME: return format("naming thread %llu", (unsigned long long)a);
     case CKPT_STEP_SHMAT: return "shmat of the SysV segment at area " + range(a, b);
+    case CKPT_STEP_SECCOMP:
+      return format("installing seccomp filter %llu (0 the oldest) of thread %llu", (unsigned long long)b,
+                    (unsigned long long)a);
     case CKPT_STEP_COUNT: break;
   }
   return format("step %u", st.step);

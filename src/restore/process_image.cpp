@@ -1,5 +1,7 @@
 #include "restore/process_image.h"
 
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -39,6 +41,30 @@ std::vector<img::PstreeEntry> read_pstree(const image::ImageDir& dir, const img:
   return entries;
 }
 
+// What restore can install again: mode 0 or 2, each filter a whole number
+// of instructions within the kernel's limit, with flags the blob may pass.
+void check_seccomp(const std::string& name, const img::ThreadCoreEntry& t) {
+  uint32_t mode = t.seccomp_mode();
+  if (mode != 0 && mode != SECCOMP_MODE_FILTER)
+    throw image::CorruptedImage(name, format("thread %u has seccomp mode %u (only filters, mode 2, are restored)",
+                                             t.tid(), mode));
+  if (mode == 0 && t.seccomp_filters_size() != 0)
+    throw image::CorruptedImage(name, format("thread %u has seccomp filters but no seccomp mode", t.tid()));
+  if (mode == SECCOMP_MODE_FILTER && (t.seccomp_filters_size() == 0 || t.exited()))
+    throw image::CorruptedImage(name, format("thread %u has seccomp mode 2 but %s", t.tid(),
+                                             t.exited() ? "had exited" : "no filters"));
+  for (int i = 0; i < t.seccomp_filters_size(); i++) {
+    const img::SeccompFilterEntry& f = t.seccomp_filters(i);
+    size_t n = f.insns().size() / sizeof(sock_filter);
+    if (f.insns().size() % sizeof(sock_filter) || n == 0 || n > BPF_MAXINSNS)
+      throw image::CorruptedImage(name, format("seccomp filter %d of thread %u is %zu bytes, not 1 to %d instructions",
+                                               i, t.tid(), f.insns().size(), BPF_MAXINSNS));
+    if (f.flags() & ~uint32_t(SECCOMP_FILTER_FLAG_LOG))
+      throw image::CorruptedImage(name, format("seccomp filter %d of thread %u has flags 0x%x (only LOG is restored)", i,
+                                               t.tid(), f.flags()));
+  }
+}
+
 void read_core(const image::ImageDir& dir, ProcessImage& p) {
   image::ImageReader(dir, image::Kind::Core, p.pstree.pid()).read_one(p.core);
   if (!p.core.has_process())
@@ -50,6 +76,7 @@ void read_core(const image::ImageDir& dir, ProcessImage& p) {
   if (p.core.thread().tid() != p.pstree.pid())
     throw image::CorruptedImage(dir.path_of(image::Kind::Core, p.pstree.pid()),
                                 format("the main thread's core is of thread %u", p.core.thread().tid()));
+  check_seccomp(dir.path_of(image::Kind::Core, p.pstree.pid()), p.core.thread());
   p.threads.push_back(p.core.thread());
 }
 
@@ -70,6 +97,7 @@ void read_thread_cores(const image::ImageDir& dir, ProcessImage& p) {
     image::ImageReader(dir, image::Kind::Core, tid).read_one(core);
     if (core.thread().tid() != tid || core.has_process())
       throw image::CorruptedImage(name, format("not the core of thread %u alone", tid));
+    check_seccomp(name, core.thread());
     p.threads.push_back(core.thread());
   }
 }

@@ -299,13 +299,17 @@ int restore_tree(const cli::Options& opts) {
   BlockChld block_chld;
   Subreaper subreaper;
   restore::TreeTracer tracer;
+  bool seccomp = false;  // some thread gets filters: every task is traced with them suspended
   for (size_t i : restore::creation_order(nodes)) {
     const ProcessImage& p = tree.procs[i];
     if (p.zombie) {
       tracer.add(p.pid(), p.pid(), nullptr, p.zombie_status);
       continue;
     }
-    for (const img::ThreadCoreEntry& t : p.threads) tracer.add(pid_t(t.tid()), p.pid(), &areas[i]);
+    for (const img::ThreadCoreEntry& t : p.threads) {
+      tracer.add(pid_t(t.tid()), p.pid(), &areas[i]);
+      if (t.seccomp_filters_size()) seccomp = true;
+    }
   }
   fflush(stdout);
   fflush(stderr);
@@ -313,7 +317,7 @@ int restore_tree(const cli::Options& opts) {
   if (child == 0) restore::run_root(run);
   tracer.root().mark_created();
   go.r.reset();
-  tracer.root().seize();
+  tracer.root().seize(seccomp);
   ckpt_restorer_rseq rseq = tracer.root().rseq_config();
   for (auto& area : areas)
     if (area.start()) area.args()->ckpt_rseq = rseq;  // the children inherit the root's

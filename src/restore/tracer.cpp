@@ -26,10 +26,20 @@ struct TracedTask::Stop {
   }
 };
 
-void TracedTask::seize() {
-  // Threads are traced from birth too (TRACECLONE).
+void TracedTask::seize(bool suspend_seccomp) {
+  // Threads are traced from birth too (TRACECLONE), with these options:
+  // PTRACE_O_SUSPEND_SECCOMP lives in the task's ptrace flags, which a
+  // task traced from birth inherits.  It holds only while ckpt traces the
+  // task: PTRACE_DETACH ends it, and the filters are in force from there.
   long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACEFORK | PTRACE_O_TRACECLONE;
-  if (ptrace(PTRACE_SEIZE, pid_, 0, opts) < 0) throw sys_error(format("cannot trace the new task %d", pid_));
+  if (suspend_seccomp) opts |= PTRACE_O_SUSPEND_SECCOMP;
+  if (ptrace(PTRACE_SEIZE, pid_, 0, opts) < 0) {
+    if (suspend_seccomp && errno == EPERM)
+      throw sys_error(format("cannot trace the new task %d with PTRACE_O_SUSPEND_SECCOMP (restoring seccomp filters "
+                             "needs CAP_SYS_ADMIN, and a ckpt not under seccomp itself)",
+                             pid_));
+    throw sys_error(format("cannot trace the new task %d", pid_));
+  }
   seen_ = true;
 }
 
@@ -104,6 +114,7 @@ void TracedTask::on_status(int status, Clock::time_point deadline) {
   if (!zombie() && sig == SIGTRAP && blob_phase() == CKPT_PHASE_EXITING) {
     // A main thread that exits again: its exit is to be seen (this thread
     // alone: the others' exits are no business of ours).
+    // (It installed no filters: a thread that had exited has none.)
     long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACEEXIT;
     if (ptrace(PTRACE_SETOPTIONS, pid_, 0, opts) < 0 || ptrace(PTRACE_CONT, pid_, 0, 0) < 0)
       throw sys_error(format("cannot follow thread %d of pid %d to its exit", pid_, tgid_));

@@ -57,7 +57,10 @@ class TracedTask {
   void mark_created() { seen_ = true; }
   // PTRACE_SEIZE of the root, with PTRACE_O_TRACEFORK: the children it
   // creates are traced from their first instruction, with the same options.
-  void seize();
+  // `suspend_seccomp`: with PTRACE_O_SUSPEND_SECCOMP too (needs
+  // CAP_SYS_ADMIN), so that the seccomp filters the blob installs are not
+  // enforced until the detach.
+  void seize(bool suspend_seccomp = false);
   // ckpt's rseq registration as the task inherited it (the blob undoes it).
   ckpt_restorer_rseq rseq_config();
   // One stop or the end of this task, as waitpid reported it.  At the

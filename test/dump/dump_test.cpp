@@ -315,28 +315,108 @@ TEST_F(DumpTest, RefusedPipeLeavesTheChildRunningAndNoImages) {
   EXPECT_EQ(byte, 'a' + 20 % 26);
 }
 
-// Seccomp filters are per thread and not saved: the thread that has one is
-// named, and the process runs on untouched.
-TEST_F(DumpTest, RefusesASeccompFilteredThread) {
+std::string task_status_field(pid_t pid, pid_t tid, const std::string& key) {
+  std::string text = proc::read_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/status");
+  size_t at = text.find("\n" + key + ":\t");
+  if (at == std::string::npos) return "";
+  at += key.size() + 3;
+  return text.substr(at, text.find('\n', at) - at);
+}
+
+// The one thread of the child that is not its main thread (the child's
+// own variables are in its memory, not ours).
+pid_t other_thread(pid_t pid) {
+  for (const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    pid_t tid = pid_t(std::stoi(e.path().filename().string()));
+    if (tid != pid) return tid;
+  }
+  return 0;
+}
+
+// Strict mode leaves a thread nothing but read, write, exit and sigreturn:
+// the restorer could not run in it.  The thread is named, and the process
+// (the strict thread blocked in read() on a pipe) runs on untouched, still
+// strict.
+TEST_F(DumpTest, RefusesAStrictSeccompThread) {
+  static std::atomic<pid_t> strict{0};
+  static int fds[2];
+  Child threaded(tmp_, [] {
+    if (pipe(fds) != 0) _exit(3);
+    pthread_t t;
+    pthread_create(&t, nullptr, [](void*) -> void* {
+      pid_t tid = pid_t(syscall(SYS_gettid));
+      if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT) != 0) _exit(4);
+      strict = tid;  // a store, no syscall
+      char c;
+      for (;;) (void)!read(fds[0], &c, 1);
+    }, nullptr);
+    while (!strict) sched_yield();
+  });
+  pid_t tid = other_thread(threaded.pid());
+  std::string err = dump_error(threaded.pid());
+  EXPECT_EQ(err, "cannot dump thread " + std::to_string(tid) + " of pid " + std::to_string(threaded.pid()) +
+                     ": it runs in strict seccomp mode (SECCOMP_MODE_STRICT), which cannot be restored (the restorer "
+                     "could not make a single syscall in it)");
+  EXPECT_TRUE(images().empty()) << *images().begin();
+  EXPECT_FALSE(traced_or_stopped(threaded.pid()));
+  EXPECT_EQ(task_status_field(threaded.pid(), tid, "Seccomp"), "1");
+  EXPECT_EQ(task_status_field(threaded.pid(), tid, "State").substr(0, 1), "S");
+}
+
+// Filters are saved per thread, the oldest first, with their flags; the
+// parasite ran in the filtered thread (its filter refuses what the parasite
+// calls) and the released thread is filtered as before.
+TEST_F(DumpTest, SavesEachThreadsSeccompFilters) {
   static std::atomic<pid_t> filtered{0};
+  // The older filter makes getppid fail, the newer one (LOG) also kills
+  // the process on sigaltstack, which the parasite asks in each thread.
+  static sock_filter older[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  static sock_filter newer[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_sigaltstack, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
   Child threaded(tmp_, [] {
     pthread_t t;
     pthread_create(&t, nullptr, [](void*) -> void* {
-      sock_filter allow{BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW};
-      sock_fprog prog{1, &allow};
-      prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-      prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
-      filtered = pid_t(syscall(SYS_gettid));
+      pid_t tid = pid_t(syscall(SYS_gettid));
+      sock_fprog a{4, older}, b{4, newer};
+      if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &a) != 0 ||
+          syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_LOG, &b) != 0)
+        _exit(4);
+      filtered = tid;
       for (;;) pause();
     }, nullptr);
     while (!filtered) sched_yield();
   });
-  std::string err = dump_error(threaded.pid());
-  std::string pid = std::to_string(threaded.pid());
-  EXPECT_TRUE(err.starts_with("cannot dump thread ")) << err;
-  EXPECT_TRUE(err.ends_with(" of pid " + pid + ": it runs under seccomp (mode 2), which is not supported yet")) << err;
-  EXPECT_EQ(err.find("thread " + pid + " "), std::string::npos) << "the main thread has no filter: " << err;
-  EXPECT_FALSE(traced_or_stopped(threaded.pid()));
+  pid_t pid = threaded.pid(), tid = other_thread(pid);
+  run_dump(options(pid, true));
+  // Alive (the parasite's sigaltstack did not kill it), untraced, filtered.
+  EXPECT_FALSE(traced_or_stopped(pid));
+  EXPECT_EQ(task_status_field(pid, tid, "State").substr(0, 1), "S");
+  EXPECT_EQ(task_status_field(pid, tid, "Seccomp"), "2");
+  EXPECT_EQ(task_status_field(pid, tid, "Seccomp_filters"), "2");
+
+  auto main_core = read_all<img::CoreEntry>(image::Kind::Core, pid);
+  ASSERT_EQ(main_core.size(), 1u);
+  EXPECT_EQ(main_core[0].thread().seccomp_mode(), 0u);
+  EXPECT_EQ(main_core[0].thread().seccomp_filters_size(), 0);
+  auto core = read_all<img::CoreEntry>(image::Kind::Core, tid);
+  ASSERT_EQ(core.size(), 1u);
+  const img::ThreadCoreEntry& th = core[0].thread();
+  EXPECT_EQ(th.seccomp_mode(), 2u);
+  ASSERT_EQ(th.seccomp_filters_size(), 2);
+  EXPECT_EQ(th.seccomp_filters(0).insns(), std::string(reinterpret_cast<const char*>(older), sizeof(older)));
+  EXPECT_EQ(th.seccomp_filters(0).flags(), 0u);
+  EXPECT_EQ(th.seccomp_filters(1).insns(), std::string(reinterpret_cast<const char*>(newer), sizeof(newer)));
+  EXPECT_EQ(th.seccomp_filters(1).flags(), uint32_t(SECCOMP_FILTER_FLAG_LOG));
+  EXPECT_TRUE(th.creds().no_new_privs());
 }
 
 }  // namespace

@@ -198,3 +198,102 @@ TEST(RestorerArgs, TheBlobRefusesDamagedArgs) {
   reinterpret_cast<ckpt_restorer_args*>(bad.data())->total_size -= 8;
   EXPECT_EQ(blob_reads(bad), uint32_t(CKPT_STEP_VERSION));
 }
+
+namespace {
+
+// n instructions whose k says which filter and which instruction it is.
+img::SeccompFilterEntry filter(uint32_t id, uint32_t n, uint32_t flags) {
+  std::vector<ckpt_sock_filter> insns(n);
+  for (uint32_t k = 0; k < n; k++) insns[k] = {6 /* BPF_RET|BPF_K */, 0, 0, id * 1000 + k};
+  img::SeccompFilterEntry f;
+  f.set_insns(std::string(reinterpret_cast<const char*>(insns.data()), n * sizeof(ckpt_sock_filter)));
+  f.set_flags(flags);
+  return f;
+}
+
+// The SECCOMP section of the thread, found in a copy of the bytes.
+ckpt_restorer_section* seccomp_section_of(std::vector<uint8_t>& bytes, int32_t tid) {
+  auto* a = reinterpret_cast<ckpt_restorer_args*>(bytes.data());
+  uint8_t* at = bytes.data() + a->header_size;
+  for (uint32_t i = 0; i < a->nr_sections; i++) {
+    auto* s = reinterpret_cast<ckpt_restorer_section*>(at);
+    if (s->tag == CKPT_SECTION_SECCOMP && reinterpret_cast<ckpt_restorer_seccomp*>(s + 1)->tid == tid) return s;
+    at += sizeof(*s) + s->size;
+  }
+  return nullptr;
+}
+
+ProcessImage seccomp_process() {
+  ProcessImage p = process(3, 0);
+  // Thread 101: two filters, the oldest first; 100 and 102: none.
+  p.threads[1].set_seccomp_mode(2);
+  *p.threads[1].add_seccomp_filters() = filter(1, 3, 0);
+  *p.threads[1].add_seccomp_filters() = filter(2, 5, 2 /* LOG */);
+  return p;
+}
+
+}  // namespace
+
+TEST(RestorerArgs, EachThreadFindsItsOwnSeccompFilters) {
+  ProcessImage p = seccomp_process();
+  Built b = build(p);
+  std::vector<uint64_t> aligned((b.args.bytes.size() + 7) / 8);
+  std::memcpy(aligned.data(), b.args.bytes.data(), b.args.bytes.size());
+  auto* a = reinterpret_cast<ckpt_restorer_args*>(aligned.data());
+  restorer_view v{};
+  restorer_test_step = 0;
+  if (setjmp(restorer_test_jump) == 0) restorer_read_args(a, &v);
+  ASSERT_EQ(restorer_test_step, 0u);
+  EXPECT_EQ(v.nr_seccomp, 1u);
+  EXPECT_EQ(restorer_thread_seccomp(&v, 100), nullptr);
+  EXPECT_EQ(restorer_thread_seccomp(&v, 102), nullptr);
+  const ckpt_restorer_seccomp* sc = restorer_thread_seccomp(&v, 101);
+  ASSERT_NE(sc, nullptr);
+  ASSERT_EQ(sc->nr_filters, 2u);
+  const auto* f = reinterpret_cast<const ckpt_restorer_seccomp_filter*>(sc + 1);
+  EXPECT_EQ(f->flags, 0u);
+  ASSERT_EQ(f->len, 3u);
+  EXPECT_EQ(reinterpret_cast<const ckpt_sock_filter*>(f + 1)[2].k, 1002u);
+  f = reinterpret_cast<const ckpt_restorer_seccomp_filter*>(reinterpret_cast<const ckpt_sock_filter*>(f + 1) + 3);
+  EXPECT_EQ(f->flags, 2u);
+  ASSERT_EQ(f->len, 5u);
+  EXPECT_EQ(reinterpret_cast<const ckpt_sock_filter*>(f + 1)[0].k, 2000u);
+  EXPECT_EQ(reinterpret_cast<const ckpt_sock_filter*>(f + 1)[4].k, 2004u);
+}
+
+TEST(RestorerArgs, TheBlobRefusesDamagedSeccompSections) {
+  Built b = build(seccomp_process());
+  const std::vector<uint8_t>& good = b.args.bytes;
+  ASSERT_EQ(blob_reads(good), 0u);
+
+  // A filter count that is not the section's.
+  std::vector<uint8_t> bad = good;
+  ckpt_restorer_section* s = seccomp_section_of(bad, 101);
+  ASSERT_NE(s, nullptr);
+  reinterpret_cast<ckpt_restorer_seccomp*>(s + 1)->nr_filters = 3;
+  EXPECT_EQ(blob_reads(bad), uint32_t(CKPT_STEP_VERSION));
+  EXPECT_EQ(restorer_test_arg0, uint64_t(CKPT_SECTION_SECCOMP));
+
+  // A filter longer than what is left of the section.
+  bad = good;
+  s = seccomp_section_of(bad, 101);
+  reinterpret_cast<ckpt_restorer_seccomp_filter*>(reinterpret_cast<ckpt_restorer_seccomp*>(s + 1) + 1)->len = 9;
+  EXPECT_EQ(blob_reads(bad), uint32_t(CKPT_STEP_VERSION));
+
+  // An empty filter, and TSYNC.
+  bad = good;
+  s = seccomp_section_of(bad, 101);
+  reinterpret_cast<ckpt_restorer_seccomp_filter*>(reinterpret_cast<ckpt_restorer_seccomp*>(s + 1) + 1)->len = 0;
+  EXPECT_EQ(blob_reads(bad), uint32_t(CKPT_STEP_VERSION));
+  bad = good;
+  s = seccomp_section_of(bad, 101);
+  reinterpret_cast<ckpt_restorer_seccomp_filter*>(reinterpret_cast<ckpt_restorer_seccomp*>(s + 1) + 1)->flags = 1;
+  EXPECT_EQ(blob_reads(bad), uint32_t(CKPT_STEP_VERSION));
+
+  // Filters of a tid that is none of the process's threads.
+  bad = good;
+  s = seccomp_section_of(bad, 101);
+  reinterpret_cast<ckpt_restorer_seccomp*>(s + 1)->tid = 4242;
+  EXPECT_EQ(blob_reads(bad), uint32_t(CKPT_STEP_VERSION));
+  EXPECT_EQ(restorer_test_arg0, uint64_t(CKPT_SECTION_SECCOMP));
+}

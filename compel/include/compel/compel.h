@@ -82,6 +82,13 @@ struct Registers {
   std::vector<uint8_t> fpregs;    // NT_PRFPREG (512-byte fxsave area)
 };
 
+// One seccomp filter of a thread (PTRACE_SECCOMP_GET_FILTER and
+// PTRACE_SECCOMP_GET_METADATA).
+struct SeccompFilter {
+  std::vector<uint8_t> insns;  // struct sock_filter[] (8 bytes each), as installed
+  uint32_t flags = 0;          // SECCOMP_FILTER_FLAG_* the kernel reports (only LOG)
+};
+
 // The tree under a root, every thread seized and interrupted.
 class FrozenTree {
  public:
@@ -113,6 +120,10 @@ class FrozenTree {
   // Pending signals via PTRACE_PEEKSIGINFO (raw 128-byte siginfo_t each).
   std::vector<std::vector<uint8_t>> pending_signals(pid_t tid, bool shared) const;
   uint64_t blocked_mask(pid_t tid) const;  // PTRACE_GETSIGMASK
+  // The thread's seccomp filters in the order they were installed, the
+  // oldest first (the kernel's index 0); empty if it has none.  Needs CAP_SYS_ADMIN, and a
+  // caller not under seccomp itself.
+  std::vector<SeccompFilter> seccomp_filters(pid_t tid) const;
 
   // Detach every task, leaving each in the state it was found in.
   void release();
