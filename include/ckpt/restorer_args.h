@@ -58,6 +58,10 @@
 
 /* ckpt_restorer_run.flags */
 #define CKPT_RUN_UFFD 0x1
+/* The run's pages are in another process's pages image (shared with it
+ * since fork, stored once), read by pread or AIO from the run's fd, never
+ * by UFFDIO_COPY: an area with such runs is not registered. */
+#define CKPT_RUN_OTHER_FILE 0x2
 
 /* How far the task (status.phase) or one thread (thread.phase) got; ckpt
  * reads it after the task stopped or died. */
@@ -204,12 +208,13 @@ struct ckpt_restorer_vma {
 	uint32_t shm_attach;
 };
 
-/* A run of pages: [vaddr, vaddr+len) comes from the pages file at offset;
- * it lies inside one area. */
+/* A run of pages: [vaddr, vaddr+len) comes from the pages file at offset
+ * (the process's own, or with CKPT_RUN_OTHER_FILE the helper fd `fd`); it
+ * lies inside one area. */
 struct ckpt_restorer_run {
 	uint64_t vaddr, len, offset;
 	uint32_t flags;           /* CKPT_RUN_* */
-	uint32_t pad;
+	int32_t fd;               /* CKPT_RUN_OTHER_FILE: the pages image to read; else -1 */
 };
 
 /* A vDSO part ([vvar], [vvar_vclock], [vdso]) of ckpt's task: parked inside
@@ -255,7 +260,7 @@ struct ckpt_restorer_mm {
 /* CKPT_SECTION_PROCESS: state the whole process shares. */
 struct ckpt_restorer_process {
 	/* Pages. */
-	int32_t pages_fd;         /* -1: no pages */
+	int32_t pages_fd;         /* -1: no pages in its own pages image */
 	uint32_t io_flags;        /* CKPT_IO_* */
 	uint64_t pages_size;      /* bytes of the pages file */
 	uint32_t aio_batch;       /* iocbs submitted at once */

@@ -9,7 +9,10 @@
  *    copies into it, skipping the zeroing of a fresh page and the fault per
  *    page that a read into empty memory costs;
  *  - the rest of a buffered image (private file areas, shared memory, or
- *    everything without userfaultfd) by pread into pages faulted in first.
+ *    everything without userfaultfd) by pread into pages faulted in first;
+ *  - runs in another process's pages image (CKPT_RUN_OTHER_FILE: pages it
+ *    shared with that one since fork) like the rest, from the run's fd;
+ *    the areas that hold such runs are not registered with userfaultfd.
  *
  * From the page cache the cost is copying and allocating, so a second thread
  * takes every other piece to use a second CPU. */
@@ -52,12 +55,19 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.sec * 1000000000ull + (uint64_t)ts.nsec;
 }
 
+/* The file a run's pages are in: the process's own pages image, or another
+ * process's (pages shared with it since fork, stored once). */
+static int run_fd(const struct restorer_view *v, const struct ckpt_restorer_run *r)
+{
+	return (r->flags & CKPT_RUN_OTHER_FILE) ? r->fd : v->proc->pages_fd;
+}
+
 /* The rest of a short read, synchronously. */
 static void finish_short(const struct restorer_view *v, const struct ckpt_restorer_run *r, uint64_t done)
 {
 	struct ckpt_restorer_args *a = v->a;
 	while (done < r->len) {
-		long ret = sys_call4(__NR_pread64, v->proc->pages_fd, r->vaddr + done, r->len - done, r->offset + done);
+		long ret = sys_call4(__NR_pread64, run_fd(v, r), r->vaddr + done, r->len - done, r->offset + done);
 		if (ret <= 0)
 			restorer_fail(a, CKPT_STEP_AIO_READ, ret ? ret : -5 /* EIO */, r->vaddr + done,
 				      r->len - done);
@@ -76,7 +86,7 @@ static void run_batch(struct reader *rd, aio_context_t ctx, uint32_t n)
 		memset(&rd->cbs[i], 0, sizeof(rd->cbs[i]));
 		rd->cbs[i].aio_data = i;
 		rd->cbs[i].aio_lio_opcode = IOCB_CMD_PREAD;
-		rd->cbs[i].aio_fildes = v->proc->pages_fd;
+		rd->cbs[i].aio_fildes = run_fd(v, r);
 		rd->cbs[i].aio_buf = r->vaddr;
 		rd->cbs[i].aio_nbytes = r->len;
 		rd->cbs[i].aio_offset = r->offset;
@@ -148,7 +158,7 @@ static int read_share(struct reader *rd)
 	const struct ckpt_restorer_run *runs = v->runs;
 	uint32_t n = 0;
 	for (uint32_t i = rd->index; i < v->nr_runs; i += rd->stride) {
-		if ((runs[i].flags & CKPT_RUN_UFFD) && uffd >= 0) {
+		if ((runs[i].flags & CKPT_RUN_UFFD) && !(runs[i].flags & CKPT_RUN_OTHER_FILE) && uffd >= 0) {
 			uffd_copy(a, &runs[i]);
 			continue;
 		}
@@ -218,7 +228,7 @@ static void wait_reader(struct reader *rd)
 static void uffd_setup(const struct restorer_view *view)
 {
 	struct ckpt_restorer_args *a = view->a;
-	if (!(view->proc->io_flags & CKPT_IO_UFFD))
+	if (!(view->proc->io_flags & CKPT_IO_UFFD) || view->proc->pages_fd < 0 || !view->proc->pages_size)
 		return;
 	uffd = sys_call1(__NR_userfaultfd, 02000000 /* O_CLOEXEC */);
 	if (uffd < 0)
