@@ -91,7 +91,7 @@ std::optional<mem::SharedWithParent> open_sharing(pid_t pid, const DumpedMemory*
 
 // Adds one area's pages to the plan: shared with the parent where they are,
 // the rest the process's own.
-uint64_t plan_area(MemorySnapshot& m, std::vector<mem::PageRange> ranges, const mem::Vma& vma,
+uint64_t plan_area(MemorySnapshot& m, const std::vector<mem::PageRange>& ranges, const mem::Vma& vma,
                    std::optional<mem::SharedWithParent>& sharing) {
   if (sharing && may_share_with_parent(vma)) return m.plan.add_pieces(sharing->split(ranges));
   return m.plan.add_area(ranges);
