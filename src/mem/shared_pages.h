@@ -45,8 +45,14 @@ uint64_t split_by_frames(uint64_t start, size_t n, const uint64_t* child, const 
                          const uint64_t* child_again, const DumpedPages& parent_pages, uint64_t page_size,
                          std::vector<PagePiece>& out);
 
+// Pure: the spans of the pagemap to read for `ranges` (address order): each
+// at most `max_span` bytes, covering whole ranges (a longer one cut) and the
+// gaps between them where those are at most `max_gap`.
+std::vector<PageRange> pagemap_reads(const std::vector<PageRange>& ranges, uint64_t max_span, uint64_t max_gap);
+
 // Reads the page frames of a child and of its (dumped, still frozen) parent
-// in large chunks and splits the child's ranges with split_by_frames.
+// in large chunks (pagemap_reads) and splits the child's ranges with
+// split_by_frames.
 class SharedWithParent {
  public:
   // Throws (naming the pid) if either pagemap cannot be opened.
@@ -61,7 +67,10 @@ class SharedWithParent {
   uint64_t hidden_frames() const { return hidden_frames_; }
 
  private:
-  void split_chunk(uint64_t start, uint64_t end, std::vector<PagePiece>& out);
+  // The child's, the parent's and again the child's entries of `read`.
+  void read_frames(const PageRange& read);
+  // Splits `part`, a range (or a piece of one) inside the last read.
+  void split_read(const PageRange& read, const PageRange& part, std::vector<PagePiece>& out);
 
   PageFrames child_, parent_;
   const DumpedPages& parent_pages_;

@@ -304,6 +304,25 @@ TEST(SharedPages, OnlyTheSameKnownFrameHeldStillAndDumpedByTheParentIsShared) {
   EXPECT_FALSE(mem::same_frame(present(0), present(0)));
 }
 
+TEST(SharedPages, PagemapReadsAreLargeAndSkipOnlyBigGaps) {
+  auto reads = [](std::vector<mem::PageRange> ranges) {
+    std::vector<std::pair<uint64_t, uint64_t>> out;
+    for (const mem::PageRange& r : mem::pagemap_reads(ranges, 0x10000, 0x2000)) out.emplace_back(r.start, r.end);
+    return out;
+  };
+  using V = std::vector<std::pair<uint64_t, uint64_t>>;
+  // Close ranges share one read; a big gap starts another.
+  EXPECT_EQ(reads({{0x1000, 0x2000}, {0x3000, 0x4000}, {0x6000, 0x7000}, {0x20000, 0x21000}}),
+            (V{{0x1000, 0x7000}, {0x20000, 0x21000}}));
+  // A long range is cut; the next range joins the last piece if it fits.
+  EXPECT_EQ(reads({{0x0, 0x18000}, {0x19000, 0x1a000}}), (V{{0x0, 0x10000}, {0x10000, 0x1a000}}));
+  // A read never spans more than max_span: a range that starts at its end
+  // starts the next one, one that starts inside is cut.
+  EXPECT_EQ(reads({{0x0, 0xf000}, {0x10000, 0x12000}}), (V{{0x0, 0xf000}, {0x10000, 0x12000}}));
+  EXPECT_EQ(reads({{0x0, 0xe000}, {0xf000, 0x12000}}), (V{{0x0, 0x10000}, {0x10000, 0x12000}}));
+  EXPECT_TRUE(reads({}).empty());
+}
+
 // The kernel's view: a forked child maps the very frames of its parent until
 // it writes.  (Frame numbers are shown to root only.)
 TEST(PageFrames, AForkedChildSharesTheFramesItDidNotWrite) {
