@@ -59,8 +59,9 @@
 /* ckpt_restorer_run.flags */
 #define CKPT_RUN_UFFD 0x1
 /* The run's pages are in another process's pages image (shared with it
- * since fork, stored once), read by pread or AIO from the run's fd, never
- * by UFFDIO_COPY: an area with such runs is not registered. */
+ * since fork, stored once): the run's fd, one of the PAGE_FILES section,
+ * read by pread or AIO, or with CKPT_RUN_UFFD by UFFDIO_COPY from the
+ * blob's mapping of it. */
 #define CKPT_RUN_OTHER_FILE 0x2
 
 /* How far the task (status.phase) or one thread (thread.phase) got; ckpt
@@ -188,6 +189,7 @@ enum ckpt_restorer_tag {
 	CKPT_SECTION_POSIX_TIMERS = 10, /* struct ckpt_restorer_posix_timer[count], by id */
 	CKPT_SECTION_THREAD = 11,      /* struct ckpt_restorer_thread, groups, pending */
 	CKPT_SECTION_FRAME = 12,       /* a thread's rt_sigframe (64-byte aligned) */
+	CKPT_SECTION_PAGE_FILES = 13,  /* struct ckpt_restorer_page_file[count] */
 	CKPT_SECTION_COUNT
 };
 
@@ -215,6 +217,15 @@ struct ckpt_restorer_run {
 	uint64_t vaddr, len, offset;
 	uint32_t flags;           /* CKPT_RUN_* */
 	int32_t fd;               /* CKPT_RUN_OTHER_FILE: the pages image to read; else -1 */
+};
+
+/* The pages image of another process of the tree that runs read
+ * (CKPT_RUN_OTHER_FILE): a helper fd and its size, for the mapping that
+ * UFFDIO_COPY copies from. */
+struct ckpt_restorer_page_file {
+	int32_t fd;
+	uint32_t pad;
+	uint64_t size;            /* bytes of the file, whole pages */
 };
 
 /* A vDSO part ([vvar], [vvar_vclock], [vdso]) of ckpt's task: parked inside

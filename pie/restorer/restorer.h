@@ -31,7 +31,8 @@ struct restorer_view {
 	const struct ckpt_restorer_siginfo *shared_pending;
 	const struct ckpt_restorer_posix_timer *timers;
 	uint32_t nr_timers;
-	uint32_t pad;
+	uint32_t nr_page_files;
+	const struct ckpt_restorer_page_file *page_files;
 };
 
 __attribute__((noreturn)) void restorer_fail(struct ckpt_restorer_args *a, uint32_t step, long ret,

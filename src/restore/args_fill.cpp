@@ -43,13 +43,6 @@ bool filled_by_uffd(const img::VmaEntry& v) {
   return v.kind() == img::VMA_ANON_PRIVATE && !(v.flags() & MAP_LOCKED);
 }
 
-// Whether the area's runs are filled by UFFDIO_COPY.  Not an area that some
-// run fills from another process's pages image: those runs are read by
-// pread, which in a registered area would wait for a fault nobody serves.
-bool uffd_fills(const img::VmaEntry& v, bool uffd, bool reads_other_image) {
-  return uffd && filled_by_uffd(v) && !reads_other_image;
-}
-
 // The index of the area holding `at` from `vi` on (runs lie inside areas,
 // checked at load), or vmas.size().
 size_t area_at(const ProcessImage& p, size_t vi, uint64_t at) {
@@ -57,31 +50,15 @@ size_t area_at(const ProcessImage& p, size_t vi, uint64_t at) {
   return vi;
 }
 
-// For each area, whether a run fills part of it from another process's
-// pages image (pages shared since fork, stored once).
-std::vector<bool> areas_reading_other_images(const ProcessImage& p) {
-  std::vector<bool> other(p.vmas.size());
-  size_t vi = 0;
-  for (const auto& r : p.runs) {
-    if (p.own(r)) continue;
-    for (uint64_t at = r.vaddr, end = r.vaddr + r.len; at < end; at = p.vmas[vi].end()) {
-      vi = area_at(p, vi, at);
-      if (vi == p.vmas.size()) break;
-      other[vi] = true;
-    }
-  }
-  return other;
-}
-
 // The helper fd a run reads from if it is not the process's own pages image.
 int32_t other_image_fd(const ProcessImage& p, const HelperFiles& h, int helper_fd_first,
                        const ProcessImage::Run& r) {
   if (p.own(r)) return -1;
-  auto slot = h.other_pages_slot.find(r.pages_id);
-  if (slot == h.other_pages_slot.end())
+  auto other = h.other_pages.find(r.pages_id);
+  if (other == h.other_pages.end())
     throw Error(format("cannot restore pid %d: pages-%u.img, which its pages at 0x%llx are in, is not open", p.pid(),
                        r.pages_id, (unsigned long long)r.vaddr));
-  return helper_fd_first + slot->second;
+  return helper_fd_first + other->second.slot;
 }
 
 // The sections, appended in order; each payload 8-byte aligned (or more,
@@ -367,8 +344,6 @@ uint32_t io_flags(const ArgsInputs& in) {
   // UFFDIO_COPY copies from the page cache: not for an image read directly
   // from the device.
   if (in.helpers->pages_direct) flags = (flags & ~CKPT_IO_UFFD) | CKPT_IO_AIO;
-  // Nothing of its own to map (every run is in another process's image).
-  if (in.helpers->pages_slot < 0) flags &= ~CKPT_IO_UFFD;
   if (tuning.aio) flags = *tuning.aio ? flags | CKPT_IO_AIO : flags & ~CKPT_IO_AIO;
   return flags;
 }
@@ -413,7 +388,6 @@ bool needs_vdso_proxy(const ArgsInputs& in) {
 
 std::vector<ckpt_restorer_run> blob_runs(const ProcessImage& p, const HelperFiles& h, int helper_fd_first,
                                          bool uffd) {
-  std::vector<bool> other = areas_reading_other_images(p);
   std::vector<ckpt_restorer_run> out;
   size_t vi = 0;
   for (const auto& r : p.runs) {
@@ -422,8 +396,8 @@ std::vector<ckpt_restorer_run> blob_runs(const ProcessImage& p, const HelperFile
       vi = area_at(p, vi, at);
       bool in_area = vi < p.vmas.size();
       uint64_t stop = in_area ? std::min(end, p.vmas[vi].end()) : end;
-      uint32_t flags = fd >= 0 ? uint32_t(CKPT_RUN_OTHER_FILE)
-                               : in_area && uffd_fills(p.vmas[vi], uffd, other[vi]) ? uint32_t(CKPT_RUN_UFFD) : 0u;
+      uint32_t flags = (fd >= 0 ? uint32_t(CKPT_RUN_OTHER_FILE) : 0u) |
+                       (in_area && uffd && filled_by_uffd(p.vmas[vi]) ? uint32_t(CKPT_RUN_UFFD) : 0u);
       for (const PageRun& piece : split_runs({{at, stop - at, r.offset + (at - r.vaddr)}}, kMaxIoBytes))
         out.push_back({piece.vaddr, piece.len, piece.offset, flags, fd});
       at = stop;
@@ -432,10 +406,15 @@ std::vector<ckpt_restorer_run> blob_runs(const ProcessImage& p, const HelperFile
   return out;
 }
 
+std::vector<ckpt_restorer_page_file> page_files(const HelperFiles& h, int helper_fd_first) {
+  std::vector<ckpt_restorer_page_file> out;
+  for (const auto& [id, other] : h.other_pages) out.push_back({helper_fd_first + other.slot, 0, other.size});
+  return out;
+}
+
 std::vector<ckpt_restorer_vma> blob_vmas(const ProcessImage& p, const HelperFiles& h, int helper_fd_first,
                                          bool uffd, bool vdso_proxy) {
   std::vector<ckpt_restorer_vma> out;
-  std::vector<bool> other = areas_reading_other_images(p);
   size_t ri = 0;
   for (size_t i = 0; i < p.vmas.size(); i++) {
     const img::VmaEntry& v = p.vmas[i];
@@ -482,7 +461,7 @@ std::vector<ckpt_restorer_vma> blob_vmas(const ProcessImage& p, const HelperFile
     // Any run touching the area: it is written before its final protection.
     while (ri < p.runs.size() && p.runs[ri].vaddr + p.runs[ri].len <= v.start()) ri++;
     b.write_first = ri < p.runs.size() && p.runs[ri].vaddr < v.end();
-    b.uffd = b.write_first && uffd_fills(v, uffd, other[i]);
+    b.uffd = b.write_first && uffd && filled_by_uffd(v);
     b.madv = v.madv() & kStickyAdvice;
     out.push_back(b);
   }
@@ -511,6 +490,7 @@ ArgsImage build_args(const ArgsInputs& in, const AreaLayout& layout) {
   }
   w.add_array(CKPT_SECTION_VMAS, blob_vmas(p, *in.helpers, in.helper_fd_first, uffd, proxy));
   w.add_array(CKPT_SECTION_RUNS, blob_runs(p, *in.helpers, in.helper_fd_first, uffd));
+  w.add_array(CKPT_SECTION_PAGE_FILES, page_files(*in.helpers, in.helper_fd_first));
   w.add_array(CKPT_SECTION_RLIMITS, rlimits(p));
   w.add_array(CKPT_SECTION_SIGACTIONS, sigactions(p));
   w.add_array(CKPT_SECTION_SHARED_PENDING, siginfos(p.core.process().shared_pending(), true));

@@ -133,7 +133,7 @@ HelperFiles open_helper_files(const image::ImageDir& dir, const ProcessImage& p,
     image::PagesFile pages = open_pages_image(dir, id, need, pid, tuning);
     h.fds.push_back(std::move(pages.fd));
     if (id != p.pages_id) {
-      h.other_pages_slot[id] = int(h.fds.size() - 1);
+      h.other_pages[id] = {int(h.fds.size() - 1), pages.size};
       continue;
     }
     h.pages_direct = pages.direct;

@@ -28,8 +28,12 @@ struct HelperFiles {
   bool pages_direct = false;
   uint64_t pages_size = 0;
   // Pages images of other processes of the tree that runs read (pages
-  // shared since fork, stored once): pages id -> slot.
-  std::map<uint32_t, int> other_pages_slot;
+  // shared since fork, stored once), by pages id.
+  struct OtherPages {
+    int slot;
+    uint64_t size;
+  };
+  std::map<uint32_t, OtherPages> other_pages;
 };
 
 class SharedMemory;

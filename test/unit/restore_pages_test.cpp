@@ -1,7 +1,8 @@
 // Restore of pages a child shared with its parent since fork, stored once in
 // the parent's pages image: the runs naming another image are checked
 // against the tree at load, the other image becomes a helper fd of the
-// child, and the blob reads those runs from it, never by UFFDIO_COPY.
+// child, and the blob reads those runs from it (or maps it for
+// UFFDIO_COPY, as its own).
 //
 // The AddressSanitizer variant of the unit tests does not build src/restore.
 #if !defined(__SANITIZE_ADDRESS__)
@@ -99,9 +100,10 @@ TEST_F(RestorePagesTest, TheOtherImageIsAHelperFdCheckedForItsSize) {
   ASSERT_EQ(h.fds.size(), 2u);
   ASSERT_GE(h.pages_slot, 0);
   EXPECT_EQ(h.pages_size, 2 * kPage);
-  ASSERT_EQ(h.other_pages_slot.size(), 1u);
-  ASSERT_TRUE(h.other_pages_slot.count(10));
-  EXPECT_NE(h.other_pages_slot[10], h.pages_slot);
+  ASSERT_EQ(h.other_pages.size(), 1u);
+  ASSERT_TRUE(h.other_pages.count(10));
+  EXPECT_NE(h.other_pages[10].slot, h.pages_slot);
+  EXPECT_EQ(h.other_pages[10].size, 4 * kPage);
 
   write_pages(10, 2);  // shorter than the child's run into it needs
   EXPECT_EQ(error_of([&] { restore::open_helper_files(dir_, tree(kPage).procs[1], tuning); }),
@@ -115,34 +117,37 @@ TEST_F(RestorePagesTest, AProcessWithoutPagesOfItsOwnOpensOnlyTheOther) {
   restore::HelperFiles h = restore::open_helper_files(dir_, child, tuning);
   EXPECT_EQ(h.pages_slot, -1);
   EXPECT_EQ(h.fds.size(), 1u);
-  EXPECT_EQ(h.other_pages_slot.at(10), 0);
+  EXPECT_EQ(h.other_pages.at(10).slot, 0);
 }
 
-TEST(RestorePages, TheBlobReadsOtherImagesFromTheirFdAndNeverByUffd) {
+TEST(RestorePages, TheBlobReadsOtherImagesFromTheirFd) {
   ProcessImage child = tree(kPage).procs[1];
   restore::HelperFiles h;
   h.pages_slot = 0;
-  h.other_pages_slot[10] = 1;
+  h.other_pages[10] = {1, 4 * kPage};
   std::vector<ckpt_restorer_run> runs = restore::blob_runs(child, h, 100, /*uffd=*/true);
   ASSERT_EQ(runs.size(), 3u);
-  // The first area reads from the parent's image too: none of it by uffd.
-  EXPECT_EQ(runs[0].flags, 0u);
+  EXPECT_EQ(runs[0].flags, uint32_t(CKPT_RUN_UFFD));
   EXPECT_EQ(runs[0].fd, -1);
   EXPECT_EQ(runs[1].vaddr, 0x11000u);
   EXPECT_EQ(runs[1].offset, kPage);
-  EXPECT_EQ(runs[1].flags, uint32_t(CKPT_RUN_OTHER_FILE));
+  EXPECT_EQ(runs[1].flags, uint32_t(CKPT_RUN_OTHER_FILE | CKPT_RUN_UFFD));
   EXPECT_EQ(runs[1].fd, 101);
-  // The second area is its own alone.
   EXPECT_EQ(runs[2].flags, uint32_t(CKPT_RUN_UFFD));
   EXPECT_EQ(runs[2].offset, kPage);
+  // Without userfaultfd every run is read, the other image's from its fd.
+  runs = restore::blob_runs(child, h, 100, /*uffd=*/false);
+  EXPECT_EQ(runs[0].flags, 0u);
+  EXPECT_EQ(runs[1].flags, uint32_t(CKPT_RUN_OTHER_FILE));
+  EXPECT_EQ(runs[1].fd, 101);
 
-  std::vector<ckpt_restorer_vma> vmas = restore::blob_vmas(child, h, 100, /*uffd=*/true);
-  ASSERT_EQ(vmas.size(), 2u);
-  EXPECT_TRUE(vmas[0].write_first);
-  EXPECT_FALSE(vmas[0].uffd);
-  EXPECT_TRUE(vmas[1].uffd);
+  // The blob maps the other image for UFFDIO_COPY: its fd and size.
+  std::vector<ckpt_restorer_page_file> files = restore::page_files(h, 100);
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0].fd, 101);
+  EXPECT_EQ(files[0].size, 4 * kPage);
 
-  h.other_pages_slot.clear();
+  h.other_pages.clear();
   EXPECT_EQ(error_of([&] { restore::blob_runs(child, h, 100, true); }),
             "cannot restore pid 11: pages-10.img, which its pages at 0x11000 are in, is not open");
 }
