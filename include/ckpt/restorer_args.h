@@ -58,6 +58,11 @@
 
 /* ckpt_restorer_run.flags */
 #define CKPT_RUN_UFFD 0x1
+/* The run's pages are in another process's pages image (shared with it
+ * since fork, stored once): the run's fd, one of the PAGE_FILES section,
+ * read by pread or AIO, or with CKPT_RUN_UFFD by UFFDIO_COPY from the
+ * blob's mapping of it. */
+#define CKPT_RUN_OTHER_FILE 0x2
 
 /* How far the task (status.phase) or one thread (thread.phase) got; ckpt
  * reads it after the task stopped or died. */
@@ -186,6 +191,7 @@ enum ckpt_restorer_tag {
 	CKPT_SECTION_THREAD = 11,      /* struct ckpt_restorer_thread, groups, pending */
 	CKPT_SECTION_FRAME = 12,       /* a thread's rt_sigframe (64-byte aligned) */
 	CKPT_SECTION_SECCOMP = 13,     /* one thread's seccomp filters (count = filters) */
+	CKPT_SECTION_PAGE_FILES = 14,  /* struct ckpt_restorer_page_file[count] */
 	CKPT_SECTION_COUNT
 };
 
@@ -206,12 +212,22 @@ struct ckpt_restorer_vma {
 	uint32_t shm_attach;
 };
 
-/* A run of pages: [vaddr, vaddr+len) comes from the pages file at offset;
- * it lies inside one area. */
+/* A run of pages: [vaddr, vaddr+len) comes from the pages file at offset
+ * (the process's own, or with CKPT_RUN_OTHER_FILE the helper fd `fd`); it
+ * lies inside one area. */
 struct ckpt_restorer_run {
 	uint64_t vaddr, len, offset;
 	uint32_t flags;           /* CKPT_RUN_* */
+	int32_t fd;               /* CKPT_RUN_OTHER_FILE: the pages image to read; else -1 */
+};
+
+/* The pages image of another process of the tree that runs read
+ * (CKPT_RUN_OTHER_FILE): a helper fd and its size, for the mapping that
+ * UFFDIO_COPY copies from. */
+struct ckpt_restorer_page_file {
+	int32_t fd;
 	uint32_t pad;
+	uint64_t size;            /* bytes of the file, whole pages */
 };
 
 /* A vDSO part ([vvar], [vvar_vclock], [vdso]) of ckpt's task: parked inside
@@ -257,7 +273,7 @@ struct ckpt_restorer_mm {
 /* CKPT_SECTION_PROCESS: state the whole process shares. */
 struct ckpt_restorer_process {
 	/* Pages. */
-	int32_t pages_fd;         /* -1: no pages */
+	int32_t pages_fd;         /* -1: no pages in its own pages image */
 	uint32_t io_flags;        /* CKPT_IO_* */
 	uint64_t pages_size;      /* bytes of the pages file */
 	uint32_t aio_batch;       /* iocbs submitted at once */

@@ -139,6 +139,9 @@ void restorer_read_args(struct ckpt_restorer_args *a, struct restorer_view *v)
 		case CKPT_SECTION_POSIX_TIMERS:
 			v->timers = array(a, s, sizeof(*v->timers), &v->nr_timers);
 			break;
+		case CKPT_SECTION_PAGE_FILES:
+			v->page_files = array(a, s, sizeof(*v->page_files), &v->nr_page_files);
+			break;
 		case CKPT_SECTION_THREAD:
 			if (s->size < sizeof(struct ckpt_restorer_thread) ||
 			    thread_bytes(payload(s)) > s->size)

@@ -9,7 +9,10 @@
  *    copies into it, skipping the zeroing of a fresh page and the fault per
  *    page that a read into empty memory costs;
  *  - the rest of a buffered image (private file areas, shared memory, or
- *    everything without userfaultfd) by pread into pages faulted in first.
+ *    everything without userfaultfd) by pread into pages faulted in first;
+ *  - runs in another process's pages image (CKPT_RUN_OTHER_FILE: pages it
+ *    shared with that one since fork) the same ways, from the run's fd, or
+ *    by UFFDIO_COPY from a mapping of that image too.
  *
  * From the page cache the cost is copying and allocating, so a second thread
  * takes every other piece to use a second CPU. */
@@ -39,9 +42,12 @@ struct reader {
 	const struct ckpt_restorer_run *batch[MAX_BATCH];
 };
 
-/* Shared by the readers: the userfaultfd and the pages file's mapping. */
+/* Shared by the readers: the userfaultfd, the pages file's mapping, and the
+ * mapping of the other processes' pages images (PAGE_FILES), side by side
+ * in their order there. */
 static long uffd = -1;
 static uint64_t pages_map;
+static uint64_t others_map, others_size;
 
 static struct reader readers[CKPT_RESTORER_MAX_IO_WORKERS];
 
@@ -52,12 +58,19 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.sec * 1000000000ull + (uint64_t)ts.nsec;
 }
 
+/* The file a run's pages are in: the process's own pages image, or another
+ * process's (pages shared with it since fork, stored once). */
+static int run_fd(const struct restorer_view *v, const struct ckpt_restorer_run *r)
+{
+	return (r->flags & CKPT_RUN_OTHER_FILE) ? r->fd : v->proc->pages_fd;
+}
+
 /* The rest of a short read, synchronously. */
 static void finish_short(const struct restorer_view *v, const struct ckpt_restorer_run *r, uint64_t done)
 {
 	struct ckpt_restorer_args *a = v->a;
 	while (done < r->len) {
-		long ret = sys_call4(__NR_pread64, v->proc->pages_fd, r->vaddr + done, r->len - done, r->offset + done);
+		long ret = sys_call4(__NR_pread64, run_fd(v, r), r->vaddr + done, r->len - done, r->offset + done);
 		if (ret <= 0)
 			restorer_fail(a, CKPT_STEP_AIO_READ, ret ? ret : -5 /* EIO */, r->vaddr + done,
 				      r->len - done);
@@ -76,7 +89,7 @@ static void run_batch(struct reader *rd, aio_context_t ctx, uint32_t n)
 		memset(&rd->cbs[i], 0, sizeof(rd->cbs[i]));
 		rd->cbs[i].aio_data = i;
 		rd->cbs[i].aio_lio_opcode = IOCB_CMD_PREAD;
-		rd->cbs[i].aio_fildes = v->proc->pages_fd;
+		rd->cbs[i].aio_fildes = run_fd(v, r);
 		rd->cbs[i].aio_buf = r->vaddr;
 		rd->cbs[i].aio_nbytes = r->len;
 		rd->cbs[i].aio_offset = r->offset;
@@ -108,13 +121,30 @@ static void run_batch(struct reader *rd, aio_context_t ctx, uint32_t n)
 	}
 }
 
-static void uffd_copy(struct ckpt_restorer_args *a, const struct ckpt_restorer_run *r)
+/* Where a run's data is in the mappings UFFDIO_COPY copies from: the own
+ * pages image's, or that of the other image its fd names. */
+static uint64_t run_source(const struct restorer_view *v, const struct ckpt_restorer_run *r)
 {
+	if (!(r->flags & CKPT_RUN_OTHER_FILE))
+		return pages_map + r->offset;
+	uint64_t at = others_map;
+	for (uint32_t i = 0; i < v->nr_page_files; i++) {
+		if (v->page_files[i].fd == r->fd)
+			return at + r->offset;
+		at += v->page_files[i].size;
+	}
+	restorer_fail(v->a, CKPT_STEP_UFFD_COPY, -9 /* EBADF */, r->vaddr, r->len);
+}
+
+static void uffd_copy(const struct restorer_view *v, const struct ckpt_restorer_run *r)
+{
+	struct ckpt_restorer_args *a = v->a;
+	uint64_t src = run_source(v, r);
 	uint64_t done = 0;
 	while (done < r->len) {
 		struct uffdio_copy c = {
 			.dst = r->vaddr + done,
-			.src = pages_map + r->offset + done,
+			.src = src + done,
 			.len = r->len - done,
 			.mode = 0,
 		};
@@ -149,7 +179,7 @@ static int read_share(struct reader *rd)
 	uint32_t n = 0;
 	for (uint32_t i = rd->index; i < v->nr_runs; i += rd->stride) {
 		if ((runs[i].flags & CKPT_RUN_UFFD) && uffd >= 0) {
-			uffd_copy(a, &runs[i]);
+			uffd_copy(v, &runs[i]);
 			continue;
 		}
 		if (!aio) {
@@ -213,11 +243,42 @@ static void wait_reader(struct reader *rd)
 		sys_call6(__NR_futex, (long)&rd->tid, FUTEX_WAIT, tid, 0, 0, 0);
 }
 
+static uint64_t map_file(struct ckpt_restorer_args *a, uint64_t at, uint64_t size, int fd)
+{
+	long m = sys_call6(__NR_mmap, at, size, PROT_READ, MAP_SHARED | (at ? MAP_FIXED : 0), fd, 0);
+	if (m < 0 && m > -4096)
+		restorer_fail(a, CKPT_STEP_PAGES_MAP, m, size, (uint64_t)(int64_t)fd);
+	return (uint64_t)m;
+}
+
+/* The pages images UFFDIO_COPY copies from, mapped read-only: the own one
+ * (if the process has pages there), and the other processes' side by side
+ * in one range reserved for them. */
+static void map_page_files(const struct restorer_view *v)
+{
+	struct ckpt_restorer_args *a = v->a;
+	if (v->proc->pages_fd >= 0 && v->proc->pages_size)
+		pages_map = map_file(a, 0, v->proc->pages_size, v->proc->pages_fd);
+	for (uint32_t i = 0; i < v->nr_page_files; i++)
+		others_size += v->page_files[i].size;
+	if (!others_size)
+		return;
+	long m = sys_call6(__NR_mmap, 0, others_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m < 0 && m > -4096)
+		restorer_fail(a, CKPT_STEP_PAGES_MAP, m, others_size, (uint64_t)-1);
+	others_map = (uint64_t)m;
+	uint64_t at = others_map;
+	for (uint32_t i = 0; i < v->nr_page_files; i++) {
+		if (v->page_files[i].size)
+			map_file(a, at, v->page_files[i].size, v->page_files[i].fd);
+		at += v->page_files[i].size;
+	}
+}
+
 /* Registers every area that UFFDIO_COPY fills; on any refusal (no
  * userfaultfd here, say) it is all undone and AIO reads everything. */
 static void uffd_setup(const struct restorer_view *view)
 {
-	struct ckpt_restorer_args *a = view->a;
 	if (!(view->proc->io_flags & CKPT_IO_UFFD))
 		return;
 	uffd = sys_call1(__NR_userfaultfd, 02000000 /* O_CLOEXEC */);
@@ -237,10 +298,7 @@ static void uffd_setup(const struct restorer_view *view)
 		ok = sys_call3(__NR_ioctl, uffd, UFFDIO_REGISTER, &reg) == 0;
 	}
 	if (ok) {
-		long m = sys_call6(__NR_mmap, 0, view->proc->pages_size, PROT_READ, MAP_SHARED, view->proc->pages_fd, 0);
-		if (m < 0 && m > -4096)
-			restorer_fail(a, CKPT_STEP_PAGES_MAP, m, view->proc->pages_size, 0);
-		pages_map = (uint64_t)m;
+		map_page_files(view);
 		return;
 	}
 	for (uint32_t i = 0; i < registered; i++) {
@@ -254,7 +312,7 @@ static void uffd_setup(const struct restorer_view *view)
 }
 
 /* The areas become ordinary again: no trace of userfaultfd, no mapping of
- * the pages file. */
+ * a pages file. */
 static void uffd_teardown(const struct restorer_view *view)
 {
 	if (uffd < 0)
@@ -267,7 +325,10 @@ static void uffd_teardown(const struct restorer_view *view)
 		sys_call3(__NR_ioctl, uffd, UFFDIO_UNREGISTER, &range);
 	}
 	sys_call1(__NR_close, uffd);
-	sys_call2(__NR_munmap, pages_map, view->proc->pages_size);
+	if (pages_map)
+		sys_call2(__NR_munmap, pages_map, view->proc->pages_size);
+	if (others_map)
+		sys_call2(__NR_munmap, others_map, others_size);
 	uffd = -1;
 }
 

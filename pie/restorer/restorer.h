@@ -32,6 +32,8 @@ struct restorer_view {
 	const struct ckpt_restorer_posix_timer *timers;
 	uint32_t nr_timers;
 	uint32_t nr_seccomp;      /* CKPT_SECTION_SECCOMP sections (threads with filters) */
+	uint32_t nr_page_files;
+	const struct ckpt_restorer_page_file *page_files;
 };
 
 __attribute__((noreturn)) void restorer_fail(struct ckpt_restorer_args *a, uint32_t step, long ret,

@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 
 #include "cli/options.h"
 #include "compel/compel.h"
+#include "dump/memory.h"
 #include "dump/pending_images.h"
 #include "dump/shared_memory.h"
 #include "files/files.h"
@@ -16,6 +18,7 @@ namespace ckpt::dump {
 struct DumpStats {
   uint64_t vmas = 0;
   uint64_t pages = 0;
+  uint64_t shared_pages = 0;  // in another process's pages image
   uint64_t fds = 0;
 };
 
@@ -28,6 +31,9 @@ struct DumpContext {
   DumpStats stats;
   // Shared memory and deleted files, recorded once for the tree.
   SharedObjects* shared = nullptr;
+  // The memory of every process dumped so far, by pid: its children's pages
+  // still shared with it are found there.
+  std::map<pid_t, DumpedMemory> dumped_memory;
 };
 
 }  // namespace ckpt::dump

@@ -66,7 +66,7 @@ int run_dump(const cli::Options& opts) {
   LOG_INFO("Froze %zu processes", tree.processes().size());
   dump::check_supported(tree, root);
 
-  dump::DumpContext ctx{opts, tree, images, files, page_size, {}, &shared};
+  dump::DumpContext ctx{opts, tree, images, files, page_size, {}, &shared, {}};
   // One process at a time, parents first: each is infected, asked and cured
   // before the next, and the file table spans them all.  A zombie is only a
   // pstree record.
@@ -106,10 +106,10 @@ int run_dump(const cli::Options& opts) {
   }
   LOG_INFO("Dumped the tree of pid %d: %zu processes (%zu zombies), %zu open file descriptions", root,
            tree.processes().size(), zombies, files.entries().size());
-  LOG_INFO("Dumped pid %d: %llu VMAs, %llu pages (%.1f MiB), %llu fds in %.0f ms; frozen for %.0f ms", root,
-           (unsigned long long)ctx.stats.vmas, (unsigned long long)ctx.stats.pages,
-           double(ctx.stats.pages * ctx.page_size) / (1 << 20), (unsigned long long)ctx.stats.fds, ms_since(start),
-           frozen_ms);
+  LOG_INFO("Dumped pid %d: %llu VMAs, %llu pages (%.1f MiB; %llu more shared with a parent since fork, stored "
+           "once), %llu fds in %.0f ms; frozen for %.0f ms", root, (unsigned long long)ctx.stats.vmas,
+           (unsigned long long)ctx.stats.pages, double(ctx.stats.pages * ctx.page_size) / (1 << 20),
+           (unsigned long long)ctx.stats.shared_pages, (unsigned long long)ctx.stats.fds, ms_since(start), frozen_ms);
   return 0;
 }
 

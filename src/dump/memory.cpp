@@ -73,6 +73,40 @@ std::vector<mem::PageRange> area_pages(mem::PagemapScanner& scanner, const proc:
   return {};
 }
 
+// Pages still shared with the parent are looked for in private anonymous
+// areas only (heap, stack, anonymous mmaps): those a fork shares.
+bool may_share_with_parent(const mem::Vma& vma) { return vma.entry.kind() == img::VMA_ANON_PRIVATE; }
+
+// The page frames of the process and its parent, or nothing (the pages are
+// then stored again) if either pagemap cannot be opened.
+std::optional<mem::SharedWithParent> open_sharing(pid_t pid, const DumpedMemory* parent, uint64_t page_size) {
+  if (!parent) return std::nullopt;
+  try {
+    return std::optional<mem::SharedWithParent>(std::in_place, pid, parent->proc_id, parent->pages, page_size);
+  } catch (const Error& e) {
+    LOG_INFO("pid %d: pages shared with its parent since fork are stored again: %s", pid, e.what());
+    return std::nullopt;
+  }
+}
+
+// Adds one area's pages to the plan: shared with the parent where they are,
+// the rest the process's own.
+uint64_t plan_area(MemorySnapshot& m, const std::vector<mem::PageRange>& ranges, const mem::Vma& vma,
+                   std::optional<mem::SharedWithParent>& sharing) {
+  if (sharing && may_share_with_parent(vma)) return m.plan.add_pieces(sharing->split(ranges));
+  return m.plan.add_area(ranges);
+}
+
+void log_sharing(pid_t pid, const std::optional<mem::SharedWithParent>& sharing, uint64_t page_size) {
+  if (!sharing) return;
+  if (sharing->shared_pages() == 0 && sharing->hidden_frames() > 0)
+    LOG_INFO("pid %d: its pagemap shows no page frame numbers (ckpt runs without CAP_SYS_ADMIN): pages it still "
+             "shares with its parent are stored again", pid);
+  else
+    LOG_INFO("pid %d: %llu pages (%.1f MiB) still shared with its parent since fork, not stored again", pid,
+             (unsigned long long)sharing->shared_pages(), double(sharing->shared_pages() * page_size) / (1 << 20));
+}
+
 // The GNU build id of the process's vDSO, so that restore can tell whether
 // the vDSO of its kernel is the same code, and its exported functions, so
 // that restore can point them at its own vDSO if not.
@@ -100,11 +134,13 @@ void record_vdso(pid_t pid, uint64_t start, uint64_t size, img::MmEntry& mm) {
 
 }  // namespace
 
-MemorySnapshot snapshot_memory(pid_t pid, const proc::Stat& stat, uint64_t page_size, SharedObjects& shared) {
+MemorySnapshot snapshot_memory(pid_t pid, const proc::Stat& stat, uint64_t page_size, SharedObjects& shared,
+                               const DumpedMemory* parent) {
   MemorySnapshot m{make_mm(pid, stat), {}, mem::PagePlan(page_size)};
   std::string smaps_path = proc::path(pid, "smaps");
   std::vector<proc::MapsEntry> areas = proc::parse_maps(proc::read_file(smaps_path), smaps_path);
   mem::PagemapScanner scanner(pid);
+  std::optional<mem::SharedWithParent> sharing = open_sharing(pid, parent, page_size);
   for (const proc::MapsEntry& area : areas) {
     std::optional<struct stat> file;
     if (mem::needs_file_stat(area)) file = stat_area_file(pid, area);
@@ -114,7 +150,7 @@ MemorySnapshot snapshot_memory(pid_t pid, const proc::Stat& stat, uint64_t page_
       if (!file) throw mem::area_error(area, pid, "its object could not be looked up through " + map_file_path(pid, area));
       shared.add_area(pid, area, *file, *vma);
     }
-    uint64_t pages = m.plan.add_area(area_pages(scanner, area, *vma));
+    uint64_t pages = plan_area(m, area_pages(scanner, area, *vma), *vma, sharing);
     vma->entry.set_has_pages(pages > 0);
     if (vma->entry.kind() == img::VMA_VDSO) {
       m.mm.set_vdso_start(area.start);
@@ -127,6 +163,7 @@ MemorySnapshot snapshot_memory(pid_t pid, const proc::Stat& stat, uint64_t page_
   }
   LOG_INFO("pid %d: %zu areas, %llu pages with data in %zu runs", pid, m.vmas.size(),
            (unsigned long long)m.plan.pages(), m.plan.runs().size());
+  log_sharing(pid, sharing, page_size);
   return m;
 }
 
@@ -161,7 +198,9 @@ void write_memory_images(PendingImages& images, pid_t pid, const MemorySnapshot&
   pagemap.write(head);
   img::PagemapRecord run;
   for (const img::PagemapEntry& e : mem.plan.runs()) {
-    *run.mutable_run() = e;
+    // A run into another process's pages image is a record kind of its
+    // own, which a ckpt that does not know it refuses.
+    *(e.has_in_pages_id() ? run.mutable_shared_run() : run.mutable_run()) = e;
     pagemap.write(run);
   }
 }

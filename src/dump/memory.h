@@ -10,6 +10,7 @@
 #include "dump/pending_images.h"
 #include "dump/shared_memory.h"
 #include "mem/page_plan.h"
+#include "mem/shared_pages.h"
 #include "mem/vma.h"
 #include "mm.pb.h"
 #include "proc/stat.h"
@@ -22,13 +23,24 @@ struct MemorySnapshot {
   mem::PagePlan plan;
 };
 
+// What a dumped process leaves for the dump of its children: where its
+// pagemap put each page, and the /proc id its page frames are read through.
+struct DumpedMemory {
+  pid_t proc_id;
+  mem::DumpedPages pages;
+};
+
 // Reads the areas (smaps), classifies them and finds their pages; before
 // infection, so that the parasite's own area is not among them.  Areas of
 // shared objects (shared anonymous memory, memfds, SysV segments, deleted
 // files) are recorded in `shared`, which saves their pages once for the
 // tree: the process's pagemap has none of them (but the pages a private
-// mapping of a memfd or a deleted file copied on write).
-MemorySnapshot snapshot_memory(pid_t pid, const proc::Stat& stat, uint64_t page_size, SharedObjects& shared);
+// mapping of a memfd or a deleted file copied on write).  With the
+// `parent`'s memory (already dumped, still frozen), pages of private
+// anonymous areas still shared with it since fork are runs into its pages
+// image rather than pages of this process's own.
+MemorySnapshot snapshot_memory(pid_t pid, const proc::Stat& stat, uint64_t page_size, SharedObjects& shared,
+                               const DumpedMemory* parent = nullptr);
 
 // Splices the planned pages from inside the process into `pages`.
 void dump_pages(compel::Infection& infection, const MemorySnapshot& mem, image::PagesWriter& pages, pid_t pid);

@@ -34,6 +34,13 @@ ParasiteReport run_parasite(DumpContext& ctx, pid_t pid, pid_t proc_id, const Me
   return report;
 }
 
+// The parent's memory if it is a process of the tree already dumped (the
+// root's parent is not).
+const DumpedMemory* parent_memory(const DumpContext& ctx, const compel::Process& process) {
+  auto it = ctx.dumped_memory.find(process.ppid);
+  return it == ctx.dumped_memory.end() ? nullptr : &it->second;
+}
+
 void check_snapshot(const ProcessSnapshot& snap) {
   for (const std::string* dir : {&snap.cwd, &snap.root})
     if (dir->ends_with(" (deleted)"))
@@ -51,7 +58,8 @@ void dump_process(DumpContext& ctx, const compel::Process& process) {
   check_snapshot(snap);
   // (With its main thread gone, /proc shows the process through a live
   // thread; messages from these then name that thread.)
-  MemorySnapshot mem = snapshot_memory(snap.proc_id, snap.stat, ctx.page_size, *ctx.shared);
+  MemorySnapshot mem =
+      snapshot_memory(snap.proc_id, snap.stat, ctx.page_size, *ctx.shared, parent_memory(ctx, process));
   std::vector<int> fds = proc::list_fds(snap.proc_id);
 
   image::PagesWriter& pages = ctx.images.open_pages(uint64_t(pid));
@@ -65,6 +73,8 @@ void dump_process(DumpContext& ctx, const compel::Process& process) {
 
   ctx.stats.vmas += mem.vmas.size();
   ctx.stats.pages += mem.plan.pages();
+  ctx.stats.shared_pages += mem.plan.shared_pages();
+  ctx.dumped_memory[pid] = {snap.proc_id, mem::DumpedPages(mem.plan, uint32_t(pid), ctx.page_size)};
 }
 
 }  // namespace ckpt::dump

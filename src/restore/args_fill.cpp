@@ -43,26 +43,22 @@ bool filled_by_uffd(const img::VmaEntry& v) {
   return v.kind() == img::VMA_ANON_PRIVATE && !(v.flags() & MAP_LOCKED);
 }
 
-// The pieces the blob reads: cut at area boundaries (a UFFDIO_COPY stays in
-// one area) and to kMaxIoBytes, each marked with how it is filled.
-std::vector<ckpt_restorer_run> blob_runs(const ProcessImage& p, bool uffd) {
-  std::vector<PageRun> in_areas;
-  std::vector<bool> by_uffd;
-  size_t vi = 0;
-  for (const auto& r : p.runs) {
-    for (uint64_t at = r.vaddr, end = r.vaddr + r.len; at < end;) {
-      while (vi < p.vmas.size() && p.vmas[vi].end() <= at) vi++;
-      uint64_t stop = vi < p.vmas.size() ? std::min(end, p.vmas[vi].end()) : end;  // checked at load
-      in_areas.push_back({at, stop - at, r.offset + (at - r.vaddr)});
-      by_uffd.push_back(uffd && vi < p.vmas.size() && filled_by_uffd(p.vmas[vi]));
-      at = stop;
-    }
-  }
-  std::vector<ckpt_restorer_run> out;
-  for (size_t i = 0; i < in_areas.size(); i++)
-    for (const PageRun& piece : split_runs({in_areas[i]}, kMaxIoBytes))
-      out.push_back({piece.vaddr, piece.len, piece.offset, by_uffd[i] ? uint32_t(CKPT_RUN_UFFD) : 0u, 0});
-  return out;
+// The index of the area holding `at` from `vi` on (runs lie inside areas,
+// checked at load), or vmas.size().
+size_t area_at(const ProcessImage& p, size_t vi, uint64_t at) {
+  while (vi < p.vmas.size() && p.vmas[vi].end() <= at) vi++;
+  return vi;
+}
+
+// The helper fd a run reads from if it is not the process's own pages image.
+int32_t other_image_fd(const ProcessImage& p, const HelperFiles& h, int helper_fd_first,
+                       const ProcessImage::Run& r) {
+  if (p.own(r)) return -1;
+  auto other = h.other_pages.find(r.pages_id);
+  if (other == h.other_pages.end())
+    throw Error(format("cannot restore pid %d: pages-%u.img, which its pages at 0x%llx are in, is not open", p.pid(),
+                       r.pages_id, (unsigned long long)r.vaddr));
+  return helper_fd_first + other->second.slot;
 }
 
 // The sections, appended in order; each payload 8-byte aligned (or more,
@@ -408,6 +404,32 @@ bool needs_vdso_proxy(const ArgsInputs& in) {
                          !vdso_mismatch(in.our_vdso, in.our_vdso_build_id, p.vmas, p.mm.vdso_build_id()).empty());
 }
 
+std::vector<ckpt_restorer_run> blob_runs(const ProcessImage& p, const HelperFiles& h, int helper_fd_first,
+                                         bool uffd) {
+  std::vector<ckpt_restorer_run> out;
+  size_t vi = 0;
+  for (const auto& r : p.runs) {
+    int32_t fd = other_image_fd(p, h, helper_fd_first, r);
+    for (uint64_t at = r.vaddr, end = r.vaddr + r.len; at < end;) {
+      vi = area_at(p, vi, at);
+      bool in_area = vi < p.vmas.size();
+      uint64_t stop = in_area ? std::min(end, p.vmas[vi].end()) : end;
+      uint32_t flags = (fd >= 0 ? uint32_t(CKPT_RUN_OTHER_FILE) : 0u) |
+                       (in_area && uffd && filled_by_uffd(p.vmas[vi]) ? uint32_t(CKPT_RUN_UFFD) : 0u);
+      for (const PageRun& piece : split_runs({{at, stop - at, r.offset + (at - r.vaddr)}}, kMaxIoBytes))
+        out.push_back({piece.vaddr, piece.len, piece.offset, flags, fd});
+      at = stop;
+    }
+  }
+  return out;
+}
+
+std::vector<ckpt_restorer_page_file> page_files(const HelperFiles& h, int helper_fd_first) {
+  std::vector<ckpt_restorer_page_file> out;
+  for (const auto& [id, other] : h.other_pages) out.push_back({helper_fd_first + other.slot, 0, other.size});
+  return out;
+}
+
 std::vector<ckpt_restorer_vma> blob_vmas(const ProcessImage& p, const HelperFiles& h, int helper_fd_first,
                                          bool uffd, bool vdso_proxy) {
   std::vector<ckpt_restorer_vma> out;
@@ -485,7 +507,8 @@ ArgsImage build_args(const ArgsInputs& in, const AreaLayout& layout) {
     out.proxy_off = w.reserve(CKPT_SECTION_VDSO_PROXY, uint32_t(out.proxy_size), out.proxy_size);
   }
   w.add_array(CKPT_SECTION_VMAS, blob_vmas(p, *in.helpers, in.helper_fd_first, uffd, proxy));
-  w.add_array(CKPT_SECTION_RUNS, blob_runs(p, uffd));
+  w.add_array(CKPT_SECTION_RUNS, blob_runs(p, *in.helpers, in.helper_fd_first, uffd));
+  w.add_array(CKPT_SECTION_PAGE_FILES, page_files(*in.helpers, in.helper_fd_first));
   w.add_array(CKPT_SECTION_RLIMITS, rlimits(p));
   w.add_array(CKPT_SECTION_SIGACTIONS, sigactions(p));
   w.add_array(CKPT_SECTION_SHARED_PENDING, siginfos(p.core.process().shared_pending(), true));

@@ -44,6 +44,17 @@ void bind_args(ArgsImage& args, const ArgsInputs& in, const RestorerArea& area);
 // dumped one (see vdso_proxy.h): the vDSO differs, or the tuning says so.
 bool needs_vdso_proxy(const ArgsInputs& in);
 
+// The pieces the blob reads: cut at area boundaries (a UFFDIO_COPY stays in
+// one area) and to kMaxIoBytes, each marked with how it is filled (by
+// UFFDIO_COPY: CKPT_RUN_UFFD, with `uffd`; else pread or AIO) and from
+// where: the own pages image, or another process's (CKPT_RUN_OTHER_FILE and
+// its helper fd).
+std::vector<ckpt_restorer_run> blob_runs(const ProcessImage& p, const HelperFiles& h, int helper_fd_first,
+                                         bool uffd);
+
+// The other processes' pages images the runs read, for the blob's mappings.
+std::vector<ckpt_restorer_page_file> page_files(const HelperFiles& h, int helper_fd_first);
+
 // The areas the blob maps: all but the dumped vDSO parts, which are this
 // kernel's moved there, or with a proxy, anonymous stand-ins.
 std::vector<ckpt_restorer_vma> blob_vmas(const ProcessImage& p, const HelperFiles& h, int helper_fd_first,

@@ -46,8 +46,10 @@ static_assert(sizeof(struct sigaltstack) == sizeof(ckpt_stack));
 // section's payload is 8-aligned), sizes that change only with the version.
 static_assert(sizeof(ckpt_restorer_section) == 16);
 static_assert(sizeof(ckpt_restorer_vma) == 56);
-static_assert(sizeof(ckpt_restorer_run) == 32);
+static_assert(sizeof(ckpt_restorer_run) == 32 && offsetof(ckpt_restorer_run, flags) == 24 &&
+              offsetof(ckpt_restorer_run, fd) == 28);
 static_assert(sizeof(ckpt_restorer_vdso_part) == 32);
+static_assert(sizeof(ckpt_restorer_page_file) == 16);
 static_assert(sizeof(ckpt_restorer_posix_timer) == 64);
 static_assert(sizeof(ckpt_restorer_rlimit) == 24);
 static_assert(sizeof(ckpt_restorer_status) == 48 + CKPT_RESTORER_MESSAGE_SIZE);

@@ -78,7 +78,7 @@ std::string describe_step(const ckpt_restorer_status& st) {
     case CKPT_STEP_FS_BASE: return b ? "setting the gs base " + hexa(a) : "setting the fs base " + hexa(a);
     case CKPT_STEP_CLOSE_FDS: return "closing the helper fds";
     case CKPT_STEP_UFFD_COPY: return "UFFDIO_COPY of pages to " + range(a, a + b);
-    case CKPT_STEP_PAGES_MAP: return "mapping the pages image";
+    case CKPT_STEP_PAGES_MAP: return format("mapping a pages image (%llu bytes)", (unsigned long long)a);
     case CKPT_STEP_POSIX_TIMER: return timer_call(a, b, st.ret);
     case CKPT_STEP_THREAD_CREATE: return format("creating thread %llu with its tid (clone3)", (unsigned long long)a);
     case CKPT_STEP_THREAD_NAME: return format("naming thread %llu", (unsigned long long)a);

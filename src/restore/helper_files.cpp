@@ -58,6 +58,33 @@ double cached_fraction(int fd, uint64_t size) {
   return double(cs.nr_cache) * double(sysconf(_SC_PAGESIZE)) / double(size);
 }
 
+// The bytes of each pages image the runs of `p` read, by pages id: its
+// own, and those of other processes its pages were shared with since fork.
+std::map<uint32_t, uint64_t> pages_needed(const ProcessImage& p) {
+  std::map<uint32_t, uint64_t> need;
+  for (const auto& r : p.runs) need[r.pages_id] = std::max(need[r.pages_id], r.offset + r.len);
+  return need;
+}
+
+// A pages image for the blob's reads, checked to hold `need` bytes.  Mostly
+// in the page cache (a dump just taken): copy from there.  Mostly on disk:
+// O_DIRECT, so the blob's AIO reads go to the device in parallel and the
+// image does not push the restored memory out of RAM.
+image::PagesFile open_pages_image(const image::ImageDir& dir, uint32_t id, uint64_t need, int pid,
+                                  const Tuning& tuning) {
+  image::PagesFile pages = image::open_pages(dir, id, /*direct=*/false);
+  double cached = cached_fraction(pages.fd.get(), pages.size);
+  if (tuning.direct) cached = *tuning.direct ? 0 : 1;
+  if (cached >= 0 && cached < 0.5) pages = image::open_pages(dir, id, /*direct=*/true);
+  LOG_DEBUG("pages image %s: %.0f%% in the page cache, read %s", dir.path_of(image::Kind::Pages, id).c_str(),
+            cached * 100, pages.direct ? "with O_DIRECT" : "buffered");
+  if (pages.size < need)
+    throw image::CorruptedImage(dir.path_of(image::Kind::Pages, id),
+                                format("%llu bytes, but the pagemap of pid %d needs %llu",
+                                       (unsigned long long)pages.size, pid, (unsigned long long)need));
+  return pages;
+}
+
 }  // namespace
 
 HelperFiles open_helper_files(const image::ImageDir& dir, const ProcessImage& p, const Tuning& tuning,
@@ -102,25 +129,15 @@ HelperFiles open_helper_files(const image::ImageDir& dir, const ProcessImage& p,
     h.fds.push_back(open_same_file(p.mm.exe(), O_RDONLY, pid, "its executable"));
     h.exe_slot = int(h.fds.size() - 1);
   }
-  if (p.has_pages) {
-    image::PagesFile pages = image::open_pages(dir, p.pages_id, /*direct=*/false);
-    // Mostly in the page cache (a dump just taken): copy from there.
-    // Mostly on disk: O_DIRECT, so the blob's AIO reads go to the device in
-    // parallel and the image does not push the restored memory out of RAM.
-    double cached = cached_fraction(pages.fd.get(), pages.size);
-    if (tuning.direct) cached = *tuning.direct ? 0 : 1;
-    if (cached >= 0 && cached < 0.5) pages = image::open_pages(dir, p.pages_id, /*direct=*/true);
-    LOG_DEBUG("pages image %s: %.0f%% in the page cache, read %s", dir.path_of(image::Kind::Pages, p.pages_id).c_str(),
-              cached * 100, pages.direct ? "with O_DIRECT" : "buffered");
-    uint64_t need = 0;
-    for (const auto& r : p.runs) need = std::max(need, r.offset + r.len);
-    if (pages.size < need)
-      throw image::CorruptedImage(dir.path_of(image::Kind::Pages, p.pages_id),
-                                  format("%llu bytes, but the pagemap needs %llu", (unsigned long long)pages.size,
-                                         (unsigned long long)need));
+  for (const auto& [id, need] : pages_needed(p)) {
+    image::PagesFile pages = open_pages_image(dir, id, need, pid, tuning);
+    h.fds.push_back(std::move(pages.fd));
+    if (id != p.pages_id) {
+      h.other_pages[id] = {int(h.fds.size() - 1), pages.size};
+      continue;
+    }
     h.pages_direct = pages.direct;
     h.pages_size = pages.size;
-    h.fds.push_back(std::move(pages.fd));
     h.pages_slot = int(h.fds.size() - 1);
   }
   return h;

@@ -1,4 +1,5 @@
-// The files the restorer blob maps or hands to the kernel: the pages image,
+// The files the restorer blob maps or hands to the kernel: the pages images
+// (its own, and those of ancestors its pages were shared with since fork),
 // every file behind a file-backed area, and the executable.  Opened by ckpt
 // before the task exists, each checked to be the very file that was dumped
 // (device, inode, size, mtime), so the task cannot be half-made when a file
@@ -23,9 +24,16 @@ struct HelperFiles {
   std::map<size_t, int> vma_slot;     // index into ProcessImage::vmas -> slot
   std::map<size_t, int> vma_shmid;    // index into ProcessImage::vmas -> SysV segment to attach
   int exe_slot = -1;
-  int pages_slot = -1;
+  int pages_slot = -1;                // its own pages image (-1: no run reads it)
   bool pages_direct = false;
   uint64_t pages_size = 0;
+  // Pages images of other processes of the tree that runs read (pages
+  // shared since fork, stored once), by pages id.
+  struct OtherPages {
+    int slot;
+    uint64_t size;
+  };
+  std::map<uint32_t, OtherPages> other_pages;
 };
 
 class SharedMemory;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 
 #include "ckpt/error.h"
 
@@ -153,6 +154,20 @@ void check_runs_inside(const ProcessImage& p, const std::string& name) {
   }
 }
 
+// A run of the process's own pages image, or (a shared_run, or a run with
+// in_pages_id) one of another process's, whose offset must be given.
+const img::PagemapEntry& pagemap_run(const img::PagemapRecord& rec, const std::string& name) {
+  if (!rec.has_run() && !rec.has_shared_run()) throw image::CorruptedImage(name, "a second head");
+  const img::PagemapEntry& e = rec.has_run() ? rec.run() : rec.shared_run();
+  if (rec.has_shared_run() && !e.has_in_pages_id())
+    throw image::CorruptedImage(name, format("the shared run at 0x%llx names no pages image",
+                                             (unsigned long long)e.vaddr()));
+  if (e.has_in_pages_id() && !e.has_offset())
+    throw image::CorruptedImage(name, format("the run at 0x%llx in pages-%u.img has no offset",
+                                             (unsigned long long)e.vaddr(), e.in_pages_id()));
+  return e;
+}
+
 void read_pagemap(const image::ImageDir& dir, ProcessImage& p) {
   if (!dir.exists(image::Kind::Pagemap, p.pstree.pid())) return;
   std::string name = dir.path_of(image::Kind::Pagemap, p.pstree.pid());
@@ -163,16 +178,17 @@ void read_pagemap(const image::ImageDir& dir, ProcessImage& p) {
   uint64_t next_offset = 0, prev_end = 0;
   const uint64_t page = 4096;
   while (reader.read(rec)) {
-    if (!rec.has_run()) throw image::CorruptedImage(name, "a second head");
-    const img::PagemapEntry& e = rec.run();
+    const img::PagemapEntry& e = pagemap_run(rec, name);
     uint64_t len = uint64_t(e.nr_pages()) * page;
+    uint32_t pages_id = e.has_in_pages_id() ? e.in_pages_id() : p.pages_id;
     uint64_t offset = e.has_offset() ? e.offset() : next_offset;
     if (e.vaddr() % page || offset % page || len == 0)
       throw image::CorruptedImage(name, format("bad run at 0x%llx", (unsigned long long)e.vaddr()));
     if (e.vaddr() < prev_end)
       throw image::CorruptedImage(name, format("runs out of order at 0x%llx", (unsigned long long)e.vaddr()));
-    p.runs.push_back({e.vaddr(), len, offset});
-    next_offset = offset + len;
+    p.runs.push_back({e.vaddr(), len, offset, pages_id});
+    // Offsets left out follow the runs of the own pages image.
+    if (pages_id == p.pages_id) next_offset = offset + len;
     prev_end = e.vaddr() + len;
   }
   p.has_pages = !p.runs.empty();
@@ -192,7 +208,40 @@ void read_fs_and_fds(const image::ImageDir& dir, ProcessImage& p) {
   }
 }
 
+// The bytes of each live process's own pages image its runs use, by
+// pages id.
+std::map<uint32_t, uint64_t> own_pages_extents(const TreeImage& tree) {
+  std::map<uint32_t, uint64_t> extent;
+  for (const ProcessImage& p : tree.procs) {
+    if (p.zombie) continue;
+    uint64_t& end = extent[p.pages_id];
+    for (const ProcessImage::Run& r : p.runs)
+      if (p.own(r)) end = std::max(end, r.offset + r.len);
+  }
+  return extent;
+}
+
 }  // namespace
+
+void check_shared_runs(const image::ImageDir& dir, const TreeImage& tree) {
+  std::map<uint32_t, uint64_t> extent = own_pages_extents(tree);
+  for (const ProcessImage& p : tree.procs) {
+    for (const ProcessImage::Run& r : p.runs) {
+      if (p.own(r)) continue;
+      std::string name = dir.path_of(image::Kind::Pagemap, p.pstree.pid());
+      std::string pages = image::filename(image::Kind::Pages, r.pages_id);
+      auto it = extent.find(r.pages_id);
+      if (it == extent.end())
+        throw image::CorruptedImage(name, format("the pages at 0x%llx are in %s, which is no process's of the tree",
+                                                 (unsigned long long)r.vaddr, pages.c_str()));
+      if (r.offset > it->second || r.len > it->second - r.offset)
+        throw image::CorruptedImage(
+            name, format("the pages at 0x%llx are in %s at 0x%llx-0x%llx, beyond the 0x%llx bytes its pagemap put "
+                         "there", (unsigned long long)r.vaddr, pages.c_str(), (unsigned long long)r.offset,
+                         (unsigned long long)(r.offset + r.len), (unsigned long long)it->second));
+    }
+  }
+}
 
 TreeImage load_tree_image(const image::ImageDir& dir) {
   TreeImage t;
@@ -216,6 +265,7 @@ TreeImage load_tree_image(const image::ImageDir& dir) {
     }
     t.procs.push_back(std::move(p));
   }
+  check_shared_runs(dir, t);
   return t;
 }
 

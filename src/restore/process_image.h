@@ -23,10 +23,11 @@ struct ProcessImage {
   std::vector<img::ThreadCoreEntry> threads;  // every thread, the main one first
   img::MmEntry mm;
   std::vector<img::VmaEntry> vmas;     // address order
-  bool has_pages = false;
-  uint32_t pages_id = 0;
+  bool has_pages = false;             // any run, in whichever pages image
+  uint32_t pages_id = 0;               // its own pages image
   struct Run {
     uint64_t vaddr, len, offset;       // bytes
+    uint32_t pages_id;                 // the image it is in: its own, or another process's of the tree
   };
   std::vector<Run> runs;               // address order, offsets resolved
   img::FsEntry fs;
@@ -38,6 +39,8 @@ struct ProcessImage {
   int zombie_status = 0;
 
   int pid() const { return int(pstree.pid()); }
+  // Whether a run's pages are in the process's own pages image.
+  bool own(const Run& r) const { return r.pages_id == pages_id; }
 };
 
 // The whole tree: processes in pstree order (parents first), the root first.
@@ -54,8 +57,15 @@ struct TreeImage {
 // wrong: "images in DIR are incomplete: no inventory.img (the dump did not
 // finish)", a wrong architecture, page size or version, a thread listed
 // twice or without its core, overlapping areas, page runs outside the
-// areas, a root that is not first.
+// areas, a root that is not first, runs into a pages image of no process of
+// the tree or beyond what that process's pagemap put there.
 TreeImage load_tree_image(const image::ImageDir& dir);
+
+// Each run that names another process's pages image (pages shared since
+// fork, stored once) names one of a live process of `tree` and lies inside
+// what that process's own runs put there; throws "corrupted image
+// DIR/pagemap-N.img: ..." naming the image otherwise.
+void check_shared_runs(const image::ImageDir& dir, const TreeImage& tree);
 
 
 }  // namespace ckpt::restore

@@ -5,12 +5,15 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <sstream>
 #include <string>
@@ -19,6 +22,7 @@
 
 #include "core.pb.h"
 #include "files.pb.h"
+#include "pagemap.pb.h"
 #include "pstree.pb.h"
 #include "child.h"
 #include "fixture.h"
@@ -312,6 +316,75 @@ TEST_F(TreeTest, ADumpReplacesAnOlderOneWhole) {
   auto pstree = read_all<img::PstreeEntry>(image::Kind::Pstree);
   ASSERT_EQ(pstree.size(), 1u);
   EXPECT_EQ(pstree[0].pid(), uint32_t(single.pid()));
+}
+
+// A child's pages still shared copy-on-write with its parent since fork are
+// stored once: the child's pagemap says they are in the parent's pages
+// image, and only the pages it wrote since are in its own.
+TEST_F(TreeTest, PagesSharedWithTheParentSinceForkAreStoredOnce) {
+  if (geteuid() != 0) GTEST_SKIP() << "page frame numbers are shown to root only";
+  const size_t page = size_t(sysconf(_SC_PAGESIZE)), pages = 4096;  // 16 MiB
+  const std::set<size_t> written = {0, 100, 2000, pages - 1};
+  // Mapped here, so that its address is known; filled by the root, written
+  // again by its child in a few pages.
+  auto* area = static_cast<char*>(mmap(nullptr, pages * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                                       -1, 0));
+  ASSERT_NE(area, MAP_FAILED);
+  Grandchildren grandchildren;
+  Child root(tmp_, [&] {
+    for (size_t i = 0; i < pages; i++) memset(area + i * page, int('a' + i % 26), page);
+    fork_sleeper([&] {
+      for (size_t i : written) memset(area + i * page, 'C', page);
+    });
+  });
+  pid_t pid = root.pid();
+  std::vector<pid_t> kids = settled_children(pid, 1);
+  ASSERT_EQ(kids.size(), 1u);
+  grandchildren.pids = kids;
+  pid_t child = kids[0];
+
+  run_dump(options(pid));
+
+  std::set<std::string> names = images();
+  ASSERT_TRUE(names.count("pages-" + std::to_string(child) + ".img"));
+  uint64_t root_bytes = std::filesystem::file_size(tmp_ + "/images/pages-" + std::to_string(pid) + ".img");
+  uint64_t child_bytes = std::filesystem::file_size(tmp_ + "/images/pages-" + std::to_string(child) + ".img");
+  EXPECT_GE(root_bytes, pages * page);
+  // The written pages, and a little of its stack and data: not the area.
+  EXPECT_GE(child_bytes, written.size() * page);
+  EXPECT_LT(child_bytes, 1u << 20) << "the child's pages image holds its parent's pages again";
+
+  // Which pages of the area are where, and that each is the child's data.
+  auto pagemap = read_all<img::PagemapRecord>(image::Kind::Pagemap, child);
+  ASSERT_TRUE(!pagemap.empty() && pagemap[0].has_head());
+  EXPECT_EQ(pagemap[0].head().pages_id(), uint32_t(child));
+  image::ImageDir dir = image::ImageDir::open(tmp_ + "/images");
+  image::PagesFile own = image::open_pages(dir, uint32_t(child), false);
+  image::PagesFile parents = image::open_pages(dir, uint32_t(pid), false);
+  const uint64_t start = reinterpret_cast<uint64_t>(area), end = start + pages * page;
+  std::set<size_t> own_pages, shared_pages;
+  std::string want(page, '\0'), got(page, '\0');
+  for (const auto& r : pagemap) {
+    if (r.has_head()) continue;
+    const img::PagemapEntry& e = r.has_run() ? r.run() : r.shared_run();
+    EXPECT_EQ(r.has_shared_run(), e.has_in_pages_id());
+    if (e.has_in_pages_id()) {
+      EXPECT_EQ(e.in_pages_id(), uint32_t(pid));
+    }
+    int fd = e.has_in_pages_id() ? parents.fd.get() : own.fd.get();
+    for (uint32_t i = 0; i < e.nr_pages(); i++) {
+      uint64_t at = e.vaddr() + i * page;
+      if (at < start || at >= end) continue;
+      (e.has_in_pages_id() ? shared_pages : own_pages).insert((at - start) / page);
+      iovec local{want.data(), page}, remote{reinterpret_cast<void*>(at), page};
+      ASSERT_EQ(process_vm_readv(child, &local, 1, &remote, 1, 0), ssize_t(page));
+      ASSERT_EQ(pread(fd, got.data(), page, off_t(e.offset() + i * page)), ssize_t(page));
+      EXPECT_EQ(got, want) << "page " << (at - start) / page << " of the area";
+    }
+  }
+  EXPECT_EQ(own_pages, written);
+  EXPECT_EQ(shared_pages.size() + own_pages.size(), pages);
+  munmap(area, pages * page);
 }
 
 }  // namespace

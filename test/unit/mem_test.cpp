@@ -4,13 +4,17 @@
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <string>
 
 #include "ckpt/error.h"
+#include "mem/page_frames.h"
 #include "mem/page_plan.h"
 #include "mem/page_scan.h"
+#include "mem/shared_pages.h"
 #include "mem/vma.h"
 #include "proc/maps.h"
 
@@ -230,6 +234,128 @@ TEST(PagePlan, RunsAreConsecutiveInThePagesFile) {
   EXPECT_EQ(plan.pages(), 6u);
   EXPECT_THROW(plan.add_area({{0x31000, 0x40000}}), Error);  // behind the last run
   EXPECT_THROW(plan.add_area({{0x50001, 0x60000}}), Error);  // not page aligned
+}
+
+TEST(PagePlan, PagesInAnotherImageNameItAndTakeNoRoomInTheOwn) {
+  const uint64_t page = uint64_t(kPage);
+  mem::PagePlan plan{page};
+  EXPECT_EQ(plan.add_pieces({{{0x10000, 0x12000}, std::nullopt},
+                             {{0x12000, 0x15000}, mem::PageLocation{7, 0x40000}},
+                             {{0x15000, 0x16000}, std::nullopt}}),
+            6u);
+  ASSERT_EQ(plan.runs().size(), 3u);
+  EXPECT_EQ(plan.runs()[0].offset(), 0u);
+  EXPECT_FALSE(plan.runs()[0].has_in_pages_id());
+  EXPECT_EQ(plan.runs()[1].in_pages_id(), 7u);
+  EXPECT_EQ(plan.runs()[1].offset(), 0x40000u);
+  EXPECT_EQ(plan.runs()[1].nr_pages(), 3u);
+  EXPECT_EQ(plan.runs()[2].offset(), 2 * page);  // right after the first own run
+  EXPECT_EQ(plan.pages(), 3u);
+  EXPECT_EQ(plan.bytes(), 3 * page);
+  EXPECT_EQ(plan.shared_pages(), 3u);
+  ASSERT_EQ(plan.ranges().size(), 2u);  // only the own ones are spliced
+  EXPECT_EQ(plan.ranges()[1].start, 0x15000u);
+  // Address order holds across both kinds.
+  EXPECT_THROW(plan.add_pieces({{{0x14000, 0x17000}, mem::PageLocation{7, 0}}}), Error);
+}
+
+TEST(SharedPages, DumpedPagesTellWhereEachPageIs) {
+  const uint64_t page = uint64_t(kPage);
+  mem::PagePlan plan{page};
+  plan.add_pieces({{{0x10000, 0x12000}, std::nullopt}, {{0x20000, 0x23000}, mem::PageLocation{3, 0x8000}}});
+  mem::DumpedPages dumped(plan, 9, page);
+  EXPECT_EQ(dumped.find(0x11000), (mem::PageLocation{9, page}));
+  EXPECT_EQ(dumped.find(0x22000), (mem::PageLocation{3, 0x8000 + 2 * page}));
+  EXPECT_FALSE(dumped.find(0x12000));  // between the runs
+  EXPECT_FALSE(dumped.find(0x0f000));
+  EXPECT_FALSE(dumped.find(0x23000));
+}
+
+TEST(SharedPages, OnlyTheSameKnownFrameHeldStillAndDumpedByTheParentIsShared) {
+  const uint64_t page = uint64_t(kPage), start = 0x100000;
+  auto present = [](uint64_t pfn) { return mem::kPagemapPresent | pfn; };
+  mem::PagePlan parent_plan{page};
+  // The parent dumped pages 0-5 and 7, page 7 at an offset of its own.
+  parent_plan.add_pieces({{{start, start + 6 * page}, std::nullopt},
+                          {{start + 7 * page, start + 8 * page}, mem::PageLocation{2, 0x90000}}});
+  mem::DumpedPages parent_pages(parent_plan, 1, page);
+  //                          shared      other  hidden      swapped  moved   not dumped  shared elsewhere
+  uint64_t child[] = {present(10), present(11), present(12), present(0), 1ull << 62, present(15), present(17),
+                      present(18)};
+  uint64_t parent[] = {present(10), present(11), present(99), present(0), 1ull << 62, present(15), present(17),
+                       present(18)};
+  uint64_t again[] = {present(10), present(11), present(12), present(0), 1ull << 62, present(16), present(17),
+                      present(18)};
+  std::vector<mem::PagePiece> out;
+  EXPECT_EQ(mem::split_by_frames(start, 8, child, parent, again, parent_pages, page, out), 3u);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].range.start, start);
+  EXPECT_EQ(out[0].range.end, start + 2 * page);
+  EXPECT_EQ(out[0].in, (mem::PageLocation{1, 0}));
+  EXPECT_EQ(out[1].range.end, start + 7 * page);
+  EXPECT_FALSE(out[1].in);
+  EXPECT_EQ(out[2].in, (mem::PageLocation{2, 0x90000}));
+  // The next chunk continues the last piece where it can.
+  uint64_t next[] = {present(19)};
+  mem::split_by_frames(start + 8 * page, 1, next, next, next, parent_pages, page, out);
+  EXPECT_EQ(out.size(), 4u);  // the parent did not dump page 8
+  EXPECT_FALSE(out[3].in);
+  EXPECT_TRUE(mem::frame_hidden(present(0)));
+  EXPECT_FALSE(mem::same_frame(present(0), present(0)));
+}
+
+TEST(SharedPages, PagemapReadsAreLargeAndSkipOnlyBigGaps) {
+  auto reads = [](std::vector<mem::PageRange> ranges) {
+    std::vector<std::pair<uint64_t, uint64_t>> out;
+    for (const mem::PageRange& r : mem::pagemap_reads(ranges, 0x10000, 0x2000)) out.emplace_back(r.start, r.end);
+    return out;
+  };
+  using V = std::vector<std::pair<uint64_t, uint64_t>>;
+  // Close ranges share one read; a big gap starts another.
+  EXPECT_EQ(reads({{0x1000, 0x2000}, {0x3000, 0x4000}, {0x6000, 0x7000}, {0x20000, 0x21000}}),
+            (V{{0x1000, 0x7000}, {0x20000, 0x21000}}));
+  // A long range is cut; the next range joins the last piece if it fits.
+  EXPECT_EQ(reads({{0x0, 0x18000}, {0x19000, 0x1a000}}), (V{{0x0, 0x10000}, {0x10000, 0x1a000}}));
+  // A read never spans more than max_span: a range that starts at its end
+  // starts the next one, one that starts inside is cut.
+  EXPECT_EQ(reads({{0x0, 0xf000}, {0x10000, 0x12000}}), (V{{0x0, 0xf000}, {0x10000, 0x12000}}));
+  EXPECT_EQ(reads({{0x0, 0xe000}, {0xf000, 0x12000}}), (V{{0x0, 0x10000}, {0x10000, 0x12000}}));
+  EXPECT_TRUE(reads({}).empty());
+}
+
+// The kernel's view: a forked child maps the very frames of its parent until
+// it writes.  (Frame numbers are shown to root only.)
+TEST(PageFrames, AForkedChildSharesTheFramesItDidNotWrite) {
+  if (geteuid() != 0) GTEST_SKIP() << "frame numbers are shown to root only";
+  const uint64_t page = uint64_t(kPage);
+  auto* p = static_cast<char*>(mmap(nullptr, 4 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(p, MAP_FAILED);
+  memset(p, 'p', 4 * page);
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  pid_t child = fork();
+  if (child == 0) {
+    p[page] = 'c';
+    if (write(ready[1], "r", 1) != 1) _exit(1);
+    pause();
+    _exit(0);
+  }
+  char c;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  uint64_t start = reinterpret_cast<uint64_t>(p);
+  std::vector<uint64_t> ours, theirs;
+  mem::PageFrames(getpid(), page).read(start, start + 4 * page, ours);
+  mem::PageFrames(child, page).read(start, start + 4 * page, theirs);
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  close(ready[0]);
+  close(ready[1]);
+  munmap(p, 4 * page);
+  ASSERT_EQ(ours.size(), 4u);
+  ASSERT_EQ(theirs.size(), 4u);
+  EXPECT_TRUE(mem::same_frame(ours[0], theirs[0]));
+  EXPECT_FALSE(mem::same_frame(ours[1], theirs[1]));  // copied on the child's write
+  EXPECT_TRUE(mem::same_frame(ours[3], theirs[3]));
 }
 
 }  // namespace
