@@ -62,6 +62,18 @@ std::optional<Status> status(pid_t tid) {
   return st;
 }
 
+std::optional<uint64_t> pending_signals(pid_t tid) {
+  auto text = read_file("/proc/" + std::to_string(tid) + "/status");
+  if (!text) return std::nullopt;
+  uint64_t mask = 0;
+  for (const char* key : {"\nSigPnd:", "\nShdPnd:"}) {
+    size_t at = text->find(key);
+    if (at == std::string::npos) return std::nullopt;
+    mask |= std::strtoull(text->c_str() + at + std::strlen(key), nullptr, 16);
+  }
+  return mask;
+}
+
 int seccomp_mode(pid_t pid, pid_t tid) {
   auto text = read_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/status");
   long mode = text ? status_field(*text, "\nSeccomp:") : 0;

@@ -27,6 +27,10 @@ struct Status {
 };
 std::optional<Status> status(pid_t tid);
 
+// The signals pending for the thread, its own and its process's
+// (SigPnd | ShdPnd); nullopt if gone.
+std::optional<uint64_t> pending_signals(pid_t tid);
+
 // The thread's seccomp mode (0 none, 1 strict, 2 filter); 0 if unknown.
 int seccomp_mode(pid_t pid, pid_t tid);
 

@@ -8,8 +8,10 @@
 
 #include <algorithm>
 
+#include "ckpt/syscall_restart.h"
 #include "infect.h"
 #include "proc.h"
+#include "regs.h"
 #include "tree.h"
 
 namespace compel {
@@ -96,6 +98,25 @@ std::vector<ThreadRecord*> release_order(std::map<pid_t, ThreadRecord>& threads)
   return out;
 }
 
+// The freeze's PTRACE_INTERRUPT ends a wait in epoll_wait or sigtimedwait
+// with a plain EINTR, which the program never asked for: with no signal
+// for it to take, the thread goes back into its wait instead.  Best effort:
+// a thread that cannot be read is let go as it is.
+void restart_wait_ended_by_freeze(pid_t tid) {
+  try {
+    user_regs_struct regs;
+    detail::get_gp(tid, regs);
+    std::optional<uint64_t> pending = proc::pending_signals(tid);
+    if (!pending) return;
+    uint64_t deliverable = *pending & ~detail::get_sigmask(tid);
+    if (!ckpt_eintr_of_the_freeze(int64_t(regs.orig_rax), int64_t(regs.rax), deliverable)) return;
+    regs.rax = regs.orig_rax;
+    regs.rip -= 2;  // back onto "syscall"
+    detail::set_gp(tid, regs);
+  } catch (const Error&) {
+  }
+}
+
 }  // namespace
 
 void FrozenTree::Impl::release_thread(ThreadRecord& t) {
@@ -119,6 +140,7 @@ void FrozenTree::Impl::release_thread(ThreadRecord& t) {
     reap(t, detail::Deadline::in_ms(200));
     return;
   }
+  if (!deliver) restart_wait_ended_by_freeze(t.tid);
   long r = detail::pt_try(PTRACE_DETACH, t.tid, 0, deliver);
   if (r == -ESRCH && proc::is_dead(t.tid)) {
     t.dead = true;

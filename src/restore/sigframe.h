@@ -13,6 +13,7 @@
 
 #include "ckpt/error.h"
 #include "ckpt/restorer_args.h"
+#include "ckpt/syscall_restart.h"
 
 namespace ckpt::restore {
 
@@ -67,20 +68,10 @@ inline void settle_interrupted_syscall(user_regs_struct& r) {
   }
 }
 
-// A wait that the kernel ends with a plain -EINTR (no restart code) when
-// any signal is pending, a ptrace interrupt included: epoll_wait and its
-// variants, sigtimedwait (sigwaitinfo).  Frozen there by the dump with no
-// signal to deliver, the EINTR is the freeze's alone; restored, the wait is
-// issued again instead.  `deliverable` = pending signals not blocked.
-inline bool eintr_of_the_freeze(const user_regs_struct& r, uint64_t deliverable) {
-  int64_t nr = int64_t(r.orig_rax);
-  bool plain_eintr_wait = nr == SYS_epoll_wait || nr == SYS_epoll_pwait || nr == SYS_epoll_pwait2 ||
-                          nr == SYS_rt_sigtimedwait;
-  return plain_eintr_wait && int64_t(r.rax) == -4 && deliverable == 0;
-}
-
+// A wait ended by the freeze alone (see ckpt/syscall_restart.h) is issued
+// again.
 inline void restart_eintr_of_the_freeze(user_regs_struct& r, uint64_t deliverable) {
-  if (!eintr_of_the_freeze(r, deliverable)) return;
+  if (!ckpt_eintr_of_the_freeze(int64_t(r.orig_rax), int64_t(r.rax), deliverable)) return;
   r.rax = r.orig_rax;
   r.rip -= 2;
 }

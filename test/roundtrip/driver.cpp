@@ -345,6 +345,7 @@ class Driver {
       if (chdir(cfg_.workdir.c_str()) != 0) _exit(126);
       std::string driver = std::to_string(getppid());
       setenv("CKPT_TEST_DRIVER", driver.c_str(), 1);
+      setenv("CKPT_TEST_MODE", cfg_.mode.c_str(), 1);  // what the program goes through
       sigset_t none;
       sigemptyset(&none);
       sigprocmask(SIG_SETMASK, &none, nullptr);
