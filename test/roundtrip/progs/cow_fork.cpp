@@ -71,20 +71,6 @@ void check(const uint64_t* area, Who who) {
   }
 }
 
-// Waits (bounded) for `sig`; the dump's freeze and the restore interrupt
-// sigtimedwait, which is not restarted.
-void await_signal(int sig, const char* what) {
-  sigset_t one;
-  sigemptyset(&one);
-  sigaddset(&one, sig);
-  double deadline = rt::now_seconds() + 120;
-  for (;;) {
-    double left = deadline - rt::now_seconds();
-    RT_CHECK(left > 0, "pid %d: no %s within 120 s", getpid(), what);
-    timespec ts{time_t(left) + 1, 0};
-    if (sigtimedwait(&one, nullptr, &ts) == sig) return;
-  }
-}
 
 void await_ok(pid_t pid, const char* who) {
   int status = rt::await_child(pid, 120);
@@ -96,7 +82,7 @@ void await_ok(pid_t pid, const char* who) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   for (size_t p : kGrandchildPages) fill_page(area, p, seed_of(kGrandchild, p));
   RT_CHECK(kill(child, SIGUSR1) == 0, "grandchild: signal the child");
-  await_signal(SIGUSR2, "word from the child");
+  rt::await_signal(SIGUSR2, "word from the child", 120);
   check(area, kGrandchild);
   fflush(stdout);
   _exit(0);
@@ -110,9 +96,9 @@ void await_ok(pid_t pid, const char* who) {
   pid_t grandchild = fork();
   RT_CHECK(grandchild >= 0, "child: fork");
   if (grandchild == 0) grandchild_main(area, me);
-  await_signal(SIGUSR1, "ready from the grandchild");
+  rt::await_signal(SIGUSR1, "ready from the grandchild", 120);
   RT_CHECK(kill(parent, SIGUSR1) == 0, "child: signal the parent");
-  await_signal(SIGUSR2, "word from the parent");
+  rt::await_signal(SIGUSR2, "word from the parent", 120);
   check(area, kChild);
   RT_CHECK(kill(grandchild, SIGUSR2) == 0, "child: signal the grandchild");
   await_ok(grandchild, "grandchild");
@@ -123,10 +109,7 @@ void await_ok(pid_t pid, const char* who) {
 }  // namespace
 
 int main() {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int sig : {SIGUSR1, SIGUSR2, SIGTERM}) sigaddset(&set, sig);
-  RT_CHECK(sigprocmask(SIG_BLOCK, &set, nullptr) == 0, "sigprocmask");
+  rt::block_signals({SIGUSR1, SIGUSR2, SIGTERM});
 
   auto* area = static_cast<uint64_t*>(
       mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
@@ -138,7 +121,7 @@ int main() {
   pid_t child = fork();
   RT_CHECK(child >= 0, "fork");
   if (child == 0) child_main(area, me);
-  await_signal(SIGUSR1, "ready from the child");
+  rt::await_signal(SIGUSR1, "ready from the child", 120);
   // Copies of our own now; the child and grandchild keep the originals.
   for (size_t p : kParentPages) fill_page(area, p, seed_of(kParent, p));
 

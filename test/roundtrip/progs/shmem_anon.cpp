@@ -33,20 +33,6 @@ constexpr size_t kPages = 16;
 uint8_t pattern(size_t page, size_t i) { return uint8_t(page * 31 + i * 7 + 1); }
 bool is_hole(size_t page) { return page == 3 || page == 11; }
 
-// Waits (bounded) for `sig`; the wait is interrupted by the dump's freeze
-// (sigtimedwait is not restarted) and by the restore.
-void await_signal(int sig, const char* what) {
-  sigset_t one;
-  sigemptyset(&one);
-  sigaddset(&one, sig);
-  double deadline = rt::now_seconds() + 60;
-  for (;;) {
-    double left = deadline - rt::now_seconds();
-    RT_CHECK(left > 0, "pid %d: no %s within 60 s", getpid(), what);
-    timespec ts{time_t(left) + 1, 0};
-    if (sigtimedwait(&one, nullptr, &ts) == sig) return;
-  }
-}
 
 // The pages of A this process maps, as the dump found them.
 void check_pages(const uint8_t* a, size_t from, size_t to, bool child) {
@@ -92,7 +78,7 @@ void check_area(pid_t pid, const void* addr, const char* offset) {
   RT_CHECK(munmap(a, 4 * kPage) == 0, "child munmap");
   a[13 * kPage + 100] = 'c';
   RT_CHECK(kill(parent, SIGUSR1) == 0, "child: signal the parent");
-  await_signal(SIGUSR2, "word from the parent");
+  rt::await_signal(SIGUSR2, "word from the parent");
   // Restored: pages 4-15 are ours, 12-15 no longer the parent's.
   check_pages(a, 4, kPages, true);
   check_area(getpid(), a + 4 * kPage, " 00004000 ");
@@ -108,12 +94,7 @@ void check_area(pid_t pid, const void* addr, const char* offset) {
 }  // namespace
 
 int main() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGUSR1);
-  sigaddset(&set, SIGUSR2);
-  sigaddset(&set, SIGTERM);
-  RT_CHECK(sigprocmask(SIG_BLOCK, &set, nullptr) == 0, "sigprocmask");
+  rt::block_signals({SIGUSR1, SIGUSR2, SIGTERM});
 
   auto* a = static_cast<uint8_t*>(
       mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
@@ -131,7 +112,7 @@ int main() {
   pid_t child = fork();
   RT_CHECK(child >= 0, "fork");
   if (child == 0) child_main(a, f, getppid());
-  await_signal(SIGUSR1, "ready from the child");
+  rt::await_signal(SIGUSR1, "ready from the child");
   RT_CHECK(a[13 * kPage + 100] == 'c', "the child's mark is not seen before the dump");
   RT_CHECK(munmap(a + 12 * kPage, 4 * kPage) == 0, "parent munmap");
 

@@ -33,18 +33,6 @@ uint8_t pattern(size_t i) { return uint8_t(i * 13 + 5); }
 bool in_hole(size_t i) { return i / kPage == 2; }
 uint8_t want_at(size_t i) { return i >= kSize || in_hole(i) ? 0 : pattern(i); }
 
-void await_signal(int sig, const char* what) {
-  sigset_t one;
-  sigemptyset(&one);
-  sigaddset(&one, sig);
-  double deadline = rt::now_seconds() + 60;
-  for (;;) {
-    double left = deadline - rt::now_seconds();
-    RT_CHECK(left > 0, "pid %d: no %s within 60 s", getpid(), what);
-    timespec ts{time_t(left) + 1, 0};
-    if (sigtimedwait(&one, nullptr, &ts) == sig) return;
-  }
-}
 
 std::string link_of(int fd) {
   char path[64], buf[256];
@@ -75,7 +63,7 @@ void check_content(int fd, const char* who) {
   RT_CHECK(own >= 0, "child: reopen the memfd");
   RT_CHECK(lseek(own, 77, SEEK_SET) == 77, "child: lseek");
   RT_CHECK(kill(parent, SIGUSR1) == 0, "child: signal the parent");
-  await_signal(SIGUSR2, "word from the parent");
+  rt::await_signal(SIGUSR2, "word from the parent");
 
   RT_CHECK(inode(own) == inode(m), "child: its own fd and the inherited one are not one memfd");
   RT_CHECK(lseek(own, 0, SEEK_CUR) == 77, "child: its own fd is at %ld, want 77", long(lseek(own, 0, SEEK_CUR)));
@@ -94,12 +82,7 @@ void check_content(int fd, const char* who) {
 }  // namespace
 
 int main() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGUSR1);
-  sigaddset(&set, SIGUSR2);
-  sigaddset(&set, SIGTERM);
-  RT_CHECK(sigprocmask(SIG_BLOCK, &set, nullptr) == 0, "sigprocmask");
+  rt::block_signals({SIGUSR1, SIGUSR2, SIGTERM});
 
   int m = memfd_create("ckpt-memfd", MFD_ALLOW_SEALING);
   RT_CHECK(m >= 0, "memfd_create");
@@ -125,7 +108,7 @@ int main() {
   pid_t child = fork();
   RT_CHECK(child >= 0, "fork");
   if (child == 0) child_main(m, shared, getppid());
-  await_signal(SIGUSR1, "ready from the child");
+  rt::await_signal(SIGUSR1, "ready from the child");
 
   rt::ready();
   rt::wait_term();

@@ -30,18 +30,6 @@ constexpr size_t kSizeB = 2 * kPage;
 uint8_t pattern(size_t i) { return uint8_t(i * 11 + 3); }
 uint8_t want_a(size_t i) { return i / kPage == 1 ? 0 : pattern(i); }
 
-void await_signal(int sig, const char* what) {
-  sigset_t one;
-  sigemptyset(&one);
-  sigaddset(&one, sig);
-  double deadline = rt::now_seconds() + 60;
-  for (;;) {
-    double left = deadline - rt::now_seconds();
-    RT_CHECK(left > 0, "pid %d: no %s within 60 s", getpid(), what);
-    timespec ts{time_t(left) + 1, 0};
-    if (sigtimedwait(&one, nullptr, &ts) == sig) return;
-  }
-}
 
 std::string maps_line(const void* addr) {
   std::ifstream maps("/proc/self/maps");
@@ -72,7 +60,7 @@ struct shmid_ds stat_of(int id, const char* what) {
   auto* ro = static_cast<uint8_t*>(shmat(a_id, nullptr, SHM_RDONLY));
   RT_CHECK(ro != reinterpret_cast<uint8_t*>(-1), "child: shmat read-only");
   RT_CHECK(kill(parent, SIGUSR1) == 0, "child: signal the parent");
-  await_signal(SIGUSR2, "word from the parent");
+  rt::await_signal(SIGUSR2, "word from the parent");
 
   check_attachment(ro, " r--s ", key, "child");
   check_attachment(a, " rw-s ", key, "child");
@@ -87,12 +75,7 @@ struct shmid_ds stat_of(int id, const char* what) {
 }  // namespace
 
 int main() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGUSR1);
-  sigaddset(&set, SIGUSR2);
-  sigaddset(&set, SIGTERM);
-  RT_CHECK(sigprocmask(SIG_BLOCK, &set, nullptr) == 0, "sigprocmask");
+  rt::block_signals({SIGUSR1, SIGUSR2, SIGTERM});
 
   int key = int(0x7c000000u | (uint32_t(getpid()) & 0xffffff));
   int a_id = shmget(key, kSizeA, IPC_CREAT | IPC_EXCL | 0640);
@@ -111,7 +94,7 @@ int main() {
   pid_t child = fork();
   RT_CHECK(child >= 0, "fork");
   if (child == 0) child_main(a_id, a, b, key, getppid());
-  await_signal(SIGUSR1, "ready from the child");
+  rt::await_signal(SIGUSR1, "ready from the child");
   RT_CHECK(shmctl(b_id, IPC_RMID, nullptr) == 0, "IPC_RMID B");
 
   rt::ready();

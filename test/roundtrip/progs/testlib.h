@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <initializer_list>
+
 namespace rt {
 
 inline volatile sig_atomic_t g_term = 0;
@@ -73,6 +75,29 @@ inline void block_term() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
+  RT_CHECK(sigprocmask(SIG_BLOCK, &set, nullptr) == 0, "sigprocmask");
+}
+
+// Waits up to `seconds` for `sig`, which the caller blocks; the dump's
+// freeze and the restore interrupt sigtimedwait, which then waits again.
+inline void await_signal(int sig, const char* what, int seconds = 60) {
+  sigset_t one;
+  sigemptyset(&one);
+  sigaddset(&one, sig);
+  double deadline = now_seconds() + seconds;
+  for (;;) {
+    double left = deadline - now_seconds();
+    RT_CHECK(left > 0, "pid %d: no %s within %d s", getpid(), what, seconds);
+    timespec ts{time_t(left) + 1, 0};
+    if (sigtimedwait(&one, nullptr, &ts) == sig) return;
+  }
+}
+
+// Blocks the signals a test then takes with await_signal() or wait_term().
+inline void block_signals(std::initializer_list<int> sigs) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : sigs) sigaddset(&set, sig);
   RT_CHECK(sigprocmask(SIG_BLOCK, &set, nullptr) == 0, "sigprocmask");
 }
 
