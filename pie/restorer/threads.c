@@ -151,13 +151,9 @@ void restorer_finish_thread(const struct restorer_view *v, struct ckpt_restorer_
 	__builtin_unreachable();
 }
 
-static __attribute__((noreturn)) void thread_start(const struct restorer_view *v, struct ckpt_restorer_thread *t)
-{
-	restorer_finish_thread(v, t);
-}
-
-/* clone3 on the thread's own stack; the child calls thread_start(v, t)
- * with the registers the parent put in r12, r13 and r14. */
+/* clone3 on the thread's own stack; the child calls
+ * restorer_finish_thread(v, t) with the registers the parent put in r12,
+ * r13 and r14. */
 static long clone_thread(const struct restorer_view *v, struct ckpt_restorer_thread *t)
 {
 	uint64_t top = v->a->area_start + t->stack_top;
@@ -172,7 +168,7 @@ static long clone_thread(const struct restorer_view *v, struct ckpt_restorer_thr
 	long ret;
 	register long r12 __asm__("r12") = (long)v;
 	register long r13 __asm__("r13") = (long)t;
-	register long r14 __asm__("r14") = (long)thread_start;
+	register long r14 __asm__("r14") = (long)restorer_finish_thread;
 	__asm__ volatile("syscall\n\t"
 			 "testq %%rax, %%rax\n\t"
 			 "jnz 1f\n\t"

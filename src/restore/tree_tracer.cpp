@@ -15,6 +15,7 @@
 #include "ckpt/log.h"
 #include "ckpt/restorer_args.h"
 #include "proc/read.h"
+#include "proc/stat.h"
 
 namespace ckpt::restore {
 
@@ -176,14 +177,13 @@ void TreeTracer::release_exiting() {
     std::string stat_path = format("/proc/%d/task/%d/stat", t->tgid(), t->pid());
     auto deadline = Clock::now() + std::chrono::seconds(2);
     for (;;) {
-      std::string stat;
+      char state;
       try {
-        stat = proc::read_file(stat_path);
+        state = proc::parse_stat(proc::read_file(stat_path), stat_path).state;
       } catch (const std::exception&) {
         break;  // gone with its process
       }
-      size_t p = stat.rfind(')');
-      if (p != std::string::npos && p + 2 < stat.size() && stat[p + 2] == 'Z') break;
+      if (state == 'Z') break;
       if (Clock::now() >= deadline) {
         LOG_WARN("thread %d of pid %d is still exiting", t->pid(), t->tgid());
         break;
