@@ -106,6 +106,8 @@ void restart_wait_ended_by_freeze(pid_t tid) {
   try {
     user_regs_struct regs;
     detail::get_gp(tid, regs);
+    // Most threads are in no such wait: the registers alone say so.
+    if (!ckpt_eintr_of_the_freeze(int64_t(regs.orig_rax), int64_t(regs.rax), 0)) return;
     std::optional<uint64_t> pending = proc::pending_signals(tid);
     if (!pending) return;
     uint64_t deliverable = *pending & ~detail::get_sigmask(tid);
