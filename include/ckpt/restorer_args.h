@@ -192,6 +192,7 @@ enum ckpt_restorer_tag {
 	CKPT_SECTION_FRAME = 12,       /* a thread's rt_sigframe (64-byte aligned) */
 	CKPT_SECTION_SECCOMP = 13,     /* one thread's seccomp filters (count = filters) */
 	CKPT_SECTION_PAGE_FILES = 14,  /* struct ckpt_restorer_page_file[count] */
+	CKPT_SECTION_GUARDS = 17,      /* struct ckpt_restorer_range[count]: guard pages to install */
 	CKPT_SECTION_COUNT
 };
 
@@ -228,6 +229,13 @@ struct ckpt_restorer_page_file {
 	int32_t fd;
 	uint32_t pad;
 	uint64_t size;            /* bytes of the file, whole pages */
+};
+
+/* [start, end) of the target's memory, page aligned.  CKPT_SECTION_GUARDS:
+ * guard pages (MADV_GUARD_INSTALL), installed once the pages are in; each
+ * lies inside one area and no run touches it. */
+struct ckpt_restorer_range {
+	uint64_t start, end;
 };
 
 /* A vDSO part ([vvar], [vvar_vclock], [vdso]) of ckpt's task: parked inside

@@ -110,6 +110,22 @@ void restorer_place_vdso(const struct restorer_view *v)
 		memcpy((void *)v->proc->vdso_proxy_addr, v->vdso_proxy, v->vdso_proxy_size);
 }
 
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102 /* Linux 6.13 */
+#endif
+
+/* Once the pages are in: installing guard pages discards what their range
+ * holds, and no run touches them. */
+void restorer_install_guards(const struct restorer_view *view)
+{
+	const struct ckpt_restorer_range *g = view->guards;
+	for (uint32_t i = 0; i < view->nr_guards; i++, g++) {
+		long ret = sys_call3(__NR_madvise, g->start, g->end - g->start, MADV_GUARD_INSTALL);
+		if (ret < 0)
+			restorer_fail(view->a, CKPT_STEP_MADVISE, ret, g->start, g->end);
+	}
+}
+
 void restorer_protect_vmas(const struct restorer_view *view)
 {
 	struct ckpt_restorer_args *a = view->a;

@@ -9,7 +9,7 @@
  *   vDSO parked        (inside the area, so unmapping ckpt keeps it)
  *   ckpt unmapped      (everything below and above the area)
  *   target areas mapped, vDSO moved to the dumped place, pages read,
- *   protections and advice set
+ *   guard pages installed, protections and advice set
  *   mm fields, personality, rlimits, signal actions  (the process's)
  *   the other threads created with their tids (threads.c); each then sets
  *   its own state, as the main thread does:
@@ -64,6 +64,7 @@ BLOB_ENTRY __attribute__((noreturn)) void blob_entry(struct ckpt_restorer_args *
 	restorer_map_vmas(v);
 	restorer_place_vdso(v);
 	restorer_read_pages(v);
+	restorer_install_guards(v);
 	restorer_protect_vmas(v);
 
 	restorer_set_mm(v);

@@ -34,6 +34,8 @@ struct restorer_view {
 	uint32_t nr_seccomp;      /* CKPT_SECTION_SECCOMP sections (threads with filters) */
 	uint32_t nr_page_files;
 	const struct ckpt_restorer_page_file *page_files;
+	uint32_t nr_guards;
+	const struct ckpt_restorer_range *guards;
 };
 
 __attribute__((noreturn)) void restorer_fail(struct ckpt_restorer_args *a, uint32_t step, long ret,
@@ -55,6 +57,7 @@ void restorer_unmap_ckpt(const struct restorer_view *v);
 void restorer_map_vmas(const struct restorer_view *v);
 void restorer_place_vdso(const struct restorer_view *v);
 void restorer_protect_vmas(const struct restorer_view *v);
+void restorer_install_guards(const struct restorer_view *v);
 
 /* pages.c */
 void restorer_read_pages(const struct restorer_view *v);

@@ -1,10 +1,13 @@
 #include "dump/memory.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "ckpt/error.h"
 #include "ckpt/log.h"
@@ -60,17 +63,16 @@ img::MmEntry make_mm(pid_t pid, const proc::Stat& stat) {
   return mm;
 }
 
-// The pages worth saving of one area, in its process's pages image.
-std::vector<mem::PageRange> area_pages(mem::PagemapScanner& scanner, const proc::MapsEntry& area,
-                                       const mem::Vma& vma) {
-  switch (vma.pages) {
-    case mem::PageSource::None:
-      return {};
-    case mem::PageSource::Anon:
-    case mem::PageSource::PrivateFile:
-      return scanner.scan(area.start, area.end, vma.pages);
+// The pages worth saving of one area, in its process's pages image, and its
+// guard pages, recorded with the area.
+std::vector<mem::PageRange> area_pages(mem::PagemapScanner& scanner, const proc::MapsEntry& area, mem::Vma& vma) {
+  mem::AreaScan scan = scanner.scan_area(area.start, area.end, vma.pages);
+  for (const mem::PageRange& g : scan.guards) {
+    img::PageSpan* span = vma.entry.add_guards();
+    span->set_start(g.start);
+    span->set_end(g.end);
   }
-  return {};
+  return std::move(scan.pages);
 }
 
 // Pages still shared with the parent are looked for in private anonymous
@@ -132,6 +134,43 @@ void record_vdso(pid_t pid, uint64_t start, uint64_t size, img::MmEntry& mm) {
   }
 }
 
+// The pages of areas the process cannot read (PROT_NONE, write-only,
+// exec-only), which vmsplice refuses (EFAULT): read through /proc/PID/mem,
+// whose reads the kernel makes with FOLL_FORCE, as a debugger's, so without
+// changing the area's protection.  ckpt traces the process, which the file
+// requires.
+class UnreadablePages {
+ public:
+  explicit UnreadablePages(pid_t pid) : pid_(pid), buffer_(kChunk) {
+    std::string path = proc::path(pid, "mem");
+    mem_.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!mem_) throw sys_error("cannot open " + path);
+  }
+
+  // Appends the range's pages to the image; returns the bytes written.
+  uint64_t copy(const mem::PageRange& r, image::PagesWriter& pages) {
+    for (uint64_t at = r.start; at < r.end;) {
+      size_t want = size_t(std::min<uint64_t>(kChunk, r.end - at));
+      ssize_t n = pread(mem_.get(), buffer_.data(), want, off_t(at));
+      if (n < 0 && errno == EINTR) continue;
+      if (n != ssize_t(want)) {
+        if (n >= 0) errno = EIO;
+        throw sys_error(format("cannot read the pages of pid %d at %llx (an area it cannot read itself)", pid_,
+                               (unsigned long long)at));
+      }
+      pages.write(buffer_.data(), want);
+      at += want;
+    }
+    return r.size();
+  }
+
+ private:
+  static constexpr size_t kChunk = 1 << 20;
+  pid_t pid_;
+  UniqueFd mem_;
+  std::vector<uint8_t> buffer_;
+};
+
 }  // namespace
 
 MemorySnapshot snapshot_memory(pid_t pid, const proc::Stat& stat, uint64_t page_size, SharedObjects& shared,
@@ -169,11 +208,28 @@ MemorySnapshot snapshot_memory(pid_t pid, const proc::Stat& stat, uint64_t page_
 
 void dump_pages(compel::Infection& infection, const MemorySnapshot& mem, image::PagesWriter& pages, pid_t pid) {
   if (mem.plan.ranges().empty()) return;
-  std::vector<compel::Infection::Range> ranges;
-  ranges.reserve(mem.plan.ranges().size());
-  for (const mem::PageRange& r : mem.plan.ranges()) ranges.push_back({r.start, r.size()});
   auto start = std::chrono::steady_clock::now();
-  uint64_t written = infection.splice_pages(ranges, pages.fd());
+  uint64_t written = 0;
+  // The pages go into the image in plan order: readable ones spliced by the
+  // parasite (vmsplice), those of unreadable areas read by ckpt between them.
+  std::vector<compel::Infection::Range> readable;
+  auto splice_readable = [&] {
+    if (!readable.empty()) written += infection.splice_pages(readable, pages.fd());
+    readable.clear();
+  };
+  std::optional<UnreadablePages> unreadable;
+  size_t vi = 0;
+  for (const mem::PageRange& r : mem.plan.ranges()) {
+    while (vi < mem.vmas.size() && mem.vmas[vi].entry.end() <= r.start) vi++;
+    if (vi < mem.vmas.size() && !(mem.vmas[vi].entry.prot() & PROT_READ)) {
+      splice_readable();
+      if (!unreadable) unreadable.emplace(pid);
+      written += unreadable->copy(r, pages);
+    } else {
+      readable.push_back({r.start, r.size()});
+    }
+  }
+  splice_readable();
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   LOG_INFO("pid %d: spliced %.1f MiB of pages in %.0f ms (%.2f GB/s)", pid, double(written) / (1 << 20), ms,
            ms > 0 ? double(written) / ms / 1e6 : 0.0);

@@ -44,5 +44,12 @@ struct pm_scan_arg {
 #define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
 #endif
 
+// Guard pages (MADV_GUARD_INSTALL); PAGEMAP_SCAN reports them since Linux
+// 6.14 and refuses the bit (EINVAL) before.  Older kernels count them as
+// swapped.
+#ifndef PAGE_IS_GUARD
+#define PAGE_IS_GUARD (1 << 8)
+#endif
+
 static_assert(sizeof(struct page_region) == 24, "page_region is 24 bytes in the kernel ABI");
 static_assert(sizeof(struct pm_scan_arg) == 96, "pm_scan_arg is 96 bytes in the kernel ABI");

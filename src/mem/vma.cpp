@@ -5,6 +5,7 @@
 
 #include "ckpt/error.h"
 #include "files/identity.h"
+#include "mem/mman_uapi.h"
 #include "mem/shmem.h"
 
 namespace ckpt::mem {
@@ -33,7 +34,9 @@ uint32_t prot_of(const proc::MapsEntry& area) {
 }
 
 uint32_t map_flags_of(const proc::MapsEntry& area, bool anonymous) {
-  uint32_t flags = area.shared ? MAP_SHARED : MAP_PRIVATE;
+  // A droppable area (maps shows it "p") is a mapping type of its own; no
+  // madvise() makes one.
+  uint32_t flags = area.shared ? MAP_SHARED : is_droppable(area) ? MAP_DROPPABLE : MAP_PRIVATE;
   if (anonymous) flags |= MAP_ANONYMOUS;
   if (area.has_vm_flag("gd")) flags |= MAP_GROWSDOWN;
   if (area.has_vm_flag("lo")) flags |= MAP_LOCKED;
@@ -114,6 +117,8 @@ std::optional<Vma> classify_file(const proc::MapsEntry& area, const struct stat*
 }
 
 }  // namespace
+
+bool is_droppable(const proc::MapsEntry& area) { return area.has_vm_flag("dp"); }
 
 bool needs_file_stat(const proc::MapsEntry& area) {
   return area.is_file_path() || area.name.starts_with("[anon_shmem:");

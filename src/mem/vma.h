@@ -45,6 +45,9 @@ struct Vma {
 // a kind not supported yet.
 std::optional<Vma> classify_vma(const proc::MapsEntry& area, const struct stat* file, pid_t pid);
 
+// Whether the area was mapped MAP_DROPPABLE (Linux 6.11): smaps VmFlags "dp".
+bool is_droppable(const proc::MapsEntry& area);
+
 // Whether the area has a file whose identity classify_vma() needs.
 bool needs_file_stat(const proc::MapsEntry& area);
 

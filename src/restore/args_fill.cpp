@@ -14,6 +14,7 @@
 #include "blob.h"
 #include "ckpt/error.h"
 #include "ckpt/log.h"
+#include "mem/mman_uapi.h"
 #include "proc/read.h"
 #include "proc/status.h"
 #include "restore/sigframe.h"
@@ -30,17 +31,21 @@ bool blob_maps(const img::VmaEntry& v) {
 }
 
 // madvise() advice that sticks to an area as a flag; others (DONTNEED...)
-// would destroy data and are never replayed.
-constexpr uint64_t kStickyAdvice = (1ull << MADV_DONTFORK) | (1ull << MADV_DOFORK) | (1ull << MADV_MERGEABLE) |
+// would destroy data and are never replayed.  (RANDOM and SEQUENTIAL are
+// the read-ahead hints of smaps "rr" and "sr".)
+constexpr uint64_t kStickyAdvice = (1ull << MADV_RANDOM) | (1ull << MADV_SEQUENTIAL) | (1ull << MADV_DONTFORK) | (1ull << MADV_DOFORK) | (1ull << MADV_MERGEABLE) |
                                    (1ull << MADV_UNMERGEABLE) | (1ull << MADV_HUGEPAGE) | (1ull << MADV_NOHUGEPAGE) |
                                    (1ull << MADV_DONTDUMP) | (1ull << MADV_DODUMP) | (1ull << MADV_WIPEONFORK) |
                                    (1ull << MADV_KEEPONFORK);
 
+bool droppable(const img::VmaEntry& v) { return (v.flags() & MAP_TYPE) == MAP_DROPPABLE; }
+
 // UFFDIO_COPY fills anonymous private memory only (userfaultfd's missing
 // mode takes no file-backed private areas, and shared memory gains nothing),
-// and not locked memory, which mmap already fills with zero pages.
+// and not locked memory, which mmap already fills with zero pages, nor
+// droppable memory, which userfaultfd refuses to register.
 bool filled_by_uffd(const img::VmaEntry& v) {
-  return v.kind() == img::VMA_ANON_PRIVATE && !(v.flags() & MAP_LOCKED);
+  return v.kind() == img::VMA_ANON_PRIVATE && !(v.flags() & MAP_LOCKED) && !droppable(v);
 }
 
 // The index of the area holding `at` from `vi` on (runs lie inside areas,
@@ -424,6 +429,13 @@ std::vector<ckpt_restorer_run> blob_runs(const ProcessImage& p, const HelperFile
   return out;
 }
 
+std::vector<ckpt_restorer_range> guard_ranges(const ProcessImage& p) {
+  std::vector<ckpt_restorer_range> out;
+  for (const img::VmaEntry& v : p.vmas)
+    for (const img::PageSpan& g : v.guards()) out.push_back({g.start(), g.end()});
+  return out;
+}
+
 std::vector<ckpt_restorer_page_file> page_files(const HelperFiles& h, int helper_fd_first) {
   std::vector<ckpt_restorer_page_file> out;
   for (const auto& [id, other] : h.other_pages) out.push_back({helper_fd_first + other.slot, 0, other.size});
@@ -460,7 +472,7 @@ std::vector<ckpt_restorer_vma> blob_vmas(const ProcessImage& p, const HelperFile
     if (from_file && slot == h.vma_slot.end())
       throw Error(format("cannot restore pid %d: no file to map at 0x%llx", p.pid(), (unsigned long long)v.start()));
     switch (v.kind()) {
-      case img::VMA_ANON_PRIVATE: b.map_flags |= MAP_PRIVATE | MAP_ANONYMOUS; break;
+      case img::VMA_ANON_PRIVATE: b.map_flags |= (droppable(v) ? MAP_DROPPABLE : MAP_PRIVATE) | MAP_ANONYMOUS; break;
       case img::VMA_ANON_SHARED: b.map_flags |= MAP_SHARED | (slot != h.vma_slot.end() ? 0 : MAP_ANONYMOUS); break;
       case img::VMA_FILE_PRIVATE: b.map_flags |= MAP_PRIVATE; break;
       case img::VMA_FILE_SHARED: b.map_flags |= MAP_SHARED; break;
@@ -509,6 +521,8 @@ ArgsImage build_args(const ArgsInputs& in, const AreaLayout& layout) {
   w.add_array(CKPT_SECTION_VMAS, blob_vmas(p, *in.helpers, in.helper_fd_first, uffd, proxy));
   w.add_array(CKPT_SECTION_RUNS, blob_runs(p, *in.helpers, in.helper_fd_first, uffd));
   w.add_array(CKPT_SECTION_PAGE_FILES, page_files(*in.helpers, in.helper_fd_first));
+  std::vector<ckpt_restorer_range> guards = guard_ranges(p);
+  if (!guards.empty()) w.add_array(CKPT_SECTION_GUARDS, guards);
   w.add_array(CKPT_SECTION_RLIMITS, rlimits(p));
   w.add_array(CKPT_SECTION_SIGACTIONS, sigactions(p));
   w.add_array(CKPT_SECTION_SHARED_PENDING, siginfos(p.core.process().shared_pending(), true));

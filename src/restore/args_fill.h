@@ -52,6 +52,9 @@ bool needs_vdso_proxy(const ArgsInputs& in);
 std::vector<ckpt_restorer_run> blob_runs(const ProcessImage& p, const HelperFiles& h, int helper_fd_first,
                                          bool uffd);
 
+// The guard pages of every area, in address order (CKPT_SECTION_GUARDS).
+std::vector<ckpt_restorer_range> guard_ranges(const ProcessImage& p);
+
 // The other processes' pages images the runs read, for the blob's mappings.
 std::vector<ckpt_restorer_page_file> page_files(const HelperFiles& h, int helper_fd_first);
 

@@ -50,6 +50,7 @@ static_assert(sizeof(ckpt_restorer_run) == 32 && offsetof(ckpt_restorer_run, fla
               offsetof(ckpt_restorer_run, fd) == 28);
 static_assert(sizeof(ckpt_restorer_vdso_part) == 32);
 static_assert(sizeof(ckpt_restorer_page_file) == 16);
+static_assert(sizeof(ckpt_restorer_range) == 16);
 static_assert(sizeof(ckpt_restorer_posix_timer) == 64);
 static_assert(sizeof(ckpt_restorer_rlimit) == 24);
 static_assert(sizeof(ckpt_restorer_status) == 48 + CKPT_RESTORER_MESSAGE_SIZE);

@@ -103,6 +103,20 @@ void read_thread_cores(const image::ImageDir& dir, ProcessImage& p) {
   }
 }
 
+// Guard pages lie inside their area, in order, in an area the blob maps.
+void check_guards(const img::VmaEntry& v, const std::string& name) {
+  uint64_t prev_end = v.start();
+  for (const img::PageSpan& g : v.guards()) {
+    if (g.start() >= g.end() || g.start() % 4096 || g.end() % 4096 || g.start() < prev_end || g.end() > v.end() ||
+        v.kind() == img::VMA_VDSO || v.kind() == img::VMA_VVAR || v.kind() == img::VMA_VVAR_VCLOCK ||
+        v.kind() == img::VMA_VSYSCALL)
+      throw image::CorruptedImage(name, format("bad guard pages 0x%llx-0x%llx in the area at 0x%llx",
+                                               (unsigned long long)g.start(), (unsigned long long)g.end(),
+                                               (unsigned long long)v.start()));
+    prev_end = g.end();
+  }
+}
+
 void read_mm(const image::ImageDir& dir, ProcessImage& p) {
   std::string name = dir.path_of(image::Kind::Mm, p.pstree.pid());
   image::ImageReader reader(dir, image::Kind::Mm, p.pstree.pid());
@@ -118,6 +132,7 @@ void read_mm(const image::ImageDir& dir, ProcessImage& p) {
     if ((v.kind() == img::VMA_FILE_PRIVATE || v.kind() == img::VMA_FILE_SHARED) && !v.has_file())
       throw image::CorruptedImage(name, format("file area 0x%llx-0x%llx names no file", (unsigned long long)v.start(),
                                                (unsigned long long)v.end()));
+    check_guards(v, name);
     p.vmas.push_back(v);
   }
   std::sort(p.vmas.begin(), p.vmas.end(), [](const auto& a, const auto& b) { return a.start() < b.start(); });
@@ -140,6 +155,13 @@ bool takes_pages(const img::VmaEntry& v) {
   }
 }
 
+// Whether [start, end) touches a guard range of the area.
+bool touches_guard(const img::VmaEntry& v, uint64_t start, uint64_t end) {
+  for (const img::PageSpan& g : v.guards())
+    if (g.start() < end && start < g.end()) return true;
+  return false;
+}
+
 void check_runs_inside(const ProcessImage& p, const std::string& name) {
   size_t vi = 0;
   for (const ProcessImage::Run& r : p.runs) {
@@ -149,6 +171,8 @@ void check_runs_inside(const ProcessImage& p, const std::string& name) {
       if (vi == p.vmas.size() || p.vmas[vi].start() > at || !takes_pages(p.vmas[vi]))
         throw image::CorruptedImage(name, format("pages at 0x%llx lie outside the process's private or anonymous "
                                                  "memory", (unsigned long long)at));
+      if (touches_guard(p.vmas[vi], at, std::min(end, p.vmas[vi].end())))
+        throw image::CorruptedImage(name, format("pages at 0x%llx lie on guard pages", (unsigned long long)at));
       at = std::min(end, p.vmas[vi].end());
     }
   }

@@ -21,6 +21,7 @@
 #include "files/files.h"
 #include "proc/maps.h"
 #include "proc/read.h"
+#include "restore/area_features.h"
 #include "restore/child.h"
 #include "restore/helper_files.h"
 #include "restore/process_image.h"
@@ -219,6 +220,7 @@ std::vector<restore::NodePlan> check_tree(const image::ImageDir& dir, const rest
       if (int(t.tid()) != p.pid()) restore::check_pid_free(int(t.tid()));
     if (!p.zombie) files::check_files(dir, p.pid());
     if (!p.zombie) check_fs(p);
+    if (!p.zombie) restore::check_area_features(p);
     nodes.push_back({p.pid(), int(p.pstree.ppid()), int(p.pstree.pgid()), int(p.pstree.sid()), p.zombie});
   }
   warn_shared_anon(tree);

@@ -1,0 +1,58 @@
+#include "restore/area_features.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+
+#include "ckpt/error.h"
+#include "mem/mman_uapi.h"
+
+namespace ckpt::restore {
+
+namespace {
+
+// One probe each, made once: "" when the kernel does it, else why not.
+std::string probe_droppable() {
+  long page = sysconf(_SC_PAGESIZE);
+  void* m = mmap(nullptr, size_t(page), PROT_READ | PROT_WRITE, MAP_DROPPABLE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return std::strerror(errno);
+  munmap(m, size_t(page));
+  return "";
+}
+
+std::string probe_guards() {
+  long page = sysconf(_SC_PAGESIZE);
+  void* m = mmap(nullptr, size_t(page), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return std::strerror(errno);
+  std::string why = madvise(m, size_t(page), MADV_GUARD_INSTALL) == 0 ? "" : std::strerror(errno);
+  munmap(m, size_t(page));
+  return why;
+}
+
+const std::string& cached(std::optional<std::string>& slot, std::string (*probe)()) {
+  if (!slot) slot = probe();
+  return *slot;
+}
+
+std::string area_name(const ProcessImage& p, const img::VmaEntry& v) {
+  return format("pid %d: its area %llx-%llx", p.pid(), (unsigned long long)v.start(), (unsigned long long)v.end());
+}
+
+}  // namespace
+
+void check_area_features(const ProcessImage& p) {
+  static std::optional<std::string> droppable, guards;
+  for (const img::VmaEntry& v : p.vmas) {
+    if ((v.flags() & MAP_TYPE) == MAP_DROPPABLE && !cached(droppable, probe_droppable).empty())
+      throw Error("cannot restore " + area_name(p, v) + " is MAP_DROPPABLE, which this kernel refuses (" +
+                  *droppable + "; Linux 6.11 has it)");
+    if (v.guards_size() && !cached(guards, probe_guards).empty())
+      throw Error("cannot restore " + area_name(p, v) + " has guard pages, which this kernel cannot install (" +
+                  *guards + "; Linux 6.13 has MADV_GUARD_INSTALL)");
+  }
+}
+
+}  // namespace ckpt::restore

@@ -1,0 +1,14 @@
+// Kernel features the restored areas need, checked before any task exists:
+// MAP_DROPPABLE areas (Linux 6.11) and guard pages (Linux 6.13).
+#pragma once
+
+#include "restore/process_image.h"
+
+namespace ckpt::restore {
+
+// Throws "cannot restore pid P: its area START-END is MAP_DROPPABLE, which
+// this kernel refuses (...)" (or its guard pages) when this kernel cannot
+// make what the process's areas have.
+void check_area_features(const ProcessImage& p);
+
+}  // namespace ckpt::restore
