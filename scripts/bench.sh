@@ -10,6 +10,8 @@
 #   threads:N:MIB         one process with N threads
 #   tree:N:MIB            a tree of N processes of MIB each
 #   shared:MIB            MIB of MAP_SHARED memory mapped by two processes
+#   protnone:MIB          one process, a PROT_NONE page every MiB (1 area
+#                         per MiB; those pages are read through /proc/PID/mem)
 # default: single:256 single:1024 single:4096 threads:64:1024 tree:64:16 shared:1024
 #
 # Prints, per scenario and medium: dump wall time, how long the tree was
@@ -54,13 +56,14 @@ hog_args() {
     threads) echo "$b --threads $a" ;;
     tree) echo "$b --procs $a" ;;
     shared) echo "$a --shared" ;;
+    protnone) echo "$a --prot-none" ;;
     *) echo "unknown scenario $1" >&2; exit 2 ;;
   esac
 }
 total_mib() {
   IFS=: read -r kind a b <<<"$1"
   case $kind in
-    single | shared) echo "$a" ;;
+    single | shared | protnone) echo "$a" ;;
     threads) echo "$b" ;;
     tree) echo $((a * b)) ;;
   esac

@@ -8,6 +8,9 @@
 //   ckpt_bench_memhog MIB --procs N        N processes of MIB each
 //   ckpt_bench_memhog MIB --shared         MIB of MAP_SHARED memory, and a
 //                                          child that maps it too
+//   ckpt_bench_memhog MIB --prot-none      one page of every MiB made
+//                                          PROT_NONE once written (made
+//                                          readable again to verify)
 //
 // With several processes the root forwards SIGTERM to the others and says
 // OK only if each of them verified its memory.
@@ -63,11 +66,12 @@ int main(int argc, char** argv) {
   size_t mib = argc > 1 ? strtoul(argv[1], nullptr, 10) : 256;
   size_t size = mib << 20;
   int threads = 1, procs = 1;
-  bool shared = false;
+  bool shared = false, prot_none = false;
   for (int i = 2; i < argc; i++) {
     if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--procs") && i + 1 < argc) procs = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--shared")) shared = true, procs = 2;
+    else if (!strcmp(argv[i], "--prot-none")) prot_none = true;
   }
   sigset_t term;
   sigemptyset(&term);
@@ -75,6 +79,9 @@ int main(int argc, char** argv) {
   sigprocmask(SIG_BLOCK, &term, nullptr);
 
   uint64_t* mem = touch(size, shared ? MAP_SHARED : MAP_PRIVATE, 0);
+  if (prot_none)
+    for (size_t at = 0; at < size; at += 1 << 20)
+      if (mprotect(reinterpret_cast<char*>(mem) + at, 4096, PROT_NONE) != 0) exit(1);
   std::vector<pid_t> children;
   for (int p = 1; p < procs; p++) {
     pid_t c = fork();
@@ -90,9 +97,11 @@ int main(int argc, char** argv) {
     pthread_t th;
     pthread_create(&th, nullptr, idle, nullptr);
   }
-  printf("ready %zu MiB, %d threads, %d processes%s\n", mib, threads, procs, shared ? ", shared" : "");
+  printf("ready %zu MiB, %d threads, %d processes%s%s\n", mib, threads, procs, shared ? ", shared" : "",
+         prot_none ? ", a PROT_NONE page every MiB" : "");
   fflush(stdout);
   wait_term();
+  if (prot_none && mprotect(mem, size, PROT_READ | PROT_WRITE) != 0) exit(1);
   bool ok = verify(mem, size, 0);
   for (pid_t c : children) {
     kill(c, SIGTERM);
