@@ -69,6 +69,16 @@ TEST(Vma, ClassifiesSpecialAreas) {
   EXPECT_EQ(anon->entry.prot(), uint32_t(PROT_READ | PROT_WRITE | PROT_EXEC));
   EXPECT_EQ(anon->entry.madv(), (1ull << MADV_DONTFORK) | (1ull << MADV_DONTDUMP));
   EXPECT_FALSE(anon->entry.has_name());
+
+  // MAP_DROPPABLE (maps says "p"): its own mapping type, not MAP_PRIVATE;
+  // its wipe-on-fork and dont-dump are advice like any other.
+  auto drop = mem::classify_vma(area("7f1c2a400000-7f1c2a404000 rw-p 00000000 00:00 0 ",
+                                     {"rd", "wr", "nr", "wf", "dd", "dp"}),
+                                nullptr, 1);
+  EXPECT_EQ(drop->entry.kind(), img::VMA_ANON_PRIVATE);
+  EXPECT_EQ(drop->entry.flags(), uint32_t(0x08 /* MAP_DROPPABLE */ | MAP_ANONYMOUS | MAP_NORESERVE));
+  EXPECT_EQ(drop->entry.madv(), (1ull << MADV_WIPEONFORK) | (1ull << MADV_DONTDUMP));
+  EXPECT_EQ(drop->pages, mem::PageSource::Anon);
 }
 
 TEST(Vma, ClassifiesFileAndSharedMappings) {
@@ -180,6 +190,32 @@ TEST(PageScan, AnonymousAreaSavesWrittenPagesOnly) {
   EXPECT_EQ(ranges[1].start, m.page(8));
   EXPECT_EQ(ranges[1].end, m.page(9));
   EXPECT_TRUE(scanner.scan(m.page(0), m.page(16), mem::PageSource::None).empty());
+}
+
+// Guard pages (Linux 6.13) are no pages to save, though the kernel counts
+// them as swapped: they come back as guards (PAGE_IS_GUARD, Linux 6.14).
+TEST(PageScan, GuardPagesAreToldApart) {
+  Mapping m(16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+  ASSERT_NE(m.at, MAP_FAILED);
+  ASSERT_EQ(madvise(m.at, m.size, MADV_NOHUGEPAGE), 0);
+  memset(m.at, 1, m.size);
+  if (madvise(m.at + 4 * kPage, 2 * kPage, 102 /* MADV_GUARD_INSTALL */) != 0) GTEST_SKIP() << "no guard pages";
+  mem::PagemapScanner scanner(getpid());
+  mem::AreaScan scan = scanner.scan_area(m.page(0), m.page(16), mem::PageSource::Anon);
+  if (!scanner.sees_guards()) GTEST_SKIP() << "PAGEMAP_SCAN does not report guard pages";
+  ASSERT_EQ(scan.pages.size(), 2u);
+  EXPECT_EQ(scan.pages[0].start, m.page(0));
+  EXPECT_EQ(scan.pages[0].end, m.page(4));
+  EXPECT_EQ(scan.pages[1].start, m.page(6));
+  EXPECT_EQ(scan.pages[1].end, m.page(16));
+  ASSERT_EQ(scan.guards.size(), 1u);
+  EXPECT_EQ(scan.guards[0].start, m.page(4));
+  EXPECT_EQ(scan.guards[0].end, m.page(6));
+  // An area whose pages are saved elsewhere still has its guards found.
+  mem::AreaScan none = scanner.scan_area(m.page(0), m.page(16), mem::PageSource::None);
+  EXPECT_TRUE(none.pages.empty());
+  ASSERT_EQ(none.guards.size(), 1u);
+  EXPECT_EQ(none.guards[0].start, m.page(4));
 }
 
 TEST(PageScan, PrivateFileAreaSavesCopiedPagesOnly) {
