@@ -208,6 +208,20 @@ void warn_shared_anon(const restore::TreeImage& tree) {
              with[0], with[1], with.size() - 2);
 }
 
+// Pages a child still shared copy-on-write with its parent at the dump are
+// stored once, but each process reads them into memory of its own: same
+// content, no longer the same physical pages (more memory in use).
+void note_cow_copies(const restore::TreeImage& tree) {
+  for (const ProcessImage& p : tree.procs) {
+    uint64_t bytes = 0;
+    for (const ProcessImage::Run& r : p.runs)
+      if (!p.own(r)) bytes += r.len;
+    if (bytes)
+      LOG_INFO("pid %d: %.1f MiB of pages it shared copy-on-write with its parent come back as a copy of its own",
+               p.pid(), double(bytes) / (1 << 20));
+  }
+}
+
 // Everything that can be checked before a task exists: images, pids, files,
 // sessions and groups, the vDSO (with the areas).
 std::vector<restore::NodePlan> check_tree(const image::ImageDir& dir, const restore::TreeImage& tree,
@@ -224,6 +238,7 @@ std::vector<restore::NodePlan> check_tree(const image::ImageDir& dir, const rest
     nodes.push_back({p.pid(), int(p.pstree.ppid()), int(p.pstree.pgid()), int(p.pstree.sid()), p.zombie});
   }
   warn_shared_anon(tree);
+  note_cow_copies(tree);
   restore::RootSession rs{session.action, session.pgid, getsid(0), getpgrp()};
   return restore::plan_tree(nodes, rs);
 }
