@@ -211,7 +211,13 @@ struct ckpt_restorer_vma {
 	 * (-1 for none; 0 is a valid id, hence the flag). */
 	int32_t shmid;
 	uint32_t shm_attach;
+	uint32_t attrs;           /* CKPT_VMA_*: set once its pages are in, after its protection */
+	uint32_t pad;
 };
+
+/* ckpt_restorer_vma.attrs */
+#define CKPT_VMA_LOCK_ONFAULT 0x1 /* mlock2(MLOCK_ONFAULT) */
+#define CKPT_VMA_SEAL 0x2         /* mseal() (Linux 6.10), last */
 
 /* A run of pages: [vaddr, vaddr+len) comes from the pages file at offset
  * (the process's own, or with CKPT_RUN_OTHER_FILE the helper fd `fd`); it

@@ -126,15 +126,35 @@ void restorer_install_guards(const struct restorer_view *view)
 	}
 }
 
+#define MLOCK_ONFAULT_FLAG 1 /* MLOCK_ONFAULT */
+#ifndef __NR_mseal
+#define __NR_mseal 462 /* Linux 6.10 */
+#endif
+
 void restorer_protect_vmas(const struct restorer_view *view)
 {
 	struct ckpt_restorer_args *a = view->a;
 	const struct ckpt_restorer_vma *v = view->vmas;
 	for (uint32_t i = 0; i < view->nr_vmas; i++, v++) {
-		if (!v->write_first || (v->prot & PROT_WRITE))
-			continue;
-		long ret = sys_call3(__NR_mprotect, v->start, v->end - v->start, v->prot);
-		if (ret < 0)
-			restorer_fail(a, CKPT_STEP_MPROTECT, ret, v->start, v->end);
+		uint64_t len = v->end - v->start;
+		long ret;
+		if (v->write_first && !(v->prot & PROT_WRITE)) {
+			ret = sys_call3(__NR_mprotect, v->start, len, v->prot);
+			if (ret < 0)
+				restorer_fail(a, CKPT_STEP_MPROTECT, ret, v->start, v->end);
+		}
+		/* Locked on fault: the pages read in are locked now, the rest
+		 * when they come. */
+		if (v->attrs & CKPT_VMA_LOCK_ONFAULT) {
+			ret = sys_call3(__NR_mlock2, v->start, len, MLOCK_ONFAULT_FLAG);
+			if (ret < 0)
+				restorer_fail(a, CKPT_STEP_MADVISE, ret, v->start, v->end);
+		}
+		/* Last: nothing may change a sealed area afterwards. */
+		if (v->attrs & CKPT_VMA_SEAL) {
+			ret = sys_call3(__NR_mseal, v->start, len, 0);
+			if (ret < 0)
+				restorer_fail(a, CKPT_STEP_MADVISE, ret, v->start, v->end);
+		}
 	}
 }

@@ -39,7 +39,9 @@ uint32_t map_flags_of(const proc::MapsEntry& area, bool anonymous) {
   uint32_t flags = area.shared ? MAP_SHARED : is_droppable(area) ? MAP_DROPPABLE : MAP_PRIVATE;
   if (anonymous) flags |= MAP_ANONYMOUS;
   if (area.has_vm_flag("gd")) flags |= MAP_GROWSDOWN;
-  if (area.has_vm_flag("lo")) flags |= MAP_LOCKED;
+  // Locked on fault (mlock2 MLOCK_ONFAULT) is not MAP_LOCKED, which would
+  // fault in the whole area: VmaEntry.lock_on_fault.
+  if (area.has_vm_flag("lo") && !area.has_vm_flag("lf")) flags |= MAP_LOCKED;
   if (area.has_vm_flag("nr")) flags |= MAP_NORESERVE;
   return flags;
 }
@@ -159,6 +161,8 @@ std::optional<Vma> classify_vma(const proc::MapsEntry& area, const struct stat* 
   e.set_prot(prot_of(area));
   e.set_flags(map_flags_of(area, anonymous));
   if (uint64_t madv = advice_bits(area)) e.set_madv(madv);
+  if (area.has_vm_flag("lo") && area.has_vm_flag("lf")) e.set_lock_on_fault(true);
+  if (area.has_vm_flag("sl")) e.set_sealed(true);
   e.set_has_pages(false);
   if (!area.name.empty()) e.set_name(area.name + (area.deleted ? " (deleted)" : ""));
   return v;

@@ -1,6 +1,7 @@
 #include "restore/area_features.h"
 
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -32,6 +33,11 @@ std::string probe_guards() {
   return why;
 }
 
+// mseal of nothing: 0 where the call exists (Linux 6.10), ENOSYS before.
+std::string probe_seal() {
+  return syscall(462 /* mseal */, 0ul, 0ul, 0ul) == 0 ? "" : std::strerror(errno);
+}
+
 const std::string& cached(std::optional<std::string>& slot, std::string (*probe)()) {
   if (!slot) slot = probe();
   return *slot;
@@ -44,7 +50,7 @@ std::string area_name(const ProcessImage& p, const img::VmaEntry& v) {
 }  // namespace
 
 void check_area_features(const ProcessImage& p) {
-  static std::optional<std::string> droppable, guards;
+  static std::optional<std::string> droppable, guards, seal;
   for (const img::VmaEntry& v : p.vmas) {
     if ((v.flags() & MAP_TYPE) == MAP_DROPPABLE && !cached(droppable, probe_droppable).empty())
       throw Error("cannot restore " + area_name(p, v) + " is MAP_DROPPABLE, which this kernel refuses (" +
@@ -52,6 +58,9 @@ void check_area_features(const ProcessImage& p) {
     if (v.guards_size() && !cached(guards, probe_guards).empty())
       throw Error("cannot restore " + area_name(p, v) + " has guard pages, which this kernel cannot install (" +
                   *guards + "; Linux 6.13 has MADV_GUARD_INSTALL)");
+    if (v.sealed() && !cached(seal, probe_seal).empty())
+      throw Error("cannot restore " + area_name(p, v) + " is sealed, which this kernel cannot do (mseal: " + *seal +
+                  "; Linux 6.10 has it)");
   }
 }
 

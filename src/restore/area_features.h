@@ -1,5 +1,6 @@
 // Kernel features the restored areas need, checked before any task exists:
-// MAP_DROPPABLE areas (Linux 6.11) and guard pages (Linux 6.13).
+// MAP_DROPPABLE areas (Linux 6.11), guard pages (Linux 6.13) and sealed
+// areas (mseal, Linux 6.10).
 #pragma once
 
 #include "restore/process_image.h"

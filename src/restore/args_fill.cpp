@@ -493,6 +493,7 @@ std::vector<ckpt_restorer_vma> blob_vmas(const ProcessImage& p, const HelperFile
     b.write_first = ri < p.runs.size() && p.runs[ri].vaddr < v.end();
     b.uffd = b.write_first && uffd && filled_by_uffd(v);
     b.madv = v.madv() & kStickyAdvice;
+    b.attrs = (v.lock_on_fault() ? CKPT_VMA_LOCK_ONFAULT : 0u) | (v.sealed() ? CKPT_VMA_SEAL : 0u);
     out.push_back(b);
   }
   return out;

@@ -63,7 +63,7 @@ std::string describe_step(const ckpt_restorer_status& st) {
     case CKPT_STEP_AIO_SUBMIT: return "io_submit of pages at " + range(a, a + b);
     case CKPT_STEP_AIO_READ: return "reading pages at " + range(a, a + b);
     case CKPT_STEP_MPROTECT: return "mprotect of area " + range(a, b);
-    case CKPT_STEP_MADVISE: return "madvise (advice or guard pages) of " + range(a, b);
+    case CKPT_STEP_MADVISE: return "setting the advice, guard pages, lock or seal of " + range(a, b);
     case CKPT_STEP_PERSONALITY: return format("personality(0x%llx)", (unsigned long long)a);
     case CKPT_STEP_MM_MAP: return "prctl(PR_SET_MM_MAP) (brk " + range(a, b) + ")";
     case CKPT_STEP_SIGACTION: return format("rt_sigaction of signal %llu", (unsigned long long)a);

@@ -7,7 +7,9 @@
 //   hg MADV_HUGEPAGE   nh MADV_NOHUGEPAGE  rr MADV_RANDOM   sr MADV_SEQUENTIAL
 //   mg MADV_MERGEABLE (if the kernel has KSM)
 //   dp MAP_DROPPABLE (Linux 6.11; a mapping type, with wf dd nr)
+//   lf mlock2(MLOCK_ONFAULT) (with lo)   sl mseal (Linux 6.10)
 #include <errno.h>
+#include <sys/syscall.h>
 
 #include "arealib.h"
 
@@ -15,28 +17,49 @@ namespace {
 
 constexpr size_t kPages = 8;
 
+// Not madvise() advice: made by mmap, mlock2 or mseal.
+constexpr int kLockOnFault = -2, kSeal = -3;
+
 struct Case {
   const char* flag;
-  int advice;         // -1: none (the plain area, or mapped so)
+  int advice;         // -1: none (the plain area, or mapped so); kLockOnFault, kSeal
   int map_type;       // MAP_PRIVATE or MAP_DROPPABLE
+  const char* also;   // flags that come with it
   void* area = nullptr;
   bool made = false;  // the kernel took it
 };
 
 Case g_cases[] = {
-    {"", -1, MAP_PRIVATE},
-    {"dc", MADV_DONTFORK, MAP_PRIVATE},
-    {"dd", MADV_DONTDUMP, MAP_PRIVATE},
-    {"wf", MADV_WIPEONFORK, MAP_PRIVATE},
-    {"hg", MADV_HUGEPAGE, MAP_PRIVATE},
-    {"nh", MADV_NOHUGEPAGE, MAP_PRIVATE},
-    {"rr", MADV_RANDOM, MAP_PRIVATE},
-    {"sr", MADV_SEQUENTIAL, MAP_PRIVATE},
-    {"mg", MADV_MERGEABLE, MAP_PRIVATE},
-    {"dp", -1, MAP_DROPPABLE},
+    {"", -1, MAP_PRIVATE, ""},
+    {"dc", MADV_DONTFORK, MAP_PRIVATE, ""},
+    {"dd", MADV_DONTDUMP, MAP_PRIVATE, ""},
+    {"wf", MADV_WIPEONFORK, MAP_PRIVATE, ""},
+    {"hg", MADV_HUGEPAGE, MAP_PRIVATE, ""},
+    {"nh", MADV_NOHUGEPAGE, MAP_PRIVATE, ""},
+    {"rr", MADV_RANDOM, MAP_PRIVATE, ""},
+    {"sr", MADV_SEQUENTIAL, MAP_PRIVATE, ""},
+    {"mg", MADV_MERGEABLE, MAP_PRIVATE, ""},
+    {"dp", -1, MAP_DROPPABLE, "wf dd"},
+    {"lf", kLockOnFault, MAP_PRIVATE, "lo"},
+    {"sl", kSeal, MAP_PRIVATE, ""},
 };
 
-const char* const kAllFlags[] = {"dc", "dd", "wf", "hg", "nh", "rr", "sr", "mg", "dp"};
+const char* const kAllFlags[] = {"dc", "dd", "wf", "hg", "nh", "rr", "sr", "mg", "dp", "lo", "lf", "sl"};
+
+// Whether a case's area must show `flag`.
+bool wanted(const Case& c, const char* flag) {
+  if (!strcmp(flag, c.flag)) return true;
+  std::string also = std::string(" ") + c.also + " ";
+  return also.find(std::string(" ") + flag + " ") != std::string::npos;
+}
+
+// Applies what is not advice; 0 or an errno.
+int apply_other(const Case& c, void* a) {
+  long r = 0;
+  if (c.advice == kLockOnFault) r = syscall(SYS_mlock2, a, kPages * rt::kPage, 1 /* MLOCK_ONFAULT */);
+  if (c.advice == kSeal) r = syscall(462 /* mseal */, a, kPages * rt::kPage, 0);
+  return r == 0 ? 0 : errno;
+}
 
 uint64_t seed_of(size_t i) { return 0x1000 + i; }
 
@@ -50,6 +73,19 @@ void setup(size_t i) {
   if (a == MAP_FAILED) {
     RT_CHECK(c.map_type == MAP_DROPPABLE, "mmap of the %s area: %s", c.flag, strerror(errno));
     printf("MAP_DROPPABLE not supported here (%s): not tested\n", strerror(errno));
+    return;
+  }
+  if (c.advice < -1) {
+    // Filled first: a sealed area's pages stay, a locked one's are locked.
+    rt::fill_pages(a, 0, kPages, seed_of(i));
+    if (int err = apply_other(c, a)) {
+      RT_CHECK(err == ENOSYS || err == EPERM || err == ENOMEM, "%s: %s", c.flag, strerror(err));
+      printf("%s not supported here (%s): not tested\n", c.flag, strerror(err));
+      if (c.advice != kSeal) munmap(a, kPages * rt::kPage);
+      return;
+    }
+    c.area = a;
+    c.made = true;
     return;
   }
   if (c.advice >= 0 && madvise(a, kPages * rt::kPage, c.advice) != 0) {
@@ -74,11 +110,17 @@ void check(size_t i, const char* when) {
            kPages);
   RT_CHECK(info.perms == "rw-p", "%s has permissions %s", what, info.perms.c_str());
   for (const char* f : kAllFlags) {
-    bool want = strcmp(f, c.flag) == 0 || (c.map_type == MAP_DROPPABLE && (!strcmp(f, "wf") || !strcmp(f, "dd")));
+    bool want = wanted(c, f);
     RT_CHECK(info.has(f) == want, "%s %s VmFlag %s (VmFlags: %s)", what, want ? "lacks" : "has", f,
              info.flag_text().c_str());
   }
   rt::check_pages(c.area, 0, kPages, seed_of(i), what);
+  // A sealed area cannot be unmapped or made read-only.
+  if (c.advice == kSeal) {
+    errno = 0;
+    RT_CHECK(mprotect(c.area, kPages * rt::kPage, PROT_READ) == -1 && errno == EPERM,
+             "%s: mprotect of a sealed area gave %s", what, errno ? strerror(errno) : "success");
+  }
 }
 
 }  // namespace
