@@ -65,8 +65,13 @@ img::MmEntry make_mm(pid_t pid, const proc::Stat& stat) {
 
 // The pages worth saving of one area, in its process's pages image, and its
 // guard pages, recorded with the area.
-std::vector<mem::PageRange> area_pages(mem::PagemapScanner& scanner, const proc::MapsEntry& area, mem::Vma& vma) {
+std::vector<mem::PageRange> area_pages(mem::PagemapScanner& scanner, const proc::MapsEntry& area, mem::Vma& vma,
+                                       pid_t pid) {
   mem::AreaScan scan = scanner.scan_area(area.start, area.end, vma.pages);
+  // The kernel installs guard pages in no locked area (EINVAL); one locked
+  // after them could not be made again.
+  if (!scan.guards.empty() && area.has_vm_flag("lo"))
+    throw mem::area_error(area, pid, "it is locked (mlock) and has guard pages, which cannot be restored");
   for (const mem::PageRange& g : scan.guards) {
     img::PageSpan* span = vma.entry.add_guards();
     span->set_start(g.start);
@@ -189,7 +194,7 @@ MemorySnapshot snapshot_memory(pid_t pid, const proc::Stat& stat, uint64_t page_
       if (!file) throw mem::area_error(area, pid, "its object could not be looked up through " + map_file_path(pid, area));
       shared.add_area(pid, area, *file, *vma);
     }
-    uint64_t pages = plan_area(m, area_pages(scanner, area, *vma), *vma, sharing);
+    uint64_t pages = plan_area(m, area_pages(scanner, area, *vma, pid), *vma, sharing);
     vma->entry.set_has_pages(pages > 0);
     if (vma->entry.kind() == img::VMA_VDSO) {
       m.mm.set_vdso_start(area.start);
