@@ -155,23 +155,24 @@ bool takes_pages(const img::VmaEntry& v) {
   }
 }
 
-// Whether [start, end) touches a guard range of the area.
-bool touches_guard(const img::VmaEntry& v, uint64_t start, uint64_t end) {
-  for (const img::PageSpan& g : v.guards())
-    if (g.start() < end && start < g.end()) return true;
-  return false;
+// Whether [start, end) touches a guard range of the area.  Runs and guards
+// are both in address order: `gi` is where the last call stopped, for the
+// same area (so the check is linear, even for an area of a million guards).
+bool touches_guard(const img::VmaEntry& v, size_t& gi, uint64_t start, uint64_t end) {
+  while (gi < size_t(v.guards_size()) && v.guards(int(gi)).end() <= start) gi++;
+  return gi < size_t(v.guards_size()) && v.guards(int(gi)).start() < end;
 }
 
 void check_runs_inside(const ProcessImage& p, const std::string& name) {
-  size_t vi = 0;
+  size_t vi = 0, gi = 0;
   for (const ProcessImage::Run& r : p.runs) {
     uint64_t at = r.vaddr, end = r.vaddr + r.len;
     while (at < end) {
-      while (vi < p.vmas.size() && p.vmas[vi].end() <= at) vi++;
+      while (vi < p.vmas.size() && p.vmas[vi].end() <= at) vi++, gi = 0;
       if (vi == p.vmas.size() || p.vmas[vi].start() > at || !takes_pages(p.vmas[vi]))
         throw image::CorruptedImage(name, format("pages at 0x%llx lie outside the process's private or anonymous "
                                                  "memory", (unsigned long long)at));
-      if (touches_guard(p.vmas[vi], at, std::min(end, p.vmas[vi].end())))
+      if (touches_guard(p.vmas[vi], gi, at, std::min(end, p.vmas[vi].end())))
         throw image::CorruptedImage(name, format("pages at 0x%llx lie on guard pages", (unsigned long long)at));
       at = std::min(end, p.vmas[vi].end());
     }
