@@ -1,6 +1,7 @@
 // Kernel features the restored areas need, checked before any task exists:
 // MAP_DROPPABLE areas (Linux 6.11), guard pages (Linux 6.13) and sealed
-// areas (mseal, Linux 6.10).
+// areas (mseal, Linux 6.10), and the advice it replays that a kernel may
+// lack (MADV_MERGEABLE without KSM, MADV_HUGEPAGE without THP).
 #pragma once
 
 #include "restore/process_image.h"
