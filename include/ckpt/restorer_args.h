@@ -193,6 +193,7 @@ enum ckpt_restorer_tag {
 	CKPT_SECTION_SECCOMP = 13,     /* one thread's seccomp filters (count = filters) */
 	CKPT_SECTION_PAGE_FILES = 14,  /* struct ckpt_restorer_page_file[count] */
 	CKPT_SECTION_GUARDS = 17,      /* struct ckpt_restorer_range[count]: guard pages to install */
+	CKPT_SECTION_KEEP = 18,        /* struct ckpt_restorer_range[count], by address: premapped areas ckpt's unmapping spares */
 	CKPT_SECTION_COUNT
 };
 
@@ -213,11 +214,17 @@ struct ckpt_restorer_vma {
 	uint32_t shm_attach;
 	uint32_t attrs;           /* CKPT_VMA_*: set once its pages are in, after its protection */
 	uint32_t pad;
+	/* CKPT_VMA_PREMAPPED: where the area's pages already are in the task
+	 * (put there by ckpt's code, shared with the parent copy-on-write);
+	 * the blob moves them here (mremap) rather than map the area; it is
+	 * one of the KEEP ranges and has no runs. */
+	uint64_t premap_from;
 };
 
 /* ckpt_restorer_vma.attrs */
 #define CKPT_VMA_LOCK_ONFAULT 0x1 /* mlock2(MLOCK_ONFAULT) */
 #define CKPT_VMA_SEAL 0x2         /* mseal() (Linux 6.10), last */
+#define CKPT_VMA_PREMAPPED 0x4    /* moved from premap_from, read-write until its final protection */
 
 /* A run of pages: [vaddr, vaddr+len) comes from the pages file at offset
  * (the process's own, or with CKPT_RUN_OTHER_FILE the helper fd `fd`); it

@@ -142,6 +142,9 @@ void restorer_read_args(struct ckpt_restorer_args *a, struct restorer_view *v)
 		case CKPT_SECTION_PAGE_FILES:
 			v->page_files = array(a, s, sizeof(*v->page_files), &v->nr_page_files);
 			break;
+		case CKPT_SECTION_KEEP:
+			v->keep = array(a, s, sizeof(*v->keep), &v->nr_keep);
+			break;
 		case CKPT_SECTION_GUARDS:
 			v->guards = array(a, s, sizeof(*v->guards), &v->nr_guards);
 			break;

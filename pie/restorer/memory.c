@@ -36,13 +36,27 @@ static void unmap_range(struct ckpt_restorer_args *a, uint64_t start, uint64_t e
 		restorer_fail(a, CKPT_STEP_UNMAP, ret, start, end);
 }
 
-/* Everything but the area goes: ckpt's binary, heap, libraries and stack.
- * The vsyscall page is not a mapping and stays, as in every process. */
+/* Unmaps [from, to) but the KEEP ranges (by address) in it. */
+static void unmap_sparing(const struct restorer_view *v, uint64_t from, uint64_t to)
+{
+	for (uint32_t i = 0; i < v->nr_keep; i++) {
+		const struct ckpt_restorer_range *k = &v->keep[i];
+		if (k->end <= from || k->start >= to)
+			continue;
+		unmap_range(v->a, from, k->start);
+		from = k->end;
+	}
+	unmap_range(v->a, from, to);
+}
+
+/* Everything but the area goes: ckpt's binary, heap, libraries and stack;
+ * premapped areas stay, to be moved in place.  The vsyscall page is not a
+ * mapping and stays, as in every process. */
 void restorer_unmap_ckpt(const struct restorer_view *v)
 {
 	struct ckpt_restorer_args *a = v->a;
-	unmap_range(a, 0, a->area_start);
-	unmap_range(a, a->area_end, a->task_size);
+	unmap_sparing(v, 0, a->area_start);
+	unmap_sparing(v, a->area_end, a->task_size);
 }
 
 void restorer_map_vmas(const struct restorer_view *view)
@@ -74,6 +88,11 @@ void restorer_map_vmas(const struct restorer_view *view)
 				if (ret < 0)
 					restorer_fail(a, CKPT_STEP_MPROTECT, ret, v->start, v->end);
 			}
+		} else if (v->attrs & CKPT_VMA_PREMAPPED) {
+			ret = sys_call5(__NR_mremap, v->premap_from, v->end - v->start, v->end - v->start,
+					MREMAP_MAYMOVE | MREMAP_FIXED, v->start);
+			if (ret != (long)v->start)
+				restorer_fail(a, CKPT_STEP_MMAP, ret, v->start, v->end);
 		} else {
 			long flags = v->map_flags | MAP_FIXED_NOREPLACE;
 			ret = sys_mmap(v->start, v->end - v->start, prot, flags, v->fd, v->pgoff);
@@ -138,7 +157,11 @@ void restorer_protect_vmas(const struct restorer_view *view)
 	for (uint32_t i = 0; i < view->nr_vmas; i++, v++) {
 		uint64_t len = v->end - v->start;
 		long ret;
-		if (v->write_first && !(v->prot & PROT_WRITE)) {
+		int raised = v->write_first && !(v->prot & PROT_WRITE);
+		/* A premapped area was made read-write. */
+		if ((v->attrs & CKPT_VMA_PREMAPPED) && v->prot != (PROT_READ | PROT_WRITE))
+			raised = 1;
+		if (raised) {
 			ret = sys_call3(__NR_mprotect, v->start, len, v->prot);
 			if (ret < 0)
 				restorer_fail(a, CKPT_STEP_MPROTECT, ret, v->start, v->end);

@@ -36,6 +36,8 @@ struct restorer_view {
 	const struct ckpt_restorer_page_file *page_files;
 	uint32_t nr_guards;
 	const struct ckpt_restorer_range *guards;
+	uint32_t nr_keep;
+	const struct ckpt_restorer_range *keep;
 };
 
 __attribute__((noreturn)) void restorer_fail(struct ckpt_restorer_args *a, uint32_t step, long ret,

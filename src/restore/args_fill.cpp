@@ -409,8 +409,27 @@ bool needs_vdso_proxy(const ArgsInputs& in) {
                          !vdso_mismatch(in.our_vdso, in.our_vdso_build_id, p.vmas, p.mm.vdso_build_id()).empty());
 }
 
+namespace {
+
+const Premap* premap_of(const std::vector<Premap>* premaps, size_t vma) {
+  if (premaps)
+    for (const Premap& m : *premaps)
+      if (m.vma == vma) return &m;
+  return nullptr;
+}
+
+}  // namespace
+
+std::vector<ckpt_restorer_range> keep_ranges(const std::vector<Premap>* premaps) {
+  std::vector<ckpt_restorer_range> out;
+  if (premaps)
+    for (const Premap& m : *premaps) out.push_back({m.at, m.at + m.len});
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.start < b.start; });
+  return out;
+}
+
 std::vector<ckpt_restorer_run> blob_runs(const ProcessImage& p, const HelperFiles& h, int helper_fd_first,
-                                         bool uffd) {
+                                         bool uffd, const std::vector<Premap>* premaps) {
   std::vector<ckpt_restorer_run> out;
   size_t vi = 0;
   for (const auto& r : p.runs) {
@@ -419,6 +438,10 @@ std::vector<ckpt_restorer_run> blob_runs(const ProcessImage& p, const HelperFile
       vi = area_at(p, vi, at);
       bool in_area = vi < p.vmas.size();
       uint64_t stop = in_area ? std::min(end, p.vmas[vi].end()) : end;
+      if (in_area && premap_of(premaps, vi)) {  // its pages are in place
+        at = stop;
+        continue;
+      }
       uint32_t flags = (fd >= 0 ? uint32_t(CKPT_RUN_OTHER_FILE) : 0u) |
                        (in_area && uffd && filled_by_uffd(p.vmas[vi]) ? uint32_t(CKPT_RUN_UFFD) : 0u);
       for (const PageRun& piece : split_runs({{at, stop - at, r.offset + (at - r.vaddr)}}, kMaxIoBytes))
@@ -443,7 +466,7 @@ std::vector<ckpt_restorer_page_file> page_files(const HelperFiles& h, int helper
 }
 
 std::vector<ckpt_restorer_vma> blob_vmas(const ProcessImage& p, const HelperFiles& h, int helper_fd_first,
-                                         bool uffd, bool vdso_proxy) {
+                                         bool uffd, bool vdso_proxy, const std::vector<Premap>* premaps) {
   std::vector<ckpt_restorer_vma> out;
   size_t ri = 0;
   for (size_t i = 0; i < p.vmas.size(); i++) {
@@ -494,6 +517,12 @@ std::vector<ckpt_restorer_vma> blob_vmas(const ProcessImage& p, const HelperFile
     b.uffd = b.write_first && uffd && filled_by_uffd(v);
     b.madv = v.madv() & kStickyAdvice;
     b.attrs = (v.lock_on_fault() ? CKPT_VMA_LOCK_ONFAULT : 0u) | (v.sealed() ? CKPT_VMA_SEAL : 0u);
+    if (const Premap* m = premap_of(premaps, i)) {
+      b.attrs |= CKPT_VMA_PREMAPPED;
+      b.premap_from = m->at;
+      b.write_first = 0;
+      b.uffd = 0;
+    }
     out.push_back(b);
   }
   return out;
@@ -519,8 +548,9 @@ ArgsImage build_args(const ArgsInputs& in, const AreaLayout& layout) {
     out.proxy_size = dumped_vdso_size(p);
     out.proxy_off = w.reserve(CKPT_SECTION_VDSO_PROXY, uint32_t(out.proxy_size), out.proxy_size);
   }
-  w.add_array(CKPT_SECTION_VMAS, blob_vmas(p, *in.helpers, in.helper_fd_first, uffd, proxy));
-  w.add_array(CKPT_SECTION_RUNS, blob_runs(p, *in.helpers, in.helper_fd_first, uffd));
+  w.add_array(CKPT_SECTION_VMAS, blob_vmas(p, *in.helpers, in.helper_fd_first, uffd, proxy, in.premaps));
+  w.add_array(CKPT_SECTION_RUNS, blob_runs(p, *in.helpers, in.helper_fd_first, uffd, in.premaps));
+  if (in.premaps && !in.premaps->empty()) w.add_array(CKPT_SECTION_KEEP, keep_ranges(in.premaps));
   w.add_array(CKPT_SECTION_PAGE_FILES, page_files(*in.helpers, in.helper_fd_first));
   std::vector<ckpt_restorer_range> guards = guard_ranges(p);
   if (!guards.empty()) w.add_array(CKPT_SECTION_GUARDS, guards);

@@ -49,8 +49,9 @@ bool needs_vdso_proxy(const ArgsInputs& in);
 // UFFDIO_COPY: CKPT_RUN_UFFD, with `uffd`; else pread or AIO) and from
 // where: the own pages image, or another process's (CKPT_RUN_OTHER_FILE and
 // its helper fd).
+// Premapped areas (`premaps`) have none: their pages are in place.
 std::vector<ckpt_restorer_run> blob_runs(const ProcessImage& p, const HelperFiles& h, int helper_fd_first,
-                                         bool uffd);
+                                         bool uffd, const std::vector<Premap>* premaps = nullptr);
 
 // The guard pages of every area, in address order (CKPT_SECTION_GUARDS).
 std::vector<ckpt_restorer_range> guard_ranges(const ProcessImage& p);
@@ -60,7 +61,12 @@ std::vector<ckpt_restorer_page_file> page_files(const HelperFiles& h, int helper
 
 // The areas the blob maps: all but the dumped vDSO parts, which are this
 // kernel's moved there, or with a proxy, anonymous stand-ins.
+// A premapped area is moved from its premap.
 std::vector<ckpt_restorer_vma> blob_vmas(const ProcessImage& p, const HelperFiles& h, int helper_fd_first,
-                                         bool uffd, bool vdso_proxy = false);
+                                         bool uffd, bool vdso_proxy = false,
+                                         const std::vector<Premap>* premaps = nullptr);
+
+// The premaps, by address (CKPT_SECTION_KEEP).
+std::vector<ckpt_restorer_range> keep_ranges(const std::vector<Premap>* premaps);
 
 }  // namespace ckpt::restore

@@ -45,7 +45,7 @@ static_assert(sizeof(struct sigaltstack) == sizeof(ckpt_stack));
 // The header and sections: fixed-size members, 8-byte multiples (each
 // section's payload is 8-aligned), sizes that change only with the version.
 static_assert(sizeof(ckpt_restorer_section) == 16);
-static_assert(sizeof(ckpt_restorer_vma) == 64);
+static_assert(sizeof(ckpt_restorer_vma) == 72);
 static_assert(sizeof(ckpt_restorer_run) == 32 && offsetof(ckpt_restorer_run, flags) == 24 &&
               offsetof(ckpt_restorer_run, fd) == 28);
 static_assert(sizeof(ckpt_restorer_vdso_part) == 32);

@@ -17,6 +17,7 @@
 #include "files/files.h"
 #include "image/image.h"
 #include "restore/helper_files.h"
+#include "restore/premap.h"
 
 namespace ckpt::restore {
 
@@ -184,6 +185,8 @@ void run_task(const TreeRun& run, size_t index, OpenedFiles opened) {
     set_session(plan);
     for (auto& [id, fd] : files::open_files(*run.dir, run.files->owned[index], opts, run.files->floor))
       opened[id] = fd.release();  // inherited by the children; closed with ckpt's fds
+    // Before the children: they inherit these pages.
+    if (plan.premaps && !plan.premaps->empty()) fill_premaps(*plan.image, *plan.premaps, *plan.helpers, plan.helper_src);
     create_children(run, plan, opened);
     fail_if_asked(run, plan);
     place_helpers(plan);

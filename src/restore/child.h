@@ -44,6 +44,11 @@ struct TaskPlan {
   std::string comm;
   std::optional<int> oom_score_adj;
   const RestorerArea* area = nullptr;  // null for a zombie
+  // Its premapped areas (filled before it creates its children), with what
+  // filling them reads.
+  const std::vector<Premap>* premaps = nullptr;
+  const ProcessImage* image = nullptr;
+  const HelperFiles* helpers = nullptr;
 };
 
 // Everything the tasks need, in ckpt's memory before the root is created

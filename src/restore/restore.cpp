@@ -286,6 +286,19 @@ int restore_tree(const cli::Options& opts) {
     throw Error(format("cannot restore pid %d: its tree needs fd numbers up to %zu, above the limit %llu", root.pid(),
                        size_t(helper_fd_first) + most_helpers, (unsigned long long)nofile.rlim_cur));
 
+  // Memory children shared with their parents since fork, shared again:
+  // its room reserved first, so that the restorer areas keep clear of it.
+  std::vector<int> parent(n, -1);
+  for (size_t i = 0; i < n; i++)
+    for (size_t c : nodes[i].children) parent[c] = int(i);
+  std::vector<std::pair<uint64_t, uint64_t>> busy;
+  std::vector<proc::MapsEntry> before = own_maps();
+  for (const proc::MapsEntry& m : before) busy.push_back({m.start, m.end});
+  std::vector<std::vector<restore::Premap>> premaps =
+      restore::plan_premaps(tree, parent, busy, task_size(before, root));
+  restore::PremapReservations reservations;
+  reservations.reserve(premaps);
+
   std::vector<restore::RestorerArea> areas(n);
   for (size_t i = 0; i < n; i++) {
     const ProcessImage& p = tree.procs[i];
@@ -300,6 +313,7 @@ int restore_tree(const cli::Options& opts) {
     in.our_vdso_functions = restore::own_vdso_functions(in.our_vdso);
     in.task_size = task_size(maps, p);
     in.tuning = &tuning;
+    in.premaps = &premaps[i];
     areas[i] = restore::build_restorer_area(in, maps);
   }
   restore::TreeRun run;
@@ -312,6 +326,11 @@ int restore_tree(const cli::Options& opts) {
   run.go_write_fd = go.w.get();
   for (size_t i = 0; i < n; i++)
     run.tasks.push_back(task_plan(tree.procs[i], nodes[i], &helpers[i], helper_fd_first, &areas[i]));
+  for (size_t i = 0; i < n; i++) {
+    run.tasks[i].premaps = &premaps[i];
+    run.tasks[i].image = &tree.procs[i];
+    run.tasks[i].helpers = &helpers[i];
+  }
 
   BlockChld block_chld;
   Subreaper subreaper;

@@ -12,6 +12,7 @@
 #include "proc/maps.h"
 #include "restore/helper_files.h"
 #include "restore/layout.h"
+#include "restore/premap.h"
 #include "restore/process_image.h"
 #include "restore/vdso.h"
 #include "restore/vdso_proxy.h"
@@ -59,6 +60,7 @@ struct ArgsInputs {
   VdsoFunctions our_vdso_functions; // for a vDSO proxy
   uint64_t task_size;
   const Tuning* tuning;
+  const std::vector<Premap>* premaps = nullptr;  // its premapped areas
 };
 
 // Places and fills the area: finds a gap clear of ckpt's maps and the
