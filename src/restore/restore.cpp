@@ -209,16 +209,26 @@ void warn_shared_anon(const restore::TreeImage& tree) {
 }
 
 // Pages a child still shared copy-on-write with its parent at the dump are
-// stored once, but each process reads them into memory of its own: same
-// content, no longer the same physical pages (more memory in use).
-void note_cow_copies(const restore::TreeImage& tree) {
-  for (const ProcessImage& p : tree.procs) {
-    uint64_t bytes = 0;
-    for (const ProcessImage::Run& r : p.runs)
-      if (!p.own(r)) bytes += r.len;
-    if (bytes)
-      LOG_INFO("pid %d: %.1f MiB of pages it shared copy-on-write with its parent come back as a copy of its own",
-               p.pid(), double(bytes) / (1 << 20));
+// stored once; those of premapped areas are shared again, the others (the
+// stack, areas a premap does not hold) come back as the child's own copy:
+// same content, more memory in use.
+void note_cow_copies(const restore::TreeImage& tree, const std::vector<std::vector<restore::Premap>>& premaps) {
+  for (size_t i = 0; i < tree.procs.size(); i++) {
+    const ProcessImage& p = tree.procs[i];
+    uint64_t shared = 0, copied = 0;
+    for (const ProcessImage::Run& r : p.runs) {
+      if (p.own(r)) continue;
+      bool again = std::any_of(premaps[i].begin(), premaps[i].end(), [&](const restore::Premap& m) {
+        return m.inherited && p.vmas[m.vma].start() <= r.vaddr && r.vaddr < p.vmas[m.vma].end();
+      });
+      (again ? shared : copied) += r.len;
+    }
+    if (shared)
+      LOG_INFO("pid %d: %llu KiB of pages it shared copy-on-write with its parent are shared again", p.pid(),
+               (unsigned long long)(shared >> 10));
+    if (copied)
+      LOG_INFO("pid %d: %llu KiB of pages it shared copy-on-write with its parent come back as a copy of its own",
+               p.pid(), (unsigned long long)(copied >> 10));
   }
 }
 
@@ -238,7 +248,6 @@ std::vector<restore::NodePlan> check_tree(const image::ImageDir& dir, const rest
     nodes.push_back({p.pid(), int(p.pstree.ppid()), int(p.pstree.pgid()), int(p.pstree.sid()), p.zombie});
   }
   warn_shared_anon(tree);
-  note_cow_copies(tree);
   restore::RootSession rs{session.action, session.pgid, getsid(0), getpgrp()};
   return restore::plan_tree(nodes, rs);
 }
@@ -296,6 +305,7 @@ int restore_tree(const cli::Options& opts) {
   for (const proc::MapsEntry& m : before) busy.push_back({m.start, m.end});
   std::vector<std::vector<restore::Premap>> premaps =
       restore::plan_premaps(tree, parent, busy, task_size(before, root));
+  note_cow_copies(tree, premaps);
   restore::PremapReservations reservations;
   reservations.reserve(premaps);
 
