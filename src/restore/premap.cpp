@@ -22,12 +22,16 @@ bool premappable(const img::VmaEntry& v) {
          (v.flags() & MAP_TYPE) == MAP_PRIVATE && !(v.madv() & kForkAdvice) && !v.lock_on_fault();
 }
 
+// The first run of `p` that ends after `start` (runs are in address order).
+std::vector<ProcessImage::Run>::const_iterator first_run_after(const ProcessImage& p, uint64_t start) {
+  return std::lower_bound(p.runs.begin(), p.runs.end(), start,
+                          [](const ProcessImage::Run& r, uint64_t at) { return r.vaddr + r.len <= at; });
+}
+
 // Whether a run of `p` in [start, end) is in another process's pages image
 // (a page it shared with its parent at the dump).
 bool has_parents_pages(const ProcessImage& p, uint64_t start, uint64_t end) {
-  auto it = std::lower_bound(p.runs.begin(), p.runs.end(), start,
-                             [](const ProcessImage::Run& r, uint64_t at) { return r.vaddr + r.len <= at; });
-  for (; it != p.runs.end() && it->vaddr < end; ++it)
+  for (auto it = first_run_after(p, start); it != p.runs.end() && it->vaddr < end; ++it)
     if (!p.own(*it)) return true;
   return false;
 }
@@ -149,9 +153,9 @@ void fill_premaps(const ProcessImage& p, const std::vector<Premap>& premaps, con
     // this process stay (still the same physical pages), its own are read
     // over them, and the rest, which it did not have, are dropped.
     uint64_t done = v.start();
-    for (const ProcessImage::Run& r : p.runs) {
+    for (auto it = first_run_after(p, v.start()); it != p.runs.end() && it->vaddr < v.end(); ++it) {
+      const ProcessImage::Run& r = *it;
       uint64_t s = std::max(r.vaddr, v.start()), e = std::min(r.vaddr + r.len, v.end());
-      if (e <= s) continue;
       if (m.inherited) drop(m.at + (done - v.start()), m.at + (s - v.start()));
       done = e;
       if (m.inherited && !p.own(r)) continue;
