@@ -333,8 +333,8 @@ int restore_tree(const cli::Options& opts) {
   subreaper.restore();
   tracer.release([&](pid_t pid) {
     for (const ProcessImage& p : tree.procs)
-      if (p.pid() == pid) return p.core.process().has_task_state() && p.core.process().task_state() == 2;
-    return false;
+      if (p.pid() == pid) return p.stop_signal();
+    return 0;
   });
   auto took = std::chrono::steady_clock::now() - started;
   for (size_t i = 0; i < n; i++)

@@ -22,6 +22,14 @@
 //   churn          30 dumps --leave-running in a row, each leaving the
 //                  process running, none of its tasks stopped or traced;
 //                  then a plain dump, restore -d, verdict
+//   stopped-dump   the program is stopped (SIGSTOP) before the dump, which
+//                  kills it; after restore -d it must be stopped again (every
+//                  task in state T, none traced, the stop reported to its
+//                  parent by waitpid WUNTRACED), continue on SIGCONT (reported
+//                  with WCONTINUED), and then give its verdict on SIGTERM
+//   stopped-leave-running  the same around a dump --leave-running: the
+//                  original must stay stopped, continue and pass; then the
+//                  restored one the same way
 //   refused        the dump must fail, its error name the pid and hold every
 //                  --expect TEXT; the program must run on untouched (not
 //                  stopped, not traced) and pass its own check; no images
@@ -160,6 +168,8 @@ class Driver {
     else if (m == "fail-cleanup") fail_cleanup();
     else if (m == "churn") churn();
     else if (m == "stopped") stopped();
+    else if (m == "stopped-dump") stopped_dump(false);
+    else if (m == "stopped-leave-running") stopped_dump(true);
     else if (m == "refused") refused();
     else failf("unknown mode " + m);
   }
@@ -206,6 +216,92 @@ class Driver {
     sleep(5);  // the point: frozen for a while
     kill(pid, SIGCONT);
     verdict(pid);
+  }
+
+  // --- stopped processes (stopped-dump, stopped-leave-running) -----------
+
+  // Every task of pid in state T (a job-control stop, not a tracing stop
+  // 't'), none traced.
+  bool stopped_untraced(pid_t pid, std::string* why) {
+    std::vector<std::string> tids = tasks_of(pid);
+    if (tids.empty()) return *why = "it is gone", false;
+    for (const std::string& tid : tids) {
+      std::string status = slurp("/proc/" + std::to_string(pid) + "/task/" + tid + "/status");
+      size_t st = status.find("\nState:\t");
+      size_t tr = status.find("\nTracerPid:\t");
+      if (st == std::string::npos || tr == std::string::npos) continue;  // a thread that just ended
+      char state = status[st + 8];
+      long tracer = std::atol(status.c_str() + tr + 12);
+      if (state != 'T' || tracer != 0)
+        return *why = "task " + tid + " is in state " + state + " with TracerPid " + std::to_string(tracer), false;
+    }
+    return true;
+  }
+
+  // Waits (bounded) for waitpid(pid, `flags` | WNOHANG) to report it; its
+  // status.  A stop of a restored process may have been sent to ckpt, its
+  // parent then: short sleeps, not just SIGCHLD.
+  int await_report(pid_t pid, int flags, const std::string& what) {
+    double deadline = now() + 30;
+    for (;;) {
+      int status;
+      pid_t r = waitpid(pid, &status, flags | WNOHANG);
+      if (r == pid) return status;
+      if (r < 0) failf("waitpid(" + std::to_string(pid) + ") for " + what + ": " + strerror(errno));
+      if (now() > deadline) failf("pid " + std::to_string(pid) + ": no " + what + " reported within 30 s");
+      sigset_t chld;
+      sigemptyset(&chld);
+      sigaddset(&chld, SIGCHLD);
+      timespec ts{0, 20 * 1000 * 1000};
+      sigtimedwait(&chld, nullptr, &ts);
+    }
+  }
+
+  // Stops pid with SIGSTOP and waits until its parent (us) sees it stopped.
+  void stop_target(pid_t pid) {
+    kill(pid, SIGSTOP);
+    int status = await_report(pid, WUNTRACED, "stop");
+    if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGSTOP)
+      failf("pid " + std::to_string(pid) + " " + describe_status(status) + " instead of stopping");
+    std::string why;
+    double deadline = now() + 30;
+    while (!stopped_untraced(pid, &why)) {  // each thread takes part in the stop
+      if (now() > deadline) failf("pid " + std::to_string(pid) + " did not stop: " + why);
+      usleep(10000);
+    }
+  }
+
+  // The stopped pid (restored or left by the dump): stopped, untraced, its
+  // stop reported to us if `reported`; then SIGCONT, reported as continued,
+  // and the verdict.
+  void continue_stopped(pid_t pid, bool reported, const std::string& when) {
+    std::string why;
+    if (!stopped_untraced(pid, &why)) failf(when + ": pid " + std::to_string(pid) + " is not stopped: " + why);
+    if (reported) {
+      int status = await_report(pid, WUNTRACED, "stop");
+      if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGSTOP)
+        failf(when + ": pid " + std::to_string(pid) + " " + describe_status(status) + " (want stopped by SIGSTOP)");
+    }
+    if (kill(pid, SIGCONT) != 0) failf("cannot SIGCONT pid " + std::to_string(pid));
+    int status = await_report(pid, WCONTINUED, "continue");
+    if (!WIFCONTINUED(status)) failf(when + ": pid " + std::to_string(pid) + " " + describe_status(status));
+    printf("%s: pid %d was stopped, and continued on SIGCONT\n", when.c_str(), pid);
+    verdict(pid);
+  }
+
+  void stopped_dump(bool leave_running) {
+    pid_t pid = start_target();
+    stop_target(pid);
+    if (leave_running) {
+      dump(pid, "img", {"--leave-running"});
+      // The stop we collected before the dump is not reported again.
+      continue_stopped(pid, false, "after the dump --leave-running");
+    } else {
+      dump(pid, "img", {});
+      expect_gone(pid);
+    }
+    restore_detached("img", pid);
+    continue_stopped(pid, true, "after the restore");
   }
 
   // A process that keeps creating and ending threads, dumped again and
