@@ -278,7 +278,12 @@ int ProcessImage::stop_signal() const {
   if (zombie || !core.has_process()) return 0;
   const img::ProcessCoreEntry& pc = core.process();
   if (!pc.has_task_state() || pc.task_state() != 2) return 0;
-  return pc.has_stop_signal() ? int(pc.stop_signal()) : SIGSTOP;  // older images: SIGSTOP
+  int sig = pc.has_stop_signal() ? int(pc.stop_signal()) : SIGSTOP;  // older images: SIGSTOP
+  // Stopped by SIGTSTP, its action was the default one; if the image says
+  // otherwise, the stop signal would run a handler: SIGSTOP stops it.
+  for (const img::SigactionEntry& a : pc.sigactions())
+    if (int(a.signo()) == sig && a.handler() != 0) return SIGSTOP;
+  return sig;
 }
 
 }  // namespace ckpt::restore

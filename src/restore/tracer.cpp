@@ -232,7 +232,7 @@ void TracedTask::detach() {
 }
 
 // The thread is held at the exit of rt_sigreturn with its target mask.
-// With every signal blocked, a SIGSTOP is the only signal it can take: it
+// With every other signal blocked, a SIGSTOP is the only signal it takes: it
 // is let run into that signal's delivery, where ckpt hands it the dumped
 // stop signal instead (a SIGTSTP, say: the parent's waitpid reports it),
 // with an interrupt pending.  The group stop then begins (reported as
@@ -245,7 +245,9 @@ void TracedTask::detach() {
 // comes first).  No target code runs in between.
 void TracedTask::detach_into_stop(int stop_signal) {
   auto deadline = Clock::now() + std::chrono::seconds(10);
-  uint64_t mask = 0, all = ~0ull;
+  // (The stop signal itself must not be blocked: the kernel would queue it
+  // again instead of stopping.)
+  uint64_t mask = 0, all = ~0ull & ~(1ull << (stop_signal - 1));
   if (ptrace(PTRACE_GETSIGMASK, pid_, sizeof(mask), &mask) < 0 ||
       ptrace(PTRACE_SETSIGMASK, pid_, sizeof(all), &all) < 0)
     throw sys_error(format("cannot set the signal mask of the restored thread %d", pid_));

@@ -300,7 +300,7 @@ class Driver {
       dump(pid, "img", {});
       expect_gone(pid);
     }
-    restore_detached("img", pid);
+    restore_detached("img", pid, true);
     continue_stopped(pid, true, "after the restore");
   }
 
@@ -505,7 +505,9 @@ class Driver {
 
   size_t mark_ = 0;
 
-  void restore_detached(const std::string& dir, pid_t pid) {
+  // `stopped`: the process was dumped stopped (checked by the caller);
+  // otherwise ckpt's hold must have left no trace: it runs, untraced.
+  void restore_detached(const std::string& dir, pid_t pid, bool stopped = false) {
     mark_ = slurp(out_).size();
     std::string pidfile = cfg_.workdir + "/restored.pid";
     int rc = run_ckpt({"restore", "-D", cfg_.workdir + "/" + dir, "-d", "--pidfile", pidfile, "-v4"}, "restore");
@@ -513,6 +515,7 @@ class Driver {
     int got = std::atoi(slurp(pidfile).c_str());
     if (got != pid) failf("restored pid is " + std::to_string(got) + ", want " + std::to_string(pid));
     if (!alive(pid)) failf("restored pid " + std::to_string(pid) + " is not running\n" + slurp(out_));
+    if (!stopped) expect_running(pid, "after the restore");
   }
 
   // SIGTERM the process (our child, directly or through the subreaper) and
