@@ -62,17 +62,21 @@ void check_enterable(int pid, const Move& mv) {
 
 }  // namespace
 
-std::vector<img::CgroupEntry> dump_cgroups(pid_t pid, pid_t proc_id, const std::vector<pid_t>& tids) {
+void refuse_thread_cgroups(pid_t pid, pid_t proc_id, const std::vector<pid_t>& tids) {
   std::vector<proc::CgroupLine> lines = read_cgroups(proc::path(proc_id, "cgroup"));
   for (pid_t tid : tids) {
     for (const proc::CgroupLine& t : read_cgroups(format("/proc/%d/task/%d/cgroup", proc_id, tid))) {
       const proc::CgroupLine* p = find_hierarchy(lines, t);
       if (p && p->path == t.path) continue;
-      throw Error(format("cannot dump thread %d of pid %d: it is in cgroup %s of %s, its process in %s: threads in "
-                         "cgroups of their own are not supported yet",
+      throw Error(format("thread %d of pid %d is in cgroup %s of %s, its process in %s: threads in cgroups of their own "
+                         "are not supported yet",
                          tid, pid, t.path.c_str(), hierarchy_name(t).c_str(), p ? p->path.c_str() : "none"));
     }
   }
+}
+
+std::vector<img::CgroupEntry> dump_cgroups(pid_t proc_id) {
+  std::vector<proc::CgroupLine> lines = read_cgroups(proc::path(proc_id, "cgroup"));
   std::vector<img::CgroupEntry> out;
   for (const proc::CgroupLine& l : lines) {
     img::CgroupEntry& e = out.emplace_back();

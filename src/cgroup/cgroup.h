@@ -34,10 +34,14 @@ namespace ckpt::cgroup {
 
 // --- dump ---------------------------------------------------------------
 
-// The cgroups of the process whose /proc is at `proc_id`, each thread of
-// `tids` checked to be in the same.  Throws "cannot dump thread T of pid N:
-// it is in cgroup /x, its process in /y: ...".
-std::vector<img::CgroupEntry> dump_cgroups(pid_t pid, pid_t proc_id, const std::vector<pid_t>& tids);
+// Throws "thread T of pid N is in cgroup /x of cgroup v2, its process in
+// /y: threads in cgroups of their own are not supported yet" if a thread of
+// `tids` is not in its process's cgroups (`proc_id`: where /proc shows the
+// process, see dump::ProcessSnapshot).
+void refuse_thread_cgroups(pid_t pid, pid_t proc_id, const std::vector<pid_t>& tids);
+
+// The cgroups of the process whose /proc is at `proc_id`.
+std::vector<img::CgroupEntry> dump_cgroups(pid_t proc_id);
 
 // --- restore ------------------------------------------------------------
 

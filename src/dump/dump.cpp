@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup/cgroup.h"
 #include "ckpt/error.h"
 #include "ckpt/log.h"
 #include "commands.h"
@@ -56,6 +57,10 @@ void refuse_unrestorable(const compel::FrozenTree& tree, pid_t root) {
       if (p.state == compel::TaskState::Zombie) continue;
       pid_t at = dump::proc_id_of(p);
       files::refuse_file_locks(p.pid, at, proc::list_fds(at));
+      std::vector<pid_t> tids;
+      for (const compel::Thread& t : p.threads)
+        if (t.state != compel::TaskState::Zombie) tids.push_back(t.tid);
+      cgroup::refuse_thread_cgroups(p.pid, at, tids);
     }
   } catch (const Error& e) {
     throw Error(format("cannot dump the tree of pid %d: %s", root, e.what()));

@@ -62,10 +62,7 @@ void dump_process(DumpContext& ctx, const compel::Process& process) {
   MemorySnapshot mem =
       snapshot_memory(snap.proc_id, snap.stat, ctx.page_size, *ctx.shared, parent_memory(ctx, process));
   std::vector<int> fds = proc::list_fds(snap.proc_id);
-  std::vector<pid_t> live_tids;
-  for (const ThreadSnapshot& t : snap.threads)
-    if (!t.exited) live_tids.push_back(t.tid);
-  std::vector<img::CgroupEntry> cgroups = cgroup::dump_cgroups(pid, snap.proc_id, live_tids);
+  std::vector<img::CgroupEntry> cgroups = cgroup::dump_cgroups(snap.proc_id);
 
   image::PagesWriter& pages = ctx.images.open_pages(uint64_t(pid));
   ParasiteReport report = run_parasite(ctx, pid, snap.proc_id, mem, fds, pages);

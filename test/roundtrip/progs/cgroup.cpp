@@ -3,6 +3,10 @@
 // if one is mounted), and its child into one below that; after the restore
 // each checks /proc/self/cgroup is what it was.
 //
+// With CKPT_TEST_CGROUP=thread (mode refused) it makes instead a threaded
+// cgroup v2 subtree and puts a second thread into its own cgroup there: the
+// dump must refuse the thread by name, and the thread is still there after.
+//
 // The cgroups it made are listed in ./cgroups, in the order made: the
 // test's --cleanup removes them once the processes are gone (a program
 // dumped --leave-running or restored twice needs them after its verdict),
@@ -13,9 +17,12 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -69,6 +76,14 @@ std::string own_dir(const std::string& controllers) {
   return "";
 }
 
+void write_to(const std::string& path, const std::string& text) {
+  int fd = open(path.c_str(), O_WRONLY);
+  RT_CHECK(fd >= 0, "open %s: %s", path.c_str(), strerror(errno));
+  RT_CHECK(write(fd, text.data(), text.size()) == ssize_t(text.size()), "write %s to %s: %s", text.c_str(),
+           path.c_str(), strerror(errno));
+  close(fd);
+}
+
 void enter(const std::string& dir) {
   std::string procs = dir + "/cgroup.procs";
   int fd = open(procs.c_str(), O_WRONLY);
@@ -86,15 +101,68 @@ void make(const std::string& dir) {
   fclose(list);
 }
 
+// A thread that waits until told to end.
+class Waiter {
+ public:
+  pid_t start() {
+    t_ = std::thread([this] {
+      std::unique_lock<std::mutex> l(m_);
+      tid_ = gettid();
+      cv_.notify_all();
+      cv_.wait(l, [this] { return end_; });
+    });
+    std::unique_lock<std::mutex> l(m_);
+    RT_CHECK(cv_.wait_for(l, std::chrono::seconds(60), [this] { return tid_ != 0; }), "the thread did not start");
+    return tid_;
+  }
+  void stop() {
+    {
+      std::lock_guard<std::mutex> g(m_);
+      end_ = true;
+    }
+    cv_.notify_all();
+    t_.join();
+  }
+
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  pid_t tid_ = 0;
+  bool end_ = false;
+  std::thread t_;
+};
+
+// The process in a "domain threaded" cgroup, a thread in a threaded child.
+[[noreturn]] void thread_in_own_cgroup(const std::string& v2) {
+  std::string top = v2 + "/ckpt-rt-" + std::to_string(getpid()), sub = top + "/thread";
+  make(top);
+  make(sub);
+  write_to(sub + "/cgroup.type", "threaded");
+  enter(top);
+  Waiter waiter;
+  pid_t tid = waiter.start();
+  write_to(sub + "/cgroup.threads", std::to_string(tid));
+  std::string path = "/proc/self/task/" + std::to_string(tid) + "/cgroup";
+  std::string its = slurp(path);
+  RT_CHECK(its.find("/thread\n") != std::string::npos, "the thread is not in its cgroup: %s", its.c_str());
+  rt::ready();
+  rt::wait_term();
+  RT_CHECK(slurp(path) == its, "the thread's cgroups changed: %s", slurp(path).c_str());
+  waiter.stop();
+  rt::pass();
+}
+
 }  // namespace
 
 int main() {
   rt::block_signals({SIGTERM, SIGUSR2});
   unlink("cgroups");
+  const char* variant = getenv("CKPT_TEST_CGROUP");
   std::vector<Hierarchy> hs;
   std::string v2 = own_dir("");
   RT_CHECK(!v2.empty(), "no cgroup2 mount for this process's cgroup");
   hs.push_back({"cgroup v2", v2});
+  if (variant && std::string(variant) == "thread") thread_in_own_cgroup(v2);
   if (std::string pids = own_dir("pids"); !pids.empty()) hs.push_back({"pids", pids});
 
   std::string name = "ckpt-rt-" + std::to_string(getpid());
