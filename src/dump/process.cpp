@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "cgroup/cgroup.h"
 #include "ckpt/error.h"
 #include "ckpt/log.h"
 #include "dump/fds.h"
@@ -94,13 +95,18 @@ void dump_process(DumpContext& ctx, const compel::Process& process) {
   MemorySnapshot mem =
       snapshot_memory(snap.proc_id, snap.stat, ctx.page_size, *ctx.shared, parent_memory(ctx, process));
   std::vector<int> fds = proc::list_fds(snap.proc_id);
+  std::vector<img::CgroupEntry> cgroups = cgroup::dump_cgroups(snap.proc_id);
 
   image::PagesWriter& pages = ctx.images.open_pages(uint64_t(pid));
   ParasiteReport report = run_parasite(ctx, pid, snap.proc_id, mem, fds, pages);
   mem.mm.set_brk(report.brk);
 
-  for (size_t i = 0; i < snap.threads.size(); ++i)
-    ctx.images.open(image::Kind::Core, uint64_t(snap.threads[i].tid)).write(make_core(snap, i, report));
+  for (size_t i = 0; i < snap.threads.size(); ++i) {
+    img::CoreEntry core = make_core(snap, i, report);
+    if (core.has_process())
+      for (const img::CgroupEntry& e : cgroups) *core.mutable_process()->add_cgroups() = e;
+    ctx.images.open(image::Kind::Core, uint64_t(snap.threads[i].tid)).write(core);
+  }
   write_memory_images(ctx.images, pid, mem, uint32_t(pid));
   ctx.images.open(image::Kind::Fs, uint64_t(pid)).write(make_fs(snap, report));
 

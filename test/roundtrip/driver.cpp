@@ -33,8 +33,14 @@
 //   refused        the dump must fail, its error name the pid and hold every
 //                  --expect TEXT; the program must run on untouched (not
 //                  stopped, not traced) and pass its own check; no images
+//   restore-refused  dump (kills), then the restore must fail, its error
+//                  hold every --expect TEXT, and leave no process behind
 //
 // --dump-arg ARG (repeatable) is added to every dump.
+// --before-restore CMD is run (sh -c, in the work dir) before each restore,
+// and must succeed; --cleanup CMD (sh -c, in the work dir) when the driver
+// ends, after the test's processes are gone, whatever the outcome (for
+// tests that make objects outside the work dir, such as cgroups).
 // The driver is a child subreaper, so a process restored with -d becomes its
 // child and its exit status is the verdict.  Every wait is bounded.
 #include <dirent.h>
@@ -68,7 +74,8 @@ struct Failure : std::runtime_error {
 struct Config {
   std::string ckpt, prog, mode = "plain", workdir;
   std::vector<std::string> dump_args;  // --dump-arg, added to every dump
-  std::vector<std::string> expect;     // --expect, in the refused dump's error
+  std::vector<std::string> expect;     // --expect, in the refused dump's (or restore's) error
+  std::string before_restore, cleanup;  // --before-restore, --cleanup
 };
 
 double now() {
@@ -154,7 +161,14 @@ class Driver {
   explicit Driver(Config c) : cfg_(std::move(c)) {
     out_ = cfg_.workdir + "/out.txt";
   }
-  ~Driver() { kill_leftovers(); }
+  ~Driver() {
+    kill_leftovers();
+    try {
+      if (!cfg_.cleanup.empty() && !shell(cfg_.cleanup, "--cleanup")) printf("(--cleanup failed)\n");
+    } catch (const Failure& f) {
+      printf("(--cleanup failed: %s)\n", f.what());
+    }
+  }
 
   void run() {
     const std::string& m = cfg_.mode;
@@ -171,6 +185,7 @@ class Driver {
     else if (m == "stopped-dump") stopped_dump(false);
     else if (m == "stopped-leave-running") stopped_dump(true);
     else if (m == "refused") refused();
+    else if (m == "restore-refused") restore_refused();
     else failf("unknown mode " + m);
   }
 
@@ -415,17 +430,61 @@ class Driver {
     want.push_back("of pid " + std::to_string(pid) + ":");
     for (const std::string& w : want)
       if (log.find(w) == std::string::npos) failf("the dump's error does not say '" + w + "':\n" + log);
-    std::string status = slurp("/proc/" + std::to_string(pid) + "/status");
-    // (Running or sleeping: it may still be on its way back into its wait.)
-    if (status.find("TracerPid:\t0\n") == std::string::npos || status.find("State:\tT") != std::string::npos ||
-        status.find("State:\tt") != std::string::npos)
-      failf("after the refused dump pid " + std::to_string(pid) + " is not as it was:\n" + status);
+    // Not stopped, not traced; running (R) or back in its wait (S): a dump
+    // refused right after the freeze lets it go just before this look.
+    expect_running(pid, "after the refused dump");
     if (access((cfg_.workdir + "/img/inventory.img").c_str(), F_OK) == 0) failf("the refused dump left an inventory");
     printf("dump refused as expected\n");
     verdict(pid);
   }
 
+  void restore_refused() {
+    pid_t pid = start_target();
+    dump(pid, "img", {});
+    expect_gone(pid);
+    before_restore();
+    int rc = run_ckpt({"restore", "-D", cfg_.workdir + "/img", "-d", "-v4"}, "restore");
+    std::string log = ckpt_log();
+    if (rc == 0) failf("the restore of pid " + std::to_string(pid) + " succeeded; it should have been refused");
+    std::vector<std::string> want = cfg_.expect;
+    want.push_back("pid " + std::to_string(pid));
+    for (const std::string& w : want)
+      if (log.find(w) == std::string::npos) failf("the restore's error does not say '" + w + "':\n" + log);
+    std::vector<pid_t> kids = children();
+    if (!kids.empty()) failf("after the refused restore the driver has children, the first " + std::to_string(kids[0]));
+    if (kill(pid, 0) == 0) failf("pid " + std::to_string(pid) + " exists after the refused restore");
+    printf("restore refused as expected, nothing left behind\n");
+  }
+
   // --- steps ---------------------------------------------------------------
+
+  // `sh -c CMD` in the work dir, bounded; false if it failed.
+  bool shell(const std::string& cmd, const std::string& what) {
+    pid_t pid = fork();
+    if (pid < 0) failf("fork failed");
+    if (pid == 0) {
+      if (chdir(cfg_.workdir.c_str()) != 0) _exit(126);
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      execl("/bin/sh", "sh", "-c", cmd.c_str(), (char*)nullptr);
+      _exit(127);
+    }
+    printf("$ (%s) %s\n", what.c_str(), cmd.c_str());
+    int status;
+    if (!wait_child(pid, 60, &status)) {
+      kill(pid, SIGKILL);
+      wait_child(pid, 10, &status);
+      return false;
+    }
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }
+
+  void before_restore() {
+    if (!cfg_.before_restore.empty() && !shell(cfg_.before_restore, "--before-restore"))
+      failf("--before-restore '" + cfg_.before_restore + "' failed");
+  }
+
 
   pid_t start_target() {
     pid_t pid = fork();
@@ -510,6 +569,7 @@ class Driver {
   // `stopped`: the process was dumped stopped (checked by the caller);
   // otherwise ckpt's hold must have left no trace: it runs, untraced.
   void restore_detached(const std::string& dir, pid_t pid, bool stopped = false) {
+    before_restore();
     mark_ = slurp(out_).size();
     std::string pidfile = cfg_.workdir + "/restored.pid";
     int rc = run_ckpt({"restore", "-D", cfg_.workdir + "/" + dir, "-d", "--pidfile", pidfile, "-v4"}, "restore");
@@ -648,6 +708,8 @@ Config parse(int argc, char** argv) {
     else if (a == "--workdir") c.workdir = next();
     else if (a == "--dump-arg") c.dump_args.push_back(next());
     else if (a == "--expect") c.expect.push_back(next());
+    else if (a == "--before-restore") c.before_restore = next();
+    else if (a == "--cleanup") c.cleanup = next();
     else failf("unknown argument " + a);
   }
   if (c.ckpt.empty() || c.prog.empty()) failf("usage: rt_driver --ckpt PATH --prog PATH [--mode MODE] [--workdir DIR]");
