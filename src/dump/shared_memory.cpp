@@ -7,6 +7,8 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "ckpt/error.h"
 #include "ckpt/log.h"
 #include "proc/read.h"
@@ -191,12 +193,38 @@ std::string SharedObjects::ghost_refusal(const std::string& path, const struct s
   if (st.st_nlink > 0)
     return format("%s was deleted but the file still has %llu other name(s); that is not supported yet", path.c_str(),
                   (unsigned long long)st.st_nlink);
-  if (uint64_t(st.st_size) > ghost_limit_)
+  if (S_ISREG(st.st_mode) && uint64_t(st.st_size) > ghost_limit_)
     return format("%s was deleted and is %lld bytes, more than the ghost file limit of %llu bytes "
                   "(dump --ghost-limit)",
                   path.c_str(), (long long)st.st_size, (unsigned long long)ghost_limit_);
   return "";
 }
+
+namespace {
+
+// A deleted directory's ancestors that were deleted too (an rmdir'ed tree),
+// the parent first, found through ".." (which a deleted directory still
+// has) up to the first one with a link left.
+void add_deleted_parents(img::GhostHead& head, int dir) {
+  UniqueFd at(fcntl(dir, F_DUPFD_CLOEXEC, 0));
+  size_t depth = size_t(std::count(head.path().begin(), head.path().end(), '/'));
+  for (size_t i = 1; at && i < depth; i++) {
+    UniqueFd parent(openat(at.get(), "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    struct stat st;
+    if (!parent || fstat(parent.get(), &st) < 0)
+      throw sys_error("cannot read the parent of the deleted directory " + head.path());
+    if (st.st_nlink > 0) return;
+    img::GhostDirParent* p = head.add_deleted_parents();
+    p->set_mode(st.st_mode);
+    p->set_uid(st.st_uid);
+    p->set_gid(st.st_gid);
+    p->set_dev(st.st_dev);
+    p->set_ino(st.st_ino);
+    at = std::move(parent);
+  }
+}
+
+}  // namespace
 
 SharedObjects::Ghost& SharedObjects::new_ghost(const std::string& path, const struct stat& st, UniqueFd fd) {
   Ghost g;
@@ -209,6 +237,7 @@ SharedObjects::Ghost& SharedObjects::new_ghost(const std::string& path, const st
   g.head.set_mtime_ns(mtime_ns(st));
   g.head.set_dev(st.st_dev);
   g.head.set_ino(st.st_ino);
+  if (S_ISDIR(st.st_mode)) add_deleted_parents(g.head, fd.get());
   g.fd = std::move(fd);
   ghost_index_[{st.st_dev, st.st_ino}] = ghosts_.size();
   ghosts_.push_back(std::move(g));
@@ -222,6 +251,20 @@ uint32_t SharedObjects::ghost(const files::OpenFd& fd) {
   std::string why = ghost_refusal(path, fd.st);
   if (!why.empty()) throw Error(why);
   return new_ghost(path, fd.st, files::reopen_fd(fd.file.get(), O_RDONLY, "the deleted file " + path)).head.id();
+}
+
+uint32_t SharedObjects::ghost_dir(pid_t pid, const char* link, const std::string& shown) {
+  std::string path = shown.substr(0, shown.size() - std::string(" (deleted)").size());
+  std::string proc_link = proc::path(pid, link);
+  UniqueFd fd(::open(proc_link.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  struct stat st;
+  if (!fd || fstat(fd.get(), &st) < 0) throw sys_error("cannot open " + proc_link);
+  if (path.empty() || path[0] != '/') throw Error("its deleted directory has no path (" + shown + ")");
+  auto it = ghost_index_.find({st.st_dev, st.st_ino});
+  if (it != ghost_index_.end()) return ghosts_[it->second].head.id();
+  std::string why = ghost_refusal(path, st);
+  if (!why.empty()) throw Error(why);
+  return new_ghost(path, st, std::move(fd)).head.id();
 }
 
 void SharedObjects::write_shmem(PendingImages& images, Shmem& s) {
@@ -265,6 +308,11 @@ void SharedObjects::write_ghost(PendingImages& images, Ghost& g) {
   img::GhostRecord rec;
   *rec.mutable_head() = head;
   w.write(rec);
+  if (S_ISDIR(head.mode())) {
+    LOG_INFO("the deleted directory %s (ghost %u, %d deleted parents)", head.path().c_str(), head.id(),
+             head.deleted_parents_size());
+    return;
+  }
   uint64_t saved = 0;
   std::string buffer;
   for (const mem::PageRange& r : mem::file_data_ranges(g.fd.get(), 0, head.size(), page_size_, what)) {

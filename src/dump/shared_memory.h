@@ -4,6 +4,8 @@
 //   shmem objects, by inode: MAP_SHARED|MAP_ANONYMOUS memory, memfds, SysV
 //     segments -> shmem-ID.img (head, runs) + shmem-pages-ID.img (the pages)
 //   deleted files, by inode -> ghost-ID.img (head, content)
+//   deleted directories (a cwd, a root, an fd), by inode -> ghost-ID.img
+//     (head only: a deleted directory is empty)
 //
 // Areas (VmaEntry.shmem_id / ghost_id) and fds (MemfdFileEntry.shmem_id,
 // RegFileEntry.ghost_id) name them by id.  Of shared anonymous memory only
@@ -45,6 +47,10 @@ class SharedObjects final : public files::DumpObjects {
 
   uint32_t memfd(const files::OpenFd& fd) override;
   uint32_t ghost(const files::OpenFd& fd) override;
+  // The ghost id of the deleted directory that is the working directory or
+  // root of `pid`: `link` is "cwd" or "root" (of /proc/PID), `shown` what the
+  // link reads ("PATH (deleted)").  Throws Error with the reason alone.
+  uint32_t ghost_dir(pid_t pid, const char* link, const std::string& shown);
 
   // shmem-ID.img and shmem-pages-ID.img of every shmem object, ghost-ID.img
   // of every deleted file, their content read now.

@@ -12,6 +12,11 @@
 //   deleted file (ghost)     created again where it was (or next to it if the
 //                            path is taken), content, mode, owner, mtime;
 //                            its name goes again once ckpt holds it
+//   deleted directory        (a cwd, a root, an fd) made again where it was
+//                            (next to it if the path is taken), with its
+//                            deleted ancestors if they are gone; mode and
+//                            owner; removed again, ancestors too, once ckpt
+//                            holds it (see ghost_dir.cpp)
 //
 // ckpt keeps an fd of each (inherited by every task): it is a helper fd of
 // every process that maps the object (the blob maps it MAP_SHARED at the
@@ -90,6 +95,10 @@ class SharedMemory {
   void check_sysv(Shmem& s) const;
   void create_sysv(Shmem& s);
   void create_ghost(Ghost& g);
+  // ghost_dir.cpp
+  std::string describe_ghost_dir(const Ghost& g) const;
+  void check_ghost_dir(const Ghost& g) const;
+  void create_ghost_dirs();
   void fill(Shmem& s, const image::ImageDir& dir);
 
   std::map<uint32_t, Shmem> shmem_;
