@@ -1,0 +1,110 @@
+// Deleted working directories across the round trip.
+//
+//   parent   cwd W/cwd-gone (mode 0751, owner 65534:65534), rmdir'ed; it also
+//            holds an fd on it
+//   child A  cwd W/tree-gone/a/b, and a (mode 0711) and b (0700) both
+//            rmdir'ed: a working directory inside a deleted tree; W/tree-gone
+//            stays
+//   child B  forked after the parent's rmdir: the same deleted cwd, and the
+//            parent's fd on it inherited
+//
+// Each checks after the restore: /proc/self/cwd reads "PATH (deleted)", "."
+// is a directory without links with its mode and owner, nothing can be made
+// in it, the path is free; the parent's and B's cwd and the fd are one
+// directory; A's ".." is the deleted a with its mode and "../.." the live
+// W/tree-gone.
+#include "fslib.h"
+
+#include <fcntl.h>
+#include <sys/prctl.h>
+
+#include <string>
+
+namespace {
+
+std::string g_work;
+
+std::string at_work(const char* name) { return g_work + "/" + name; }
+
+void check_not_writable() {
+  int fd = open("new-file", O_WRONLY | O_CREAT | O_EXCL, 0600);
+  RT_CHECK(fd < 0 && errno == ENOENT, "pid %d: a file could be made in the deleted cwd (errno %d)", getpid(), errno);
+}
+
+void check_cwd_gone(int dir_fd) {
+  std::string path = at_work("cwd-gone");
+  std::string link = rt::read_link("/proc/self/cwd");
+  RT_CHECK(link == path + " (deleted)", "pid %d: cwd is %s, want %s (deleted)", getpid(), link.c_str(), path.c_str());
+  struct stat dot = rt::stat_of(".");
+  rt::check_deleted_dir(".", dot, 0751, 65534, 65534, path);
+  struct stat by_fd;
+  RT_CHECK(fstat(dir_fd, &by_fd) == 0, "fstat the directory fd");
+  RT_CHECK(rt::same_inode(dot, by_fd), "pid %d: the fd and the cwd are not one directory", getpid());
+  std::string fd_link = rt::read_link("/proc/self/fd/" + std::to_string(dir_fd));
+  RT_CHECK(fd_link == path + " (deleted)", "pid %d: the fd reads %s", getpid(), fd_link.c_str());
+  check_not_writable();
+}
+
+void check_tree_gone() {
+  std::string path = at_work("tree-gone/a/b");
+  std::string link = rt::read_link("/proc/self/cwd");
+  RT_CHECK(link == path + " (deleted)", "pid %d: cwd is %s, want %s (deleted)", getpid(), link.c_str(), path.c_str());
+  rt::check_deleted_dir(".", rt::stat_of("."), 0700, 0, 0, path);
+  rt::check_deleted_dir("..", rt::stat_of(".."), 0711, 0, 0, at_work("tree-gone/a"));
+  struct stat top = rt::stat_of("../..");
+  RT_CHECK(rt::same_inode(top, rt::stat_of(at_work("tree-gone").c_str())),
+           "pid %d: ../.. of the cwd is not %s", getpid(), at_work("tree-gone").c_str());
+  check_not_writable();
+}
+
+[[noreturn]] void child_a(pid_t parent) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  std::string top = at_work("tree-gone"), a = top + "/a", b = a + "/b";
+  RT_CHECK(mkdir(top.c_str(), 0755) == 0 && mkdir(a.c_str(), 0711) == 0 && mkdir(b.c_str(), 0700) == 0,
+           "mkdir %s: %s", b.c_str(), strerror(errno));
+  RT_CHECK(chmod(a.c_str(), 0711) == 0 && chmod(b.c_str(), 0700) == 0, "chmod");
+  RT_CHECK(chdir(b.c_str()) == 0, "chdir %s", b.c_str());
+  RT_CHECK(rmdir(b.c_str()) == 0 && rmdir(a.c_str()) == 0, "rmdir %s: %s", b.c_str(), strerror(errno));
+  RT_CHECK(kill(parent, SIGUSR1) == 0, "signal the parent");
+  rt::await_signal_from(SIGUSR2, parent, "word from the parent");
+  check_tree_gone();
+  _exit(0);
+}
+
+[[noreturn]] void child_b(pid_t parent, int dir_fd) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  rt::await_signal_from(SIGUSR2, parent, "word from the parent");
+  check_cwd_gone(dir_fd);
+  _exit(0);
+}
+
+}  // namespace
+
+int main() {
+  rt::block_signals({SIGTERM, SIGUSR1, SIGUSR2, SIGCHLD});
+  char cwd[PATH_MAX];
+  RT_CHECK(getcwd(cwd, sizeof(cwd)), "getcwd");
+  g_work = cwd;
+  pid_t me = getpid();
+  fflush(stdout);
+  pid_t a = fork();
+  if (a == 0) child_a(me);
+  rt::await_signal_from(SIGUSR1, a, "child A set up");
+
+  std::string path = at_work("cwd-gone");
+  RT_CHECK(mkdir(path.c_str(), 0700) == 0, "mkdir %s", path.c_str());
+  RT_CHECK(chmod(path.c_str(), 0751) == 0 && chown(path.c_str(), 65534, 65534) == 0, "chmod/chown %s", path.c_str());
+  RT_CHECK(chdir(path.c_str()) == 0, "chdir %s", path.c_str());
+  int dir_fd = open(".", O_RDONLY | O_DIRECTORY);
+  RT_CHECK(dir_fd >= 0, "open the cwd");
+  RT_CHECK(rmdir(path.c_str()) == 0, "rmdir %s", path.c_str());
+  pid_t b = fork();
+  if (b == 0) child_b(me, dir_fd);
+
+  rt::ready();
+  rt::wait_term();
+  check_cwd_gone(dir_fd);
+  rt::check_child_passes(a, "child A");
+  rt::check_child_passes(b, "child B");
+  rt::pass();
+}
