@@ -8,7 +8,8 @@
 // made too, with the mode and owner the dump saw, and removed with it, so
 // that ".." leads where it led.  All are made before any is removed: one
 // ghost directory may be the parent of another (a root and a working
-// directory below it, both deleted).
+// directory below it, both deleted), and deleted files are made in them
+// before they go.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -91,23 +92,33 @@ void SharedMemory::check_ghost_dir(const Ghost& g) const {
   }
 }
 
-void SharedMemory::create_ghost_dirs() {
+bool SharedMemory::is_ghost_dir(const std::string& path) const {
+  for (const auto& [id, g] : ghosts_)
+    if (S_ISDIR(g.head.mode()) && g.head.path() == path) return true;
+  return false;
+}
+
+std::string SharedMemory::ghost_dir_path(const std::string& path) const {
+  std::string parent = mem::parent_dir(path);
+  auto it = moved_dirs_.find(parent);
+  return it == moved_dirs_.end() ? path : it->second + path.substr(parent.size());
+}
+
+void SharedMemory::create_ghost_dirs(const std::function<void()>& inside) {
   std::vector<Ghost*> dirs;
   for (auto& [id, g] : ghosts_)
     if (S_ISDIR(g.head.mode())) dirs.push_back(&g);
-  if (dirs.empty()) return;
   // Parents first.
   std::stable_sort(dirs.begin(), dirs.end(),
                    [](const Ghost* a, const Ghost* b) { return a->head.path().size() < b->head.path().size(); });
   MadeDirs made;
-  std::map<std::string, std::string> moved;  // dumped path -> where it was made instead
+  std::map<std::string, std::string>& moved = moved_dirs_;
   for (Ghost* g : dirs) {
     const img::GhostHead& h = g->head;
     std::string what = "cannot restore " + describe_ghost_dir(*g);
     std::string path = h.path();
     // Inside another ghost directory that had to be made elsewhere: follow it.
-    if (auto it = moved.find(mem::parent_dir(path)); it != moved.end())
-      path = it->second + path.substr(mem::parent_dir(path).size());
+    path = ghost_dir_path(path);
     // Missing ancestors, outermost first; the k-th above it is
     // deleted_parents[k - 1] when the dump saw it deleted too.
     std::vector<std::string> up = ancestors_of(path);
@@ -141,6 +152,7 @@ void SharedMemory::create_ghost_dirs() {
     set_owner_and_mode(at, g->fd.get(), h.mode(), h.uid(), h.gid());
     LOG_INFO("deleted directory %s restored (ghost %u)", at.c_str(), h.id());
   }
+  inside();
   // ckpt holds each: the names go, innermost first.
   made.remove_all();
 }

@@ -205,6 +205,7 @@ void SharedMemory::check() {
       continue;
     }
     std::string dir = mem::parent_dir(g.head.path());
+    if (is_ghost_dir(dir)) continue;  // a deleted directory too: made again first
     struct stat st;
     if (stat(dir.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) {
       std::string who = g.user ? format(" (mapped by pid %d)", g.user) : "";
@@ -288,13 +289,13 @@ void SharedMemory::fill(Shmem& s, const image::ImageDir& dir) {
 
 void SharedMemory::create_ghost(Ghost& g) {
   const img::GhostHead& h = g.head;
-  std::string path = h.path();
+  std::string path = ghost_dir_path(h.path());
   UniqueFd fd;
   for (int n = 1; !fd; n++) {
     fd.reset(open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (fd) break;
     if (errno != EEXIST || n > 100) throw sys_error("cannot restore the deleted file " + h.path() + " at " + path);
-    path = mem::ghost_alternative(h.path(), n);  // the path is taken: next to it
+    path = mem::ghost_alternative(ghost_dir_path(h.path()), n);  // the path is taken: next to it
   }
   try {
     for (const img::GhostChunk& c : g.chunks) {
@@ -374,11 +375,12 @@ void SharedMemory::create(const image::ImageDir& dir) {
              s.reuse ? " (the dumped segment, still there, taken back)" : "", (unsigned long long)h.size(),
              s.runs.size());
   }
-  create_ghost_dirs();
-  for (auto& [id, g] : ghosts_) {
-    if (!S_ISDIR(g.head.mode())) create_ghost(g);
-    fds_.ghost[id] = g.fd.get();
-  }
+  // Deleted files in a deleted directory are made while it exists again.
+  create_ghost_dirs([&] {
+    for (auto& [id, g] : ghosts_)
+      if (!S_ISDIR(g.head.mode())) create_ghost(g);
+  });
+  for (auto& [id, g] : ghosts_) fds_.ghost[id] = g.fd.get();
 }
 
 int SharedMemory::area_fd(const img::VmaEntry& v) const {

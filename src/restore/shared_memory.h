@@ -27,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -98,12 +99,20 @@ class SharedMemory {
   // ghost_dir.cpp
   std::string describe_ghost_dir(const Ghost& g) const;
   void check_ghost_dir(const Ghost& g) const;
-  void create_ghost_dirs();
+  // Whether `path` is where a ghost directory was.
+  bool is_ghost_dir(const std::string& path) const;
+  // Makes every ghost directory, runs `inside` (which makes the deleted
+  // files they held), then removes the directories again.
+  void create_ghost_dirs(const std::function<void()>& inside);
+  // Where a ghost file at `path` is made: in the ghost directory that was
+  // its parent, wherever that was made.
+  std::string ghost_dir_path(const std::string& path) const;
   void fill(Shmem& s, const image::ImageDir& dir);
 
   std::map<uint32_t, Shmem> shmem_;
   std::map<uint32_t, Ghost> ghosts_;
   files::RestoreObjects fds_;
+  std::map<std::string, std::string> moved_dirs_;  // ghost directory path -> where it was made instead
   bool committed_ = false;
 };
 

@@ -1,12 +1,16 @@
 // Deleted working directories across the round trip.
 //
 //   parent   cwd W/cwd-gone (mode 0751, owner 65534:65534), rmdir'ed; it also
-//            holds an fd on it
+//            holds an fd on it, and one on the file "log" it wrote there
+//            (unlinked before the rmdir)
 //   child A  cwd W/tree-gone/a/b, and a (mode 0711) and b (0700) both
 //            rmdir'ed: a working directory inside a deleted tree; W/tree-gone
 //            stays
 //   child B  forked after the parent's rmdir: the same deleted cwd, and the
 //            parent's fd on it inherited
+//   child T  cwd W/cwd-taken, rmdir'ed, and a new directory made at its path:
+//            restore makes it next to it (W/cwd-taken.ckpt-ghost-1) and
+//            leaves the new one alone
 //
 // Each checks after the restore: /proc/self/cwd reads "PATH (deleted)", "."
 // is a directory without links with its mode and owner, nothing can be made
@@ -45,6 +49,25 @@ void check_cwd_gone(int dir_fd) {
   check_not_writable();
 }
 
+void check_log(int log) {
+  std::string want = at_work("cwd-gone/log") + " (deleted)";
+  std::string link = rt::read_link("/proc/self/fd/" + std::to_string(log));
+  RT_CHECK(link == want, "the log fd reads %s, want %s", link.c_str(), want.c_str());
+  char buf[16] = {};
+  RT_CHECK(pread(log, buf, sizeof(buf) - 1, 0) == 5 && strcmp(buf, "hello") == 0, "the log holds '%s'", buf);
+  RT_CHECK(lseek(log, 0, SEEK_CUR) == 5, "the log fd is at %ld", long(lseek(log, 0, SEEK_CUR)));
+}
+
+void check_taken() {
+  std::string path = at_work("cwd-taken"), moved = path + ".ckpt-ghost-1";
+  std::string link = rt::read_link("/proc/self/cwd");
+  // The original (leave-running) still sits in the first one.
+  RT_CHECK(link == path + " (deleted)" || link == moved + " (deleted)", "pid %d: cwd is %s", getpid(), link.c_str());
+  rt::check_deleted_dir(".", rt::stat_of("."), 0755, 0, 0, moved);
+  struct stat mark;
+  RT_CHECK(stat((path + "/mark").c_str(), &mark) == 0, "the new %s lost its file", path.c_str());
+}
+
 void check_tree_gone() {
   std::string path = at_work("tree-gone/a/b");
   std::string link = rt::read_link("/proc/self/cwd");
@@ -71,6 +94,21 @@ void check_tree_gone() {
   _exit(0);
 }
 
+[[noreturn]] void child_t(pid_t parent) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  std::string path = at_work("cwd-taken");
+  RT_CHECK(mkdir(path.c_str(), 0755) == 0 && chmod(path.c_str(), 0755) == 0, "mkdir %s", path.c_str());
+  RT_CHECK(chdir(path.c_str()) == 0 && rmdir(path.c_str()) == 0, "chdir/rmdir %s", path.c_str());
+  RT_CHECK(mkdir(path.c_str(), 0700) == 0, "mkdir %s again", path.c_str());
+  int mark = open((path + "/mark").c_str(), O_WRONLY | O_CREAT, 0600);
+  RT_CHECK(mark >= 0, "create %s/mark", path.c_str());
+  close(mark);
+  RT_CHECK(kill(parent, SIGUSR1) == 0, "signal the parent");
+  rt::await_signal_from(SIGUSR2, parent, "word from the parent");
+  check_taken();
+  _exit(0);
+}
+
 [[noreturn]] void child_b(pid_t parent, int dir_fd) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   rt::await_signal_from(SIGUSR2, parent, "word from the parent");
@@ -90,6 +128,9 @@ int main() {
   pid_t a = fork();
   if (a == 0) child_a(me);
   rt::await_signal_from(SIGUSR1, a, "child A set up");
+  pid_t t = fork();
+  if (t == 0) child_t(me);
+  rt::await_signal_from(SIGUSR1, t, "child T set up");
 
   std::string path = at_work("cwd-gone");
   RT_CHECK(mkdir(path.c_str(), 0700) == 0, "mkdir %s", path.c_str());
@@ -97,14 +138,18 @@ int main() {
   RT_CHECK(chdir(path.c_str()) == 0, "chdir %s", path.c_str());
   int dir_fd = open(".", O_RDONLY | O_DIRECTORY);
   RT_CHECK(dir_fd >= 0, "open the cwd");
-  RT_CHECK(rmdir(path.c_str()) == 0, "rmdir %s", path.c_str());
+  int log = open("log", O_RDWR | O_CREAT | O_TRUNC, 0640);
+  RT_CHECK(log >= 0 && write(log, "hello", 5) == 5, "write the log");
+  RT_CHECK(unlink("log") == 0 && rmdir(path.c_str()) == 0, "unlink the log, rmdir %s", path.c_str());
   pid_t b = fork();
   if (b == 0) child_b(me, dir_fd);
 
   rt::ready();
   rt::wait_term();
   check_cwd_gone(dir_fd);
+  check_log(log);
   rt::check_child_passes(a, "child A");
+  rt::check_child_passes(t, "child T");
   rt::check_child_passes(b, "child B");
   rt::pass();
 }
