@@ -269,6 +269,12 @@ int restore_tree(const cli::Options& opts) {
     if (!tree.procs[i].zombie) helpers[i] = restore::open_helper_files(dir, tree.procs[i], tuning, &shared);
   Pipe go = make_pipe();
   restore::TreeFiles files = restore::plan_tree_files(dir, tree, nodes);
+  // fds on /proc entries of other processes of the tree wait until every
+  // process exists: each task holds the write end until its children
+  // exist, so the read end sees EOF once the last task is created.  (Made
+  // before the fd numbers are chosen, like `go`.)
+  Pipe created;
+  if (files.late_opens) created = make_pipe();
   // Shared descriptions above every fd of the tree and of ckpt; the helper
   // fds above those.
   files.floor = highest_fd(tree) + 1;
@@ -307,15 +313,8 @@ int restore_tree(const cli::Options& opts) {
   run.go_write_fd = go.w.get();
   for (size_t i = 0; i < n; i++)
     run.tasks.push_back(task_plan(tree.procs[i], nodes[i], &helpers[i], helper_fd_first, &areas[i], shared.fds()));
-  // fds on /proc entries of other processes of the tree wait until every
-  // process exists: each task holds the write end until its children
-  // exist, so the read end sees EOF once the last task is created.
-  Pipe created;
-  if (files.late_opens) {
-    created = make_pipe();
-    run.created_r = created.r.get();
-    run.created_w = created.w.get();
-  }
+  run.created_r = created.r.get();
+  run.created_w = created.w.get();
 
   BlockChld block_chld;
   Subreaper subreaper;
