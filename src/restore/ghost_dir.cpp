@@ -82,7 +82,7 @@ void SharedMemory::check_ghost_dir(const Ghost& g) const {
   for (auto it = up.rbegin(); it != up.rend(); ++it) {
     struct stat st;
     if (stat(it->c_str(), &st) < 0) {
-      if (errno == ENOENT) continue;
+      if (errno == ENOENT || errno == ENOTDIR) continue;  // missing, or a file above it
       throw sys_error("cannot restore " + describe_ghost_dir(g) + ": " + *it);
     }
     if (!S_ISDIR(st.st_mode))
