@@ -6,7 +6,8 @@
 //             /proc/self/status and /proc/self/stat (at offset 10), and
 //             /proc/PPID/status of its own parent, outside the tree (still
 //             the same process after the restore: the driver)
-//   child C   /proc/P/status of its parent and /proc/self/comm
+//   child C   /proc/P/status of its parent and /proc/self/comm, and P's
+//             /proc/self/stat (P's entry) inherited by fork: one description
 //   child S   /proc/C/status of its older sibling (opened after C exists)
 //
 // After the restore C and P change their names; P reads "Name:" and "Pid:"
@@ -61,7 +62,7 @@ int open_proc(pid_t pid, const char* name, int flags = O_RDONLY) {
   return fd;
 }
 
-[[noreturn]] void child_c(pid_t parent) {
+[[noreturn]] void child_c(pid_t parent, int inherited) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   prctl(PR_SET_NAME, "c-before");
   int parent_status = open_proc(parent, "status");
@@ -74,6 +75,9 @@ int open_proc(pid_t pid, const char* name, int flags = O_RDONLY) {
   RT_CHECK(kill(parent, SIGUSR1) == 0, "signal the parent");
   rt::await_signal_from(SIGUSR2, parent, "second word from the parent");
   check_status(parent_status, parent, "p-after", "child C");
+  std::string stat_text = read_at(inherited, 0);
+  RT_CHECK(stat_text.rfind(std::to_string(parent) + " (p-after)", 0) == 0, "child C: the inherited fd reads %.40s",
+           stat_text.c_str());
   std::string name = read_at(comm, 0);
   RT_CHECK(name == "c-after\n", "child C: its /proc/self/comm fd reads %s", name.c_str());
   _exit(0);
@@ -97,8 +101,10 @@ int main() {
   prctl(PR_SET_NAME, "p-before");
   pid_t me = getpid(), outside = getppid();
   fflush(stdout);
+  int inherited = open("/proc/self/stat", O_RDONLY);
+  RT_CHECK(inherited >= 0, "open /proc/self/stat");
   pid_t c = fork();
-  if (c == 0) child_c(me);
+  if (c == 0) child_c(me, inherited);
   rt::await_signal_from(SIGUSR1, c, "child C set up");
   int shared_early = refused ? open_proc(c, "status") : -1;  // inherited by S
   pid_t s = fork();
