@@ -80,6 +80,7 @@ int run_dump(const cli::Options& opts) {
     dump::dump_process(ctx, p);
   }
   files.check_proc_sharing(dump::parents_of(tree));
+  shared.check_ghost_dirs();
 
   // Shared memory and deleted files once for the tree, read while it is
   // still frozen.

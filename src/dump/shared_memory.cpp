@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 
 #include "ckpt/error.h"
 #include "ckpt/log.h"
@@ -168,7 +169,7 @@ void SharedObjects::add_area(pid_t pid, const proc::MapsEntry& area, const struc
       }
       std::string why = ghost_refusal(area.name, st);
       if (!why.empty()) throw mem::area_error(area, pid, "its file " + why);
-      e.set_ghost_id(new_ghost(area.name, st, open_area_object(pid, area)).head.id());
+      e.set_ghost_id(new_ghost(pid, area.name, st, open_area_object(pid, area)).head.id());
       break;
     }
   }
@@ -226,8 +227,10 @@ void add_deleted_parents(img::GhostHead& head, int dir) {
 
 }  // namespace
 
-SharedObjects::Ghost& SharedObjects::new_ghost(const std::string& path, const struct stat& st, UniqueFd fd) {
+SharedObjects::Ghost& SharedObjects::new_ghost(pid_t user, const std::string& path, const struct stat& st,
+                                               UniqueFd fd) {
   Ghost g;
+  g.user = user;
   g.head.set_id(uint32_t(ghosts_.size() + 1));
   g.head.set_path(path);
   g.head.set_mode(st.st_mode);
@@ -250,7 +253,7 @@ uint32_t SharedObjects::ghost(const files::OpenFd& fd) {
   std::string path = fd.link.substr(0, fd.link.size() - std::string(" (deleted)").size());
   std::string why = ghost_refusal(path, fd.st);
   if (!why.empty()) throw Error(why);
-  return new_ghost(path, fd.st, files::reopen_fd(fd.file.get(), O_RDONLY, "the deleted file " + path)).head.id();
+  return new_ghost(fd.pid, path, fd.st, files::reopen_fd(fd.file.get(), O_RDONLY, "the deleted file " + path)).head.id();
 }
 
 uint32_t SharedObjects::ghost_dir(pid_t pid, const char* link, const std::string& shown) {
@@ -264,7 +267,24 @@ uint32_t SharedObjects::ghost_dir(pid_t pid, const char* link, const std::string
   if (it != ghost_index_.end()) return ghosts_[it->second].head.id();
   std::string why = ghost_refusal(path, st);
   if (!why.empty()) throw Error(why);
-  return new_ghost(path, st, std::move(fd)).head.id();
+  return new_ghost(pid, path, st, std::move(fd)).head.id();
+}
+
+void SharedObjects::check_ghost_dirs() const {
+  std::set<std::string> deleted_dirs;
+  for (const Ghost& g : ghosts_)
+    if (S_ISDIR(g.head.mode()))
+      for (const std::string& p : mem::deleted_dir_paths(g.head.path(), g.head.deleted_parents_size()))
+        deleted_dirs.insert(p);
+  for (const Ghost& g : ghosts_) {
+    if (S_ISDIR(g.head.mode())) continue;
+    std::string dir = mem::parent_dir(g.head.path());
+    struct stat st;
+    if (deleted_dirs.count(dir) || (stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode))) continue;
+    throw Error(format("cannot dump the deleted file %s of pid %d: its directory %s is gone too, and is not a "
+                       "working directory or root of the tree; not supported yet",
+                       g.head.path().c_str(), g.user, dir.c_str()));
+  }
 }
 
 void SharedObjects::write_shmem(PendingImages& images, Shmem& s) {

@@ -52,6 +52,12 @@ class SharedObjects final : public files::DumpObjects {
   // link reads ("PATH (deleted)").  Throws Error with the reason alone.
   uint32_t ghost_dir(pid_t pid, const char* link, const std::string& shown);
 
+  // After the last process: every deleted file's directory is still there,
+  // or is a deleted directory of the tree (a ghost directory or a deleted
+  // ancestor of one), made again before it at restore.  Throws "cannot dump
+  // the deleted file PATH of pid P: ..." otherwise.
+  void check_ghost_dirs() const;
+
   // shmem-ID.img and shmem-pages-ID.img of every shmem object, ghost-ID.img
   // of every deleted file, their content read now.
   void write_images(PendingImages& images);
@@ -65,6 +71,7 @@ class SharedObjects final : public files::DumpObjects {
   struct Ghost {
     img::GhostHead head;
     UniqueFd fd;
+    pid_t user = 0;  // the first process that holds it, for messages
   };
   // (kind, dev, ino): SysV segments are shmem files whose inode number is
   // their id, on the same internal mount as the others.
@@ -74,7 +81,7 @@ class SharedObjects final : public files::DumpObjects {
   Shmem& new_shmem(const Key& key, img::ShmemKind kind, const struct stat& st, UniqueFd fd);
   // Why a deleted file cannot be saved ("" if it can).
   std::string ghost_refusal(const std::string& path, const struct stat& st) const;
-  Ghost& new_ghost(const std::string& path, const struct stat& st, UniqueFd fd);
+  Ghost& new_ghost(pid_t user, const std::string& path, const struct stat& st, UniqueFd fd);
   img::SysvShmEntry sysv_state(pid_t pid, const proc::MapsEntry& area, int shmid, int fd) const;
   void write_shmem(PendingImages& images, Shmem& s);
   void write_ghost(PendingImages& images, Ghost& g);

@@ -94,7 +94,9 @@ void SharedMemory::check_ghost_dir(const Ghost& g) const {
 
 bool SharedMemory::is_ghost_dir(const std::string& path) const {
   for (const auto& [id, g] : ghosts_)
-    if (S_ISDIR(g.head.mode()) && g.head.path() == path) return true;
+    if (S_ISDIR(g.head.mode()))
+      for (const std::string& p : mem::deleted_dir_paths(g.head.path(), g.head.deleted_parents_size()))
+        if (p == path) return true;
   return false;
 }
 

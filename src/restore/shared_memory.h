@@ -99,7 +99,8 @@ class SharedMemory {
   // ghost_dir.cpp
   std::string describe_ghost_dir(const Ghost& g) const;
   void check_ghost_dir(const Ghost& g) const;
-  // Whether `path` is where a ghost directory was.
+  // Whether `path` is where a ghost directory or one of its deleted
+  // ancestors was (made again before the deleted files).
   bool is_ghost_dir(const std::string& path) const;
   // Makes every ghost directory, runs `inside` (which makes the deleted
   // files they held), then removes the directories again.

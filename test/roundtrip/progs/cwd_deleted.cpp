@@ -5,7 +5,7 @@
 //            (unlinked before the rmdir)
 //   child A  cwd W/tree-gone/a/b, and a (mode 0711) and b (0700) both
 //            rmdir'ed: a working directory inside a deleted tree; W/tree-gone
-//            stays
+//            stays.  It holds the deleted file a/note too.
 //   child B  forked after the parent's rmdir: the same deleted cwd, and the
 //            parent's fd on it inherited
 //   child T  cwd W/cwd-taken, rmdir'ed, and a new directory made at its path:
@@ -17,6 +17,10 @@
 // in it, the path is free; the parent's and B's cwd and the fd are one
 // directory; A's ".." is the deleted a with its mode and "../.." the live
 // W/tree-gone.
+//
+// Under the driver's "refused" mode the parent also holds a deleted file of
+// a directory it removed that is no process's cwd: the dump must refuse it
+// (restore could not make it where it was).
 #include "fslib.h"
 
 #include <fcntl.h>
@@ -68,7 +72,12 @@ void check_taken() {
   RT_CHECK(stat((path + "/mark").c_str(), &mark) == 0, "the new %s lost its file", path.c_str());
 }
 
-void check_tree_gone() {
+void check_tree_gone(int note) {
+  std::string want = at_work("tree-gone/a/note") + " (deleted)";
+  std::string note_link = rt::read_link("/proc/self/fd/" + std::to_string(note));
+  RT_CHECK(note_link == want, "child A: the note fd reads %s, want %s", note_link.c_str(), want.c_str());
+  char buf[8] = {};
+  RT_CHECK(pread(note, buf, sizeof(buf) - 1, 0) == 2 && strcmp(buf, "hi") == 0, "child A: the note holds '%s'", buf);
   std::string path = at_work("tree-gone/a/b");
   std::string link = rt::read_link("/proc/self/cwd");
   RT_CHECK(link == path + " (deleted)", "pid %d: cwd is %s, want %s (deleted)", getpid(), link.c_str(), path.c_str());
@@ -87,10 +96,13 @@ void check_tree_gone() {
            "mkdir %s: %s", b.c_str(), strerror(errno));
   RT_CHECK(chmod(a.c_str(), 0711) == 0 && chmod(b.c_str(), 0700) == 0, "chmod");
   RT_CHECK(chdir(b.c_str()) == 0, "chdir %s", b.c_str());
+  std::string note_path = a + "/note";
+  int note = open(note_path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
+  RT_CHECK(note >= 0 && write(note, "hi", 2) == 2 && unlink(note_path.c_str()) == 0, "the note");
   RT_CHECK(rmdir(b.c_str()) == 0 && rmdir(a.c_str()) == 0, "rmdir %s: %s", b.c_str(), strerror(errno));
   RT_CHECK(kill(parent, SIGUSR1) == 0, "signal the parent");
   rt::await_signal_from(SIGUSR2, parent, "word from the parent");
-  check_tree_gone();
+  check_tree_gone(note);
   _exit(0);
 }
 
@@ -143,11 +155,20 @@ int main() {
   RT_CHECK(unlink("log") == 0 && rmdir(path.c_str()) == 0, "unlink the log, rmdir %s", path.c_str());
   pid_t b = fork();
   if (b == 0) child_b(me, dir_fd);
+  const char* mode = getenv("CKPT_TEST_MODE");
+  int lost = -1;
+  if (mode && strcmp(mode, "refused") == 0) {
+    std::string gone = at_work("dir-gone");
+    RT_CHECK(mkdir(gone.c_str(), 0700) == 0, "mkdir %s", gone.c_str());
+    lost = open((gone + "/lost").c_str(), O_RDWR | O_CREAT, 0600);
+    RT_CHECK(lost >= 0 && unlink((gone + "/lost").c_str()) == 0 && rmdir(gone.c_str()) == 0, "dir-gone/lost");
+  }
 
   rt::ready();
   rt::wait_term();
   check_cwd_gone(dir_fd);
   check_log(log);
+  if (lost >= 0) close(lost);
   rt::check_child_passes(a, "child A");
   rt::check_child_passes(t, "child T");
   rt::check_child_passes(b, "child B");
