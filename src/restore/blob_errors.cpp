@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "ckpt/error.h"
+#include "task/prctl.h"
 
 namespace ckpt::restore {
 
@@ -86,6 +87,10 @@ std::string describe_step(const ckpt_restorer_status& st) {
     case CKPT_STEP_SECCOMP:
       return format("installing seccomp filter %llu (0 the oldest) of thread %llu", (unsigned long long)b,
                     (unsigned long long)a);
+    case CKPT_STEP_TIMER_SLACK:
+      return format("setting the timer slack of thread %llu to %llu ns", (unsigned long long)a, (unsigned long long)b);
+    case CKPT_STEP_SPECULATION:
+      return format("prctl(PR_SET_SPECULATION_CTRL) of the %s to %s", task::speculation_kind(a), task::speculation_state(b));
     case CKPT_STEP_COUNT: break;
   }
   return format("step %u", st.step);

@@ -188,6 +188,7 @@ void run_task(const TreeRun& run, size_t index, OpenedFiles opened) {
     fail_if_asked(run, plan);
     place_helpers(plan);
     set_misc(plan);
+    task::apply_process_prctl(plan.pid, plan.prctl);
     // (It reads its images before it places any fd, so ckpt's images
     // directory fd may be replaced.)
     if (!plan.target_fds.empty()) files::install_fds(*run.dir, plan.pid, opened, opts);

@@ -7,7 +7,9 @@
 //   open the file descriptions it owns (shared with its descendants)
 //   create each child with its pid   (clone3 set_tid; zombies end at once)
 //   helper fds above everything, its own fds at their numbers, the rest closed
-//   cwd, root, umask, comm; block every signal, jump to the blob
+//   comm, oom_score_adj, the process's prctl state (after its children: a
+//   child would inherit THP disable) and audit loginuid
+//   cwd, root, umask; block every signal, jump to the blob
 //
 // ckpt traces the root with PTRACE_O_TRACEFORK, so every child is traced by
 // ckpt from its first instruction.  A task never returns: a failure is
@@ -26,6 +28,7 @@
 #include "restore/restorer_area.h"
 #include "restore/task_files.h"
 #include "restore/tree_plan.h"
+#include "task/prctl.h"
 
 namespace ckpt::restore {
 
@@ -43,6 +46,7 @@ struct TaskPlan {
   std::optional<uint32_t> umask;
   std::string comm;
   std::optional<int> oom_score_adj;
+  task::ProcessPrctl prctl;       // subreaper, THP disable, membarrier, loginuid
   const RestorerArea* area = nullptr;  // null for a zombie
 };
 

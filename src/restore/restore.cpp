@@ -30,6 +30,8 @@
 #include "restore/tracer.h"
 #include "restore/tree_tracer.h"
 #include "restore/vdso.h"
+#include "task/prctl.h"
+#include "task/sched.h"
 
 namespace ckpt {
 
@@ -166,6 +168,7 @@ restore::TaskPlan task_plan(const ProcessImage& p, const restore::NodePlan& node
     plan.umask = p.core.process().umask();
   }
   if (p.core.process().has_oom_score_adj()) plan.oom_score_adj = p.core.process().oom_score_adj();
+  plan.prctl = task::process_prctl(p.core.process());
   plan.area = area;
   return plan;
 }
@@ -226,6 +229,12 @@ std::vector<restore::NodePlan> check_tree(const image::ImageDir& dir, const rest
   return restore::plan_tree(nodes, rs);
 }
 
+void set_scheduling(const restore::TreeImage& tree) {
+  for (const ProcessImage& p : tree.procs)
+    for (const img::ThreadCoreEntry& t : p.threads)
+      if (!p.zombie && !t.exited() && t.has_sched()) task::apply_sched(p.pid(), pid_t(t.tid()), t.sched());
+}
+
 int highest_fd(const restore::TreeImage& tree) {
   int top = 2;
   for (const ProcessImage& p : tree.procs)
@@ -243,6 +252,7 @@ int restore_tree(const cli::Options& opts) {
   const ProcessImage& root = tree.root();
   const size_t n = tree.procs.size();
   LOG_INFO("restoring pid %d and %zu more processes from %s", root.pid(), n - 1, dir.path().c_str());
+  task::check_root_pdeath(root, opts.detach);
   restore::SessionPlan session = restore::plan_session(root, opts.shell_job);
   std::vector<restore::NodePlan> nodes = check_tree(dir, tree, session);
   // The tree's shared memory and deleted files, each made once by ckpt now,
@@ -310,6 +320,7 @@ int restore_tree(const cli::Options& opts) {
       tracer.add(pid_t(t.tid()), p.pid(), &areas[i]);
       if (t.seccomp_filters_size()) seccomp = true;
     }
+    if (int d = task::dumpable_after_creds(p.core.process()); d >= 0) tracer.set_dumpable(p.pid(), d);
   }
   fflush(stdout);
   fflush(stderr);
@@ -329,6 +340,9 @@ int restore_tree(const cli::Options& opts) {
   // Every task has attached its SysV segments: those that were marked for
   // removal are marked again.
   shared.commit();
+  // Every thread is held: the scheduling goes on last, so that no
+  // real-time thread competes with the restore (see task/sched.h).
+  set_scheduling(tree);
   write_pidfile(opts.pidfile, root.pid());
   subreaper.restore();
   tracer.release([&](pid_t pid) {

@@ -70,6 +70,10 @@ class TracedTask {
   void on_status(int status, Clock::time_point deadline);
   // Unmaps the process's restorer area, run from this held thread.
   void remove_area();
+  // Runs one system call in this held thread (at the blob's syscall
+  // instruction: only while the area is mapped), its registers put back
+  // after; returns the raw result (-errno).
+  long remote_syscall(long nr, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0);
   // Lets the task go as the restored process (stopped if `stop`).
   void detach(bool stop);
 
