@@ -1,6 +1,7 @@
 #include "task/sched.h"
 
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -36,6 +37,16 @@ bool get_attr(pid_t tid, SchedAttr& a) {
 }
 
 bool real_time(uint32_t policy) { return policy == SCHED_FIFO || policy == SCHED_RR; }
+
+// sched_getattr reports no nice value for a real-time thread, yet the
+// thread keeps one (it has it again when it leaves real time);
+// getpriority shows it under every policy.
+int nice_of(pid_t pid, pid_t tid) {
+  errno = 0;
+  int nice = getpriority(PRIO_PROCESS, id_t(tid));
+  if (nice == -1 && errno) throw sys_error(format("cannot read the nice value of thread %d of pid %d", tid, pid));
+  return nice;
+}
 
 // One sched_setattr; throws naming what was asked.
 void set_attr(pid_t pid, pid_t tid, uint32_t policy, int nice, uint32_t priority, bool reset_on_fork) {
@@ -80,7 +91,7 @@ img::SchedEntry read_sched(pid_t pid, pid_t tid) {
   }
   img::SchedEntry s;
   s.set_policy(a.sched_policy);
-  s.set_nice(a.sched_nice);
+  s.set_nice(nice_of(pid, tid));
   if (real_time(a.sched_policy)) s.set_rt_priority(a.sched_priority);
   if (a.sched_flags & kResetOnFork) s.set_reset_on_fork(true);
   return s;
@@ -97,14 +108,15 @@ void apply_sched(pid_t pid, pid_t tid, const img::SchedEntry& want) {
 
   SchedAttr got;
   if (!get_attr(tid, got)) throw sys_error(format("cannot read the scheduling of restored thread %d of pid %d", tid, pid));
-  bool same = got.sched_policy == want.policy() && got.sched_nice == want.nice() &&
+  int nice = nice_of(pid, tid);
+  bool same = got.sched_policy == want.policy() && nice == want.nice() &&
               (!real_time(want.policy()) || got.sched_priority == want.rt_priority()) &&
               bool(got.sched_flags & kResetOnFork) == want.reset_on_fork();
   if (!same)
     throw Error(format("cannot restore thread %d of pid %d: it was given %s nice %d priority %u and has %s nice %d "
                        "priority %u",
                        tid, pid, policy_name(want.policy()).c_str(), want.nice(), want.rt_priority(),
-                       policy_name(got.sched_policy).c_str(), got.sched_nice, got.sched_priority));
+                       policy_name(got.sched_policy).c_str(), nice, got.sched_priority));
   LOG_DEBUG("thread %d of pid %d: %s, nice %d, priority %u%s", tid, pid, policy_name(want.policy()).c_str(),
             want.nice(), want.rt_priority(), want.reset_on_fork() ? ", reset on fork" : "");
 }
