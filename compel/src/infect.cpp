@@ -110,8 +110,9 @@ void Infection::Impl::refuse_if_mdwe(ThreadRecord& main) {
   long mdwe = detail::remote_syscall(main, outside_site, main.borrowed->gp, tree->deadline(), SYS_prctl, kPrGetMdwe,
                                      0, 0, 0, 0);
   if (mdwe > 0)
-    throw Error("cannot dump " + who() + ": it has memory-deny-write-execute (PR_SET_MDWE " + std::to_string(mdwe) +
-                "), which refuses ckpt's parasite a writable code mapping; such processes are not supported yet");
+    throw Error("cannot inject the parasite into thread " + std::to_string(main_tid) + " of " + who() +
+                ": it has memory-deny-write-execute (PR_SET_MDWE " + std::to_string(mdwe) +
+                "), which refuses the parasite a writable code mapping; such processes are not supported yet");
 }
 
 void Infection::Impl::start() {
