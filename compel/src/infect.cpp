@@ -23,7 +23,7 @@
 static_assert(sizeof(parasite_args) <= PARASITE_ARGS_SIZE, "parasite args overflow their area");
 static_assert(offsetof(parasite_args, u) == PARASITE_ARGS_HEADER_SIZE, "parasite args header");
 static_assert(sizeof(parasite_timer) == 48 && sizeof(parasite_iov) == 16);
-static_assert(offsetof(parasite_thread_info, creds) == 56 && offsetof(parasite_thread_info, speculation) == 44);
+static_assert(offsetof(parasite_thread_info, creds) == 72 && offsetof(parasite_thread_info, speculation) == 44);
 static_assert(sizeof(parasite_process_info) == 64 * 32 + 3 * 32 + 32);
 static_assert(offsetof(parasite_vmsplice, iov) == 16);
 

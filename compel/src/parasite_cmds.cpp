@@ -116,6 +116,9 @@ std::vector<ThreadInfo> Infection::thread_info() {
     info.timer_slack_ns = ti.timer_slack_ns;
     info.pdeath_sig = ti.pdeath_sig;
     for (int i = 0; i < 3; i++) info.speculation[i] = ti.speculation[i];
+    info.tsc = ti.tsc;
+    info.mce_kill = ti.mce_kill;
+    info.cpuid = ti.cpuid;
     info.creds = to_creds(ti.creds);
     detail::RseqConfig rseq = detail::rseq_config(th.tid);
     info.rseq_ptr = rseq.ptr;

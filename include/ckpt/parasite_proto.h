@@ -76,6 +76,10 @@ struct parasite_thread_info {
 	/* PR_GET_SPECULATION_CTRL of PR_SPEC_STORE_BYPASS, _INDIRECT_BRANCH,
 	 * _L1D_FLUSH (-errno when the kernel does not know the kind). */
 	int32_t speculation[3];
+	int32_t tsc;                 /* PR_GET_TSC: PR_TSC_ENABLE or PR_TSC_SIGSEGV */
+	int32_t mce_kill;            /* PR_MCE_KILL_GET */
+	int32_t cpuid;               /* ARCH_GET_CPUID: 1 enabled, 0 faulting */
+	int32_t pad2;
 	struct parasite_creds creds;
 };
 

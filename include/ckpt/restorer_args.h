@@ -110,6 +110,7 @@ enum ckpt_restorer_step {
 	CKPT_STEP_SECCOMP,        /* arg0 = tid, arg1 = filter index (0 the oldest) */
 	CKPT_STEP_TIMER_SLACK,    /* arg0 = tid, arg1 = nanoseconds */
 	CKPT_STEP_SPECULATION,    /* arg0 = PR_SPEC_* kind, arg1 = the PR_SPEC_* state set */
+	CKPT_STEP_THREAD_PRCTL,   /* arg0 = the prctl/arch_prctl option, arg1 = its value */
 	CKPT_STEP_COUNT
 };
 
@@ -347,6 +348,10 @@ struct ckpt_restorer_thread_prctl {
 	 * with PR_SET_SPECULATION_CTRL when it does not (0: leave). */
 	uint32_t spec_want[3];
 	uint32_t spec_set[3];
+	int32_t tsc;              /* PR_SET_TSC; 0: leave (PR_TSC_ENABLE, as every new task) */
+	int32_t mce_kill;         /* PR_MCE_KILL_SET policy; -1: leave (the default) */
+	int32_t cpuid;            /* ARCH_SET_CPUID; -1: leave (enabled) */
+	uint32_t pad;
 };
 
 /* CKPT_SECTION_SECCOMP: at most one per thread, for a thread with seccomp

@@ -1,4 +1,6 @@
-/* The prctl state Linux keeps per thread, set by each thread for itself
+/* The prctl state Linux keeps per thread (timer slack, speculation
+ * controls, TSC and CPUID faulting, machine-check kill policy, parent-death
+ * signal), set by each thread for itself
  * once its credentials are in place: a change of credentials clears the
  * pdeath signal, so it comes last.  The scheduling of a thread is not set
  * here but by ckpt from outside, at the very end (src/task/sched.h): a
@@ -46,6 +48,23 @@ void restorer_set_thread_prctl(const struct restorer_view *v, const struct ckpt_
 			restorer_fail(a, CKPT_STEP_TIMER_SLACK, ret, (uint64_t)t->tid, p->timer_slack_ns);
 	}
 	set_speculation(a, p);
+	/* After these the thread's RDTSC or CPUID faults: the blob has
+	 * neither before rt_sigreturn. */
+	if (p->tsc) {
+		long ret = sys_call2(__NR_prctl, PR_SET_TSC, p->tsc);
+		if (ret < 0)
+			restorer_fail(a, CKPT_STEP_THREAD_PRCTL, ret, PR_SET_TSC, (uint64_t)p->tsc);
+	}
+	if (p->mce_kill >= 0) {
+		long ret = sys_call5(__NR_prctl, PR_MCE_KILL, PR_MCE_KILL_SET, p->mce_kill, 0, 0);
+		if (ret < 0)
+			restorer_fail(a, CKPT_STEP_THREAD_PRCTL, ret, PR_MCE_KILL, (uint64_t)p->mce_kill);
+	}
+	if (p->cpuid >= 0) {
+		long ret = sys_call2(__NR_arch_prctl, 0x1012 /* ARCH_SET_CPUID */, p->cpuid);
+		if (ret < 0)
+			restorer_fail(a, CKPT_STEP_THREAD_PRCTL, ret, 0x1012, (uint64_t)p->cpuid);
+	}
 	/* Always: ckpt's code set SIGKILL in the main thread, to die with its
 	 * parent while it restored. */
 	long ret = sys_call2(__NR_prctl, PR_SET_PDEATHSIG, p->pdeath_sig);

@@ -116,6 +116,10 @@ void fill_thread_prctl(img::ThreadCoreEntry& t, const compel::ThreadInfo& info) 
   s->set_store_bypass(uint32_t(info.speculation[PR_SPEC_STORE_BYPASS]));
   s->set_indirect_branch(uint32_t(info.speculation[PR_SPEC_INDIRECT_BRANCH]));
   s->set_l1d_flush(uint32_t(info.speculation[PR_SPEC_L1D_FLUSH]));
+  t.set_tsc(uint32_t(info.tsc));
+  t.set_mce_kill(uint32_t(info.mce_kill));
+  // (-ENODEV and the like: this CPU has no CPUID faulting, so it is on.)
+  t.set_cpuid_faulting(info.cpuid == 0);
 }
 
 void fill_process_prctl(img::ProcessCoreEntry& p, pid_t pid, const compel::ProcessInfo& info, uint32_t loginuid) {
@@ -178,6 +182,8 @@ std::vector<ckpt_restorer_thread_prctl> thread_prctl_section(const restore::Proc
     main = false;
     ckpt_restorer_thread_prctl e{};
     e.tid = int32_t(t.tid());
+    e.mce_kill = -1;
+    e.cpuid = -1;
     // A main thread that had exited: nothing of it could be read, and it
     // exits again; but it must not keep the SIGKILL pdeath signal of
     // ckpt's code, which would be sent to the whole process.
@@ -188,6 +194,9 @@ std::vector<ckpt_restorer_thread_prctl> thread_prctl_section(const restore::Proc
     // An older image has the main thread's only.
     e.pdeath_sig = t.has_pdeath_sig() ? t.pdeath_sig() : is_main ? p.core.process().pdeath_sig() : 0;
     e.timer_slack_ns = t.timer_slack_ns();
+    e.tsc = t.tsc() == PR_TSC_SIGSEGV ? PR_TSC_SIGSEGV : 0;
+    e.mce_kill = t.has_mce_kill() && t.mce_kill() != PR_MCE_KILL_DEFAULT ? int32_t(t.mce_kill()) : -1;
+    e.cpuid = t.cpuid_faulting() ? 0 : -1;
     if (t.has_speculation()) {
       const img::SpeculationEntry& s = t.speculation();
       uint32_t got[3] = {s.store_bypass(), s.indirect_branch(), s.l1d_flush()};

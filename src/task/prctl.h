@@ -1,7 +1,8 @@
 // The prctl family of a process and its threads, and the audit login uid:
 // what Linux keeps per thread (timer slack, parent-death signal,
-// speculation controls; no_new_privs, keepcaps and the securebits go with
-// the credentials) and per process (child subreaper, THP disable,
+// speculation controls, TSC and CPUID faulting, machine-check kill policy;
+// no_new_privs, keepcaps and the securebits go with the credentials) and
+// per process (child subreaper, THP disable,
 // membarrier registrations, dumpable, loginuid).
 //
 //   dump     the parasite reads them inside each thread and the process

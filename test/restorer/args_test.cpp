@@ -308,6 +308,9 @@ TEST(RestorerArgs, EachThreadFindsItsOwnPrctlState) {
   p.core.mutable_process()->set_pdeath_sig(7);  // an older image: the main thread's only
   p.threads[1].set_pdeath_sig(SIGUSR2);
   p.threads[1].set_timer_slack_ns(123456);
+  p.threads[1].set_tsc(PR_TSC_SIGSEGV);
+  p.threads[1].set_mce_kill(PR_MCE_KILL_EARLY);
+  p.threads[2].set_mce_kill(PR_MCE_KILL_DEFAULT);
   img::SpeculationEntry& s = *p.threads[1].mutable_speculation();
   s.set_store_bypass(PR_SPEC_PRCTL | PR_SPEC_DISABLE);
   s.set_indirect_branch(PR_SPEC_ENABLE);  // the system's choice
@@ -327,6 +330,11 @@ TEST(RestorerArgs, EachThreadFindsItsOwnPrctlState) {
   EXPECT_EQ(t->spec_want[PR_SPEC_STORE_BYPASS], uint32_t(PR_SPEC_PRCTL | PR_SPEC_DISABLE));
   EXPECT_EQ(t->spec_set[PR_SPEC_INDIRECT_BRANCH], 0u);
   EXPECT_EQ(t->spec_set[PR_SPEC_L1D_FLUSH], uint32_t(PR_SPEC_DISABLE));
+  EXPECT_EQ(t->tsc, PR_TSC_SIGSEGV);
+  EXPECT_EQ(t->mce_kill, PR_MCE_KILL_EARLY);
+  EXPECT_EQ(t->cpuid, -1);
+  EXPECT_EQ(main->tsc, 0);
+  EXPECT_EQ(v.thread_prctl[2].mce_kill, -1);
   EXPECT_EQ(v.thread_prctl[2].pdeath_sig, 0);
   EXPECT_EQ(v.thread_prctl[2].spec_set[0], 0u);
 }

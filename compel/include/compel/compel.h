@@ -183,6 +183,9 @@ struct ThreadInfo {
   uint64_t timer_slack_ns;      // PR_GET_TIMERSLACK
   int pdeath_sig;               // PR_GET_PDEATHSIG
   int speculation[3];           // PR_GET_SPECULATION_CTRL: store bypass, indirect branch, L1D flush
+  int tsc;                      // PR_GET_TSC
+  int mce_kill;                 // PR_MCE_KILL_GET
+  int cpuid;                    // ARCH_GET_CPUID: 1 enabled, 0 faulting, -errno
   Creds creds;
 };
 

@@ -5,13 +5,15 @@
 //     expedited, private expedited, its SYNC_CORE and RSEQ flavours), the
 //     audit loginuid 4242 (written before any thread exists, so all have it);
 //   P's threads, each its own: timer slack (main 77777 ns, T1 123456, T2
-//     999), T1 no_new_privs and PR_SET_KEEPCAPS, T2 securebits
-//     NO_SETUID_FIXUP|NOROOT, and the speculation controls as this machine
-//     lets them be set (store bypass disabled in T1 where it can be);
+//     999), T1 no_new_privs, PR_SET_KEEPCAPS and PR_TSC_SIGSEGV, T2
+//     securebits NO_SETUID_FIXUP|NOROOT and machine-check kill early (main:
+//     late), and the speculation controls as this machine lets them be set
+//     (store bypass disabled in T1 where it can be);
 //   C, P's child: a thread CT that changes its uid (which makes the kernel
 //     clear C's dumpable flag), then C sets dumpable 1 again; parent-death
 //     signals per thread (C: SIGRTMIN+2, CT: SIGRTMIN+3, set by CT after its
-//     uid change, which clears it), CT's timer slack 4321.
+//     uid change, which clears it), CT's timer slack 4321 and CPUID
+//     faulting (where the CPU has it).
 // (The root has no pdeath signal: its parent after a restore with -d is
 // ckpt, which exits; see pdeath_root.cpp.)  Each thread checks its own
 // values after the restore; C reports through shared memory.  Must run as
@@ -54,8 +56,8 @@ struct ThreadWant {
 };
 
 struct ThreadState {
-  long slack, nnp, keepcaps, securebits;
-  int pdeath;
+  long slack, nnp, keepcaps, securebits, mce_kill, cpuid;
+  int pdeath, tsc;
   Spec spec;
 };
 
@@ -68,6 +70,10 @@ ThreadState read_state() {
   s.pdeath = 0;
   prctl(PR_GET_PDEATHSIG, &s.pdeath);
   s.spec = read_spec();
+  s.tsc = 0;
+  prctl(PR_GET_TSC, &s.tsc);
+  s.mce_kill = prctl(PR_MCE_KILL_GET, 0, 0, 0, 0);
+  s.cpuid = syscall(SYS_arch_prctl, 0x1011 /* ARCH_GET_CPUID */, 0);
   return s;
 }
 
@@ -79,6 +85,10 @@ void compare(rt::Report& r, const char* who, const ThreadState& before) {
   RT_TCHECK(r, now.securebits == before.securebits, "%s: securebits %#lx, was %#lx", who, now.securebits,
             before.securebits);
   RT_TCHECK(r, now.pdeath == before.pdeath, "%s: pdeath signal %d, was %d", who, now.pdeath, before.pdeath);
+  RT_TCHECK(r, now.tsc == before.tsc, "%s: PR_GET_TSC %d, was %d", who, now.tsc, before.tsc);
+  RT_TCHECK(r, now.mce_kill == before.mce_kill, "%s: PR_MCE_KILL_GET %ld, was %ld", who, now.mce_kill,
+            before.mce_kill);
+  RT_TCHECK(r, now.cpuid == before.cpuid, "%s: ARCH_GET_CPUID %ld, was %ld", who, now.cpuid, before.cpuid);
   for (int k = 0; k < 3; k++)
     RT_TCHECK(r, now.spec.v[k] == before.spec.v[k], "%s: speculation control %d is %ld, was %ld", who, k,
               now.spec.v[k], before.spec.v[k]);
@@ -98,8 +108,9 @@ std::atomic<int> g_set_up{0}, g_go{0};
 
 void* run_t1(void*) {
   Slot& s = g_t1;
+  // (From here on T1's RDTSC faults: it reads no clock.)
   if (prctl(PR_SET_TIMERSLACK, 123456) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-      prctl(PR_SET_KEEPCAPS, 1) < 0)
+      prctl(PR_SET_KEEPCAPS, 1) < 0 || prctl(PR_SET_TSC, PR_TSC_SIGSEGV) < 0)
     snprintf(s.error, sizeof(s.error), "T1 prctl: %s", strerror(errno));
   // Only where this machine lets a thread choose (PR_SPEC_PRCTL).
   long ssb = prctl(PR_GET_SPECULATION_CTRL, PR_SPEC_STORE_BYPASS, 0, 0, 0);
@@ -113,7 +124,8 @@ void* run_t1(void*) {
 
 void* run_t2(void*) {
   Slot& s = g_t2;
-  if (prctl(PR_SET_TIMERSLACK, 999) < 0 || prctl(PR_SET_SECUREBITS, kT2Securebits) < 0)
+  if (prctl(PR_SET_TIMERSLACK, 999) < 0 || prctl(PR_SET_SECUREBITS, kT2Securebits) < 0 ||
+      prctl(PR_MCE_KILL, PR_MCE_KILL_SET, PR_MCE_KILL_EARLY, 0, 0) < 0)
     snprintf(s.error, sizeof(s.error), "T2 prctl: %s", strerror(errno));
   s.before = read_state();
   rt::add_wake(g_set_up, 1);
@@ -140,6 +152,8 @@ void* run_ct(void*) {
   if (syscall(SYS_setresuid, 1000, 1000, 1000) < 0 || prctl(PR_SET_PDEATHSIG, SIGRTMIN + 3) < 0 ||
       prctl(PR_SET_TIMERSLACK, 4321) < 0)
     snprintf(s.error, sizeof(s.error), "CT: %s", strerror(errno));
+  // CPUID faulting where the CPU has it (ENODEV otherwise).
+  syscall(SYS_arch_prctl, 0x1012 /* ARCH_SET_CPUID */, 0);
   s.before = read_state();
   rt::add_wake(g_set_up, 1);
   while (g_ct_go.load() == 0) rt::futex_wait(g_ct_go, 0, nullptr);
@@ -213,13 +227,16 @@ int main() {
   RT_CHECK(registrations > 0, "MEMBARRIER_CMD_GET_REGISTRATIONS: %s", strerror(errno));
   long thp = prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0);
   RT_CHECK(prctl(PR_SET_TIMERSLACK, 77777) == 0, "PR_SET_TIMERSLACK: %s", strerror(errno));
+  RT_CHECK(prctl(PR_MCE_KILL, PR_MCE_KILL_SET, PR_MCE_KILL_LATE, 0, 0) == 0, "PR_MCE_KILL: %s", strerror(errno));
   ThreadState main_before = read_state();
 
   RT_CHECK(pthread_create(&g_t1.handle, nullptr, run_t1, nullptr) == 0, "pthread_create");
   RT_CHECK(pthread_create(&g_t2.handle, nullptr, run_t2, nullptr) == 0, "pthread_create");
   RT_CHECK(rt::await_at_least(g_set_up, 2, 30), "T1 and T2 did not set up");
   RT_CHECK(!g_t1.error[0] && !g_t2.error[0], "%s%s", g_t1.error, g_t2.error);
-  RT_CHECK(g_t1.before.nnp == 1 && g_t1.before.keepcaps == 1 && g_t2.before.securebits == long(kT2Securebits),
+  RT_CHECK(g_t1.before.nnp == 1 && g_t1.before.keepcaps == 1 && g_t2.before.securebits == long(kT2Securebits) &&
+               g_t1.before.tsc == PR_TSC_SIGSEGV && g_t2.before.mce_kill == PR_MCE_KILL_EARLY &&
+               main_before.mce_kill == PR_MCE_KILL_LATE,
            "T1/T2 prctl values did not take");
   RT_CHECK(rt::await_at_least(g_shared->ready, 1, 30, true) || g_shared->done == 2, "C did not set up");
   RT_CHECK(g_shared->done != 2, "%s", g_shared->why);
