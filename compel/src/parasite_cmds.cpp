@@ -66,6 +66,7 @@ ProcessInfo Infection::process_info() {
   out.child_subreaper = pi.child_subreaper != 0;
   out.thp_disable = pi.thp_disable;
   out.membarrier = pi.membarrier;
+  out.memory_merge = pi.memory_merge;
 
   // Timer ids and notification come from /proc, their clocks from inside.
   std::vector<proc::TimerDesc> timers = proc::posix_timers(m.pid);

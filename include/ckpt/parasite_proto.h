@@ -50,7 +50,7 @@ struct parasite_process_info {
 	int32_t child_subreaper;     /* PR_GET_CHILD_SUBREAPER */
 	int32_t thp_disable;         /* PR_GET_THP_DISABLE */
 	int32_t membarrier;          /* MEMBARRIER_CMD_GET_REGISTRATIONS, or -errno */
-	int32_t pad;
+	int32_t memory_merge;        /* PR_GET_MEMORY_MERGE (KSM for every area), or -errno */
 };
 
 #define PARASITE_MAX_GROUPS 4096

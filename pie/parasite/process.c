@@ -10,6 +10,8 @@
 
 /* <linux/membarrier.h> of 6.3. */
 #define PARASITE_MEMBARRIER_CMD_GET_REGISTRATIONS (1 << 9)
+/* <linux/prctl.h> of 6.4. */
+#define PARASITE_PR_GET_MEMORY_MERGE 68
 
 long parasite_process_info(struct parasite_args *args, struct parasite_process_info *out)
 {
@@ -47,6 +49,8 @@ long parasite_process_info(struct parasite_args *args, struct parasite_process_i
 	/* The registrations are the mm's; a kernel before 6.3 cannot tell
 	 * them (-EINVAL is reported, not fatal). */
 	out->membarrier = (int32_t)sys_call3(__NR_membarrier, PARASITE_MEMBARRIER_CMD_GET_REGISTRATIONS, 0, 0);
+	/* 6.4; -EINVAL before, or without KSM. */
+	out->memory_merge = (int32_t)sys_call5(__NR_prctl, PARASITE_PR_GET_MEMORY_MERGE, 0, 0, 0, 0);
 	return 0;
 }
 

@@ -25,6 +25,7 @@ namespace {
 #endif
 
 constexpr uint32_t kUnsetLoginuid = 4294967295u;
+constexpr int kPrSetMemoryMerge = 67;  // <linux/prctl.h> of 6.4
 
 // The MEMBARRIER_CMD_REGISTER_* commands, each a bit of what
 // MEMBARRIER_CMD_GET_REGISTRATIONS reports.
@@ -140,6 +141,7 @@ void fill_process_prctl(img::ProcessCoreEntry& p, pid_t pid, const compel::Proce
              pid, std::strerror(-info.membarrier));
   }
   p.set_loginuid(loginuid);
+  if (info.memory_merge >= 0) p.set_memory_merge(info.memory_merge == 1);
 }
 
 uint32_t read_loginuid(pid_t pid, const std::vector<pid_t>& tids) {
@@ -161,6 +163,7 @@ ProcessPrctl process_prctl(const img::ProcessCoreEntry& p) {
   out.thp_disable = p.thp_disable();
   out.membarrier = p.membarrier_registrations();
   if (p.has_loginuid()) out.loginuid = p.loginuid();
+  out.memory_merge = p.memory_merge();
   return out;
 }
 
@@ -169,6 +172,12 @@ void apply_process_prctl(int pid, const ProcessPrctl& want) {
     throw sys_error(format("cannot restore pid %d: prctl(PR_SET_CHILD_SUBREAPER)", pid));
   set_thp_disable(pid, want.thp_disable);
   if (want.membarrier) set_membarrier(pid, want.membarrier);
+  // Before the blob maps the areas: each new one is then mergeable, as
+  // every area of such a process was.
+  if (want.memory_merge && prctl(kPrSetMemoryMerge, 1, 0, 0, 0) < 0)
+    throw sys_error(format("cannot restore pid %d: prctl(PR_SET_MEMORY_MERGE, 1) (KSM for every area; it needs "
+                           "CAP_SYS_RESOURCE)",
+                           pid));
   if (want.loginuid) set_loginuid(pid, *want.loginuid);
 }
 

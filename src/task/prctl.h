@@ -3,7 +3,7 @@
 // speculation controls, TSC and CPUID faulting, machine-check kill policy;
 // no_new_privs, keepcaps and the securebits go with the credentials) and
 // per process (child subreaper, THP disable,
-// membarrier registrations, dumpable, loginuid).
+// membarrier registrations, KSM memory merge, dumpable, loginuid).
 //
 //   dump     the parasite reads them inside each thread and the process
 //            (pie/parasite), /proc gives the loginuid; what cannot be
@@ -53,6 +53,7 @@ struct ProcessPrctl {
   uint32_t thp_disable = 0;             // PR_GET_THP_DISABLE value
   uint32_t membarrier = 0;              // MEMBARRIER_CMD_REGISTER_* bits
   std::optional<uint32_t> loginuid;     // absent: keep ckpt's (an older image)
+  bool memory_merge = false;            // PR_SET_MEMORY_MERGE (needs CAP_SYS_RESOURCE)
 };
 ProcessPrctl process_prctl(const img::ProcessCoreEntry& p);
 // Run by the restored process itself (only a task may write its own

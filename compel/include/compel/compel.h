@@ -170,6 +170,7 @@ struct ProcessInfo {
   bool child_subreaper;
   int thp_disable;              // PR_GET_THP_DISABLE
   int membarrier;               // MEMBARRIER_CMD_GET_REGISTRATIONS, or -errno
+  int memory_merge;             // PR_GET_MEMORY_MERGE, or -errno
 };
 struct ThreadInfo {
   pid_t tid;
