@@ -337,12 +337,14 @@ int restore_tree(const cli::Options& opts) {
 
   auto started = std::chrono::steady_clock::now();
   tracer.run(started + kRestoreTimeout);
+  // Every thread is held: the scheduling goes on last, so that no
+  // real-time thread competes with the restore (see task/sched.h); before
+  // the commit of the shared memory, so that a failure here leaves the
+  // images restorable again.
+  set_scheduling(tree);
   // Every task has attached its SysV segments: those that were marked for
   // removal are marked again.
   shared.commit();
-  // Every thread is held: the scheduling goes on last, so that no
-  // real-time thread competes with the restore (see task/sched.h).
-  set_scheduling(tree);
   write_pidfile(opts.pidfile, root.pid());
   subreaper.restore();
   tracer.release([&](pid_t pid) {
