@@ -142,6 +142,9 @@ void restorer_read_args(struct ckpt_restorer_args *a, struct restorer_view *v)
 		case CKPT_SECTION_PAGE_FILES:
 			v->page_files = array(a, s, sizeof(*v->page_files), &v->nr_page_files);
 			break;
+		case CKPT_SECTION_THREAD_PRCTL:
+			v->thread_prctl = array(a, s, sizeof(*v->thread_prctl), &v->nr_thread_prctl);
+			break;
 		case CKPT_SECTION_THREAD:
 			if (s->size < sizeof(struct ckpt_restorer_thread) ||
 			    thread_bytes(payload(s)) > s->size)

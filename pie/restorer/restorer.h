@@ -34,6 +34,8 @@ struct restorer_view {
 	uint32_t nr_seccomp;      /* CKPT_SECTION_SECCOMP sections (threads with filters) */
 	uint32_t nr_page_files;
 	const struct ckpt_restorer_page_file *page_files;
+	uint32_t nr_thread_prctl;
+	const struct ckpt_restorer_thread_prctl *thread_prctl;
 };
 
 __attribute__((noreturn)) void restorer_fail(struct ckpt_restorer_args *a, uint32_t step, long ret,
@@ -78,6 +80,10 @@ __attribute__((noreturn)) void restorer_finish_thread(const struct restorer_view
 
 /* timers.c */
 void restorer_set_posix_timers(const struct restorer_view *v);
+
+/* prctl.c: the calling thread's timer slack, speculation controls and
+ * parent-death signal, after its credentials. */
+void restorer_set_thread_prctl(const struct restorer_view *v, const struct ckpt_restorer_thread *t);
 
 /* creds.c: the calling thread's credentials. */
 void restorer_set_creds(struct ckpt_restorer_args *a, const struct ckpt_restorer_thread *t);

@@ -1,5 +1,5 @@
 /* The process's own state, set by the main thread before any other thread
- * exists: mm fields, personality, pdeath signal, dumpable, limits, signal
+ * exists: mm fields, personality, limits, signal
  * actions; and, once every thread is there, shared pending signals and
  * itimers. */
 #include "restorer.h"
@@ -35,14 +35,9 @@ void restorer_set_mm(const struct restorer_view *v)
 	ret = sys_call1(__NR_personality, p->personality);
 	if (ret < 0)
 		restorer_fail(a, CKPT_STEP_PERSONALITY, ret, p->personality, 0);
-	ret = sys_call2(__NR_prctl, PR_SET_PDEATHSIG, p->pdeath_sig);
-	if (ret < 0)
-		restorer_fail(a, CKPT_STEP_PDEATHSIG, ret, p->pdeath_sig, 0);
-	if (p->dumpable >= 0) {
-		ret = sys_call2(__NR_prctl, PR_SET_DUMPABLE, p->dumpable);
-		if (ret < 0)
-			restorer_fail(a, CKPT_STEP_DUMPABLE, ret, p->dumpable, 0);
-	}
+	/* Not the pdeath signal nor dumpable: the kernel clears both when the
+	 * credentials change, which comes later (each thread's pdeath signal:
+	 * prctl.c; dumpable: ckpt, once every thread is held). */
 }
 
 void restorer_set_limits(const struct restorer_view *v)

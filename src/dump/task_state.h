@@ -36,6 +36,7 @@ struct ThreadSnapshot {
   uint64_t robust_list_len = 0;
   int seccomp_mode = 0;             // 0 or 2 (SECCOMP_MODE_FILTER); strict is refused
   std::vector<compel::SeccompFilter> seccomp_filters;  // the oldest first
+  img::SchedEntry sched;            // sched_getattr from outside
 };
 
 struct ProcessSnapshot {
@@ -52,6 +53,7 @@ struct ProcessSnapshot {
   std::vector<img::RlimitEntry> rlimits;
   int oom_score_adj = 0;
   std::string cwd, root;
+  uint32_t loginuid = 0;            // /proc/PID/loginuid, the same in every live thread
   std::vector<ThreadSnapshot> threads;  // main thread first
 };
 

@@ -222,6 +222,7 @@ void run_task(const TreeRun& run, size_t index, OpenedFiles opened) {
     fail_if_asked(run, plan);
     place_helpers(plan);
     set_misc(plan);
+    task::apply_process_prctl(plan.pid, plan.prctl);
     // Before its fds take their numbers: ckpt's fds of deleted directories
     // may sit at one of them.
     set_fs(plan);

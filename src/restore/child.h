@@ -8,7 +8,9 @@
 //   open the file descriptions it owns (shared with its descendants)
 //   create each child with its pid   (clone3 set_tid; zombies end at once)
 //   once every process exists: open its fds on /proc of other processes
-//   helper fds above everything; comm; cwd, root, umask
+//   helper fds above everything; comm, oom_score_adj, the process's prctl
+//   state (after its children: a child would inherit THP disable) and audit
+//   loginuid; cwd, root, umask
 //   its own fds at their numbers, the rest closed
 //   block every signal, jump to the blob
 //
@@ -30,6 +32,7 @@
 #include "restore/restorer_area.h"
 #include "restore/task_files.h"
 #include "restore/tree_plan.h"
+#include "task/prctl.h"
 
 namespace ckpt::restore {
 
@@ -48,6 +51,7 @@ struct TaskPlan {
   std::optional<uint32_t> umask;
   std::string comm;
   std::optional<int> oom_score_adj;
+  task::ProcessPrctl prctl;       // subreaper, THP disable, membarrier, loginuid
   std::vector<cgroup::Move> cgroups;  // entered first thing: its children start there
   const RestorerArea* area = nullptr;  // null for a zombie
 };

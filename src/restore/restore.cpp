@@ -32,6 +32,8 @@
 #include "restore/tracer.h"
 #include "restore/tree_tracer.h"
 #include "restore/vdso.h"
+#include "task/prctl.h"
+#include "task/sched.h"
 
 namespace ckpt {
 
@@ -178,6 +180,7 @@ restore::TaskPlan task_plan(const ProcessImage& p, const restore::NodePlan& node
     plan.umask = p.core.process().umask();
   }
   if (p.core.process().has_oom_score_adj()) plan.oom_score_adj = p.core.process().oom_score_adj();
+  plan.prctl = task::process_prctl(p.core.process());
   plan.area = area;
   return plan;
 }
@@ -239,6 +242,12 @@ std::vector<restore::NodePlan> check_tree(const image::ImageDir& dir, const rest
   return restore::plan_tree(nodes, rs);
 }
 
+void set_scheduling(const restore::TreeImage& tree) {
+  for (const ProcessImage& p : tree.procs)
+    for (const img::ThreadCoreEntry& t : p.threads)
+      if (!p.zombie && !t.exited() && t.has_sched()) task::apply_sched(p.pid(), pid_t(t.tid()), t.sched());
+}
+
 int highest_fd(const restore::TreeImage& tree) {
   int top = 2;
   for (const ProcessImage& p : tree.procs)
@@ -256,6 +265,7 @@ int restore_tree(const cli::Options& opts) {
   const ProcessImage& root = tree.root();
   const size_t n = tree.procs.size();
   LOG_INFO("restoring pid %d and %zu more processes from %s", root.pid(), n - 1, dir.path().c_str());
+  task::check_root_pdeath(root, opts.detach);
   restore::SessionPlan session = restore::plan_session(root, opts.shell_job);
   std::vector<restore::NodePlan> nodes = check_tree(dir, tree, session);
   std::vector<std::vector<cgroup::Move>> cgroups = cgroup::plan_restore(tree);
@@ -334,6 +344,7 @@ int restore_tree(const cli::Options& opts) {
       tracer.add(pid_t(t.tid()), p.pid(), &areas[i]);
       if (t.seccomp_filters_size()) seccomp = true;
     }
+    if (int d = task::dumpable_after_creds(p.core.process()); d >= 0) tracer.set_dumpable(p.pid(), d);
   }
   fflush(stdout);
   fflush(stderr);
@@ -351,6 +362,11 @@ int restore_tree(const cli::Options& opts) {
 
   auto started = std::chrono::steady_clock::now();
   tracer.run(started + kRestoreTimeout);
+  // Every thread is held: the scheduling goes on last, so that no
+  // real-time thread competes with the restore (see task/sched.h); before
+  // the commit of the shared memory, so that a failure here leaves the
+  // images restorable again.
+  set_scheduling(tree);
   // Every task has attached its SysV segments: those that were marked for
   // removal are marked again.
   shared.commit();

@@ -197,30 +197,35 @@ TracedTask::Stop TracedTask::next_syscall_stop(Clock::time_point deadline) {
   }
 }
 
-void TracedTask::remove_area() {
-  const RestorerArea& area = *area_;
+long TracedTask::remote_syscall(long nr, uint64_t a1, uint64_t a2, uint64_t a3) {
   user_regs_struct saved;
   if (ptrace(PTRACE_GETREGS, pid_, 0, &saved) < 0) throw sys_error(format("cannot read the registers of %d", pid_));
   user_regs_struct call = saved;
   call.rip = syscall_insn_;
-  call.rax = __NR_munmap;
+  call.rax = uint64_t(nr);
   call.orig_rax = uint64_t(-1);
-  call.rdi = area.start();
-  call.rsi = area.end() - area.start();
+  call.rdi = a1;
+  call.rsi = a2;
+  call.rdx = a3;
   if (ptrace(PTRACE_SETREGS, pid_, 0, &call) < 0) throw sys_error(format("cannot set the registers of %d", pid_));
   auto deadline = Clock::now() + std::chrono::seconds(30);
   for (int step = 0; step < 2; step++) {
     if (ptrace(PTRACE_SYSCALL, pid_, 0, 0) < 0) throw sys_error(format("cannot resume %d", pid_));
     Stop s = next_syscall_stop(deadline);
-    if (s.exited()) throw Error(format("pid %d died while ckpt removed the restorer from it", pid_));
+    if (s.exited()) throw Error(format("pid %d died in a system call ckpt made it run (%ld)", pid_, nr));
   }
   user_regs_struct after;
   if (ptrace(PTRACE_GETREGS, pid_, 0, &after) < 0) throw sys_error(format("cannot read the registers of %d", pid_));
   if (ptrace(PTRACE_SETREGS, pid_, 0, &saved) < 0) throw sys_error(format("cannot set the registers of %d", pid_));
-  if (int64_t(after.rax) != 0)
-    throw Error(format("cannot remove the restorer area 0x%llx-0x%llx from pid %d: munmap failed: %lld",
-                       (unsigned long long)area.start(), (unsigned long long)area.end(), pid_,
-                       (long long)int64_t(after.rax)));
+  return long(after.rax);
+}
+
+void TracedTask::remove_area() {
+  const RestorerArea& area = *area_;
+  long r = remote_syscall(__NR_munmap, area.start(), area.end() - area.start());
+  if (r != 0)
+    throw Error(format("cannot remove the restorer area 0x%llx-0x%llx from pid %d: munmap failed: %ld",
+                       (unsigned long long)area.start(), (unsigned long long)area.end(), pid_, r));
 }
 
 void TracedTask::detach() {

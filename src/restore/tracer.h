@@ -75,6 +75,10 @@ class TracedTask {
   void leave_trap(Clock::time_point deadline);
   // Unmaps the process's restorer area, run from this held thread.
   void remove_area();
+  // Runs one system call in this held thread (at the blob's syscall
+  // instruction: only while the area is mapped), its registers put back
+  // after; returns the raw result (-errno).
+  long remote_syscall(long nr, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0);
   // Lets the task go as the restored process.
   void detach();
   // Puts this thread's process into the group stop it was dumped in, by

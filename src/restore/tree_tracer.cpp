@@ -2,7 +2,9 @@
 
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -68,6 +70,13 @@ void TreeTracer::finish_process_if_held(pid_t tgid) {
     if (!runner && !t->exiting()) runner = t.get();
   }
   if (!runner) throw Error(format("cannot restore pid %d: none of its threads lives on", tgid));
+  // (Before the area goes: the remote calls run its syscall instruction.)
+  if (auto d = dumpable_.find(tgid); d != dumpable_.end()) {
+    long r = runner->remote_syscall(SYS_prctl, PR_SET_DUMPABLE, uint64_t(d->second));
+    if (r < 0)
+      throw Error(format("cannot restore pid %d: prctl(PR_SET_DUMPABLE, %d) failed: %s", tgid, d->second,
+                         std::strerror(int(-r))));
+  }
   runner->remove_area();
   for (auto& t : tasks_)
     if (t->tgid() == tgid) t->mark_finished();

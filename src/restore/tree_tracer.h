@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -38,6 +39,11 @@ class TreeTracer {
   // each process's main thread before its other threads.
   TracedTask& add(pid_t tid, pid_t tgid, const RestorerArea* area, int zombie_status = 0);
   TracedTask& root() { return *tasks_.front(); }
+  // PR_SET_DUMPABLE for process `tgid` (0 or 1), set from one of its held
+  // threads once all are held: dumpable belongs to the whole mm, and the
+  // kernel resets it whenever any thread's uid changes, which the blob's
+  // threads do one by one.
+  void set_dumpable(pid_t tgid, int dumpable) { dumpable_[tgid] = dumpable; }
 
   // Handles every task's stops until all are finished.  Throws the most
   // telling error of the tasks that died (a task's own message rather than
@@ -82,6 +88,7 @@ class TreeTracer {
   void kill_all();
 
   std::vector<std::unique_ptr<TracedTask>> tasks_;
+  std::map<pid_t, int> dumpable_;
   bool released_ = false;
 };
 
