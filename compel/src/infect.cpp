@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "blob.h"
@@ -22,7 +23,8 @@
 static_assert(sizeof(parasite_args) <= PARASITE_ARGS_SIZE, "parasite args overflow their area");
 static_assert(offsetof(parasite_args, u) == PARASITE_ARGS_HEADER_SIZE, "parasite args header");
 static_assert(sizeof(parasite_timer) == 48 && sizeof(parasite_iov) == 16);
-static_assert(offsetof(parasite_thread_info, creds) == 32);
+static_assert(offsetof(parasite_thread_info, creds) == 72 && offsetof(parasite_thread_info, speculation) == 44);
+static_assert(sizeof(parasite_process_info) == 64 * 32 + 3 * 32 + 32);
 static_assert(offsetof(parasite_vmsplice, iov) == 16);
 
 namespace compel {
@@ -101,6 +103,18 @@ Infection Infection::infect(FrozenTree& tree, pid_t pid) {
   return Infection(std::move(impl));
 }
 
+// Memory-deny-write-execute (PR_SET_MDWE) refuses the parasite's writable
+// code mapping, and cannot be lifted: the process is refused by name.
+void Infection::Impl::refuse_if_mdwe(ThreadRecord& main) {
+  constexpr long kPrGetMdwe = 66;  // <linux/prctl.h> of 6.3
+  long mdwe = detail::remote_syscall(main, outside_site, main.borrowed->gp, tree->deadline(), SYS_prctl, kPrGetMdwe,
+                                     0, 0, 0, 0);
+  if (mdwe > 0)
+    throw Error("cannot inject the parasite into thread " + std::to_string(main_tid) + " of " + who() +
+                ": it has memory-deny-write-execute (PR_SET_MDWE " + std::to_string(mdwe) +
+                "), which refuses the parasite a writable code mapping; such processes are not supported yet");
+}
+
 void Infection::Impl::start() {
   ThreadRecord& main = main_thread();
   outside_site = detail::find_syscall_site(pid, main_tid, main.borrowed->gp);
@@ -110,6 +124,7 @@ void Infection::Impl::start() {
   long r = detail::remote_syscall(main, outside_site, main.borrowed->gp, tree->deadline(), SYS_mmap, 0, size,
                                   PROT_READ | PROT_WRITE | PROT_EXEC, MAP_SHARED | MAP_ANONYMOUS,
                                   static_cast<uint64_t>(-1), 0);
+  if (r == -EACCES) refuse_if_mdwe(main);
   if (r < 0 && r > -4096)
     throw Error("cannot infect " + who() + ": remote mmap of the parasite failed: " +
                 detail::errno_text(static_cast<int>(-r)));
@@ -134,8 +149,12 @@ ThreadRecord& Infection::Impl::borrow(pid_t tid) {
   t.borrowed = std::move(saved);
   borrowed.push_back(tid);
   // Nothing but the injected code's own traps (and SIGKILL/SIGSTOP) may
-  // reach the thread while it runs parasite code.
-  detail::set_sigmask(tid, ~0ULL);
+  // reach the thread while it runs parasite code.  SIGTRAP stays unblocked:
+  // a trap (int3, a single step) that finds SIGTRAP blocked makes the kernel
+  // reset the process's SIGTRAP action to SIG_DFL, and the program would die
+  // of its next trap (one found ignored is reset too: the dump refuses
+  // those, and a SIGTRAP already pending, which a trap would merge with).
+  detail::set_sigmask(tid, ~0ULL & ~(1ULL << (SIGTRAP - 1)));
   return t;
 }
 

@@ -36,6 +36,7 @@ struct Infection::Impl {
 
   // Maps the parasite into the process.
   void start();
+  void refuse_if_mdwe(detail::ThreadRecord& main);
   // Saves a thread's state and blocks its signals, once; it gets both
   // back at cure.
   detail::ThreadRecord& borrow(pid_t tid);

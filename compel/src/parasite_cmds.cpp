@@ -62,7 +62,11 @@ ProcessInfo Infection::process_info() {
   out.personality = pi.personality;
   out.umask = pi.umask;
   out.pdeath_sig = pi.pdeath_sig;
-  out.dumpable = pi.dumpable != 0;
+  out.dumpable = pi.dumpable;
+  out.child_subreaper = pi.child_subreaper != 0;
+  out.thp_disable = pi.thp_disable;
+  out.membarrier = pi.membarrier;
+  out.memory_merge = pi.memory_merge;
 
   // Timer ids and notification come from /proc, their clocks from inside.
   std::vector<proc::TimerDesc> timers = proc::posix_timers(m.pid);
@@ -110,6 +114,12 @@ std::vector<ThreadInfo> Infection::thread_info() {
     if (!(info.altstack_flags & SS_DISABLE) && sp - info.altstack_sp < info.altstack_size)
       info.altstack_flags |= SS_ONSTACK;
     info.clear_child_tid = ti.clear_child_tid;
+    info.timer_slack_ns = ti.timer_slack_ns;
+    info.pdeath_sig = ti.pdeath_sig;
+    for (int i = 0; i < 3; i++) info.speculation[i] = ti.speculation[i];
+    info.tsc = ti.tsc;
+    info.mce_kill = ti.mce_kill;
+    info.cpuid = ti.cpuid;
     info.creds = to_creds(ti.creds);
     detail::RseqConfig rseq = detail::rseq_config(th.tid);
     info.rseq_ptr = rseq.ptr;

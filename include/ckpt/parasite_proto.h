@@ -21,7 +21,7 @@
 #include "ckpt/kernel_types.h"
 
 /* Bump on any change of the layouts or meanings below. */
-#define PARASITE_PROTO_VERSION 1u
+#define PARASITE_PROTO_VERSION 2u
 
 /* Fixed places in the blob (laid out by the asm in pie/parasite/entry.c). */
 #define PARASITE_ENTRY_OFFSET 0       /* call parasite_dispatch; int3 */
@@ -47,6 +47,10 @@ struct parasite_process_info {
 	uint32_t umask;
 	int32_t pdeath_sig;
 	int32_t dumpable;
+	int32_t child_subreaper;     /* PR_GET_CHILD_SUBREAPER */
+	int32_t thp_disable;         /* PR_GET_THP_DISABLE */
+	int32_t membarrier;          /* MEMBARRIER_CMD_GET_REGISTRATIONS, or -errno */
+	int32_t memory_merge;        /* PR_GET_MEMORY_MERGE (KSM for every area), or -errno */
 };
 
 #define PARASITE_MAX_GROUPS 4096
@@ -67,6 +71,15 @@ struct parasite_thread_info {
 	int32_t altstack_flags;
 	int32_t pad;
 	uint64_t clear_child_tid;
+	uint64_t timer_slack_ns;     /* PR_GET_TIMERSLACK */
+	int32_t pdeath_sig;          /* PR_GET_PDEATHSIG: Linux keeps it per thread */
+	/* PR_GET_SPECULATION_CTRL of PR_SPEC_STORE_BYPASS, _INDIRECT_BRANCH,
+	 * _L1D_FLUSH (-errno when the kernel does not know the kind). */
+	int32_t speculation[3];
+	int32_t tsc;                 /* PR_GET_TSC: PR_TSC_ENABLE or PR_TSC_SIGSEGV */
+	int32_t mce_kill;            /* PR_MCE_KILL_GET */
+	int32_t cpuid;               /* ARCH_GET_CPUID: 1 enabled, 0 faulting */
+	int32_t pad2;
 	struct parasite_creds creds;
 };
 

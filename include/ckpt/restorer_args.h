@@ -108,6 +108,9 @@ enum ckpt_restorer_step {
 	CKPT_STEP_THREAD_NAME,    /* prctl(PR_SET_NAME) */
 	CKPT_STEP_SHMAT,          /* arg0-arg1 = target area; shmat of its SysV segment */
 	CKPT_STEP_SECCOMP,        /* arg0 = tid, arg1 = filter index (0 the oldest) */
+	CKPT_STEP_TIMER_SLACK,    /* arg0 = tid, arg1 = nanoseconds */
+	CKPT_STEP_SPECULATION,    /* arg0 = PR_SPEC_* kind, arg1 = the PR_SPEC_* state set */
+	CKPT_STEP_THREAD_PRCTL,   /* arg0 = the prctl/arch_prctl option, arg1 = its value */
 	CKPT_STEP_COUNT
 };
 
@@ -192,6 +195,7 @@ enum ckpt_restorer_tag {
 	CKPT_SECTION_FRAME = 12,       /* a thread's rt_sigframe (64-byte aligned) */
 	CKPT_SECTION_SECCOMP = 13,     /* one thread's seccomp filters (count = filters) */
 	CKPT_SECTION_PAGE_FILES = 14,  /* struct ckpt_restorer_page_file[count] */
+	CKPT_SECTION_THREAD_PRCTL = 15, /* struct ckpt_restorer_thread_prctl[count], one per thread */
 	CKPT_SECTION_GUARDS = 17,      /* struct ckpt_restorer_range[count]: guard pages to install */
 	CKPT_SECTION_KEEP = 18,        /* struct ckpt_restorer_range[count], by address: premapped areas ckpt's unmapping spares */
 	CKPT_SECTION_COUNT
@@ -309,6 +313,9 @@ struct ckpt_restorer_process {
 
 	struct ckpt_restorer_mm mm;
 	uint32_t personality;
+	/* Not set by the blob any more: the pdeath signal is each thread's
+	 * (CKPT_SECTION_THREAD_PRCTL), and dumpable is set by ckpt once every
+	 * thread has its credentials (a later uid change would reset it). */
 	int32_t pdeath_sig;
 	int32_t dumpable;         /* -1: leave */
 	uint32_t pad;
@@ -348,6 +355,24 @@ struct ckpt_restorer_thread {
 	uint64_t fs_base, gs_base;
 	char comm[16];            /* PR_SET_NAME */
 	struct ckpt_restorer_creds creds;
+};
+
+/* CKPT_SECTION_THREAD_PRCTL: the prctl state Linux keeps per thread, set by
+ * each thread itself after its credentials (a uid change clears the
+ * pdeath signal).  Found by tid. */
+struct ckpt_restorer_thread_prctl {
+	int32_t tid;
+	int32_t pdeath_sig;       /* PR_SET_PDEATHSIG; 0: none */
+	uint64_t timer_slack_ns;  /* PR_SET_TIMERSLACK; 0: leave (a real-time thread has none) */
+	/* PR_SPEC_STORE_BYPASS, _INDIRECT_BRANCH, _L1D_FLUSH: the state
+	 * PR_GET_SPECULATION_CTRL must show, and the PR_SPEC_* state to set
+	 * with PR_SET_SPECULATION_CTRL when it does not (0: leave). */
+	uint32_t spec_want[3];
+	uint32_t spec_set[3];
+	int32_t tsc;              /* PR_SET_TSC; 0: leave (PR_TSC_ENABLE, as every new task) */
+	int32_t mce_kill;         /* PR_MCE_KILL_SET policy; -1: leave (the default) */
+	int32_t cpuid;            /* ARCH_SET_CPUID; -1: leave (enabled) */
+	uint32_t pad;
 };
 
 /* CKPT_SECTION_SECCOMP: at most one per thread, for a thread with seccomp

@@ -1,9 +1,17 @@
 /* Process-wide state that only the process itself can report: signal
- * actions, interval timers, POSIX timer values, personality, umask. */
+ * actions, interval timers, POSIX timer values, personality, umask, and
+ * the prctl state of the process (pdeath signal of the main thread,
+ * dumpable, child subreaper, THP disable) and its membarrier
+ * registrations. */
 #include <linux/prctl.h>
 
 #include "pie.h"
 #include "parasite.h"
+
+/* <linux/membarrier.h> of 6.3. */
+#define PARASITE_MEMBARRIER_CMD_GET_REGISTRATIONS (1 << 9)
+/* <linux/prctl.h> of 6.4. */
+#define PARASITE_PR_GET_MEMORY_MERGE 68
 
 long parasite_process_info(struct parasite_args *args, struct parasite_process_info *out)
 {
@@ -31,6 +39,18 @@ long parasite_process_info(struct parasite_args *args, struct parasite_process_i
 	if (r < 0)
 		return PARASITE_FAIL(args, r);
 	out->dumpable = (int32_t)r;
+	r = sys_call2(__NR_prctl, PR_GET_CHILD_SUBREAPER, &out->child_subreaper);
+	if (r < 0)
+		return PARASITE_FAIL(args, r);
+	r = sys_call1(__NR_prctl, PR_GET_THP_DISABLE);
+	if (r < 0)
+		return PARASITE_FAIL(args, r);
+	out->thp_disable = (int32_t)r;
+	/* The registrations are the mm's; a kernel before 6.3 cannot tell
+	 * them (-EINVAL is reported, not fatal). */
+	out->membarrier = (int32_t)sys_call3(__NR_membarrier, PARASITE_MEMBARRIER_CMD_GET_REGISTRATIONS, 0, 0);
+	/* 6.4; -EINVAL before, or without KSM. */
+	out->memory_merge = (int32_t)sys_call5(__NR_prctl, PARASITE_PR_GET_MEMORY_MERGE, 0, 0, 0, 0);
 	return 0;
 }
 

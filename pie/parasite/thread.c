@@ -1,6 +1,8 @@
 /* Per-thread state, read by running this command in each thread: the
- * alternate signal stack, the clear-child-tid address and the credentials
- * (which Linux keeps per thread). */
+ * alternate signal stack, the clear-child-tid address, the credentials,
+ * the timer slack, the parent-death signal, the speculation controls, the
+ * TSC and CPUID faulting and the machine-check kill policy (all of which
+ * Linux keeps per thread). */
 #include <linux/capability.h>
 #include <linux/prctl.h>
 
@@ -78,5 +80,22 @@ long parasite_thread_info(struct parasite_args *args, struct parasite_thread_inf
 	r = sys_call2(__NR_prctl, PR_GET_TID_ADDRESS, &out->clear_child_tid);
 	if (r < 0 && r != -EINVAL) /* EINVAL: kernel without CONFIG_CHECKPOINT_RESTORE */
 		return PARASITE_FAIL(args, r);
+	r = sys_call1(__NR_prctl, PR_GET_TIMERSLACK);
+	if (r < 0)
+		return PARASITE_FAIL(args, r);
+	out->timer_slack_ns = (uint64_t)r;
+	r = sys_call2(__NR_prctl, PR_GET_PDEATHSIG, &out->pdeath_sig);
+	if (r < 0)
+		return PARASITE_FAIL(args, r);
+	/* PR_SPEC_STORE_BYPASS 0, PR_SPEC_INDIRECT_BRANCH 1, PR_SPEC_L1D_FLUSH 2. */
+	for (int kind = 0; kind < 3; kind++)
+		out->speculation[kind] = (int32_t)sys_call5(__NR_prctl, PR_GET_SPECULATION_CTRL, kind, 0, 0, 0);
+	r = sys_call2(__NR_prctl, PR_GET_TSC, &out->tsc);
+	if (r < 0)
+		return PARASITE_FAIL(args, r);
+	out->mce_kill = (int32_t)sys_call5(__NR_prctl, PR_MCE_KILL_GET, 0, 0, 0, 0);
+	if (out->mce_kill < 0)
+		return PARASITE_FAIL(args, out->mce_kill);
+	out->cpuid = (int32_t)sys_call2(__NR_arch_prctl, 0x1011 /* ARCH_GET_CPUID */, 0);
 	return read_creds(args, &out->creds);
 }

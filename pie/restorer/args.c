@@ -148,6 +148,9 @@ void restorer_read_args(struct ckpt_restorer_args *a, struct restorer_view *v)
 		case CKPT_SECTION_GUARDS:
 			v->guards = array(a, s, sizeof(*v->guards), &v->nr_guards);
 			break;
+		case CKPT_SECTION_THREAD_PRCTL:
+			v->thread_prctl = array(a, s, sizeof(*v->thread_prctl), &v->nr_thread_prctl);
+			break;
 		case CKPT_SECTION_THREAD:
 			if (s->size < sizeof(struct ckpt_restorer_thread) ||
 			    thread_bytes(payload(s)) > s->size)

@@ -34,6 +34,8 @@ struct restorer_view {
 	uint32_t nr_seccomp;      /* CKPT_SECTION_SECCOMP sections (threads with filters) */
 	uint32_t nr_page_files;
 	const struct ckpt_restorer_page_file *page_files;
+	uint32_t nr_thread_prctl;
+	const struct ckpt_restorer_thread_prctl *thread_prctl;
 	uint32_t nr_guards;
 	const struct ckpt_restorer_range *guards;
 	uint32_t nr_keep;
@@ -69,7 +71,11 @@ void restorer_read_pages(const struct restorer_view *v);
 void restorer_set_mm(const struct restorer_view *v);
 void restorer_set_limits(const struct restorer_view *v);
 void restorer_set_signals(const struct restorer_view *v);
-void restorer_queue_shared_pending(const struct restorer_view *v);
+#define RESTORER_SIGTRAP 5
+void restorer_queue_shared_pending(const struct restorer_view *v, int traps);
+/* Whether thread t (the main one: or its process) has a SIGTRAP to queue
+ * after its int3. */
+int restorer_traps_pending(const struct restorer_view *v, const struct ckpt_restorer_thread *t);
 void restorer_set_itimers(const struct restorer_view *v);
 
 /* threads.c: the other threads, with their tids; every thread (the main
@@ -79,6 +85,10 @@ __attribute__((noreturn)) void restorer_finish_thread(const struct restorer_view
 
 /* timers.c */
 void restorer_set_posix_timers(const struct restorer_view *v);
+
+/* prctl.c: the calling thread's timer slack, speculation controls and
+ * parent-death signal, after its credentials. */
+void restorer_set_thread_prctl(const struct restorer_view *v, const struct ckpt_restorer_thread *t);
 
 /* creds.c: the calling thread's credentials. */
 void restorer_set_creds(struct ckpt_restorer_args *a, const struct ckpt_restorer_thread *t);

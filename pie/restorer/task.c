@@ -1,5 +1,5 @@
 /* The process's own state, set by the main thread before any other thread
- * exists: mm fields, personality, pdeath signal, dumpable, limits, signal
+ * exists: mm fields, personality, limits, signal
  * actions; and, once every thread is there, shared pending signals and
  * itimers. */
 #include "restorer.h"
@@ -35,14 +35,9 @@ void restorer_set_mm(const struct restorer_view *v)
 	ret = sys_call1(__NR_personality, p->personality);
 	if (ret < 0)
 		restorer_fail(a, CKPT_STEP_PERSONALITY, ret, p->personality, 0);
-	ret = sys_call2(__NR_prctl, PR_SET_PDEATHSIG, p->pdeath_sig);
-	if (ret < 0)
-		restorer_fail(a, CKPT_STEP_PDEATHSIG, ret, p->pdeath_sig, 0);
-	if (p->dumpable >= 0) {
-		ret = sys_call2(__NR_prctl, PR_SET_DUMPABLE, p->dumpable);
-		if (ret < 0)
-			restorer_fail(a, CKPT_STEP_DUMPABLE, ret, p->dumpable, 0);
-	}
+	/* Not the pdeath signal nor dumpable: the kernel clears both when the
+	 * credentials change, which comes later (each thread's pdeath signal:
+	 * prctl.c; dumpable: ckpt, once every thread is held). */
 }
 
 void restorer_set_limits(const struct restorer_view *v)
@@ -56,6 +51,9 @@ void restorer_set_limits(const struct restorer_view *v)
 	}
 }
 
+/* The actions of every signal.  SIGTRAP's is set again after the process's
+ * last int3 (restorer_after_trap): a trap that finds SIGTRAP blocked or
+ * ignored resets its action to SIG_DFL. */
 void restorer_set_signals(const struct restorer_view *v)
 {
 	for (int signo = 1; signo <= CKPT_RESTORER_NSIG; signo++) {
@@ -69,11 +67,15 @@ void restorer_set_signals(const struct restorer_view *v)
 }
 
 /* Queued by the main thread: only the process's leader may queue a signal
- * that says it came from kill() to its own process. */
-void restorer_queue_shared_pending(const struct restorer_view *v)
+ * that says it came from kill() to its own process.  `traps` selects the
+ * pending SIGTRAP (queued after the last int3 of the process) or every
+ * other signal. */
+void restorer_queue_shared_pending(const struct restorer_view *v, int traps)
 {
 	const struct ckpt_restorer_siginfo *s = v->shared_pending;
 	for (uint32_t i = 0; i < v->nr_shared_pending; i++, s++) {
+		if ((s->signo == RESTORER_SIGTRAP) != !!traps)
+			continue;
 		long ret = sys_call3(__NR_rt_sigqueueinfo, v->a->pid, s->signo, s->raw);
 		if (ret < 0)
 			restorer_fail(v->a, CKPT_STEP_SIGQUEUE, ret, s->signo, 1);
@@ -92,4 +94,17 @@ void restorer_set_itimers(const struct restorer_view *v)
 		if (ret < 0)
 			restorer_fail(v->a, CKPT_STEP_ITIMER, ret, which, 0);
 	}
+}
+
+int restorer_traps_pending(const struct restorer_view *v, const struct ckpt_restorer_thread *t)
+{
+	const struct ckpt_restorer_siginfo *s = restorer_thread_pending(t);
+	for (uint32_t i = 0; i < t->nr_pending; i++)
+		if (s[i].signo == RESTORER_SIGTRAP)
+			return 1;
+	if (t->flags & CKPT_THREAD_MAIN)
+		for (uint32_t i = 0; i < v->nr_shared_pending; i++)
+			if (v->shared_pending[i].signo == RESTORER_SIGTRAP)
+				return 1;
+	return 0;
 }

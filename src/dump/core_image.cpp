@@ -3,6 +3,7 @@
 
 #include "ckpt/error.h"
 #include "dump/task_state.h"
+#include "task/prctl.h"
 
 namespace ckpt::dump {
 
@@ -85,9 +86,10 @@ void fill_process(img::ProcessCoreEntry& p, const ProcessSnapshot& snap, const c
   p.set_personality(info.personality);
   p.set_umask(info.umask);
   p.set_task_state(task_state_code(snap.state));
+  if (snap.state == compel::TaskState::Stopped) p.set_stop_signal(uint32_t(snap.stop_signal));
   p.set_pdeath_sig(info.pdeath_sig);
-  p.set_dumpable(info.dumpable);
   p.set_oom_score_adj(snap.oom_score_adj);
+  task::fill_process_prctl(p, snap.pid, info, snap.loginuid);
 }
 
 // An exited main thread: its tid and name, no registers (required by the
@@ -139,6 +141,8 @@ img::CoreEntry make_core(const ProcessSnapshot& snap, size_t thread_index, const
   th.set_in_syscall(int32_t(t.syscall.nr));
   th.set_syscall_ret(t.syscall.ret);
   set_creds(*th.mutable_creds(), info->creds);
+  task::fill_thread_prctl(th, *info);
+  *th.mutable_sched() = t.sched;
   th.set_comm(t.comm);
   if (t.robust_list) {
     th.set_robust_list(t.robust_list);

@@ -7,14 +7,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup/cgroup.h"
 #include "ckpt/error.h"
 #include "ckpt/log.h"
 #include "commands.h"
 #include "compel/compel.h"
 #include "dump/context.h"
 #include "dump/inventory.h"
+#include "dump/namespaces.h"
 #include "dump/process.h"
+#include "dump/task_state.h"
 #include "dump/tree.h"
+#include "files/file_locks.h"
+#include "proc/read.h"
 
 namespace ckpt {
 
@@ -42,6 +47,26 @@ void raise_nofile() {
   }
 }
 
+// State ckpt cannot restore yet, found in the frozen tree before anything
+// is read or written: the dump is refused, naming the process and what it
+// holds, and the tree runs on as it was.
+void refuse_unrestorable(const compel::FrozenTree& tree, pid_t root) {
+  try {
+    dump::refuse_other_namespaces(tree);
+    for (const compel::Process& p : tree.processes()) {
+      if (p.state == compel::TaskState::Zombie) continue;
+      pid_t at = dump::proc_id_of(p);
+      files::refuse_file_locks(p.pid, at, proc::list_fds(at));
+      std::vector<pid_t> tids;
+      for (const compel::Thread& t : p.threads)
+        if (t.state != compel::TaskState::Zombie) tids.push_back(t.tid);
+      cgroup::refuse_thread_cgroups(p.pid, at, tids);
+    }
+  } catch (const Error& e) {
+    throw Error(format("cannot dump the tree of pid %d: %s", root, e.what()));
+  }
+}
+
 }  // namespace
 
 int run_dump(const cli::Options& opts) {
@@ -57,7 +82,6 @@ int run_dump(const cli::Options& opts) {
   dump::PendingImages images(dir);
   uint64_t page_size = uint64_t(sysconf(_SC_PAGESIZE));
   dump::SharedObjects shared(page_size, opts.ghost_limit);
-  files::FileTable files({.shell_job = opts.shell_job, .objects = &shared});
 
   compel::FrozenTree tree = compel::FrozenTree::seize(root);
   timespec frozen;
@@ -65,6 +89,9 @@ int run_dump(const cli::Options& opts) {
   uint64_t dump_time_ns = realtime_ns();
   LOG_INFO("Froze %zu processes", tree.processes().size());
   dump::check_supported(tree, root);
+  refuse_unrestorable(tree, root);
+  files::TreeTasks tasks = dump::tree_tasks(tree);
+  files::FileTable files({.shell_job = opts.shell_job, .objects = &shared, .tree = &tasks});
 
   dump::DumpContext ctx{opts, tree, images, files, page_size, {}, &shared, {}};
   // One process at a time, parents first: each is infected, asked and cured
@@ -78,6 +105,8 @@ int run_dump(const cli::Options& opts) {
     }
     dump::dump_process(ctx, p);
   }
+  files.check_proc_sharing(dump::parents_of(tree));
+  shared.check_ghost_dirs();
 
   // Shared memory and deleted files once for the tree, read while it is
   // still frozen.

@@ -13,6 +13,8 @@
 #include "dump/task_state.h"
 #include "proc/limits.h"
 #include "proc/read.h"
+#include "task/prctl.h"
+#include "task/sched.h"
 
 namespace ckpt::dump {
 
@@ -108,6 +110,7 @@ ThreadSnapshot snapshot_thread(const compel::FrozenTree& tree, pid_t pid, const 
     throw sys_error(format("cannot read the robust futex list of thread %d", thread.tid));
   t.robust_list = reinterpret_cast<uint64_t>(head);
   t.robust_list_len = len;
+  t.sched = task::read_sched(pid, thread.tid);
   LOG_DEBUG("thread %d: ip %llx sp %llx, in syscall %ld, blocked %llx, %zu pending signals, %zu bytes of xstate",
             t.tid, (unsigned long long)t.regs.gp.rip, (unsigned long long)t.regs.gp.rsp, t.syscall.nr,
             (unsigned long long)t.blocked, t.pending.size(), t.regs.xstate.size());
@@ -127,6 +130,7 @@ ProcessSnapshot snapshot_process(const compel::FrozenTree& tree, const compel::P
   s.pid = process.pid;
   s.proc_id = proc_id_of(process);
   s.state = process.state;
+  s.stop_signal = process.stop_signal;
   pid_t at = s.proc_id;
   std::string stat_path = proc::path(at, "stat"), status_path = proc::path(at, "status");
   s.stat = proc::parse_stat(proc::read_file(stat_path), stat_path);
@@ -135,7 +139,12 @@ ProcessSnapshot snapshot_process(const compel::FrozenTree& tree, const compel::P
   s.oom_score_adj = std::stoi(proc::read_file(proc::path(at, "oom_score_adj")));
   s.cwd = proc::read_link(proc::path(at, "cwd"));
   s.root = proc::read_link(proc::path(at, "root"));
-  for (const compel::Thread& thread : process.threads) s.threads.push_back(snapshot_thread(tree, s.pid, thread));
+  std::vector<pid_t> live;
+  for (const compel::Thread& thread : process.threads) {
+    s.threads.push_back(snapshot_thread(tree, s.pid, thread));
+    if (!s.threads.back().exited) live.push_back(thread.tid);
+  }
+  s.loginuid = task::read_loginuid(s.pid, live);
   s.shared_pending = tree.pending_signals(at, true);
   LOG_DEBUG("pid %d (%s): state %c, cwd %s, root %s, %zu shared pending signals", s.pid, s.stat.comm.c_str(),
             s.stat.state, s.cwd.c_str(), s.root.c_str(), s.shared_pending.size());

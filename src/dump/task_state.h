@@ -36,6 +36,7 @@ struct ThreadSnapshot {
   uint64_t robust_list_len = 0;
   int seccomp_mode = 0;             // 0 or 2 (SECCOMP_MODE_FILTER); strict is refused
   std::vector<compel::SeccompFilter> seccomp_filters;  // the oldest first
+  img::SchedEntry sched;            // sched_getattr from outside
 };
 
 struct ProcessSnapshot {
@@ -45,12 +46,14 @@ struct ProcessSnapshot {
   // empty maps and fds).
   pid_t proc_id = 0;
   compel::TaskState state = compel::TaskState::Running;
+  int stop_signal = 0;  // Stopped: the signal of its group stop
   proc::Stat stat;
   proc::Status status;
   std::vector<RawSiginfo> shared_pending;
   std::vector<img::RlimitEntry> rlimits;
   int oom_score_adj = 0;
   std::string cwd, root;
+  uint32_t loginuid = 0;            // /proc/PID/loginuid, the same in every live thread
   std::vector<ThreadSnapshot> threads;  // main thread first
 };
 

@@ -18,6 +18,7 @@
 #include "proc/read.h"
 #include "proc/status.h"
 #include "restore/sigframe.h"
+#include "task/prctl.h"
 
 namespace ckpt::restore {
 
@@ -558,6 +559,8 @@ ArgsImage build_args(const ArgsInputs& in, const AreaLayout& layout) {
   w.add_array(CKPT_SECTION_SIGACTIONS, sigactions(p));
   w.add_array(CKPT_SECTION_SHARED_PENDING, siginfos(p.core.process().shared_pending(), true));
   w.add_array(CKPT_SECTION_POSIX_TIMERS, posix_timers(p));
+
+  w.add_array(CKPT_SECTION_THREAD_PRCTL, task::thread_prctl_section(p));
 
   // Each thread: its frame first (its offset goes into the thread), then
   // the thread; stacks after the main thread's, one each.

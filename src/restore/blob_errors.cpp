@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "ckpt/error.h"
+#include "task/prctl.h"
 
 namespace ckpt::restore {
 
@@ -13,6 +14,8 @@ namespace {
 std::string range(uint64_t a, uint64_t b) {
   return format("0x%llx-0x%llx", (unsigned long long)a, (unsigned long long)b);
 }
+
+constexpr uint64_t kArchSetCpuid = 0x1012;
 
 std::string hexa(uint64_t a) { return format("0x%llx", (unsigned long long)a); }
 
@@ -86,6 +89,13 @@ std::string describe_step(const ckpt_restorer_status& st) {
     case CKPT_STEP_SECCOMP:
       return format("installing seccomp filter %llu (0 the oldest) of thread %llu", (unsigned long long)b,
                     (unsigned long long)a);
+    case CKPT_STEP_TIMER_SLACK:
+      return format("setting the timer slack of thread %llu to %llu ns", (unsigned long long)a, (unsigned long long)b);
+    case CKPT_STEP_SPECULATION:
+      return format("prctl(PR_SET_SPECULATION_CTRL) of the %s to %s", task::speculation_kind(a), task::speculation_state(b));
+    case CKPT_STEP_THREAD_PRCTL:
+      return a == kArchSetCpuid ? format("arch_prctl(ARCH_SET_CPUID, %llu)", (unsigned long long)b)
+                                : format("prctl(%llu, %llu)", (unsigned long long)a, (unsigned long long)b);
     case CKPT_STEP_COUNT: break;
   }
   return format("step %u", st.step);

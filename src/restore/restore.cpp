@@ -14,7 +14,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <tuple>
 
+#include "cgroup/cgroup.h"
 #include "ckpt/error.h"
 #include "ckpt/log.h"
 #include "commands.h"
@@ -31,6 +33,8 @@
 #include "restore/tracer.h"
 #include "restore/tree_tracer.h"
 #include "restore/vdso.h"
+#include "task/prctl.h"
+#include "task/sched.h"
 
 namespace ckpt {
 
@@ -145,8 +149,16 @@ int wait_for_exit(int pid) {
   return 128 + WTERMSIG(status);
 }
 
+// ckpt's fd of the ghost directory `id` (0: none), inherited by the tasks.
+int ghost_dir_fd(const files::RestoreObjects& objects, uint32_t id) {
+  if (!id) return -1;
+  auto it = objects.ghost.find(id);
+  return it == objects.ghost.end() ? -1 : it->second;
+}
+
 restore::TaskPlan task_plan(const ProcessImage& p, const restore::NodePlan& node, const restore::HelperFiles* helpers,
-                            int helper_fd_first, const restore::RestorerArea* area) {
+                            int helper_fd_first, const restore::RestorerArea* area,
+                            const files::RestoreObjects& objects) {
   restore::TaskPlan plan;
   plan.pid = p.pid();
   plan.zombie = p.zombie;
@@ -163,10 +175,13 @@ restore::TaskPlan task_plan(const ProcessImage& p, const restore::NodePlan& node
     plan.cwd = p.fs.cwd();
     plan.root = p.fs.root();
     plan.umask = p.fs.umask();
+    plan.cwd_fd = ghost_dir_fd(objects, p.fs.cwd_ghost_id());
+    plan.root_fd = ghost_dir_fd(objects, p.fs.root_ghost_id());
   } else {
     plan.umask = p.core.process().umask();
   }
   if (p.core.process().has_oom_score_adj()) plan.oom_score_adj = p.core.process().oom_score_adj();
+  plan.prctl = task::process_prctl(p.core.process());
   plan.area = area;
   return plan;
 }
@@ -188,14 +203,15 @@ void log_restored(const ProcessImage& p, const restore::RestorerArea& area, cons
            pages_s > 0 ? double(page_bytes) / 1e9 / pages_s : 0.0);
 }
 
-// The working directory and root each task will change to.
+// The working directory and root each task will change to (a deleted one
+// is made again by SharedMemory).
 void check_fs(const ProcessImage& p) {
   if (!p.has_fs) return;
-  for (const std::string& dir : {p.fs.cwd(), p.fs.root()}) {
+  for (auto [dir, ghost, what] : {std::tuple{p.fs.cwd(), p.fs.cwd_ghost_id(), "working directory"},
+                                  std::tuple{p.fs.root(), p.fs.root_ghost_id(), "root"}}) {
     struct stat st;
-    if (!dir.empty() && (stat(dir.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)))
-      throw Error(format("cannot restore pid %d: its %s %s is not a directory any more", p.pid(),
-                         dir == p.fs.cwd() ? "working directory" : "root", dir.c_str()));
+    if (!ghost && !dir.empty() && (stat(dir.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)))
+      throw Error(format("cannot restore pid %d: its %s %s is not a directory any more", p.pid(), what, dir.c_str()));
   }
 }
 
@@ -260,6 +276,12 @@ std::vector<restore::NodePlan> check_tree(const image::ImageDir& dir, const rest
   return restore::plan_tree(nodes, rs);
 }
 
+void set_scheduling(const restore::TreeImage& tree) {
+  for (const ProcessImage& p : tree.procs)
+    for (const img::ThreadCoreEntry& t : p.threads)
+      if (!p.zombie && !t.exited() && t.has_sched()) task::apply_sched(p.pid(), pid_t(t.tid()), t.sched());
+}
+
 int highest_fd(const restore::TreeImage& tree) {
   int top = 2;
   for (const ProcessImage& p : tree.procs)
@@ -277,8 +299,10 @@ int restore_tree(const cli::Options& opts) {
   const ProcessImage& root = tree.root();
   const size_t n = tree.procs.size();
   LOG_INFO("restoring pid %d and %zu more processes from %s", root.pid(), n - 1, dir.path().c_str());
+  task::check_root_pdeath(root, opts.detach);
   restore::SessionPlan session = restore::plan_session(root, opts.shell_job);
   std::vector<restore::NodePlan> nodes = check_tree(dir, tree, session);
+  std::vector<std::vector<cgroup::Move>> cgroups = cgroup::plan_restore(tree);
   // The tree's shared memory and deleted files, each made once by ckpt now,
   // before any task (a failure from here on removes the segments made).
   restore::SharedMemory shared = restore::SharedMemory::load(dir, tree);
@@ -291,6 +315,12 @@ int restore_tree(const cli::Options& opts) {
     if (!tree.procs[i].zombie) helpers[i] = restore::open_helper_files(dir, tree.procs[i], tuning, &shared);
   Pipe go = make_pipe();
   restore::TreeFiles files = restore::plan_tree_files(dir, tree, nodes);
+  // fds on /proc entries of other processes of the tree wait until every
+  // process exists: each task holds the write end until its children
+  // exist, so the read end sees EOF once the last task is created.  (Made
+  // before the fd numbers are chosen, like `go`.)
+  Pipe created;
+  if (files.late_opens) created = make_pipe();
   // Shared descriptions above every fd of the tree and of ckpt; the helper
   // fds above those.
   files.floor = highest_fd(tree) + 1;
@@ -342,8 +372,12 @@ int restore_tree(const cli::Options& opts) {
   run.fail_pid = tuning.fail_pid;
   run.go_fd = go.r.get();
   run.go_write_fd = go.w.get();
-  for (size_t i = 0; i < n; i++)
-    run.tasks.push_back(task_plan(tree.procs[i], nodes[i], &helpers[i], helper_fd_first, &areas[i]));
+  for (size_t i = 0; i < n; i++) {
+    run.tasks.push_back(task_plan(tree.procs[i], nodes[i], &helpers[i], helper_fd_first, &areas[i], shared.fds()));
+    run.tasks.back().cgroups = cgroups[i];
+  }
+  run.created_r = created.r.get();
+  run.created_w = created.w.get();
   for (size_t i = 0; i < n; i++) {
     run.tasks[i].premaps = &premaps[i];
     run.tasks[i].image = &tree.procs[i];
@@ -364,12 +398,14 @@ int restore_tree(const cli::Options& opts) {
       tracer.add(pid_t(t.tid()), p.pid(), &areas[i]);
       if (t.seccomp_filters_size()) seccomp = true;
     }
+    if (int d = task::dumpable_after_creds(p.core.process()); d >= 0) tracer.set_dumpable(p.pid(), d);
   }
   fflush(stdout);
   fflush(stderr);
   pid_t child = restore::clone_with_pid(root.pid());
   if (child == 0) restore::run_root(run);
   tracer.root().mark_created();
+  created.w.reset();  // the root has its copy
   go.r.reset();
   tracer.root().seize(seccomp);
   ckpt_restorer_rseq rseq = tracer.root().rseq_config();
@@ -380,6 +416,11 @@ int restore_tree(const cli::Options& opts) {
 
   auto started = std::chrono::steady_clock::now();
   tracer.run(started + kRestoreTimeout);
+  // Every thread is held: the scheduling goes on last, so that no
+  // real-time thread competes with the restore (see task/sched.h); before
+  // the commit of the shared memory, so that a failure here leaves the
+  // images restorable again.
+  set_scheduling(tree);
   // Every task has attached its SysV segments: those that were marked for
   // removal are marked again.
   shared.commit();
@@ -387,8 +428,8 @@ int restore_tree(const cli::Options& opts) {
   subreaper.restore();
   tracer.release([&](pid_t pid) {
     for (const ProcessImage& p : tree.procs)
-      if (p.pid() == pid) return p.core.process().has_task_state() && p.core.process().task_state() == 2;
-    return false;
+      if (p.pid() == pid) return p.stop_signal();
+    return 0;
   });
   auto took = std::chrono::steady_clock::now() - started;
   for (size_t i = 0; i < n; i++)

@@ -1,6 +1,8 @@
 // What ckpt builds for the restorer, read by the blob's own reader.
 #include <gtest/gtest.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <sys/prctl.h>
 
 #include <cstring>
 
@@ -296,4 +298,43 @@ TEST(RestorerArgs, TheBlobRefusesDamagedSeccompSections) {
   reinterpret_cast<ckpt_restorer_seccomp*>(s + 1)->tid = 4242;
   EXPECT_EQ(blob_reads(bad), uint32_t(CKPT_STEP_VERSION));
   EXPECT_EQ(restorer_test_arg0, uint64_t(CKPT_SECTION_SECCOMP));
+}
+
+// Each thread's prctl state reaches the blob by tid; a speculation control
+// is only set where the thread could choose it (PR_SPEC_PRCTL), L1D
+// flushing's "force-disabled" meaning merely off.
+TEST(RestorerArgs, EachThreadFindsItsOwnPrctlState) {
+  ProcessImage p = process(3, 0);
+  p.core.mutable_process()->set_pdeath_sig(7);  // an older image: the main thread's only
+  p.threads[1].set_pdeath_sig(SIGUSR2);
+  p.threads[1].set_timer_slack_ns(123456);
+  p.threads[1].set_tsc(PR_TSC_SIGSEGV);
+  p.threads[1].set_mce_kill(PR_MCE_KILL_EARLY);
+  p.threads[2].set_mce_kill(PR_MCE_KILL_DEFAULT);
+  img::SpeculationEntry& s = *p.threads[1].mutable_speculation();
+  s.set_store_bypass(PR_SPEC_PRCTL | PR_SPEC_DISABLE);
+  s.set_indirect_branch(PR_SPEC_ENABLE);  // the system's choice
+  s.set_l1d_flush(PR_SPEC_PRCTL | PR_SPEC_FORCE_DISABLE);
+  Built b = build(p);
+  restorer_view v{};
+  ASSERT_EQ(blob_reads(b.args.bytes, &v), 0u);
+  ASSERT_EQ(v.nr_thread_prctl, 3u);
+  const ckpt_restorer_thread_prctl* main = &v.thread_prctl[0];
+  const ckpt_restorer_thread_prctl* t = &v.thread_prctl[1];
+  EXPECT_EQ(main->tid, 100);
+  EXPECT_EQ(main->pdeath_sig, 7);
+  EXPECT_EQ(t->tid, 101);
+  EXPECT_EQ(t->pdeath_sig, SIGUSR2);
+  EXPECT_EQ(t->timer_slack_ns, 123456u);
+  EXPECT_EQ(t->spec_set[PR_SPEC_STORE_BYPASS], uint32_t(PR_SPEC_DISABLE));
+  EXPECT_EQ(t->spec_want[PR_SPEC_STORE_BYPASS], uint32_t(PR_SPEC_PRCTL | PR_SPEC_DISABLE));
+  EXPECT_EQ(t->spec_set[PR_SPEC_INDIRECT_BRANCH], 0u);
+  EXPECT_EQ(t->spec_set[PR_SPEC_L1D_FLUSH], uint32_t(PR_SPEC_DISABLE));
+  EXPECT_EQ(t->tsc, PR_TSC_SIGSEGV);
+  EXPECT_EQ(t->mce_kill, PR_MCE_KILL_EARLY);
+  EXPECT_EQ(t->cpuid, -1);
+  EXPECT_EQ(main->tsc, 0);
+  EXPECT_EQ(v.thread_prctl[2].mce_kill, -1);
+  EXPECT_EQ(v.thread_prctl[2].pdeath_sig, 0);
+  EXPECT_EQ(v.thread_prctl[2].spec_set[0], 0u);
 }

@@ -73,6 +73,9 @@ struct Process {
   // a process pidfd fail; /proc/PID/task/TID/..., process_vm_readv(TID) and
   // a PIDFD_THREAD pidfd of TID work.
   std::vector<Thread> threads;
+  // Stopped: the signal of its group stop (SIGSTOP, SIGTSTP, SIGTTIN,
+  // SIGTTOU), which its parent's waitpid(WUNTRACED) reports.
+  int stop_signal = 0;
 };
 
 // The registers of a stopped thread.
@@ -165,8 +168,12 @@ struct ProcessInfo {
   std::vector<PosixTimer> posix_timers;
   uint32_t personality;
   uint32_t umask;
-  int pdeath_sig;
-  bool dumpable;
+  int pdeath_sig;               // the main thread's
+  int dumpable;                 // PR_GET_DUMPABLE: 0, 1, or 2 (SUID_DUMP_ROOT)
+  bool child_subreaper;
+  int thp_disable;              // PR_GET_THP_DISABLE
+  int membarrier;               // MEMBARRIER_CMD_GET_REGISTRATIONS, or -errno
+  int memory_merge;             // PR_GET_MEMORY_MERGE, or -errno
 };
 struct ThreadInfo {
   pid_t tid;
@@ -177,6 +184,12 @@ struct ThreadInfo {
   uint64_t rseq_ptr;            // 0 if none registered
   uint32_t rseq_len, rseq_sig;
   uint64_t clear_child_tid;
+  uint64_t timer_slack_ns;      // PR_GET_TIMERSLACK
+  int pdeath_sig;               // PR_GET_PDEATHSIG
+  int speculation[3];           // PR_GET_SPECULATION_CTRL: store bypass, indirect branch, L1D flush
+  int tsc;                      // PR_GET_TSC
+  int mce_kill;                 // PR_MCE_KILL_GET
+  int cpuid;                    // ARCH_GET_CPUID: 1 enabled, 0 faulting, -errno
   Creds creds;
 };
 
