@@ -327,7 +327,9 @@ Fields process_fields(const std::string& pid, const std::string& live, InodeName
   if (auto t = read_text(dir + "/mountinfo")) parse_mountinfo(*t, f);
   if (auto t = read_text(dir + "/cgroup"))
     for (std::string_view line : lines_of(*t)) {
-      size_t colon = line.rfind(':');
+      // "ID:controllers:path", and the path may have colons of its own.
+      size_t first = line.find(':');
+      size_t colon = first == std::string_view::npos ? first : line.find(':', first + 1);
       if (colon != std::string_view::npos)
         f["cgroup " + std::string(line.substr(0, colon))] = std::string(line.substr(colon + 1));
     }
@@ -489,6 +491,9 @@ void parse_timers(std::string_view text, Fields& out) {
 std::string InodeNames::name(const std::string& target) {
   size_t open = target.find(":[");
   if (open == std::string::npos || target.back() != ']') return target;
+  // "anon_inode:[eventfd]" names a kind, not an inode.
+  std::string inside = target.substr(open + 2, target.size() - open - 3);
+  if (inside.empty() || inside.find_first_not_of("0123456789") != std::string::npos) return target;
   auto it = seen_.find(target);
   if (it != seen_.end()) return it->second;
   std::string kind = target.substr(0, open);

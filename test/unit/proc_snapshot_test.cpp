@@ -94,7 +94,7 @@ TEST(ProcSnapshot, InodeNamesKeepSharing) {
   EXPECT_EQ(n.name("pipe:[800]"), "pipe:#2");
   EXPECT_EQ(n.name("pipe:[900]"), "pipe:#1");
   EXPECT_EQ(n.name("/tmp/x"), "/tmp/x");
-  EXPECT_EQ(n.name("anon_inode:[eventfd]"), "anon_inode:#1");
+  EXPECT_EQ(n.name("anon_inode:[eventfd]"), "anon_inode:[eventfd]");
 }
 
 ProcSnapshot one(const Fields& f) {
