@@ -154,6 +154,7 @@ const KnownLoss kKnownLosses[] = {
     {"ksm_stat ksm_merge_any", "PR_SET_MEMORY_MERGE is not restored"},
     {"coredump_filter", "/proc/PID/coredump_filter is not restored"},
     {"autogroup", "the session's autogroup nice value is not restored"},
+    {"numa_maps * policy", "an area's memory policy (mbind) is not restored"},
 };
 
 // A zombie task (State Z on both sides) has ended: it takes no signal, so
@@ -323,6 +324,7 @@ Fields process_fields(const std::string& pid, const std::string& live, InodeName
   std::string dir = "/proc/" + pid + "/task/" + live;
   std::string tgid_dir = "/proc/" + pid;
   if (auto t = read_text(dir + "/smaps")) parse_smaps(*t, f);
+  if (auto t = read_text(dir + "/numa_maps")) parse_numa_maps(*t, f);
   if (auto t = read_text(dir + "/limits")) parse_limits(*t, f);
   if (auto t = read_text(dir + "/mountinfo")) parse_mountinfo(*t, f);
   if (auto t = read_text(dir + "/cgroup"))
@@ -428,6 +430,15 @@ void parse_smaps(std::string_view text, Fields& out) {
     size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
     out[area + " " + std::string(line.substr(0, colon))] = std::string(trim(line.substr(colon + 1)));
+  }
+}
+
+void parse_numa_maps(std::string_view text, Fields& out) {
+  // "START POLICY key=value...": the policy is state (mbind,
+  // set_mempolicy); the counts that follow are residency.
+  for (std::string_view line : lines_of(text)) {
+    std::vector<std::string> w = words_of(line);
+    if (w.size() >= 2) out["numa_maps " + w[0] + " policy"] = w[1];
   }
 }
 

@@ -42,6 +42,8 @@ void parse_stat(std::string_view text, Fields& out);
 // "smaps START-END file" (dev:inode of a named file still linked) and
 // "smaps START-END KEY" for every other line (Size, VmFlags, ...).
 void parse_smaps(std::string_view text, Fields& out);
+// /proc/T/numa_maps: "numa_maps START policy" -> "default", "bind:0"...
+void parse_numa_maps(std::string_view text, Fields& out);
 // /proc/T/limits: "limits Max open files" -> "soft hard units".
 void parse_limits(std::string_view text, Fields& out);
 // /proc/T/fdinfo/FD, knowing the fd's link target: "fdinfo FD KEY".

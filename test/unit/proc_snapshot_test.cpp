@@ -43,6 +43,16 @@ TEST(ProcSnapshot, Smaps) {
   EXPECT_EQ(f["smaps 7f1c2a200000-7f1c2a201000 file"], "fd:00 42");
 }
 
+TEST(ProcSnapshot, NumaMapsPolicyOnly) {
+  Fields f;
+  parse_numa_maps("55bc58748000 default file=/usr/bin/head mapped=2 N0=2 kernelpagesize_kB=4\n"
+                  "7f0000000000 bind:0 anon=1 dirty=1 N0=1 kernelpagesize_kB=4\n",
+                  f);
+  EXPECT_EQ(f["numa_maps 55bc58748000 policy"], "default");
+  EXPECT_EQ(f["numa_maps 7f0000000000 policy"], "bind:0");
+  EXPECT_EQ(f.size(), 2u);
+}
+
 TEST(ProcSnapshot, StatNamesFieldsAfterTheComm) {
   Fields f;
   parse_stat("27241 (a) b) c) S 27236 27236 24328 0 -1 4194304 98 0 0 0 0 0 0 0 20 5 1 0 871782 3133440 366\n", f);

@@ -9,7 +9,8 @@
 //                 oom_score_adj 123, coredump_filter 0x23, autogroup nice 3,
 //                 THP disabled (PR_SET_THP_DISABLE), KSM merge-any
 //   memory        areas with MADV_DONTFORK, DONTDUMP, WIPEONFORK, HUGEPAGE,
-//                 NOHUGEPAGE, one mlock'ed, one MAP_NORESERVE, one made
+//                 NOHUGEPAGE, one mlock'ed, one bound to node 0 (mbind),
+//                 one MAP_NORESERVE, one made
 //                 read-only after it was written (PROT_NONE ones are the
 //                 memory areas test's: their dump fails today)
 //   threads       SCHED_IDLE with SCHED_RESET_ON_FORK, its own name,
@@ -133,6 +134,9 @@ int main() {
   };
   char* locked = area(-1, PROT_READ | PROT_WRITE, 0, 9);
   mlock(locked, kAreaPages * kPage);
+  char* bound = area(-1, PROT_READ | PROT_WRITE, 0, 10);
+  unsigned long node0 = 1;
+  syscall(SYS_mbind, bound, kAreaPages * kPage, 2 /* MPOL_BIND */, &node0, 8 * sizeof(node0), 0);
 
   rt::block_term();  // before the threads, which inherit the mask
   pthread_t idle, fifo;
@@ -147,6 +151,7 @@ int main() {
     RT_CHECK(rt::pattern_mismatch(a.p, kAreaPages * kPage, a.seed) < 0, "area %llu lost its content",
              (unsigned long long)a.seed);
   RT_CHECK(rt::pattern_mismatch(locked, kAreaPages * kPage, 9) < 0, "the locked area lost its content");
+  RT_CHECK(rt::pattern_mismatch(bound, kAreaPages * kPage, 10) < 0, "the bound area lost its content");
   rt::store_wake(g_stop, 1);
   RT_CHECK(rt::join_within(idle, 30) && rt::join_within(fifo, 30), "the threads did not end");
   rt::pass();
