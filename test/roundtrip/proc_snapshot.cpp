@@ -58,6 +58,21 @@ std::string autogroup_nice(const std::string& v) {
   return p == std::string::npos ? v : v.substr(p + 1);
 }
 
+// "/x/f.ckpt-ghost-1 (deleted)" -> "/x/f (deleted)": a deleted file (or
+// working directory) whose path another file took before the restore comes
+// back next to it under that name: the kernel shows the name a file had
+// when it was unlinked, and the taken one cannot be used.
+std::string without_ghost_suffix(const std::string& v) {
+  static const std::string kDeleted = " (deleted)", kGhost = ".ckpt-ghost-";
+  if (!v.ends_with(kDeleted)) return v;
+  std::string name = v.substr(0, v.size() - kDeleted.size());
+  size_t g = name.rfind(kGhost);
+  if (g == std::string::npos || g + kGhost.size() == name.size() ||
+      name.find_first_not_of("0123456789", g + kGhost.size()) != std::string::npos)
+    return v;
+  return name.substr(0, g) + kDeleted;
+}
+
 const Legit kLegit[] = {
     // Counters and clocks: what the task consumed, not what it is.
     {"stat minflt", "page fault counter"},
@@ -80,6 +95,10 @@ const Legit kLegit[] = {
     {"status SigQ", "the count is of signals queued by every process of the user", sigq_limit},
     {"stat flags", "PF_FORKNOEXEC and PF_SUPERPRIV: process accounting's history", without_accounting_flags},
     {"autogroup", "the group's number is made anew with the session", autogroup_nice},
+    {"fd *", "a deleted file whose path was taken comes back next to it", without_ghost_suffix},
+    {"cwd", "a deleted directory whose path was taken comes back next to it", without_ghost_suffix},
+    {"root", "a deleted directory whose path was taken comes back next to it", without_ghost_suffix},
+    {"smaps * area", "a deleted file whose path was taken comes back next to it", without_ghost_suffix},
     // Which pages happen to be resident: a restore brings back the saved
     // pages and faults nothing else in; the kernel may reclaim file pages
     // at will.  What the memory holds is checked by the programs; the areas
@@ -270,10 +289,11 @@ std::string auxv_words(std::string_view raw) {
 }
 
 // A link target naming a file by its path, the file still linked: its
-// inode is the same file's after a restore.
+// inode is the same file's after a restore.  Not so under /proc, whose
+// inodes are made for each process anew.
 bool linked_path(std::string_view target) {
   return !target.empty() && target[0] == '/' && !target.ends_with(" (deleted)") &&
-         !target.starts_with("/memfd:");
+         !target.starts_with("/memfd:") && !target.starts_with("/proc/");
 }
 
 // sched_getattr(2)'s structure (glibc has no declaration of it).

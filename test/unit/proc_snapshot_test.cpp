@@ -140,6 +140,19 @@ TEST(ProcSnapshot, DiffSkipsLegitimateChangesOnly) {
   EXPECT_EQ(j.unexpected.size(), 3u);
 }
 
+TEST(ProcSnapshot, GhostOfATakenPathAndProcInodes) {
+  Fields a = {{"fd 5", "/w/taken (deleted)"}, {"cwd", "/w/d (deleted)"}, {"fd 6", "/w/x (deleted)"}};
+  Fields b = {{"fd 5", "/w/taken.ckpt-ghost-1 (deleted)"}, {"cwd", "/w/d.ckpt-ghost-12 (deleted)"},
+              {"fd 6", "/w/x.ckpt-ghost-1"}};
+  auto d = diff_snapshots(one(a), one(b));
+  ASSERT_EQ(d.size(), 1u);  // a ghost's name only when deleted
+  EXPECT_EQ(d[0].field, "fd 6");
+
+  Fields f;
+  parse_fdinfo("3", "/proc/12/status", "pos:\t0\nino:\t77\n", f);
+  EXPECT_EQ(f.count("fdinfo 3 ino"), 0u);  // procfs inodes are per process
+}
+
 TEST(ProcSnapshot, MissingTask) {
   ProcSnapshot a = one({{"status Name", "x"}});
   ProcSnapshot b = a;
