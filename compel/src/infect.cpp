@@ -134,8 +134,12 @@ ThreadRecord& Infection::Impl::borrow(pid_t tid) {
   t.borrowed = std::move(saved);
   borrowed.push_back(tid);
   // Nothing but the injected code's own traps (and SIGKILL/SIGSTOP) may
-  // reach the thread while it runs parasite code.
-  detail::set_sigmask(tid, ~0ULL);
+  // reach the thread while it runs parasite code.  SIGTRAP stays unblocked:
+  // a trap (int3, a single step) that finds SIGTRAP blocked makes the kernel
+  // reset the process's SIGTRAP action to SIG_DFL, and the program would die
+  // of its next trap (one found ignored is reset too: the dump refuses
+  // those, and a SIGTRAP already pending, which a trap would merge with).
+  detail::set_sigmask(tid, ~0ULL & ~(1ULL << (SIGTRAP - 1)));
   return t;
 }
 

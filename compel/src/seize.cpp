@@ -196,7 +196,10 @@ class Walker {
     Process p{pid, st.ppid, st.pgid, st.sid, TaskState::Running, {}};
     for (auto& [tid, t] : tree_.threads) {
       if (t.pid != pid || !t.traced || t.dead) continue;
-      if (t.state == TaskState::Stopped) p.state = TaskState::Stopped;
+      if (t.state == TaskState::Stopped) {
+        p.state = TaskState::Stopped;
+        p.stop_signal = t.stop_signal;
+      }
       p.threads.push_back(Thread{tid, t.state});
     }
     if (p.threads.empty()) {
@@ -262,7 +265,9 @@ void FrozenTree::Impl::wait_seized(ThreadRecord& t) {
         return;
       case detail::Report::EventStop:
         t.stopped = true;
+        // (A group stop reports its signal; the interrupt alone, SIGTRAP.)
         t.state = r->sig == SIGTRAP ? TaskState::Running : TaskState::Stopped;
+        if (t.state == TaskState::Stopped) t.stop_signal = r->sig;
         return;
       case detail::Report::SignalStop:
         // A signal was on its way in; deliver it as the kernel would have

@@ -25,6 +25,7 @@ struct ThreadRecord {
   bool running = false;  // resumed into injected code, no stop seen yet
   bool own_child = false;  // a leader whose parent is compel's process
   TaskState state = TaskState::Running;
+  int stop_signal = 0;  // Stopped: the group stop's signal
   // Set while an infection has changed the thread (registers, signal
   // mask); the thread's real state, put back at cure.
   std::optional<SavedState> borrowed;

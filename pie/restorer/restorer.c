@@ -16,7 +16,9 @@
  *     tid address, robust list, rseq, name, credentials (last of the
  *     privileged steps), pending signals, [main: helper fds closed, shared
  *     pending signals, itimers, POSIX timers], fs/gs base
- *   int3               (ckpt, the tracer, takes over from here)
+ *   int3               (ckpt, the tracer, takes over from here; the main
+ *                      thread's is let go last in its process)
+ *   [main: SIGTRAP's action again], a pending SIGTRAP (threads.c)
  *   rt_sigreturn */
 #include "restorer.h"
 

@@ -64,7 +64,11 @@ void restorer_read_pages(const struct restorer_view *v);
 void restorer_set_mm(const struct restorer_view *v);
 void restorer_set_limits(const struct restorer_view *v);
 void restorer_set_signals(const struct restorer_view *v);
-void restorer_queue_shared_pending(const struct restorer_view *v);
+#define RESTORER_SIGTRAP 5
+void restorer_queue_shared_pending(const struct restorer_view *v, int traps);
+/* Whether thread t (the main one: or its process) has a SIGTRAP to queue
+ * after its int3. */
+int restorer_traps_pending(const struct restorer_view *v, const struct ckpt_restorer_thread *t);
 void restorer_set_itimers(const struct restorer_view *v);
 
 /* threads.c: the other threads, with their tids; every thread (the main

@@ -56,6 +56,9 @@ void restorer_set_limits(const struct restorer_view *v)
 	}
 }
 
+/* The actions of every signal.  SIGTRAP's is set again after the process's
+ * last int3 (restorer_after_trap): a trap that finds SIGTRAP blocked or
+ * ignored resets its action to SIG_DFL. */
 void restorer_set_signals(const struct restorer_view *v)
 {
 	for (int signo = 1; signo <= CKPT_RESTORER_NSIG; signo++) {
@@ -69,11 +72,15 @@ void restorer_set_signals(const struct restorer_view *v)
 }
 
 /* Queued by the main thread: only the process's leader may queue a signal
- * that says it came from kill() to its own process. */
-void restorer_queue_shared_pending(const struct restorer_view *v)
+ * that says it came from kill() to its own process.  `traps` selects the
+ * pending SIGTRAP (queued after the last int3 of the process) or every
+ * other signal. */
+void restorer_queue_shared_pending(const struct restorer_view *v, int traps)
 {
 	const struct ckpt_restorer_siginfo *s = v->shared_pending;
 	for (uint32_t i = 0; i < v->nr_shared_pending; i++, s++) {
+		if ((s->signo == RESTORER_SIGTRAP) != !!traps)
+			continue;
 		long ret = sys_call3(__NR_rt_sigqueueinfo, v->a->pid, s->signo, s->raw);
 		if (ret < 0)
 			restorer_fail(v->a, CKPT_STEP_SIGQUEUE, ret, s->signo, 1);
@@ -92,4 +99,17 @@ void restorer_set_itimers(const struct restorer_view *v)
 		if (ret < 0)
 			restorer_fail(v->a, CKPT_STEP_ITIMER, ret, which, 0);
 	}
+}
+
+int restorer_traps_pending(const struct restorer_view *v, const struct ckpt_restorer_thread *t)
+{
+	const struct ckpt_restorer_siginfo *s = restorer_thread_pending(t);
+	for (uint32_t i = 0; i < t->nr_pending; i++)
+		if (s[i].signo == RESTORER_SIGTRAP)
+			return 1;
+	if (t->flags & CKPT_THREAD_MAIN)
+		for (uint32_t i = 0; i < v->nr_shared_pending; i++)
+			if (v->shared_pending[i].signo == RESTORER_SIGTRAP)
+				return 1;
+	return 0;
 }

@@ -38,10 +38,12 @@ static void set_thread_state(struct ckpt_restorer_args *a, const struct ckpt_res
 	}
 }
 
-static void queue_own_pending(struct ckpt_restorer_args *a, const struct ckpt_restorer_thread *t)
+static void queue_own_pending(struct ckpt_restorer_args *a, const struct ckpt_restorer_thread *t, int traps)
 {
 	const struct ckpt_restorer_siginfo *s = restorer_thread_pending(t);
 	for (uint32_t i = 0; i < t->nr_pending; i++, s++) {
+		if ((s->signo == RESTORER_SIGTRAP) != !!traps)
+			continue;
 		/* Only the thread itself may queue a signal that says it came
 		 * from tgkill (SI_TKILL) to itself. */
 		long ret = sys_call4(__NR_rt_tgsigqueueinfo, a->pid, t->tid, s->signo, s->raw);
@@ -103,6 +105,36 @@ static void close_helper_fds(struct ckpt_restorer_args *a)
 		restorer_fail(a, CKPT_STEP_CLOSE_FDS, ret, a->helper_fd_first, 0);
 }
 
+/* What the int3 changed, put back.  The trap is a forced SIGTRAP: the
+ * kernel unblocks SIGTRAP in the thread and, as it was blocked, resets its
+ * action to SIG_DFL; a SIGTRAP already pending would have swallowed the
+ * trap, and ckpt would have taken the target's signal for its own.  So a
+ * pending SIGTRAP is queued only now, with every signal blocked again, and
+ * the main thread, whose int3 ckpt lets go last in its process (no trap of
+ * the process comes after it), sets SIGTRAP's action again and queues the
+ * process-wide SIGTRAP (no other thread's trap can meet it).  ckpt follows
+ * these syscalls on the way to rt_sigreturn. */
+static void after_trap(const struct restorer_view *v, const struct ckpt_restorer_thread *t)
+{
+	struct ckpt_restorer_args *a = v->a;
+	int main = t->flags & CKPT_THREAD_MAIN;
+	if (main) {
+		const struct ckpt_k_sigaction *act = &v->sigactions[RESTORER_SIGTRAP - 1];
+		long ret = sys_call4(__NR_rt_sigaction, RESTORER_SIGTRAP, act, 0, 8);
+		if (ret < 0)
+			restorer_fail(a, CKPT_STEP_SIGACTION, ret, RESTORER_SIGTRAP, act->handler);
+	}
+	if (!restorer_traps_pending(v, t))
+		return;
+	uint64_t all = ~0ull;
+	long ret = sys_call4(__NR_rt_sigprocmask, 2 /* SIG_SETMASK */, &all, 0, 8);
+	if (ret < 0)
+		restorer_fail(a, CKPT_STEP_SIGQUEUE, ret, RESTORER_SIGTRAP, 2);
+	if (main)
+		restorer_queue_shared_pending(v, 1);
+	queue_own_pending(a, t, 1);
+}
+
 void restorer_finish_thread(const struct restorer_view *v, struct ckpt_restorer_thread *t)
 {
 	struct ckpt_restorer_args *a = v->a;
@@ -112,9 +144,9 @@ void restorer_finish_thread(const struct restorer_view *v, struct ckpt_restorer_
 	restorer_set_creds(a, t);
 	if (main) {
 		close_helper_fds(a);
-		restorer_queue_shared_pending(v);
+		restorer_queue_shared_pending(v, 0);
 	}
-	queue_own_pending(a, t);
+	queue_own_pending(a, t, 0);
 	if (main) {
 		/* Armed last, so that the time spent restoring is not taken
 		 * from them; every thread a timer may signal exists. */
@@ -129,6 +161,7 @@ void restorer_finish_thread(const struct restorer_view *v, struct ckpt_restorer_
 		 * exit, and holds it there. */
 		__atomic_store_n(&t->phase, CKPT_PHASE_EXITING, __ATOMIC_SEQ_CST);
 		__asm__ volatile("int3" ::: "memory");
+		after_trap(v, t);
 		for (;;)
 			sys_call1(__NR_exit, 0);
 	}
@@ -141,6 +174,7 @@ void restorer_finish_thread(const struct restorer_view *v, struct ckpt_restorer_
 	 * this area afterwards. */
 	__atomic_store_n(&t->phase, CKPT_PHASE_SIGRETURN, __ATOMIC_SEQ_CST);
 	__asm__ volatile("int3" ::: "memory");
+	after_trap(v, t);
 	__asm__ volatile("movq %0, %%rsp\n\t"
 			 "movl %1, %%eax\n\t"
 			 "syscall\n\t"

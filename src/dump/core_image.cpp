@@ -85,6 +85,7 @@ void fill_process(img::ProcessCoreEntry& p, const ProcessSnapshot& snap, const c
   p.set_personality(info.personality);
   p.set_umask(info.umask);
   p.set_task_state(task_state_code(snap.state));
+  if (snap.state == compel::TaskState::Stopped) p.set_stop_signal(uint32_t(snap.stop_signal));
   p.set_pdeath_sig(info.pdeath_sig);
   p.set_dumpable(info.dumpable);
   p.set_oom_score_adj(snap.oom_score_adj);

@@ -7,14 +7,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup/cgroup.h"
 #include "ckpt/error.h"
 #include "ckpt/log.h"
 #include "commands.h"
 #include "compel/compel.h"
 #include "dump/context.h"
 #include "dump/inventory.h"
+#include "dump/namespaces.h"
 #include "dump/process.h"
+#include "dump/task_state.h"
 #include "dump/tree.h"
+#include "files/file_locks.h"
+#include "proc/read.h"
 
 namespace ckpt {
 
@@ -42,6 +47,26 @@ void raise_nofile() {
   }
 }
 
+// State ckpt cannot restore yet, found in the frozen tree before anything
+// is read or written: the dump is refused, naming the process and what it
+// holds, and the tree runs on as it was.
+void refuse_unrestorable(const compel::FrozenTree& tree, pid_t root) {
+  try {
+    dump::refuse_other_namespaces(tree);
+    for (const compel::Process& p : tree.processes()) {
+      if (p.state == compel::TaskState::Zombie) continue;
+      pid_t at = dump::proc_id_of(p);
+      files::refuse_file_locks(p.pid, at, proc::list_fds(at));
+      std::vector<pid_t> tids;
+      for (const compel::Thread& t : p.threads)
+        if (t.state != compel::TaskState::Zombie) tids.push_back(t.tid);
+      cgroup::refuse_thread_cgroups(p.pid, at, tids);
+    }
+  } catch (const Error& e) {
+    throw Error(format("cannot dump the tree of pid %d: %s", root, e.what()));
+  }
+}
+
 }  // namespace
 
 int run_dump(const cli::Options& opts) {
@@ -65,6 +90,7 @@ int run_dump(const cli::Options& opts) {
   uint64_t dump_time_ns = realtime_ns();
   LOG_INFO("Froze %zu processes", tree.processes().size());
   dump::check_supported(tree, root);
+  refuse_unrestorable(tree, root);
 
   dump::DumpContext ctx{opts, tree, images, files, page_size, {}, &shared, {}};
   // One process at a time, parents first: each is infected, asked and cured

@@ -1,7 +1,11 @@
 #include "dump/process.h"
 
+#include <signal.h>
 #include <sys/syscall.h>
 
+#include <cstring>
+
+#include "cgroup/cgroup.h"
 #include "ckpt/error.h"
 #include "ckpt/log.h"
 #include "dump/fds.h"
@@ -41,10 +45,40 @@ const DumpedMemory* parent_memory(const DumpContext& ctx, const compel::Process&
   return it == ctx.dumped_memory.end() ? nullptr : &it->second;
 }
 
+int signo_of(const RawSiginfo& raw) {
+  int signo = 0;
+  if (raw.size() >= sizeof(signo)) memcpy(&signo, raw.data(), sizeof(signo));
+  return signo;
+}
+
+// The parasite's commands and remote syscalls end in traps (SIGTRAP, forced
+// by the kernel): a SIGTRAP already pending would be taken for one, and an
+// ignored SIGTRAP is reset to SIG_DFL by the first.  Checked before the
+// process is infected, so a refused dump leaves it as it was.
+void check_sigtrap(const ProcessSnapshot& snap) {
+  constexpr uint64_t trap = 1ull << (SIGTRAP - 1);
+  if (snap.status.sig_ignored & trap)
+    throw Error(format("cannot dump the signal actions of pid %d: it ignores SIGTRAP (SIG_IGN), which the traps of ckpt's parasite would "
+                       "reset to the default action: not supported yet",
+                       snap.pid));
+  for (const RawSiginfo& s : snap.shared_pending)
+    if (signo_of(s) == SIGTRAP)
+      throw Error(format("cannot dump the pending signals of pid %d: a process-wide SIGTRAP is pending, which the traps of ckpt's "
+                         "parasite would take for their own: not supported yet",
+                         snap.pid));
+  for (const ThreadSnapshot& t : snap.threads)
+    for (const RawSiginfo& s : t.pending)
+      if (signo_of(s) == SIGTRAP)
+        throw Error(format("cannot dump thread %d of pid %d: it has a SIGTRAP pending, which the traps of ckpt's "
+                           "parasite would take for their own: not supported yet",
+                           t.tid, snap.pid));
+}
+
 void check_snapshot(const ProcessSnapshot& snap) {
   for (const std::string* dir : {&snap.cwd, &snap.root})
     if (dir->ends_with(" (deleted)"))
       throw Error(format("cannot dump pid %d: its directory %s was deleted", snap.pid, dir->c_str()));
+  check_sigtrap(snap);
 }
 
 }  // namespace
@@ -61,13 +95,18 @@ void dump_process(DumpContext& ctx, const compel::Process& process) {
   MemorySnapshot mem =
       snapshot_memory(snap.proc_id, snap.stat, ctx.page_size, *ctx.shared, parent_memory(ctx, process));
   std::vector<int> fds = proc::list_fds(snap.proc_id);
+  std::vector<img::CgroupEntry> cgroups = cgroup::dump_cgroups(snap.proc_id);
 
   image::PagesWriter& pages = ctx.images.open_pages(uint64_t(pid));
   ParasiteReport report = run_parasite(ctx, pid, snap.proc_id, mem, fds, pages);
   mem.mm.set_brk(report.brk);
 
-  for (size_t i = 0; i < snap.threads.size(); ++i)
-    ctx.images.open(image::Kind::Core, uint64_t(snap.threads[i].tid)).write(make_core(snap, i, report));
+  for (size_t i = 0; i < snap.threads.size(); ++i) {
+    img::CoreEntry core = make_core(snap, i, report);
+    if (core.has_process())
+      for (const img::CgroupEntry& e : cgroups) *core.mutable_process()->add_cgroups() = e;
+    ctx.images.open(image::Kind::Core, uint64_t(snap.threads[i].tid)).write(core);
+  }
   write_memory_images(ctx.images, pid, mem, uint32_t(pid));
   ctx.images.open(image::Kind::Fs, uint64_t(pid)).write(make_fs(snap, report));
 

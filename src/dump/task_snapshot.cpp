@@ -127,6 +127,7 @@ ProcessSnapshot snapshot_process(const compel::FrozenTree& tree, const compel::P
   s.pid = process.pid;
   s.proc_id = proc_id_of(process);
   s.state = process.state;
+  s.stop_signal = process.stop_signal;
   pid_t at = s.proc_id;
   std::string stat_path = proc::path(at, "stat"), status_path = proc::path(at, "status");
   s.stat = proc::parse_stat(proc::read_file(stat_path), stat_path);

@@ -45,6 +45,7 @@ struct ProcessSnapshot {
   // empty maps and fds).
   pid_t proc_id = 0;
   compel::TaskState state = compel::TaskState::Running;
+  int stop_signal = 0;  // Stopped: the signal of its group stop
   proc::Stat stat;
   proc::Status status;
   std::vector<RawSiginfo> shared_pending;

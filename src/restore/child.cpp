@@ -178,6 +178,7 @@ void run_task(const TreeRun& run, size_t index, OpenedFiles opened) {
       if (n != 1) _exit(CKPT_RESTORER_EXIT_CHILD_FAILED);  // ckpt gave up
       close(run.go_fd);
     }
+    cgroup::enter(plan.pid, plan.cgroups);
     files::RestoreFdOptions opts;
     opts.shell_job = run.shell_job;
     opts.objects = run.objects;

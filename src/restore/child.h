@@ -3,6 +3,7 @@
 // created by ckpt; every other process by its restored parent, still in this
 // code, so parent and child are real parent and child:
 //
+//   its cgroups                      (cgroup.procs)
 //   session / process group          (setsid, setpgid)
 //   open the file descriptions it owns (shared with its descendants)
 //   create each child with its pid   (clone3 set_tid; zombies end at once)
@@ -22,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "cgroup/cgroup.h"
 #include "files/objects.h"
 #include "restore/restorer_area.h"
 #include "restore/task_files.h"
@@ -43,6 +45,7 @@ struct TaskPlan {
   std::optional<uint32_t> umask;
   std::string comm;
   std::optional<int> oom_score_adj;
+  std::vector<cgroup::Move> cgroups;  // entered first thing: its children start there
   const RestorerArea* area = nullptr;  // null for a zombie
 };
 

@@ -1,6 +1,7 @@
 #include "restore/process_image.h"
 
 #include <linux/filter.h>
+#include <signal.h>
 #include <linux/seccomp.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -74,6 +75,10 @@ void read_core(const image::ImageDir& dir, ProcessImage& p) {
   if (pc.has_task_state() && pc.task_state() == 1)
     throw image::CorruptedImage(dir.path_of(image::Kind::Core, p.pstree.pid()),
                                 "a zombie with a core image (zombies are marked in pstree.img)");
+  if (pc.has_task_state() && pc.task_state() == 2 && pc.has_stop_signal() && pc.stop_signal() != SIGSTOP &&
+      pc.stop_signal() != SIGTSTP && pc.stop_signal() != SIGTTIN && pc.stop_signal() != SIGTTOU)
+    throw image::CorruptedImage(dir.path_of(image::Kind::Core, p.pstree.pid()),
+                                format("stopped by signal %u, which is no stop signal", pc.stop_signal()));
   if (p.core.thread().tid() != p.pstree.pid())
     throw image::CorruptedImage(dir.path_of(image::Kind::Core, p.pstree.pid()),
                                 format("the main thread's core is of thread %u", p.core.thread().tid()));
@@ -267,6 +272,18 @@ TreeImage load_tree_image(const image::ImageDir& dir) {
   }
   check_shared_runs(dir, t);
   return t;
+}
+
+int ProcessImage::stop_signal() const {
+  if (zombie || !core.has_process()) return 0;
+  const img::ProcessCoreEntry& pc = core.process();
+  if (!pc.has_task_state() || pc.task_state() != 2) return 0;
+  int sig = pc.has_stop_signal() ? int(pc.stop_signal()) : SIGSTOP;  // older images: SIGSTOP
+  // Stopped by SIGTSTP, its action was the default one; if the image says
+  // otherwise, the stop signal would run a handler: SIGSTOP stops it.
+  for (const img::SigactionEntry& a : pc.sigactions())
+    if (int(a.signo()) == sig && a.handler() != 0) return SIGSTOP;
+  return sig;
 }
 
 }  // namespace ckpt::restore

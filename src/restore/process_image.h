@@ -39,6 +39,8 @@ struct ProcessImage {
   int zombie_status = 0;
 
   int pid() const { return int(pstree.pid()); }
+  // A process dumped in a group stop: the stop's signal; else 0.
+  int stop_signal() const;
   // Whether a run's pages are in the process's own pages image.
   bool own(const Run& r) const { return r.pages_id == pages_id; }
 };

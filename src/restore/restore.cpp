@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "cgroup/cgroup.h"
 #include "ckpt/error.h"
 #include "ckpt/log.h"
 #include "commands.h"
@@ -245,6 +246,7 @@ int restore_tree(const cli::Options& opts) {
   LOG_INFO("restoring pid %d and %zu more processes from %s", root.pid(), n - 1, dir.path().c_str());
   restore::SessionPlan session = restore::plan_session(root, opts.shell_job);
   std::vector<restore::NodePlan> nodes = check_tree(dir, tree, session);
+  std::vector<std::vector<cgroup::Move>> cgroups = cgroup::plan_restore(tree);
   // The tree's shared memory and deleted files, each made once by ckpt now,
   // before any task (a failure from here on removes the segments made).
   restore::SharedMemory shared = restore::SharedMemory::load(dir, tree);
@@ -293,8 +295,10 @@ int restore_tree(const cli::Options& opts) {
   run.fail_pid = tuning.fail_pid;
   run.go_fd = go.r.get();
   run.go_write_fd = go.w.get();
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n; i++) {
     run.tasks.push_back(task_plan(tree.procs[i], nodes[i], &helpers[i], helper_fd_first, &areas[i]));
+    run.tasks.back().cgroups = cgroups[i];
+  }
 
   BlockChld block_chld;
   Subreaper subreaper;
@@ -333,8 +337,8 @@ int restore_tree(const cli::Options& opts) {
   subreaper.restore();
   tracer.release([&](pid_t pid) {
     for (const ProcessImage& p : tree.procs)
-      if (p.pid() == pid) return p.core.process().has_task_state() && p.core.process().task_state() == 2;
-    return false;
+      if (p.pid() == pid) return p.stop_signal();
+    return 0;
   });
   auto took = std::chrono::steady_clock::now() - started;
   for (size_t i = 0; i < n; i++)

@@ -90,7 +90,7 @@ uint32_t TracedTask::blob_phase() const {
   return t ? __atomic_load_n(&t->phase, __ATOMIC_SEQ_CST) : uint32_t(CKPT_PHASE_CHILD);
 }
 
-void TracedTask::on_status(int status, Clock::time_point deadline) {
+void TracedTask::on_status(int status) {
   if (!seen_) LOG_DEBUG("pid %d exists", pid_);
   seen_ = true;
   Stop s{status};
@@ -103,21 +103,13 @@ void TracedTask::on_status(int status, Clock::time_point deadline) {
     }
     died(s);
   }
-  if (finished_ || held_)
+  if (finished_ || held_ || at_trap_)
     throw Error(format("restored thread %d of pid %d stopped unexpectedly (status 0x%x)", pid_, tgid_, status));
   int sig = s.signal();
-  if (!zombie() && sig == SIGTRAP && blob_phase() == CKPT_PHASE_SIGRETURN) {
-    follow_sigreturn(deadline);
-    held_ = true;
-    return;
-  }
-  if (!zombie() && sig == SIGTRAP && blob_phase() == CKPT_PHASE_EXITING) {
-    // A main thread that exits again: its exit is to be seen (this thread
-    // alone: the others' exits are no business of ours).
-    // (It installed no filters: a thread that had exited has none.)
-    long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACEEXIT;
-    if (ptrace(PTRACE_SETOPTIONS, pid_, 0, opts) < 0 || ptrace(PTRACE_CONT, pid_, 0, 0) < 0)
-      throw sys_error(format("cannot follow thread %d of pid %d to its exit", pid_, tgid_));
+  if (!zombie() && sig == SIGTRAP &&
+      (blob_phase() == CKPT_PHASE_SIGRETURN || blob_phase() == CKPT_PHASE_EXITING)) {
+    // The blob's int3: the tree tracer says when to go on (leave_trap).
+    at_trap_ = true;
     return;
   }
   if (!zombie() && WIFSTOPPED(s.status) && (s.status >> 16) == PTRACE_EVENT_EXIT &&
@@ -133,15 +125,53 @@ void TracedTask::on_status(int status, Clock::time_point deadline) {
   if (ptrace(PTRACE_CONT, pid_, 0, sig) < 0) throw sys_error(format("cannot resume the new task %d", pid_));
 }
 
+void TracedTask::leave_trap(Clock::time_point deadline) {
+  at_trap_ = false;
+  if (blob_phase() == CKPT_PHASE_SIGRETURN) {
+    follow_sigreturn(deadline);
+    held_ = true;
+    return;
+  }
+  // A main thread that exits again: its exit is to be seen (this thread
+  // alone: the others' exits are no business of ours).
+  // (It installed no filters: a thread that had exited has none.)
+  long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACEEXIT;
+  if (ptrace(PTRACE_SETOPTIONS, pid_, 0, opts) < 0 || ptrace(PTRACE_CONT, pid_, 0, 0) < 0)
+    throw sys_error(format("cannot follow thread %d of pid %d to its exit", pid_, tgid_));
+}
+
+namespace {
+
+// What the blob may call between its int3 and rt_sigreturn: put SIGTRAP's
+// action back and queue a SIGTRAP that was pending (pie/restorer/threads.c).
+bool after_trap_syscall(uint64_t nr) {
+  return nr == __NR_rt_sigaction || nr == __NR_rt_sigprocmask || nr == __NR_rt_sigqueueinfo ||
+         nr == __NR_rt_tgsigqueueinfo;
+}
+
+// At most: rt_sigaction, rt_sigprocmask, two queued SIGTRAPs.
+constexpr int kSyscallsAfterTrap = 4;
+
+}  // namespace
+
 void TracedTask::follow_sigreturn(Clock::time_point deadline) {
-  // The int3 is swallowed; the next syscall is rt_sigreturn.
-  if (ptrace(PTRACE_SYSCALL, pid_, 0, 0) < 0) throw sys_error(format("cannot resume the new task %d", pid_));
-  Stop entry = next_syscall_stop(deadline);
-  if (entry.exited()) died(entry);
+  // The int3 is swallowed; the blob's few syscalls after it are let
+  // through, then comes rt_sigreturn.
   __ptrace_syscall_info info{};
-  if (ptrace(PTRACE_GET_SYSCALL_INFO, pid_, sizeof(info), &info) < 0 || info.op != PTRACE_SYSCALL_INFO_ENTRY ||
-      info.entry.nr != __NR_rt_sigreturn)
-    throw Error(format("restore of pid %d failed in the restorer: it did not reach rt_sigreturn", pid_));
+  for (int calls = 0;; calls++) {
+    if (ptrace(PTRACE_SYSCALL, pid_, 0, 0) < 0) throw sys_error(format("cannot resume the new task %d", pid_));
+    Stop entry = next_syscall_stop(deadline);
+    if (entry.exited()) died(entry);
+    if (ptrace(PTRACE_GET_SYSCALL_INFO, pid_, sizeof(info), &info) < 0 || info.op != PTRACE_SYSCALL_INFO_ENTRY)
+      throw Error(format("restore of pid %d failed in the restorer: it did not reach rt_sigreturn", pid_));
+    if (info.entry.nr == __NR_rt_sigreturn) break;
+    if (calls == kSyscallsAfterTrap || !after_trap_syscall(info.entry.nr))
+      throw Error(format("restore of pid %d failed in the restorer: syscall %llu instead of rt_sigreturn", pid_,
+                         (unsigned long long)info.entry.nr));
+    if (ptrace(PTRACE_SYSCALL, pid_, 0, 0) < 0) throw sys_error(format("cannot resume the new task %d", pid_));
+    Stop exit = next_syscall_stop(deadline);
+    if (exit.exited()) died(exit);
+  }
   syscall_insn_ = info.instruction_pointer - 2;
   if (ptrace(PTRACE_SYSCALL, pid_, 0, 0) < 0) throw sys_error(format("cannot resume the new task %d", pid_));
   Stop exit = next_syscall_stop(deadline);
@@ -193,13 +223,61 @@ void TracedTask::remove_area() {
                        (long long)int64_t(after.rax)));
 }
 
-void TracedTask::detach(bool stop) {
+void TracedTask::detach() {
   // Held-back signals are queued again; they stay pending through the
   // detach and reach the process as it runs.
   for (int sig : deferred_signals_) syscall(SYS_tgkill, tgid_, pid_, sig);
-  if (ptrace(PTRACE_DETACH, pid_, 0, stop && !exiting_ ? SIGSTOP : 0) < 0)
-    throw sys_error(format("cannot detach from the restored pid %d", pid_));
+  if (ptrace(PTRACE_DETACH, pid_, 0, 0) < 0) throw sys_error(format("cannot detach from the restored pid %d", pid_));
   detached_ = true;
+}
+
+// The thread is held at the exit of rt_sigreturn with its target mask.
+// With every other signal blocked, a SIGSTOP is the only signal it takes: it
+// is let run into that signal's delivery, where ckpt hands it the dumped
+// stop signal instead (a SIGTSTP, say: the parent's waitpid reports it),
+// with an interrupt pending.  The group stop then begins (reported as
+// PTRACE_EVENT_STOP with that signal), or, if the kernel discarded the
+// signal (SIGTSTP, SIGTTIN and SIGTTOU are discarded in an orphaned process
+// group), the interrupt stops the thread (PTRACE_EVENT_STOP, SIGTRAP) and a
+// SIGSTOP does it.  Back in the stop the thread gets its mask again and is
+// detached: the kernel keeps it stopped, and every other thread, detached
+// later, stops before it takes any pending signal (its stop is pending, and
+// comes first).  No target code runs in between.
+void TracedTask::detach_into_stop(int stop_signal) {
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  // (The stop signal itself must not be blocked: the kernel would queue it
+  // again instead of stopping.)
+  uint64_t mask = 0, all = ~0ull & ~(1ull << (stop_signal - 1));
+  if (ptrace(PTRACE_GETSIGMASK, pid_, sizeof(mask), &mask) < 0 ||
+      ptrace(PTRACE_SETSIGMASK, pid_, sizeof(all), &all) < 0)
+    throw sys_error(format("cannot set the signal mask of the restored thread %d", pid_));
+  auto into_stop = [&](int deliver) {
+    if (syscall(SYS_tgkill, tgid_, pid_, SIGSTOP) < 0 || ptrace(PTRACE_CONT, pid_, 0, 0) < 0)
+      throw sys_error(format("cannot stop the restored pid %d", tgid_));
+    for (;;) {
+      Stop s = wait_stop(deadline);
+      if (s.exited()) died(s);
+      if (s.signal() == SIGSTOP) break;
+      // Another signal on its way in (one sent meanwhile): kept for later.
+      if (s.signal()) deferred_signals_.push_back(s.signal());
+      if (ptrace(PTRACE_CONT, pid_, 0, 0) < 0) throw sys_error(format("cannot stop the restored pid %d", tgid_));
+    }
+    if ((deliver != SIGSTOP && ptrace(PTRACE_INTERRUPT, pid_, 0, 0) < 0) || ptrace(PTRACE_CONT, pid_, 0, deliver) < 0)
+      throw sys_error(format("cannot stop the restored pid %d", tgid_));
+    Stop s = wait_stop(deadline);
+    if (s.exited()) died(s);
+    if (!s.event_stop())
+      throw Error(format("the restored pid %d did not stop (status 0x%x)", tgid_, s.status));
+    return WSTOPSIG(s.status);
+  };
+  if (into_stop(stop_signal) != stop_signal) {
+    LOG_WARN("pid %d: its stop signal %d was discarded (an orphaned process group): it is stopped by SIGSTOP", tgid_,
+             stop_signal);
+    if (into_stop(SIGSTOP) != SIGSTOP) throw Error(format("the restored pid %d did not stop", tgid_));
+  }
+  if (ptrace(PTRACE_SETSIGMASK, pid_, sizeof(mask), &mask) < 0)
+    throw sys_error(format("cannot set the signal mask of the restored thread %d", pid_));
+  detach();
 }
 
 }  // namespace ckpt::restore

@@ -48,6 +48,9 @@ class TracedTask {
   // had exited at dump), waiting for the other threads of its process.
   bool held() const { return held_; }
   bool exiting() const { return exiting_; }
+  // Stopped at the blob's int3, to be let go by leave_trap() (the tree
+  // tracer lets the main thread go last in its process).
+  bool at_trap() const { return at_trap_; }
   // Held with its process's area removed, or (a zombie) ended as it should.
   bool finished() const { return finished_; }
   void mark_finished() { finished_ = true; }
@@ -63,15 +66,22 @@ class TracedTask {
   void seize(bool suspend_seccomp = false);
   // ckpt's rseq registration as the task inherited it (the blob undoes it).
   ckpt_restorer_rseq rseq_config();
-  // One stop or the end of this task, as waitpid reported it.  At the
-  // blob's int3 it follows the task through rt_sigreturn and holds it
-  // (waiting for this task alone).  Throws the task's own error if it died
+  // One stop or the end of this task, as waitpid reported it; at the
+  // blob's int3 the task stays there (at_trap).  Throws the task's own error if it died
   // (or, a zombie, ended otherwise than recorded).
-  void on_status(int status, Clock::time_point deadline);
+  void on_status(int status);
+  // From the int3: follows the thread through rt_sigreturn and holds it, or
+  // (a main thread that had exited at dump) lets it go to its exit.
+  void leave_trap(Clock::time_point deadline);
   // Unmaps the process's restorer area, run from this held thread.
   void remove_area();
-  // Lets the task go as the restored process (stopped if `stop`).
-  void detach(bool stop);
+  // Lets the task go as the restored process.
+  void detach();
+  // Puts this thread's process into the group stop it was dumped in, by
+  // `stop_signal`, before any thread runs target code or takes a pending
+  // signal, then detaches this thread (the others are detached as usual and
+  // join the stop).
+  void detach_into_stop(int stop_signal);
 
  private:
   struct Stop;
@@ -88,6 +98,7 @@ class TracedTask {
   bool seen_ = false;
   bool held_ = false;
   bool exiting_ = false;
+  bool at_trap_ = false;
   bool finished_ = false;
   bool detached_ = false;
   uint64_t syscall_insn_ = 0;

@@ -74,6 +74,27 @@ void TreeTracer::finish_process_if_held(pid_t tgid) {
   LOG_DEBUG("pid %d: every thread in place, restorer removed", tgid);
 }
 
+// Threads at the blob's int3 go on, the main thread last: after its trap
+// it sets SIGTRAP's action and queues the process's pending SIGTRAP, which
+// no later trap of another thread may reset or swallow.  Once every thread
+// is held, the area goes.
+void TreeTracer::advance(pid_t tgid, Clock::time_point deadline) {
+  TracedTask* main = nullptr;
+  bool others_held = true;
+  for (auto& t : tasks_) {
+    if (t->tgid() != tgid || t->zombie()) continue;
+    if (t->pid() == tgid) {
+      main = t.get();
+      continue;
+    }
+    if (t->at_trap()) t->leave_trap(deadline);
+    if (!t->held()) others_held = false;
+  }
+  if (!main || main->finished()) return;
+  if (main->at_trap() && others_held) main->leave_trap(deadline);
+  finish_process_if_held(tgid);
+}
+
 TracedTask* TreeTracer::find(pid_t pid) {
   for (auto& t : tasks_)
     if (t->pid() == pid) return t.get();
@@ -107,7 +128,7 @@ void TreeTracer::run(Clock::time_point deadline) {
         // until they are killed.
         if (!WIFSTOPPED(status) && rank_of(status) < failure->rank) {
           try {
-            t->on_status(status, deadline);
+            t->on_status(status);
           } catch (const Error& e) {
             failure = Failure{rank_of(status), e.what()};
           }
@@ -115,8 +136,8 @@ void TreeTracer::run(Clock::time_point deadline) {
         continue;
       }
       try {
-        t->on_status(status, deadline);
-        if (t->held() && !t->finished()) finish_process_if_held(t->tgid());
+        t->on_status(status);
+        if (!t->zombie()) advance(t->tgid(), deadline);
       } catch (const Error& e) {
         failure = Failure{WIFSTOPPED(status) ? 1 : rank_of(status), e.what()};
         grace_end = Clock::now() + std::chrono::milliseconds(300);
@@ -173,7 +194,7 @@ void TreeTracer::kill_all() {
 void TreeTracer::release_exiting() {
   for (auto& t : tasks_) {
     if (!t->exiting()) continue;
-    t->detach(false);
+    t->detach();
     std::string stat_path = format("/proc/%d/task/%d/stat", t->tgid(), t->pid());
     auto deadline = Clock::now() + std::chrono::seconds(2);
     for (;;) {
@@ -190,6 +211,32 @@ void TreeTracer::release_exiting() {
       }
       sched_yield();
     }
+  }
+}
+
+// The threads detached after the first take their part in the stop when
+// they run; restore returns only then, so that a SIGCONT sent right after
+// it finds the process stopped.
+void TreeTracer::await_stopped(pid_t pid) {
+  auto deadline = Clock::now() + std::chrono::seconds(5);
+  for (;;) {
+    bool all = true;
+    for (const auto& t : tasks_) {
+      if (t->tgid() != pid || t->zombie()) continue;
+      std::string path = format("/proc/%d/task/%d/stat", pid, t->pid());
+      try {
+        char state = proc::parse_stat(proc::read_file(path), path).state;
+        if (state != 'T' && state != 'Z' && state != 'X') all = false;
+      } catch (const std::exception&) {
+        // gone (a thread that exited again)
+      }
+    }
+    if (all) return;
+    if (Clock::now() >= deadline) {
+      LOG_WARN("pid %d: not every thread has stopped yet", pid);
+      return;
+    }
+    sched_yield();
   }
 }
 

@@ -1,7 +1,8 @@
 // ckpt's side of a whole restored tree: every task is traced (the root by
 // PTRACE_SEIZE, the other processes and threads from birth through
 // PTRACE_O_TRACEFORK and TRACECLONE), each thread is followed to its final
-// rt_sigreturn and held there, stopped; once every thread of a process is
+// rt_sigreturn and held there, stopped (the main thread's trap is let go
+// last in its process); once every thread of a process is
 // held, its restorer area is removed.  Only when every task is held and every zombie has
 // ended are they all let go, children before parents: no task runs target
 // code while another is half-made (a parent's wait4 never meets a child
@@ -15,6 +16,7 @@
 
 #include <sys/types.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <vector>
@@ -41,20 +43,38 @@ class TreeTracer {
   // telling error of the tasks that died (a task's own message rather than
   // the SIGKILL its parent's death gave its children).
   void run(Clock::time_point deadline);
-  // Detaches every live task, children before parents; `stopped(pid)` says
-  // whether a process was dumped stopped (it is detached with SIGSTOP).
-  // Main threads that exit again go first, and are zombies before any
-  // other task runs: the process finds its leader as it left it.
-  template <typename Stopped>
-  void release(Stopped stopped) {
+  // Detaches every live task, children before parents; `stop_signal(pid)`
+  // is the signal of the group stop a process was dumped in (0: it ran):
+  // such a process is put back into its stop first (detach_into_stop), and
+  // release returns once all its threads are stopped.  Main threads that
+  // exit again go first, and are zombies before any other task runs: the
+  // process finds its leader as it left it.
+  template <typename StopSignal>
+  void release(StopSignal stop_signal) {
     release_exiting();
-    for (auto it = tasks_.rbegin(); it != tasks_.rend(); ++it)
-      if (!(*it)->zombie() && !(*it)->detached()) (*it)->detach(stopped((*it)->tgid()));
+    std::vector<pid_t> stopped;
+    for (auto it = tasks_.rbegin(); it != tasks_.rend(); ++it) {
+      TracedTask& t = **it;
+      if (t.zombie() || t.detached()) continue;
+      int sig = stop_signal(t.tgid());
+      if (sig && std::find(stopped.begin(), stopped.end(), t.tgid()) == stopped.end()) {
+        t.detach_into_stop(sig);
+        stopped.push_back(t.tgid());
+      } else {
+        t.detach();
+      }
+    }
     released_ = true;
+    for (pid_t pid : stopped) await_stopped(pid);
   }
 
  private:
   void release_exiting();
+  // Waits (bounded) until every thread of pid is in its group stop.
+  void await_stopped(pid_t pid);
+  // Lets the threads of `tgid` go on from the blob's int3 (the main thread
+  // last) and removes its area once all are held.
+  void advance(pid_t tgid, Clock::time_point deadline);
   // Removes the area of `tgid` once all its threads are held.
   void finish_process_if_held(pid_t tgid);
   TracedTask* find(pid_t pid);

@@ -22,9 +22,19 @@
 //   churn          30 dumps --leave-running in a row, each leaving the
 //                  process running, none of its tasks stopped or traced;
 //                  then a plain dump, restore -d, verdict
+//   stopped-dump   the program is stopped (SIGSTOP) before the dump, which
+//                  kills it; after restore -d it must be stopped again (every
+//                  task in state T, none traced, the stop reported to its
+//                  parent by waitpid WUNTRACED), continue on SIGCONT (reported
+//                  with WCONTINUED), and then give its verdict on SIGTERM
+//   stopped-leave-running  the same around a dump --leave-running: the
+//                  original must stay stopped, continue and pass; then the
+//                  restored one the same way
 //   refused        the dump must fail, its error name the pid and hold every
 //                  --expect TEXT; the program must run on untouched (not
 //                  stopped, not traced) and pass its own check; no images
+//   restore-refused  dump (kills), then the restore must fail, its error
+//                  hold every --expect TEXT, and leave no process behind
 //
 // --dump-arg ARG (repeatable) is added to every dump.
 // Every mode also compares what /proc says about the whole tree (every
@@ -32,6 +42,10 @@
 // should be unchanged in that mode (proc_snapshot.h); any difference but
 // the legitimate ones fails.  --snapshot-skip PATTERN (repeatable) leaves
 // out matching fields for one test (say why where the test is registered).
+// --before-restore CMD is run (sh -c, in the work dir) before each restore,
+// and must succeed; --cleanup CMD (sh -c, in the work dir) when the driver
+// ends, after the test's processes are gone, whatever the outcome (for
+// tests that make objects outside the work dir, such as cgroups).
 // The driver is a child subreaper, so a process restored with -d becomes its
 // child and its exit status is the verdict.  Every wait is bounded.
 #include <dirent.h>
@@ -67,8 +81,9 @@ struct Failure : std::runtime_error {
 struct Config {
   std::string ckpt, prog, mode = "plain", workdir;
   std::vector<std::string> dump_args;  // --dump-arg, added to every dump
-  std::vector<std::string> expect;     // --expect, in the refused dump's error
+  std::vector<std::string> expect;     // --expect, in the refused dump's (or restore's) error
   std::vector<std::string> snapshot_skip;  // --snapshot-skip, fields this test leaves out
+  std::string before_restore, cleanup;  // --before-restore, --cleanup
 };
 
 double now() {
@@ -154,7 +169,14 @@ class Driver {
   explicit Driver(Config c) : cfg_(std::move(c)) {
     out_ = cfg_.workdir + "/out.txt";
   }
-  ~Driver() { kill_leftovers(); }
+  ~Driver() {
+    kill_leftovers();
+    try {
+      if (!cfg_.cleanup.empty() && !shell(cfg_.cleanup, "--cleanup")) printf("(--cleanup failed)\n");
+    } catch (const Failure& f) {
+      printf("(--cleanup failed: %s)\n", f.what());
+    }
+  }
 
   void run() {
     const std::string& m = cfg_.mode;
@@ -168,7 +190,10 @@ class Driver {
     else if (m == "fail-cleanup") fail_cleanup();
     else if (m == "churn") churn();
     else if (m == "stopped") stopped();
+    else if (m == "stopped-dump") stopped_dump(false);
+    else if (m == "stopped-leave-running") stopped_dump(true);
     else if (m == "refused") refused();
+    else if (m == "restore-refused") restore_refused();
     else failf("unknown mode " + m);
   }
 
@@ -230,6 +255,95 @@ class Driver {
     kill(pid, SIGCONT);
     expect_same_as_first(pid, "after SIGSTOP and SIGCONT");
     verdict(pid);
+  }
+
+  // --- stopped processes (stopped-dump, stopped-leave-running) -----------
+
+  // Every task of pid in state T (a job-control stop, not a tracing stop
+  // 't'), none traced.
+  bool stopped_untraced(pid_t pid, std::string* why) {
+    std::vector<std::string> tids = tasks_of(pid);
+    if (tids.empty()) return *why = "it is gone", false;
+    for (const std::string& tid : tids) {
+      std::string status = slurp("/proc/" + std::to_string(pid) + "/task/" + tid + "/status");
+      size_t st = status.find("\nState:\t");
+      size_t tr = status.find("\nTracerPid:\t");
+      if (st == std::string::npos || tr == std::string::npos) continue;  // a thread that just ended
+      char state = status[st + 8];
+      long tracer = std::atol(status.c_str() + tr + 12);
+      if (state != 'T' || tracer != 0)
+        return *why = "task " + tid + " is in state " + state + " with TracerPid " + std::to_string(tracer), false;
+    }
+    return true;
+  }
+
+  // Waits (bounded) for waitpid(pid, `flags` | WNOHANG) to report it; its
+  // status.  A stop of a restored process may have been sent to ckpt, its
+  // parent then: short sleeps, not just SIGCHLD.
+  int await_report(pid_t pid, int flags, const std::string& what) {
+    double deadline = now() + 30;
+    for (;;) {
+      int status;
+      pid_t r = waitpid(pid, &status, flags | WNOHANG);
+      if (r == pid) return status;
+      if (r < 0) failf("waitpid(" + std::to_string(pid) + ") for " + what + ": " + strerror(errno));
+      if (now() > deadline) failf("pid " + std::to_string(pid) + ": no " + what + " reported within 30 s");
+      sigset_t chld;
+      sigemptyset(&chld);
+      sigaddset(&chld, SIGCHLD);
+      timespec ts{0, 20 * 1000 * 1000};
+      sigtimedwait(&chld, nullptr, &ts);
+    }
+  }
+
+  // Stops pid with SIGSTOP and waits until its parent (us) sees it stopped.
+  void stop_target(pid_t pid) {
+    kill(pid, SIGSTOP);
+    int status = await_report(pid, WUNTRACED, "stop");
+    if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGSTOP)
+      failf("pid " + std::to_string(pid) + " " + describe_status(status) + " instead of stopping");
+    std::string why;
+    double deadline = now() + 30;
+    while (!stopped_untraced(pid, &why)) {  // each thread takes part in the stop
+      if (now() > deadline) failf("pid " + std::to_string(pid) + " did not stop: " + why);
+      usleep(10000);
+    }
+  }
+
+  // The stopped pid (restored or left by the dump): stopped, untraced, its
+  // stop reported to us if `reported`; then SIGCONT, reported as continued,
+  // and the verdict.
+  void continue_stopped(pid_t pid, bool reported, const std::string& when) {
+    std::string why;
+    if (!stopped_untraced(pid, &why)) failf(when + ": pid " + std::to_string(pid) + " is not stopped: " + why);
+    if (reported) {
+      int status = await_report(pid, WUNTRACED, "stop");
+      if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGSTOP)
+        failf(when + ": pid " + std::to_string(pid) + " " + describe_status(status) + " (want stopped by SIGSTOP)");
+    }
+    if (kill(pid, SIGCONT) != 0) failf("cannot SIGCONT pid " + std::to_string(pid));
+    int status = await_report(pid, WCONTINUED, "continue");
+    if (!WIFCONTINUED(status)) failf(when + ": pid " + std::to_string(pid) + " " + describe_status(status));
+    printf("%s: pid %d was stopped, and continued on SIGCONT\n", when.c_str(), pid);
+    verdict(pid);
+  }
+
+  void stopped_dump(bool leave_running) {
+    pid_t pid = start_target();
+    stop_target(pid);
+    take_first_snapshot(pid);
+    if (leave_running) {
+      dump(pid, "img", {"--leave-running"});
+      expect_same_as_first(pid, "the original after the dump --leave-running");
+      // The stop we collected before the dump is not reported again.
+      continue_stopped(pid, false, "after the dump --leave-running");
+    } else {
+      dump(pid, "img", {});
+      expect_gone(pid);
+    }
+    restore_detached("img", pid, true);
+    expect_same_as_first(pid, "after the restore");
+    continue_stopped(pid, true, "after the restore");
   }
 
   // A process that keeps creating and ending threads, dumped again and
@@ -359,13 +473,31 @@ class Driver {
     want.push_back("of pid " + std::to_string(pid) + ":");
     for (const std::string& w : want)
       if (log.find(w) == std::string::npos) failf("the dump's error does not say '" + w + "':\n" + log);
-    std::string status = slurp("/proc/" + std::to_string(pid) + "/status");
-    if (status.find("TracerPid:\t0\n") == std::string::npos || status.find("State:\tS") == std::string::npos)
-      failf("after the refused dump pid " + std::to_string(pid) + " is not as it was:\n" + status);
+    // Not stopped, not traced; running (R) or back in its wait (S): a dump
+    // refused right after the freeze lets it go just before this look.
+    expect_running(pid, "after the refused dump");
     if (access((cfg_.workdir + "/img/inventory.img").c_str(), F_OK) == 0) failf("the refused dump left an inventory");
     printf("dump refused as expected\n");
     expect_same_as_first(pid, "after the refused dump");
     verdict(pid);
+  }
+
+  void restore_refused() {
+    pid_t pid = start_target();
+    dump(pid, "img", {});
+    expect_gone(pid);
+    before_restore();
+    int rc = run_ckpt({"restore", "-D", cfg_.workdir + "/img", "-d", "-v4"}, "restore");
+    std::string log = ckpt_log();
+    if (rc == 0) failf("the restore of pid " + std::to_string(pid) + " succeeded; it should have been refused");
+    std::vector<std::string> want = cfg_.expect;
+    want.push_back("pid " + std::to_string(pid));
+    for (const std::string& w : want)
+      if (log.find(w) == std::string::npos) failf("the restore's error does not say '" + w + "':\n" + log);
+    std::vector<pid_t> kids = children();
+    if (!kids.empty()) failf("after the refused restore the driver has children, the first " + std::to_string(kids[0]));
+    if (kill(pid, 0) == 0) failf("pid " + std::to_string(pid) + " exists after the refused restore");
+    printf("restore refused as expected, nothing left behind\n");
   }
 
   // --- /proc snapshots ------------------------------------------------------
@@ -422,6 +554,34 @@ class Driver {
   }
 
   // --- steps ---------------------------------------------------------------
+
+  // `sh -c CMD` in the work dir, bounded; false if it failed.
+  bool shell(const std::string& cmd, const std::string& what) {
+    pid_t pid = fork();
+    if (pid < 0) failf("fork failed");
+    if (pid == 0) {
+      if (chdir(cfg_.workdir.c_str()) != 0) _exit(126);
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      execl("/bin/sh", "sh", "-c", cmd.c_str(), (char*)nullptr);
+      _exit(127);
+    }
+    printf("$ (%s) %s\n", what.c_str(), cmd.c_str());
+    int status;
+    if (!wait_child(pid, 60, &status)) {
+      kill(pid, SIGKILL);
+      wait_child(pid, 10, &status);
+      return false;
+    }
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }
+
+  void before_restore() {
+    if (!cfg_.before_restore.empty() && !shell(cfg_.before_restore, "--before-restore"))
+      failf("--before-restore '" + cfg_.before_restore + "' failed");
+  }
+
 
   pid_t start_target() {
     pid_t pid = fork();
@@ -503,7 +663,10 @@ class Driver {
 
   size_t mark_ = 0;
 
-  void restore_detached(const std::string& dir, pid_t pid) {
+  // `stopped`: the process was dumped stopped (checked by the caller);
+  // otherwise ckpt's hold must have left no trace: it runs, untraced.
+  void restore_detached(const std::string& dir, pid_t pid, bool stopped = false) {
+    before_restore();
     mark_ = slurp(out_).size();
     std::string pidfile = cfg_.workdir + "/restored.pid";
     int rc = run_ckpt({"restore", "-D", cfg_.workdir + "/" + dir, "-d", "--pidfile", pidfile, "-v4"}, "restore");
@@ -511,6 +674,7 @@ class Driver {
     int got = std::atoi(slurp(pidfile).c_str());
     if (got != pid) failf("restored pid is " + std::to_string(got) + ", want " + std::to_string(pid));
     if (!alive(pid)) failf("restored pid " + std::to_string(pid) + " is not running\n" + slurp(out_));
+    if (!stopped) expect_running(pid, "after the restore");
   }
 
   // SIGTERM the process (our child, directly or through the subreaper) and
@@ -642,6 +806,8 @@ Config parse(int argc, char** argv) {
     else if (a == "--dump-arg") c.dump_args.push_back(next());
     else if (a == "--expect") c.expect.push_back(next());
     else if (a == "--snapshot-skip") c.snapshot_skip.push_back(next());
+    else if (a == "--before-restore") c.before_restore = next();
+    else if (a == "--cleanup") c.cleanup = next();
     else failf("unknown argument " + a);
   }
   if (c.ckpt.empty() || c.prog.empty()) failf("usage: rt_driver --ckpt PATH --prog PATH [--mode MODE] [--workdir DIR]");

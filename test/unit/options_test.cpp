@@ -85,6 +85,15 @@ TEST(Options, Errors) {
   EXPECT_EQ(error_of({}), "no command given");
 }
 
+// Restoring file locks is a later feature: the option is refused by name,
+// never accepted and ignored.
+TEST(Options, FileLocksNotSupportedYet) {
+  const std::string refused = "option '--file-locks' is not supported yet";
+  EXPECT_EQ(error_of({"dump", "-t", "1", "-D", "d", "--file-locks"}).substr(0, refused.size()), refused);
+  EXPECT_EQ(error_of({"restore", "-D", "d", "--file-locks"}).substr(0, refused.size()), refused);
+  EXPECT_EQ(error_of({"check", "--file-locks"}), "option '--file-locks' does not apply to check");
+}
+
 TEST(Options, Help) {
   EXPECT_EQ(parse_args({"dump", "--help"}).help_for, Command::Dump);
   EXPECT_EQ(parse_args({"--help"}).command, Command::Help);

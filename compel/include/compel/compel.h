@@ -73,6 +73,9 @@ struct Process {
   // a process pidfd fail; /proc/PID/task/TID/..., process_vm_readv(TID) and
   // a PIDFD_THREAD pidfd of TID work.
   std::vector<Thread> threads;
+  // Stopped: the signal of its group stop (SIGSTOP, SIGTSTP, SIGTTIN,
+  // SIGTTOU), which its parent's waitpid(WUNTRACED) reports.
+  int stop_signal = 0;
 };
 
 // The registers of a stopped thread.
