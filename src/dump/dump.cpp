@@ -82,7 +82,6 @@ int run_dump(const cli::Options& opts) {
   dump::PendingImages images(dir);
   uint64_t page_size = uint64_t(sysconf(_SC_PAGESIZE));
   dump::SharedObjects shared(page_size, opts.ghost_limit);
-  files::FileTable files({.shell_job = opts.shell_job, .objects = &shared});
 
   compel::FrozenTree tree = compel::FrozenTree::seize(root);
   timespec frozen;
@@ -91,6 +90,8 @@ int run_dump(const cli::Options& opts) {
   LOG_INFO("Froze %zu processes", tree.processes().size());
   dump::check_supported(tree, root);
   refuse_unrestorable(tree, root);
+  files::TreeTasks tasks = dump::tree_tasks(tree);
+  files::FileTable files({.shell_job = opts.shell_job, .objects = &shared, .tree = &tasks});
 
   dump::DumpContext ctx{opts, tree, images, files, page_size, {}, &shared, {}};
   // One process at a time, parents first: each is infected, asked and cured
@@ -104,6 +105,8 @@ int run_dump(const cli::Options& opts) {
     }
     dump::dump_process(ctx, p);
   }
+  files.check_proc_sharing(dump::parents_of(tree));
+  shared.check_ghost_dirs();
 
   // Shared memory and deleted files once for the tree, read while it is
   // still frozen.

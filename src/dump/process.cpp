@@ -74,11 +74,25 @@ void check_sigtrap(const ProcessSnapshot& snap) {
                            t.tid, snap.pid));
 }
 
-void check_snapshot(const ProcessSnapshot& snap) {
-  for (const std::string* dir : {&snap.cwd, &snap.root})
-    if (dir->ends_with(" (deleted)"))
-      throw Error(format("cannot dump pid %d: its directory %s was deleted", snap.pid, dir->c_str()));
-  check_sigtrap(snap);
+// A working directory or root that was deleted (rmdir after chdir or
+// chroot) is saved as a ghost directory, made again at restore.  Recorded
+// before the parasite goes in: a refusal leaves the process as it was.
+void record_deleted_dirs(DumpContext& ctx, const ProcessSnapshot& snap, img::FsEntry& fs) {
+  struct Dir {
+    const std::string& shown;
+    const char* link;
+    const char* what;
+    void (img::FsEntry::*set)(uint32_t);
+  };
+  for (const Dir& d : {Dir{snap.cwd, "cwd", "working directory", &img::FsEntry::set_cwd_ghost_id},
+                       Dir{snap.root, "root", "root", &img::FsEntry::set_root_ghost_id}}) {
+    if (!d.shown.ends_with(" (deleted)")) continue;
+    try {
+      (fs.*d.set)(ctx.shared->ghost_dir(snap.proc_id, d.link, d.shown));
+    } catch (const Error& e) {
+      throw Error(format("cannot dump pid %d: its %s %s: %s", snap.pid, d.what, d.shown.c_str(), e.what()));
+    }
+  }
 }
 
 }  // namespace
@@ -89,7 +103,9 @@ void dump_process(DumpContext& ctx, const compel::Process& process) {
   // From outside first: registers and signals before the parasite changes
   // them, areas and fds before it adds its own.
   ProcessSnapshot snap = snapshot_process(ctx.tree, process);
-  check_snapshot(snap);
+  check_sigtrap(snap);
+  img::FsEntry deleted_dirs;
+  record_deleted_dirs(ctx, snap, deleted_dirs);
   // (With its main thread gone, /proc shows the process through a live
   // thread; messages from these then name that thread.)
   MemorySnapshot mem =
@@ -108,7 +124,9 @@ void dump_process(DumpContext& ctx, const compel::Process& process) {
     ctx.images.open(image::Kind::Core, uint64_t(snap.threads[i].tid)).write(core);
   }
   write_memory_images(ctx.images, pid, mem, uint32_t(pid));
-  ctx.images.open(image::Kind::Fs, uint64_t(pid)).write(make_fs(snap, report));
+  img::FsEntry fs = make_fs(snap, report);
+  fs.MergeFrom(deleted_dirs);
+  ctx.images.open(image::Kind::Fs, uint64_t(pid)).write(fs);
 
   ctx.stats.vmas += mem.vmas.size();
   ctx.stats.pages += mem.plan.pages();

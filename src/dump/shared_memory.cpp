@@ -7,6 +7,9 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <set>
+
 #include "ckpt/error.h"
 #include "ckpt/log.h"
 #include "proc/read.h"
@@ -166,7 +169,7 @@ void SharedObjects::add_area(pid_t pid, const proc::MapsEntry& area, const struc
       }
       std::string why = ghost_refusal(area.name, st);
       if (!why.empty()) throw mem::area_error(area, pid, "its file " + why);
-      e.set_ghost_id(new_ghost(area.name, st, open_area_object(pid, area)).head.id());
+      e.set_ghost_id(new_ghost(pid, area.name, st, open_area_object(pid, area)).head.id());
       break;
     }
   }
@@ -191,15 +194,43 @@ std::string SharedObjects::ghost_refusal(const std::string& path, const struct s
   if (st.st_nlink > 0)
     return format("%s was deleted but the file still has %llu other name(s); that is not supported yet", path.c_str(),
                   (unsigned long long)st.st_nlink);
-  if (uint64_t(st.st_size) > ghost_limit_)
+  if (S_ISREG(st.st_mode) && uint64_t(st.st_size) > ghost_limit_)
     return format("%s was deleted and is %lld bytes, more than the ghost file limit of %llu bytes "
                   "(dump --ghost-limit)",
                   path.c_str(), (long long)st.st_size, (unsigned long long)ghost_limit_);
   return "";
 }
 
-SharedObjects::Ghost& SharedObjects::new_ghost(const std::string& path, const struct stat& st, UniqueFd fd) {
+namespace {
+
+// A deleted directory's ancestors that were deleted too (an rmdir'ed tree),
+// the parent first, found through ".." (which a deleted directory still
+// has) up to the first one with a link left.
+void add_deleted_parents(img::GhostHead& head, int dir) {
+  UniqueFd at(fcntl(dir, F_DUPFD_CLOEXEC, 0));
+  size_t depth = size_t(std::count(head.path().begin(), head.path().end(), '/'));
+  for (size_t i = 1; at && i < depth; i++) {
+    UniqueFd parent(openat(at.get(), "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    struct stat st;
+    if (!parent || fstat(parent.get(), &st) < 0)
+      throw sys_error("cannot read the parent of the deleted directory " + head.path());
+    if (st.st_nlink > 0) return;
+    img::GhostDirParent* p = head.add_deleted_parents();
+    p->set_mode(st.st_mode);
+    p->set_uid(st.st_uid);
+    p->set_gid(st.st_gid);
+    p->set_dev(st.st_dev);
+    p->set_ino(st.st_ino);
+    at = std::move(parent);
+  }
+}
+
+}  // namespace
+
+SharedObjects::Ghost& SharedObjects::new_ghost(pid_t user, const std::string& path, const struct stat& st,
+                                               UniqueFd fd) {
   Ghost g;
+  g.user = user;
   g.head.set_id(uint32_t(ghosts_.size() + 1));
   g.head.set_path(path);
   g.head.set_mode(st.st_mode);
@@ -209,6 +240,7 @@ SharedObjects::Ghost& SharedObjects::new_ghost(const std::string& path, const st
   g.head.set_mtime_ns(mtime_ns(st));
   g.head.set_dev(st.st_dev);
   g.head.set_ino(st.st_ino);
+  if (S_ISDIR(st.st_mode)) add_deleted_parents(g.head, fd.get());
   g.fd = std::move(fd);
   ghost_index_[{st.st_dev, st.st_ino}] = ghosts_.size();
   ghosts_.push_back(std::move(g));
@@ -221,7 +253,38 @@ uint32_t SharedObjects::ghost(const files::OpenFd& fd) {
   std::string path = fd.link.substr(0, fd.link.size() - std::string(" (deleted)").size());
   std::string why = ghost_refusal(path, fd.st);
   if (!why.empty()) throw Error(why);
-  return new_ghost(path, fd.st, files::reopen_fd(fd.file.get(), O_RDONLY, "the deleted file " + path)).head.id();
+  return new_ghost(fd.pid, path, fd.st, files::reopen_fd(fd.file.get(), O_RDONLY, "the deleted file " + path)).head.id();
+}
+
+uint32_t SharedObjects::ghost_dir(pid_t pid, const char* link, const std::string& shown) {
+  std::string path = shown.substr(0, shown.size() - std::string(" (deleted)").size());
+  std::string proc_link = proc::path(pid, link);
+  UniqueFd fd(::open(proc_link.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  struct stat st;
+  if (!fd || fstat(fd.get(), &st) < 0) throw sys_error("cannot open " + proc_link);
+  if (path.empty() || path[0] != '/') throw Error("its deleted directory has no path (" + shown + ")");
+  auto it = ghost_index_.find({st.st_dev, st.st_ino});
+  if (it != ghost_index_.end()) return ghosts_[it->second].head.id();
+  std::string why = ghost_refusal(path, st);
+  if (!why.empty()) throw Error(why);
+  return new_ghost(pid, path, st, std::move(fd)).head.id();
+}
+
+void SharedObjects::check_ghost_dirs() const {
+  std::set<std::string> deleted_dirs;
+  for (const Ghost& g : ghosts_)
+    if (S_ISDIR(g.head.mode()))
+      for (const std::string& p : mem::deleted_dir_paths(g.head.path(), g.head.deleted_parents_size()))
+        deleted_dirs.insert(p);
+  for (const Ghost& g : ghosts_) {
+    if (S_ISDIR(g.head.mode())) continue;
+    std::string dir = mem::parent_dir(g.head.path());
+    struct stat st;
+    if (deleted_dirs.count(dir) || (stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode))) continue;
+    throw Error(format("cannot dump the deleted file %s of pid %d: its directory %s is gone too, and is not a "
+                       "working directory or root of the tree; not supported yet",
+                       g.head.path().c_str(), g.user, dir.c_str()));
+  }
 }
 
 void SharedObjects::write_shmem(PendingImages& images, Shmem& s) {
@@ -265,6 +328,11 @@ void SharedObjects::write_ghost(PendingImages& images, Ghost& g) {
   img::GhostRecord rec;
   *rec.mutable_head() = head;
   w.write(rec);
+  if (S_ISDIR(head.mode())) {
+    LOG_INFO("the deleted directory %s (ghost %u, %d deleted parents)", head.path().c_str(), head.id(),
+             head.deleted_parents_size());
+    return;
+  }
   uint64_t saved = 0;
   std::string buffer;
   for (const mem::PageRange& r : mem::file_data_ranges(g.fd.get(), 0, head.size(), page_size_, what)) {

@@ -4,6 +4,8 @@
 //   shmem objects, by inode: MAP_SHARED|MAP_ANONYMOUS memory, memfds, SysV
 //     segments -> shmem-ID.img (head, runs) + shmem-pages-ID.img (the pages)
 //   deleted files, by inode -> ghost-ID.img (head, content)
+//   deleted directories (a cwd, a root, an fd), by inode -> ghost-ID.img
+//     (head only: a deleted directory is empty)
 //
 // Areas (VmaEntry.shmem_id / ghost_id) and fds (MemfdFileEntry.shmem_id,
 // RegFileEntry.ghost_id) name them by id.  Of shared anonymous memory only
@@ -45,6 +47,16 @@ class SharedObjects final : public files::DumpObjects {
 
   uint32_t memfd(const files::OpenFd& fd) override;
   uint32_t ghost(const files::OpenFd& fd) override;
+  // The ghost id of the deleted directory that is the working directory or
+  // root of `pid`: `link` is "cwd" or "root" (of /proc/PID), `shown` what the
+  // link reads ("PATH (deleted)").  Throws Error with the reason alone.
+  uint32_t ghost_dir(pid_t pid, const char* link, const std::string& shown);
+
+  // After the last process: every deleted file's directory is still there,
+  // or is a deleted directory of the tree (a ghost directory or a deleted
+  // ancestor of one), made again before it at restore.  Throws "cannot dump
+  // the deleted file PATH of pid P: ..." otherwise.
+  void check_ghost_dirs() const;
 
   // shmem-ID.img and shmem-pages-ID.img of every shmem object, ghost-ID.img
   // of every deleted file, their content read now.
@@ -59,6 +71,7 @@ class SharedObjects final : public files::DumpObjects {
   struct Ghost {
     img::GhostHead head;
     UniqueFd fd;
+    pid_t user = 0;  // the first process that holds it, for messages
   };
   // (kind, dev, ino): SysV segments are shmem files whose inode number is
   // their id, on the same internal mount as the others.
@@ -68,7 +81,7 @@ class SharedObjects final : public files::DumpObjects {
   Shmem& new_shmem(const Key& key, img::ShmemKind kind, const struct stat& st, UniqueFd fd);
   // Why a deleted file cannot be saved ("" if it can).
   std::string ghost_refusal(const std::string& path, const struct stat& st) const;
-  Ghost& new_ghost(const std::string& path, const struct stat& st, UniqueFd fd);
+  Ghost& new_ghost(pid_t user, const std::string& path, const struct stat& st, UniqueFd fd);
   img::SysvShmEntry sysv_state(pid_t pid, const proc::MapsEntry& area, int shmid, int fd) const;
   void write_shmem(PendingImages& images, Shmem& s);
   void write_ghost(PendingImages& images, Ghost& g);

@@ -78,4 +78,20 @@ void write_pstree(PendingImages& images, const compel::FrozenTree& tree, pid_t r
   }
 }
 
+files::TreeTasks tree_tasks(const compel::FrozenTree& tree) {
+  files::TreeTasks tasks;
+  for (const compel::Process& p : tree.processes()) {
+    tasks.processes.insert(p.pid);
+    for (const compel::Thread& t : p.threads)
+      if (t.tid != p.pid) tasks.threads.insert(t.tid);
+  }
+  return tasks;
+}
+
+std::map<pid_t, pid_t> parents_of(const compel::FrozenTree& tree) {
+  std::map<pid_t, pid_t> parents;
+  for (const compel::Process& p : tree.processes()) parents[p.pid] = p.ppid;
+  return parents;
+}
+
 }  // namespace ckpt::dump

@@ -56,6 +56,7 @@ uint32_t FileTable::id_of(const OpenFd& fd, pid_t pid) {
   if (!keep) throw sys_error("cannot duplicate a stolen fd");
   known_.insert(at, {std::move(keep), entry.id()});
   entries_.push_back(std::move(entry));
+  users_.push_back({pid, fd.fd, {}});
   return entries_.back().id();
 }
 
@@ -66,6 +67,7 @@ std::vector<img::FdinfoEntry> FileTable::add_process(pid_t pid, std::vector<Open
     e.set_fd(uint32_t(fd.fd));
     try {
       e.set_id(id_of(fd, pid));
+      users_[e.id() - 1].pids.insert(pid);
     } catch (const Error& err) {
       throw Error(format("cannot dump fd %d of pid %d: %s", fd.fd, pid, err.what()));
     }
@@ -73,6 +75,29 @@ std::vector<img::FdinfoEntry> FileTable::add_process(pid_t pid, std::vector<Open
     result.push_back(std::move(e));
   }
   return result;
+}
+
+void FileTable::check_proc_sharing(const std::map<pid_t, pid_t>& parent_of) const {
+  auto is_self_or_ancestor = [&](pid_t q, pid_t of) {
+    for (pid_t p = of;;) {
+      if (p == q) return true;
+      auto it = parent_of.find(p);
+      if (it == parent_of.end()) return false;
+      p = it->second;
+    }
+  };
+  for (size_t i = 0; i < entries_.size(); i++) {
+    const img::FileEntry& e = entries_[i];
+    const Users& u = users_[i];
+    if (!e.has_reg() || !e.reg().proc_in_tree() || u.pids.size() < 2) continue;
+    pid_t q = pid_t(e.reg().proc_pid());
+    for (pid_t user : u.pids)
+      if (!is_self_or_ancestor(q, user))
+        throw Error(format("cannot dump fd %d of pid %d: its description of %s is shared with other processes "
+                           "of the tree, and pid %d, which it names, is neither pid %d nor an ancestor of it (a "
+                           "shared description is opened before its users are forked); not supported yet",
+                           u.first_fd, u.first_pid, e.reg().identity().path().c_str(), q, user));
+  }
 }
 
 }  // namespace ckpt::files

@@ -23,10 +23,22 @@ namespace ckpt::files {
 class DumpObjects;
 struct RestoreObjects;
 
+// The tasks of the dumped tree, for fds on their /proc entries: those of a
+// process are opened again once the restored process exists; those of a
+// thread other than a main thread are refused (the restorer blob makes
+// threads, after every fd is in place).
+struct TreeTasks {
+  std::set<pid_t> processes;      // pids, zombies included
+  std::set<pid_t> threads;        // tids of the other threads
+};
+
 struct DumpFdOptions {
   bool shell_job = false;         // a terminal fd becomes FILE_TTY_STDIO
   // Where memfds and deleted files are recorded; without it they are refused.
   DumpObjects* objects = nullptr;
+  // Without it, /proc/PID entries are all taken as of processes outside
+  // the tree.
+  const TreeTasks* tree = nullptr;
 };
 
 // Every open file description of the tree, each once.  Fds that share a
@@ -50,6 +62,13 @@ class FileTable {
 
   const std::vector<img::FileEntry>& entries() const { return entries_; }
 
+  // After the last process: a description on /proc/Q/... of a process Q of
+  // the tree that several processes share is opened at restore by their
+  // common ancestor before it forks them, so Q must exist by then: Q must be
+  // every user or an ancestor of it.  `parent_of` maps each pid of the tree
+  // to its parent.  Throws "cannot dump fd 5 of pid 1234: ..." otherwise.
+  void check_proc_sharing(const std::map<pid_t, pid_t>& parent_of) const;
+
  private:
   // One known description: a duplicate we keep open to kcmp new fds with.
   struct Known {
@@ -62,6 +81,13 @@ class FileTable {
   // In kcmp order of their descriptions, for a binary search.
   std::vector<Known> known_;
   std::vector<img::FileEntry> entries_;
+  // Per entry (index id - 1): the first fd that uses it, and every process.
+  struct Users {
+    pid_t first_pid;
+    int first_fd;
+    std::set<pid_t> pids;
+  };
+  std::vector<Users> users_;
 };
 
 // ---- restore side ---------------------------------------------------------

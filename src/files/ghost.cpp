@@ -1,7 +1,8 @@
 // Deleted regular files still open: the content goes into a ghost image
 // (ghost-ID.img, one per file of the tree, up to dump --ghost-limit); restore
 // recreates the file where it was, every fd and mapping of it opens it, and
-// the name goes again, so the fd's link reads "PATH (deleted)".
+// the name goes again, so the fd's link reads "PATH (deleted)".  A deleted
+// directory an fd holds is a ghost too, without content.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -18,7 +19,7 @@ constexpr uint32_t kOpenTimeFlags = O_CREAT | O_TRUNC | O_EXCL | O_NOCTTY;
 constexpr std::string_view kDeleted = " (deleted)";
 
 // memfds are deleted files too, and are claimed first.
-bool claims(const OpenFd& fd) { return S_ISREG(fd.st.st_mode) && is_deleted(fd); }
+bool claims(const OpenFd& fd) { return (S_ISREG(fd.st.st_mode) || S_ISDIR(fd.st.st_mode)) && is_deleted(fd); }
 
 void dump(const OpenFd& fd, const DumpFdOptions& opts, img::FileEntry& entry) {
   std::string path = fd.link.substr(0, fd.link.size() - kDeleted.size());

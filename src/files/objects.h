@@ -30,7 +30,7 @@ class DumpObjects {
 // /proc/self/fd/N, so each description keeps its own flags and offset.
 struct RestoreObjects {
   std::map<uint32_t, int> shmem;  // shmem id -> fd of the object
-  std::map<uint32_t, int> ghost;  // ghost id -> fd of the recreated file
+  std::map<uint32_t, int> ghost;  // ghost id -> fd of the recreated file or directory
 };
 
 // "/proc/self/fd/N" reopened with `flags` (O_CLOEXEC added).  Throws Error.

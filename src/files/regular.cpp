@@ -1,4 +1,5 @@
-// Regular files and directories, reopened by path at restore.
+// Regular files and directories, reopened by path at restore (those under
+// /proc/PID: see proc_entry.h).
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -6,6 +7,7 @@
 #include "ckpt/log.h"
 #include "files/identity.h"
 #include "files/module.h"
+#include "files/proc_entry.h"
 
 namespace ckpt::files {
 
@@ -15,7 +17,7 @@ namespace {
 // truncate the file.
 constexpr uint32_t kOpenTimeFlags = O_CREAT | O_TRUNC | O_EXCL | O_NOCTTY;
 
-void dump_by_path(const OpenFd& fd, const DumpFdOptions&, img::FileEntry& entry) {
+void dump_by_path(const OpenFd& fd, const DumpFdOptions& opts, img::FileEntry& entry) {
   if (fd.link.starts_with("/memfd:")) throw Error("memfd is not supported yet");
   if (is_deleted(fd))
     throw Error(fd.link.substr(0, fd.link.size() - 10) + " was deleted; deleted files are not supported yet");
@@ -31,10 +33,13 @@ void dump_by_path(const OpenFd& fd, const DumpFdOptions&, img::FileEntry& entry)
   reg->set_flags(fd.info.flags & ~uint32_t(O_CLOEXEC));
   reg->set_pos(fd.info.pos);
   reg->set_mode(fd.st.st_mode);
+  dump_proc_entry(fd, opts, *reg);
 }
 
 void check_by_path(const img::FileEntry& entry) {
   if (!entry.has_reg()) throw Error("its file entry has no path");
+  // A /proc/PID entry of the tree appears with its process; its inode is new.
+  if (entry.reg().has_proc_pid()) return check_proc_entry(entry.reg());
   stat_same_file(entry.reg().identity());
 }
 
@@ -48,8 +53,12 @@ UniqueFd open_by_path(const img::FileEntry& entry, const RestoreTarget& target) 
   if (!fd) throw sys_error("cannot open " + path);
   struct stat st;
   if (fstat(fd.get(), &st) < 0) throw sys_error("cannot stat " + path);
-  std::string why = identity_mismatch(reg.identity(), st);
-  if (!why.empty()) throw Error(path + ": " + why);
+  if (reg.has_proc_pid()) {
+    check_proc_entry(reg);  // still the same process, now that it is open
+  } else {
+    std::string why = identity_mismatch(reg.identity(), st);
+    if (!why.empty()) throw Error(path + ": " + why);
+  }
   if (S_ISREG(st.st_mode) && uint64_t(st.st_size) != reg.identity().size()) {
     std::string who = target.fd >= 0 ? format("fd %d of pid %d: ", target.fd, target.pid) : "";
     LOG_WARN("%s%s changed size from %llu to %llu bytes since the dump", who.c_str(), path.c_str(),

@@ -88,4 +88,10 @@ std::string parent_dir(const std::string& path) {
   return path.substr(0, slash);
 }
 
+std::vector<std::string> deleted_dir_paths(const std::string& path, int deleted_parents) {
+  std::vector<std::string> out{path};
+  for (int i = 0; i < deleted_parents && out.back() != "/"; i++) out.push_back(parent_dir(out.back()));
+  return out;
+}
+
 }  // namespace ckpt::mem

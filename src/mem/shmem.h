@@ -48,4 +48,10 @@ std::string ghost_alternative(const std::string& path, int n);
 // "/a/b/c" -> "/a/b"; "/c" -> "/".
 std::string parent_dir(const std::string& path);
 
+// Where deleted directories of a ghost directory `path` with `deleted_parents`
+// deleted ancestors were: the directory, then its deleted ancestors, parent
+// first ("/w/a/b", 1 -> {"/w/a/b", "/w/a"}).  A deleted file whose directory
+// is one of these is made in it at restore.
+std::vector<std::string> deleted_dir_paths(const std::string& path, int deleted_parents);
+
 }  // namespace ckpt::mem

@@ -68,13 +68,45 @@ void close_foreign_fds(const TaskPlan& plan) {
   if (from < plan.helper_fd_first) close_range(unsigned(from), unsigned(plan.helper_fd_first - 1), 0);
 }
 
+// Root and working directory through fds: a deleted one is entered through
+// ckpt's fd of it (made again), and the working directory is taken before
+// the chroot, while its path is still looked up in ckpt's root.
 void set_fs(const TaskPlan& plan) {
-  if (!plan.cwd.empty() && chdir(plan.cwd.c_str()) < 0)
+  UniqueFd by_path;
+  int cwd = plan.cwd_fd;
+  if (cwd < 0 && !plan.cwd.empty()) {
+    by_path.reset(::open(plan.cwd.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!by_path)
+      throw sys_error(format("cannot restore pid %d: cannot open its working directory %s", plan.pid,
+                             plan.cwd.c_str()));
+    cwd = by_path.get();
+  }
+  if (plan.root_fd >= 0) {
+    if (fchdir(plan.root_fd) < 0 || chroot(".") < 0)
+      throw sys_error(format("cannot restore pid %d: cannot change its root to its deleted directory %s", plan.pid,
+                             plan.root.c_str()));
+  } else if (!plan.root.empty() && plan.root != "/" && chroot(plan.root.c_str()) < 0) {
+    throw sys_error(format("cannot restore pid %d: cannot change its root to %s", plan.pid, plan.root.c_str()));
+  }
+  if (cwd >= 0 && fchdir(cwd) < 0)
     throw sys_error(format("cannot restore pid %d: cannot change to its working directory %s", plan.pid,
                            plan.cwd.c_str()));
-  if (!plan.root.empty() && plan.root != "/" && chroot(plan.root.c_str()) < 0)
-    throw sys_error(format("cannot restore pid %d: cannot change its root to %s", plan.pid, plan.root.c_str()));
   if (plan.umask) ::umask(*plan.umask);
+}
+
+// Its fds on /proc entries of processes made after it (children, siblings):
+// once the last task of the tree exists.
+void open_late_files(const TreeRun& run, size_t index, const files::RestoreFdOptions& opts, OpenedFiles& opened) {
+  if (run.created_w < 0) return;
+  close(run.created_w);  // its children exist: they have their copies
+  const std::set<uint32_t>& late = run.files->late[index];
+  if (late.empty()) return;
+  char byte;
+  ssize_t n;
+  do n = read(run.created_r, &byte, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 0) throw sys_error(format("cannot restore pid %d: waiting for the tree to exist", run.tasks[index].pid));
+  for (auto& [id, fd] : files::open_files(*run.dir, late, opts, run.files->floor)) opened[id] = fd.release();
 }
 
 void set_misc(const TaskPlan& plan) {
@@ -186,14 +218,17 @@ void run_task(const TreeRun& run, size_t index, OpenedFiles opened) {
     for (auto& [id, fd] : files::open_files(*run.dir, run.files->owned[index], opts, run.files->floor))
       opened[id] = fd.release();  // inherited by the children; closed with ckpt's fds
     create_children(run, plan, opened);
+    open_late_files(run, index, opts, opened);
     fail_if_asked(run, plan);
     place_helpers(plan);
     set_misc(plan);
+    // Before its fds take their numbers: ckpt's fds of deleted directories
+    // may sit at one of them.
+    set_fs(plan);
     // (It reads its images before it places any fd, so ckpt's images
     // directory fd may be replaced.)
     if (!plan.target_fds.empty()) files::install_fds(*run.dir, plan.pid, opened, opts);
     close_foreign_fds(plan);
-    set_fs(plan);
   } catch (const std::exception& e) {
     fail(plan, e.what());
   }

@@ -7,8 +7,10 @@
 //   session / process group          (setsid, setpgid)
 //   open the file descriptions it owns (shared with its descendants)
 //   create each child with its pid   (clone3 set_tid; zombies end at once)
-//   helper fds above everything, its own fds at their numbers, the rest closed
-//   cwd, root, umask, comm; block every signal, jump to the blob
+//   once every process exists: open its fds on /proc of other processes
+//   helper fds above everything; comm; cwd, root, umask
+//   its own fds at their numbers, the rest closed
+//   block every signal, jump to the blob
 //
 // ckpt traces the root with PTRACE_O_TRACEFORK, so every child is traced by
 // ckpt from its first instruction.  A task never returns: a failure is
@@ -42,6 +44,7 @@ struct TaskPlan {
   int helper_fd_first = 0;
   std::vector<int> target_fds;    // ascending
   std::string cwd, root;
+  int cwd_fd = -1, root_fd = -1;  // ckpt's fds of a deleted cwd or root, made again
   std::optional<uint32_t> umask;
   std::string comm;
   std::optional<int> oom_score_adj;
@@ -60,6 +63,9 @@ struct TreeRun {
   int fail_pid = 0;               // Tuning::fail_pid, for the tests of a failed tree
   int go_fd = -1;                 // the root waits for a byte: ckpt traces it
   int go_write_fd = -1;           // ckpt's end, closed in the root
+  // With fds opened late (TreeFiles::late): every task closes created_w
+  // once its children exist; created_r reads EOF when all do.
+  int created_r = -1, created_w = -1;
 };
 
 // clone3 with set_tid = {pid}: returns 0 in the child.  Throws "cannot

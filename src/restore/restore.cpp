@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <tuple>
 
 #include "cgroup/cgroup.h"
 #include "ckpt/error.h"
@@ -145,8 +146,16 @@ int wait_for_exit(int pid) {
   return 128 + WTERMSIG(status);
 }
 
+// ckpt's fd of the ghost directory `id` (0: none), inherited by the tasks.
+int ghost_dir_fd(const files::RestoreObjects& objects, uint32_t id) {
+  if (!id) return -1;
+  auto it = objects.ghost.find(id);
+  return it == objects.ghost.end() ? -1 : it->second;
+}
+
 restore::TaskPlan task_plan(const ProcessImage& p, const restore::NodePlan& node, const restore::HelperFiles* helpers,
-                            int helper_fd_first, const restore::RestorerArea* area) {
+                            int helper_fd_first, const restore::RestorerArea* area,
+                            const files::RestoreObjects& objects) {
   restore::TaskPlan plan;
   plan.pid = p.pid();
   plan.zombie = p.zombie;
@@ -163,6 +172,8 @@ restore::TaskPlan task_plan(const ProcessImage& p, const restore::NodePlan& node
     plan.cwd = p.fs.cwd();
     plan.root = p.fs.root();
     plan.umask = p.fs.umask();
+    plan.cwd_fd = ghost_dir_fd(objects, p.fs.cwd_ghost_id());
+    plan.root_fd = ghost_dir_fd(objects, p.fs.root_ghost_id());
   } else {
     plan.umask = p.core.process().umask();
   }
@@ -180,14 +191,15 @@ void log_restored(const ProcessImage& p, const restore::RestorerArea& area, std:
            double(page_bytes) / (1 << 20), pages_s * 1e3, pages_s > 0 ? double(page_bytes) / 1e9 / pages_s : 0.0);
 }
 
-// The working directory and root each task will change to.
+// The working directory and root each task will change to (a deleted one
+// is made again by SharedMemory).
 void check_fs(const ProcessImage& p) {
   if (!p.has_fs) return;
-  for (const std::string& dir : {p.fs.cwd(), p.fs.root()}) {
+  for (auto [dir, ghost, what] : {std::tuple{p.fs.cwd(), p.fs.cwd_ghost_id(), "working directory"},
+                                  std::tuple{p.fs.root(), p.fs.root_ghost_id(), "root"}}) {
     struct stat st;
-    if (!dir.empty() && (stat(dir.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)))
-      throw Error(format("cannot restore pid %d: its %s %s is not a directory any more", p.pid(),
-                         dir == p.fs.cwd() ? "working directory" : "root", dir.c_str()));
+    if (!ghost && !dir.empty() && (stat(dir.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)))
+      throw Error(format("cannot restore pid %d: its %s %s is not a directory any more", p.pid(), what, dir.c_str()));
   }
 }
 
@@ -259,6 +271,12 @@ int restore_tree(const cli::Options& opts) {
     if (!tree.procs[i].zombie) helpers[i] = restore::open_helper_files(dir, tree.procs[i], tuning, &shared);
   Pipe go = make_pipe();
   restore::TreeFiles files = restore::plan_tree_files(dir, tree, nodes);
+  // fds on /proc entries of other processes of the tree wait until every
+  // process exists: each task holds the write end until its children
+  // exist, so the read end sees EOF once the last task is created.  (Made
+  // before the fd numbers are chosen, like `go`.)
+  Pipe created;
+  if (files.late_opens) created = make_pipe();
   // Shared descriptions above every fd of the tree and of ckpt; the helper
   // fds above those.
   files.floor = highest_fd(tree) + 1;
@@ -296,9 +314,11 @@ int restore_tree(const cli::Options& opts) {
   run.go_fd = go.r.get();
   run.go_write_fd = go.w.get();
   for (size_t i = 0; i < n; i++) {
-    run.tasks.push_back(task_plan(tree.procs[i], nodes[i], &helpers[i], helper_fd_first, &areas[i]));
+    run.tasks.push_back(task_plan(tree.procs[i], nodes[i], &helpers[i], helper_fd_first, &areas[i], shared.fds()));
     run.tasks.back().cgroups = cgroups[i];
   }
+  run.created_r = created.r.get();
+  run.created_w = created.w.get();
 
   BlockChld block_chld;
   Subreaper subreaper;
@@ -320,6 +340,7 @@ int restore_tree(const cli::Options& opts) {
   pid_t child = restore::clone_with_pid(root.pid());
   if (child == 0) restore::run_root(run);
   tracer.root().mark_created();
+  created.w.reset();  // the root has its copy
   go.r.reset();
   tracer.root().seize(seccomp);
   ckpt_restorer_rseq rseq = tracer.root().rseq_config();

@@ -94,11 +94,12 @@ SharedMemory SharedMemory::load(const image::ImageDir& dir, const TreeImage& tre
     Ghost g;
     g.head = rec.head();
     if (g.head.id() != id) throw image::CorruptedImage(name, format("it holds ghost %u", g.head.id()));
-    if (g.head.path().empty() || g.head.path()[0] != '/' || !S_ISREG(g.head.mode()))
-      throw image::CorruptedImage(name, "not a regular file with a path");
+    if (g.head.path().empty() || g.head.path()[0] != '/' || !(S_ISREG(g.head.mode()) || S_ISDIR(g.head.mode())))
+      throw image::CorruptedImage(name, "not a regular file or directory with a path");
     uint64_t prev_end = 0;
     while (reader.read(rec)) {
       if (!rec.has_chunk()) throw image::CorruptedImage(name, "a second head");
+      if (S_ISDIR(g.head.mode())) throw image::CorruptedImage(name, "a directory with content");
       const img::GhostChunk& c = rec.chunk();
       if (c.offset() < prev_end || c.offset() + c.data().size() > g.head.size())
         throw image::CorruptedImage(name, format("bad chunk at offset %llu", (unsigned long long)c.offset()));
@@ -133,6 +134,15 @@ SharedMemory SharedMemory::load(const image::ImageDir& dir, const TreeImage& tre
           throw image::CorruptedImage(mm, at + " names a deleted file but is not a file area");
         if (!it->second.user) it->second.user = p.pid();
       }
+    }
+    // A deleted working directory or root names a ghost directory.
+    for (auto [id, what] : {std::pair{p.fs.cwd_ghost_id(), "working directory"}, {p.fs.root_ghost_id(), "root"}}) {
+      if (!p.has_fs || !id) continue;
+      auto it = sm.ghosts_.find(id);
+      if (it == sm.ghosts_.end() || !S_ISDIR(it->second.head.mode()))
+        throw image::CorruptedImage(dir.path_of(image::Kind::Fs, uint64_t(p.pid())),
+                                    format("its deleted %s names ghost %u, which is not a directory", what, id));
+      if (!it->second.user) it->second.user = p.pid();
     }
   }
   return sm;
@@ -190,7 +200,12 @@ void SharedMemory::check() {
   for (auto& [id, s] : shmem_)
     if (s.head.kind() == img::SHMEM_SYSV) check_sysv(s);
   for (const auto& [id, g] : ghosts_) {
+    if (S_ISDIR(g.head.mode())) {
+      check_ghost_dir(g);
+      continue;
+    }
     std::string dir = mem::parent_dir(g.head.path());
+    if (is_ghost_dir(dir)) continue;  // a deleted directory too: made again first
     struct stat st;
     if (stat(dir.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) {
       std::string who = g.user ? format(" (mapped by pid %d)", g.user) : "";
@@ -274,13 +289,13 @@ void SharedMemory::fill(Shmem& s, const image::ImageDir& dir) {
 
 void SharedMemory::create_ghost(Ghost& g) {
   const img::GhostHead& h = g.head;
-  std::string path = h.path();
+  std::string path = ghost_dir_path(h.path());
   UniqueFd fd;
   for (int n = 1; !fd; n++) {
     fd.reset(open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (fd) break;
     if (errno != EEXIST || n > 100) throw sys_error("cannot restore the deleted file " + h.path() + " at " + path);
-    path = mem::ghost_alternative(h.path(), n);  // the path is taken: next to it
+    path = mem::ghost_alternative(ghost_dir_path(h.path()), n);  // the path is taken: next to it
   }
   try {
     for (const img::GhostChunk& c : g.chunks) {
@@ -360,10 +375,12 @@ void SharedMemory::create(const image::ImageDir& dir) {
              s.reuse ? " (the dumped segment, still there, taken back)" : "", (unsigned long long)h.size(),
              s.runs.size());
   }
-  for (auto& [id, g] : ghosts_) {
-    create_ghost(g);
-    fds_.ghost[id] = g.fd.get();
-  }
+  // Deleted files in a deleted directory are made while it exists again.
+  create_ghost_dirs([&] {
+    for (auto& [id, g] : ghosts_)
+      if (!S_ISDIR(g.head.mode())) create_ghost(g);
+  });
+  for (auto& [id, g] : ghosts_) fds_.ghost[id] = g.fd.get();
 }
 
 int SharedMemory::area_fd(const img::VmaEntry& v) const {

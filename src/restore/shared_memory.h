@@ -12,6 +12,11 @@
 //   deleted file (ghost)     created again where it was (or next to it if the
 //                            path is taken), content, mode, owner, mtime;
 //                            its name goes again once ckpt holds it
+//   deleted directory        (a cwd, a root, an fd) made again where it was
+//                            (next to it if the path is taken), with its
+//                            deleted ancestors if they are gone; mode and
+//                            owner; removed again, ancestors too, once ckpt
+//                            holds it (see ghost_dir.cpp)
 //
 // ckpt keeps an fd of each (inherited by every task): it is a helper fd of
 // every process that maps the object (the blob maps it MAP_SHARED at the
@@ -22,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -90,11 +96,24 @@ class SharedMemory {
   void check_sysv(Shmem& s) const;
   void create_sysv(Shmem& s);
   void create_ghost(Ghost& g);
+  // ghost_dir.cpp
+  std::string describe_ghost_dir(const Ghost& g) const;
+  void check_ghost_dir(const Ghost& g) const;
+  // Whether `path` is where a ghost directory or one of its deleted
+  // ancestors was (made again before the deleted files).
+  bool is_ghost_dir(const std::string& path) const;
+  // Makes every ghost directory, runs `inside` (which makes the deleted
+  // files they held), then removes the directories again.
+  void create_ghost_dirs(const std::function<void()>& inside);
+  // Where a ghost file at `path` is made: in the ghost directory that was
+  // its parent, wherever that was made.
+  std::string ghost_dir_path(const std::string& path) const;
   void fill(Shmem& s, const image::ImageDir& dir);
 
   std::map<uint32_t, Shmem> shmem_;
   std::map<uint32_t, Ghost> ghosts_;
   files::RestoreObjects fds_;
+  std::map<std::string, std::string> moved_dirs_;  // ghost directory path -> where it was made instead
   bool committed_ = false;
 };
 

@@ -23,6 +23,12 @@ namespace ckpt::restore {
 
 struct TreeFiles {
   std::vector<std::set<uint32_t>> owned;  // per process index: opened before its children
+  // Per process index: descriptions on /proc/Q/... of a process Q of the
+  // tree that is neither that process nor an ancestor of it (a child, a
+  // sibling): opened once every process of the tree exists, by their one
+  // user (the dump refuses such a description shared by several).
+  std::vector<std::set<uint32_t>> late;
+  bool late_opens = false;
   int floor = 0;                          // descriptions are opened at or above this
   size_t budget = 0;                      // how many may be open at once at or above floor
 };

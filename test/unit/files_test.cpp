@@ -20,7 +20,9 @@
 
 #include "ckpt/error.h"
 #include "files/files.h"
+#include "files/module.h"
 #include "files/objects.h"
+#include "files/proc_entry.h"
 #include "image/image.h"
 
 using namespace ckpt;
@@ -218,6 +220,68 @@ TEST_F(FilesTest, DevNullAndDirectoryAreReopened) {
   ASSERT_EQ(fstat(221, &st), 0);
   EXPECT_TRUE(S_ISDIR(st.st_mode));
   EXPECT_TRUE(cloexec(221));
+}
+
+TEST(ProcEntry, TheProcessAndThreadAPathNames) {
+  auto t = files::proc_target("/proc/123/status");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->pid, 123);
+  EXPECT_EQ(t->tid, 123);
+  t = files::proc_target("/proc/123");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->pid, 123);
+  t = files::proc_target("/proc/123/task/456/stat");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->pid, 123);
+  EXPECT_EQ(t->tid, 456);
+  t = files::proc_target("/proc/123/task");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->tid, 123);
+  for (const char* other : {"/proc/meminfo", "/proc/sys/kernel/pid_max", "/proc/12x/status", "/proc/", "/proc2/1",
+                            "/tmp/proc/1", "/proc/0/status"})
+    EXPECT_FALSE(files::proc_target(other)) << other;
+}
+
+// Our own /proc entries, as a process of the dumped tree: no identity
+// check (a restored process has new inodes), opened by path.  As a process
+// outside the tree: its start time, and refused once it is another.
+TEST_F(FilesTest, ProcEntriesOfTheTreeAndOutsideIt) {
+  std::string own = "/proc/" + std::to_string(getpid()) + "/status";
+  int status = open_file(own, O_RDONLY);
+  char nine[9];
+  ASSERT_EQ(read(status, nine, sizeof(nine)), 9);
+  files::TreeTasks tree;
+  tree.processes.insert(getpid());
+  files::FileTable in_tree({.tree = &tree});
+  auto fdinfo = dump(in_tree, {status});
+  ASSERT_EQ(in_tree.entries().size(), 1u);
+  const img::RegFileEntry& reg = in_tree.entries()[0].reg();
+  EXPECT_EQ(reg.identity().path(), own);
+  EXPECT_EQ(reg.proc_pid(), uint32_t(getpid()));
+  EXPECT_TRUE(reg.proc_in_tree());
+  EXPECT_FALSE(reg.has_proc_start_time());
+  write_images(in_tree, fdinfo, {{status, 230}});
+  files::check_files(*dir_, kImagePid);
+  files::restore_fds(*dir_, kImagePid, {});
+  EXPECT_EQ(pos(230), 9);
+  EXPECT_FALSE(same_description(230, status));
+
+  files::FileTable outside({});
+  dump(outside, {status});
+  img::FileEntry e = outside.entries()[0];
+  EXPECT_FALSE(e.reg().proc_in_tree());
+  EXPECT_GT(e.reg().proc_start_time(), 0u);
+  EXPECT_EQ(error_of([&] { files::module_of(e.kind()).check(e); }), "no error");
+  e.mutable_reg()->set_proc_start_time(e.reg().proc_start_time() + 1);
+  EXPECT_NE(error_of([&] { files::module_of(e.kind()).check(e); }).find("is now another process"), std::string::npos);
+
+  // A thread of the tree other than a main thread is refused by name.
+  files::TreeTasks threads;
+  threads.processes.insert(1);
+  threads.threads.insert(getpid());
+  files::FileTable of_thread({.tree = &threads});
+  EXPECT_NE(error_of([&] { dump(of_thread, {status}); }).find("a thread other than a main thread"),
+            std::string::npos);
 }
 
 TEST_F(FilesTest, UnsupportedKindsAreRefusedByName) {

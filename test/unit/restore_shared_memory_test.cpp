@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <functional>
 #include <string>
 
@@ -176,6 +177,79 @@ TEST_F(SharedMemoryTest, ADeletedFileComesBackNamelessOrNextToItsTakenPath) {
   ASSERT_EQ(stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_size, 0);
   EXPECT_NE(access((path + ".ckpt-ghost-1").c_str(), F_OK), 0);
+}
+
+// A deleted working directory inside an rmdir'ed tree: its missing
+// ancestor is made with the mode the dump saw, a deleted file that was in it
+// is made inside it, and all are removed again once ckpt holds them.
+TEST_F(SharedMemoryTest, ADeletedDirectoryComesBackWithItsDeletedParentAndFiles) {
+  std::string top = tmp_.file("top"), parent = top + "/a", path = parent + "/b";
+  ASSERT_EQ(mkdir(top.c_str(), 0755), 0);
+  {
+    image::ImageWriter w(dir_, image::Kind::Ghost, 1);
+    img::GhostRecord rec;
+    img::GhostHead* h = rec.mutable_head();
+    h->set_id(1);
+    h->set_path(path);
+    h->set_mode(S_IFDIR | 0751);
+    h->set_uid(getuid());
+    h->set_gid(getgid());
+    h->set_size(0);
+    img::GhostDirParent* p = h->add_deleted_parents();
+    p->set_mode(S_IFDIR | 0711);
+    p->set_uid(getuid());
+    p->set_gid(getgid());
+    w.write(rec);
+    w.commit();
+  }
+  write_ghost(2, path + "/log", "hello");
+  restore::TreeImage tree = tree_with({});
+  tree.procs[0].has_fs = true;
+  tree.procs[0].fs.set_cwd(path + " (deleted)");
+  tree.procs[0].fs.set_root("/");
+  tree.procs[0].fs.set_umask(022);
+  tree.procs[0].fs.set_cwd_ghost_id(1);
+  restore::SharedMemory sm = restore::SharedMemory::load(dir_, tree);
+  sm.check();  // the file's directory is gone, but it is a ghost too
+  sm.create(dir_);
+  int dir = sm.fds().ghost.at(1);
+  struct stat st;
+  ASSERT_EQ(fstat(dir, &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_nlink, 0u);
+  EXPECT_EQ(st.st_mode & 07777, 0751u);
+  char link[512] = {};
+  ASSERT_GT(readlink(("/proc/self/fd/" + std::to_string(dir)).c_str(), link, sizeof(link) - 1), 0);
+  EXPECT_EQ(std::string(link), path + " (deleted)");
+  ASSERT_EQ(fstatat(dir, "..", &st, 0), 0);
+  EXPECT_EQ(st.st_nlink, 0u);
+  EXPECT_EQ(st.st_mode & 07777, 0711u);
+  ASSERT_GT(readlink(("/proc/self/fd/" + std::to_string(sm.fds().ghost.at(2))).c_str(), link, sizeof(link) - 1), 0);
+  EXPECT_EQ(std::string(link, strlen(path.c_str()) + 4), path + "/log");
+  EXPECT_NE(access(parent.c_str(), F_OK), 0);
+  EXPECT_EQ(access(top.c_str(), F_OK), 0);
+}
+
+// A file where the directory's ancestor was: refused before anything is
+// made, naming it.
+TEST_F(SharedMemoryTest, ADeletedDirectoryBehindAFileIsRefused) {
+  std::string blocker = tmp_.file("blocker");
+  int fd = open(blocker.c_str(), O_CREAT | O_WRONLY, 0600);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  image::ImageWriter w(dir_, image::Kind::Ghost, 1);
+  img::GhostRecord rec;
+  img::GhostHead* h = rec.mutable_head();
+  h->set_id(1);
+  h->set_path(blocker + "/x/cwd");
+  h->set_mode(S_IFDIR | 0700);
+  h->set_uid(0);
+  h->set_gid(0);
+  h->set_size(0);
+  w.write(rec);
+  w.commit();
+  restore::SharedMemory sm = restore::SharedMemory::load(dir_, tree_with({}));
+  EXPECT_NE(error_of([&] { sm.check(); }).find(blocker + " is not a directory any more"), std::string::npos);
 }
 
 // A segment not marked for removal outlives the killed tree: unattached,
