@@ -37,6 +37,11 @@
 //                  hold every --expect TEXT, and leave no process behind
 //
 // --dump-arg ARG (repeatable) is added to every dump.
+// Every mode also compares what /proc says about the whole tree (every
+// process and thread) before the dump and after each restore, or whatever
+// should be unchanged in that mode (proc_snapshot.h); any difference but
+// the legitimate ones fails.  --snapshot-skip PATTERN (repeatable) leaves
+// out matching fields for one test (say why where the test is registered).
 // --before-restore CMD is run (sh -c, in the work dir) before each restore,
 // and must succeed; --cleanup CMD (sh -c, in the work dir) when the driver
 // ends, after the test's processes are gone, whatever the outcome (for
@@ -63,6 +68,8 @@
 #include <string>
 #include <vector>
 
+#include "proc_snapshot.h"
+
 namespace {
 
 struct Failure : std::runtime_error {
@@ -75,6 +82,7 @@ struct Config {
   std::string ckpt, prog, mode = "plain", workdir;
   std::vector<std::string> dump_args;  // --dump-arg, added to every dump
   std::vector<std::string> expect;     // --expect, in the refused dump's (or restore's) error
+  std::vector<std::string> snapshot_skip;  // --snapshot-skip, fields this test leaves out
   std::string before_restore, cleanup;  // --before-restore, --cleanup
 };
 
@@ -172,7 +180,7 @@ class Driver {
 
   void run() {
     const std::string& m = cfg_.mode;
-    if (m == "baseline") verdict(start_target());
+    if (m == "baseline") baseline();
     else if (m == "plain") plain();
     else if (m == "leave-running") leave_running();
     else if (m == "twice") twice();
@@ -195,25 +203,40 @@ class Driver {
   std::vector<pid_t> started_;
   int ckpt_runs_ = 0;
 
+  // Without ckpt the snapshot must not change either: a check of the
+  // snapshot's legitimate-change list itself.
+  void baseline() {
+    pid_t pid = start_target();
+    take_first_snapshot(pid);
+    expect_same_as_first(pid, "later, without ckpt");
+    verdict(pid);
+  }
+
   void plain() {
     pid_t pid = start_target();
+    take_first_snapshot(pid);
     dump(pid, "img", {});
     expect_gone(pid);
     restore_detached("img", pid);
+    expect_same_as_first(pid, "after the restore");
     verdict(pid);
   }
 
   void leave_running() {
     pid_t pid = start_target();
+    take_first_snapshot(pid);
     dump(pid, "img", {"--leave-running"});
     expect_running(pid, "after the dump --leave-running");
+    expect_same_as_first(pid, "the original after the dump --leave-running");
     verdict(pid);  // the original passes its own check: the dump left it intact
     restore_detached("img", pid);
+    expect_same_as_first(pid, "after the restore");
     verdict(pid);
   }
 
   void stopped() {
     pid_t pid = start_target();
+    take_first_snapshot(pid);
     kill(pid, SIGSTOP);
     auto all_stopped = [&] {
       for (const std::string& tid : tasks_of(pid)) {
@@ -230,6 +253,7 @@ class Driver {
     }
     sleep(5);  // the point: frozen for a while
     kill(pid, SIGCONT);
+    expect_same_as_first(pid, "after SIGSTOP and SIGCONT");
     verdict(pid);
   }
 
@@ -307,8 +331,10 @@ class Driver {
   void stopped_dump(bool leave_running) {
     pid_t pid = start_target();
     stop_target(pid);
+    take_first_snapshot(pid);
     if (leave_running) {
       dump(pid, "img", {"--leave-running"});
+      expect_same_as_first(pid, "the original after the dump --leave-running");
       // The stop we collected before the dump is not reported again.
       continue_stopped(pid, false, "after the dump --leave-running");
     } else {
@@ -316,6 +342,7 @@ class Driver {
       expect_gone(pid);
     }
     restore_detached("img", pid, true);
+    expect_same_as_first(pid, "after the restore");
     continue_stopped(pid, true, "after the restore");
   }
 
@@ -323,41 +350,50 @@ class Driver {
   // again while it runs; then for real.
   void churn() {
     pid_t pid = start_target();
+    take_first_snapshot(pid);
     for (int i = 1; i <= 30; i++) {
       std::string dir = "churn-" + std::to_string(i);
       dump(pid, dir, {"--leave-running"});
       expect_running(pid, "after dump --leave-running " + std::to_string(i));
+      expect_same_as_first(pid, "the original after dump --leave-running " + std::to_string(i));
       std::filesystem::remove_all(cfg_.workdir + "/" + dir);
     }
     dump(pid, "img", {});
     expect_gone(pid);
     restore_detached("img", pid);
+    expect_same_as_first(pid, "after the restore");
     verdict(pid);
   }
 
   void twice() {
     pid_t pid = start_target();
+    take_first_snapshot(pid);
     dump(pid, "img", {});
     expect_gone(pid);
     for (int i = 0; i < 2; i++) {
       restore_detached("img", pid);
+      expect_same_as_first(pid, "after restore " + std::to_string(i + 1));
       verdict(pid);
     }
   }
 
   void redump() {
     pid_t pid = start_target();
+    take_first_snapshot(pid);
     dump(pid, "img", {});
     expect_gone(pid);
     restore_detached("img", pid);
+    expect_same_as_first(pid, "after the first restore");
     dump(pid, "img2", {});
     expect_gone(pid);
     restore_detached("img2", pid);
+    expect_same_as_first(pid, "after the restore of the second dump");
     verdict(pid);
   }
 
   void attached() {
     pid_t pid = start_target();
+    take_first_snapshot(pid);
     dump(pid, "img", {});
     expect_gone(pid);
     std::string pidfile = cfg_.workdir + "/restored.pid";
@@ -370,6 +406,8 @@ class Driver {
     close(inot);
     int got = std::atoi(slurp(pidfile).c_str());
     if (got != pid) failf("pidfile says " + std::to_string(got) + ", want " + std::to_string(pid));
+    // Attached, the restored root is ckpt's child, not ours.
+    expect_same_as_first(pid, "after the attached restore", {"status PPid"});
     kill(pid, SIGTERM);
     int status;
     if (!wait_child(ckpt, 60, &status)) failf("ckpt restore did not exit after its process got SIGTERM");
@@ -380,6 +418,7 @@ class Driver {
 
   void pid_taken() {
     pid_t pid = start_target();
+    take_first_snapshot(pid);
     dump(pid, "img", {"--leave-running"});
     int rc = run_ckpt({"restore", "-D", cfg_.workdir + "/img", "-d", "-v4"}, "restore");
     std::string log = ckpt_log();
@@ -393,11 +432,13 @@ class Driver {
       for (pid_t k : kids) list += " " + std::to_string(k);
       failf("after the failed restore the driver's children are:" + list);
     }
+    expect_same_as_first(pid, "the original after the failed restore");
     verdict(pid);
   }
 
   void fail_cleanup() {
     pid_t pid = start_target();
+    take_first_snapshot(pid);
     dump(pid, "img", {});
     expect_gone(pid);
     setenv("CKPT_RESTORE_TEST_FAIL", std::to_string(pid).c_str(), 1);
@@ -416,11 +457,13 @@ class Driver {
     if (kill(pid, 0) == 0) failf("pid " + std::to_string(pid) + " exists after the failed restore");
     printf("failed restore left nothing behind\n");
     restore_detached("img", pid);
+    expect_same_as_first(pid, "after the restore");
     verdict(pid);
   }
 
   void refused() {
     pid_t pid = start_target();
+    take_first_snapshot(pid);
     std::vector<std::string> args = {"dump", "-t", std::to_string(pid), "-D", cfg_.workdir + "/img", "-v4"};
     args.insert(args.end(), cfg_.dump_args.begin(), cfg_.dump_args.end());
     int rc = run_ckpt(args, "dump");
@@ -435,6 +478,7 @@ class Driver {
     expect_running(pid, "after the refused dump");
     if (access((cfg_.workdir + "/img/inventory.img").c_str(), F_OK) == 0) failf("the refused dump left an inventory");
     printf("dump refused as expected\n");
+    expect_same_as_first(pid, "after the refused dump");
     verdict(pid);
   }
 
@@ -454,6 +498,59 @@ class Driver {
     if (!kids.empty()) failf("after the refused restore the driver has children, the first " + std::to_string(kids[0]));
     if (kill(pid, 0) == 0) failf("pid " + std::to_string(pid) + " exists after the refused restore");
     printf("restore refused as expected, nothing left behind\n");
+  }
+
+  // --- /proc snapshots ------------------------------------------------------
+
+  rt::ProcSnapshot first_;
+
+  // A snapshot once the tree has settled: a program that said ready may not
+  // be in its wait yet, and tasks just released by a dump or a restore may
+  // still be on their way back into the call they sleep in (sigtimedwait
+  // shows another SigBlk while it waits).  Taken again until two in a row
+  // agree with no task running, or agree for 0.5 s (a program that spins);
+  // bounded: 3 s, then the last one.  Fields this test skips may change.
+  rt::ProcSnapshot settled_snapshot(pid_t pid) {
+    rt::ProcSnapshot last = rt::snapshot_tree(pid);
+    double start = now(), stable_since = now();
+    while (now() - start < 3) {
+      usleep(20000);
+      rt::ProcSnapshot next = rt::snapshot_tree(pid);
+      bool same = rt::judge(rt::diff_snapshots(last, next), cfg_.snapshot_skip).unexpected.empty();
+      if (!same) stable_since = now();
+      bool running = false;
+      for (const auto& [scope, fields] : next.scopes) {
+        auto st = fields.find("status State");
+        if (st != fields.end() && st->second.starts_with("R")) running = true;
+      }
+      last = std::move(next);
+      if (same && (!running || now() - stable_since >= 0.5)) break;
+    }
+    return last;
+  }
+
+  int snapshots_ = 0;
+
+  // Each snapshot is kept in the work dir as snapshot-N.txt.
+  rt::ProcSnapshot kept_snapshot(pid_t pid) {
+    rt::ProcSnapshot s = settled_snapshot(pid);
+    std::ofstream(cfg_.workdir + "/snapshot-" + std::to_string(++snapshots_) + ".txt") << rt::to_text(s);
+    return s;
+  }
+
+  void take_first_snapshot(pid_t pid) { first_ = kept_snapshot(pid); }
+
+  void expect_same_as_first(pid_t pid, const std::string& when, std::vector<std::string> skip = {}) {
+    skip.insert(skip.end(), cfg_.snapshot_skip.begin(), cfg_.snapshot_skip.end());
+    rt::Judgement j = rt::judge(rt::diff_snapshots(first_, kept_snapshot(pid)), skip);
+    for (const std::string& k : j.known_losses) printf("%s: %s\n", when.c_str(), k.c_str());
+    if (!j.skipped.empty()) printf("%s: %zu differences in fields this test skips\n", when.c_str(), j.skipped.size());
+    if (!j.unexpected.empty()) {
+      std::string list;
+      for (const std::string& u : j.unexpected) list += "\n  " + u;
+      failf("/proc of the tree differs " + when + " from the snapshot taken when it was ready:" + list);
+    }
+    printf("/proc snapshot %s: same as before\n", when.c_str());
   }
 
   // --- steps ---------------------------------------------------------------
@@ -708,6 +805,7 @@ Config parse(int argc, char** argv) {
     else if (a == "--workdir") c.workdir = next();
     else if (a == "--dump-arg") c.dump_args.push_back(next());
     else if (a == "--expect") c.expect.push_back(next());
+    else if (a == "--snapshot-skip") c.snapshot_skip.push_back(next());
     else if (a == "--before-restore") c.before_restore = next();
     else if (a == "--cleanup") c.cleanup = next();
     else failf("unknown argument " + a);
