@@ -12,6 +12,7 @@
 #include "ckpt/error.h"
 #include "ckpt/log.h"
 #include "files/identity.h"
+#include "mem/mm_state.h"
 #include "mem/page_scan.h"
 #include "proc/auxv.h"
 #include "proc/maps.h"
@@ -181,6 +182,7 @@ class UnreadablePages {
 MemorySnapshot snapshot_memory(pid_t pid, const proc::Stat& stat, uint64_t page_size, SharedObjects& shared,
                                const DumpedMemory* parent) {
   MemorySnapshot m{make_mm(pid, stat), {}, mem::PagePlan(page_size)};
+  mem::read_mm_state(pid, m.mm);
   std::string smaps_path = proc::path(pid, "smaps");
   std::vector<proc::MapsEntry> areas = proc::parse_maps(proc::read_file(smaps_path), smaps_path);
   mem::PagemapScanner scanner(pid);

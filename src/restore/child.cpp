@@ -17,6 +17,7 @@
 #include "files/files.h"
 #include "image/image.h"
 #include "restore/helper_files.h"
+#include "mem/mm_state.h"
 #include "restore/premap.h"
 
 namespace ckpt::restore {
@@ -225,6 +226,7 @@ void run_task(const TreeRun& run, size_t index, OpenedFiles opened) {
     fail_if_asked(run, plan);
     place_helpers(plan);
     set_misc(plan);
+    mem::apply_mm_state(plan.pid, plan.image->mm);
     task::apply_process_prctl(plan.pid, plan.prctl);
     // Before its fds take their numbers: ckpt's fds of deleted directories
     // may sit at one of them.
