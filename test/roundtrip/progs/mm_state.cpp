@@ -1,7 +1,8 @@
 // The memory descriptor's flags beyond the areas: the core dump filter (a
-// parent and its child with different ones) and KSM's merge-everything mode
-// (PR_SET_MEMORY_MERGE, Linux 6.4, the parent only: every area of it shows
-// VmFlags mg, also areas mapped after the restore).
+// parent and its child with different ones) and, with it, KSM's
+// merge-everything mode (PR_SET_MEMORY_MERGE, Linux 6.4, restored with the
+// prctl family; the parent only: every area of it shows VmFlags mg, also
+// areas mapped after the restore).
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
