@@ -26,7 +26,7 @@
 
 #include "ckpt/kernel_types.h"
 
-#define CKPT_RESTORER_ARGS_VERSION 5u
+#define CKPT_RESTORER_ARGS_VERSION 6u
 #define CKPT_RESTORER_ARGS_MAGIC 0x52535452u /* "RSTR" */
 
 /* Distinctive exit code of a task whose blob gave up; the reason is in
@@ -196,8 +196,8 @@ enum ckpt_restorer_tag {
 	CKPT_SECTION_SECCOMP = 13,     /* one thread's seccomp filters (count = filters) */
 	CKPT_SECTION_PAGE_FILES = 14,  /* struct ckpt_restorer_page_file[count] */
 	CKPT_SECTION_THREAD_PRCTL = 15, /* struct ckpt_restorer_thread_prctl[count], one per thread */
-	CKPT_SECTION_GUARDS = 17,      /* struct ckpt_restorer_range[count]: guard pages to install */
-	CKPT_SECTION_KEEP = 18,        /* struct ckpt_restorer_range[count], by address: premapped areas ckpt's unmapping spares */
+	CKPT_SECTION_GUARDS = 16,      /* struct ckpt_restorer_range[count]: guard pages to install */
+	CKPT_SECTION_KEEP = 17,        /* struct ckpt_restorer_range[count], by address: premapped areas ckpt's unmapping spares */
 	CKPT_SECTION_COUNT
 };
 

@@ -66,6 +66,6 @@ static_assert(PR_SPEC_STORE_BYPASS == 0 && PR_SPEC_INDIRECT_BRANCH == 1 && PR_SP
 static_assert(sizeof(ckpt_sock_filter) == sizeof(struct sock_filter));
 static_assert(offsetof(ckpt_sock_filter, jf) == offsetof(struct sock_filter, jf));
 static_assert(offsetof(ckpt_sock_filter, k) == offsetof(struct sock_filter, k));
-static_assert(CKPT_RESTORER_ARGS_VERSION == 5 && sizeof(ckpt_restorer_args) == 1152 &&
+static_assert(CKPT_RESTORER_ARGS_VERSION == 6 && sizeof(ckpt_restorer_args) == 1152 &&
                   sizeof(ckpt_restorer_process) == 256 && sizeof(ckpt_restorer_thread) == 200,
               "the args changed: bump CKPT_RESTORER_ARGS_VERSION and these sizes together");
