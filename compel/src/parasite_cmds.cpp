@@ -120,6 +120,10 @@ std::vector<ThreadInfo> Infection::thread_info() {
     info.tsc = ti.tsc;
     info.mce_kill = ti.mce_kill;
     info.cpuid = ti.cpuid;
+    info.mempolicy_ret = ti.mempolicy_ret;
+    info.mempolicy_mode = ti.mempolicy.mode;
+    info.mempolicy_flags = ti.mempolicy.flags;
+    info.mempolicy_nodes.assign(std::begin(ti.mempolicy.nodes), std::end(ti.mempolicy.nodes));
     info.creds = to_creds(ti.creds);
     detail::RseqConfig rseq = detail::rseq_config(th.tid);
     info.rseq_ptr = rseq.ptr;

@@ -19,9 +19,10 @@
 #include <stdint.h>
 
 #include "ckpt/kernel_types.h"
+#include "ckpt/mempolicy.h"
 
 /* Bump on any change of the layouts or meanings below. */
-#define PARASITE_PROTO_VERSION 2u
+#define PARASITE_PROTO_VERSION 3u
 
 /* Fixed places in the blob (laid out by the asm in pie/parasite/entry.c). */
 #define PARASITE_ENTRY_OFFSET 0       /* call parasite_dispatch; int3 */
@@ -79,8 +80,11 @@ struct parasite_thread_info {
 	int32_t tsc;                 /* PR_GET_TSC: PR_TSC_ENABLE or PR_TSC_SIGSEGV */
 	int32_t mce_kill;            /* PR_MCE_KILL_GET */
 	int32_t cpuid;               /* ARCH_GET_CPUID: 1 enabled, 0 faulting */
-	int32_t pad2;
+	/* get_mempolicy(2) of the thread's own policy: 0, or -errno (then
+	 * mempolicy is all zero). */
+	int32_t mempolicy_ret;
 	struct parasite_creds creds;
+	struct ckpt_mempolicy mempolicy;
 };
 
 /* One POSIX timer: the host fills id (from /proc/PID/timers), the parasite

@@ -190,6 +190,11 @@ struct ThreadInfo {
   int tsc;                      // PR_GET_TSC
   int mce_kill;                 // PR_MCE_KILL_GET
   int cpuid;                    // ARCH_GET_CPUID: 1 enabled, 0 faulting, -errno
+  // get_mempolicy(2) of the thread's own policy: 0 or -errno (ENOSYS: no
+  // NUMA), then the mode, MPOL_F_* mode flags and nodes (a bit per node).
+  int mempolicy_ret;
+  uint32_t mempolicy_mode, mempolicy_flags;
+  std::vector<uint64_t> mempolicy_nodes;
   Creds creds;
 };
 
