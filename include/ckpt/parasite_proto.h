@@ -39,6 +39,7 @@ enum parasite_cmd {
 	PARASITE_CMD_PIPE_OPEN = 4,    /* -> parasite_pipe */
 	PARASITE_CMD_VMSPLICE = 5,     /* parasite_vmsplice ranges -> pipe */
 	PARASITE_CMD_FINI = 6,         /* close what the parasite opened */
+	PARASITE_CMD_AREA_POLICIES = 7, /* addresses -> parasite_area_policies */
 };
 
 struct parasite_process_info {
@@ -126,6 +127,23 @@ struct parasite_vmsplice {
 	struct parasite_iov iov[PARASITE_MAX_IOVS];
 };
 
+/* The NUMA memory policy of the area at each addr (get_mempolicy(2) with
+ * MPOL_F_ADDR): its own, or MPOL_DEFAULT if it has none; ret 0 or -errno. */
+struct parasite_area_policy {
+	uint64_t addr;  /* host */
+	int32_t ret;
+	uint32_t pad;
+	struct ckpt_mempolicy policy;
+};
+
+#define PARASITE_MAX_AREA_POLICIES 400
+
+struct parasite_area_policies {
+	uint32_t nr;
+	uint32_t pad;
+	struct parasite_area_policy areas[PARASITE_MAX_AREA_POLICIES];
+};
+
 struct parasite_fini {
 	int32_t fds[2]; /* closed when >= 0 */
 };
@@ -143,6 +161,7 @@ struct parasite_args {
 		struct parasite_pipe pipe;
 		struct parasite_vmsplice vmsplice;
 		struct parasite_fini fini;
+		struct parasite_area_policies area_policies;
 	} u;
 };
 

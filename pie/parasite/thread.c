@@ -61,27 +61,6 @@ static long read_creds(struct parasite_args *args, struct parasite_creds *c)
 	return read_caps(args, c);
 }
 
-/* The mode flags get_mempolicy(2) reports or'ed into the mode:
- * MPOL_F_STATIC_NODES, MPOL_F_RELATIVE_NODES, MPOL_F_NUMA_BALANCING. */
-#define PARASITE_MPOL_MODE_FLAGS ((1u << 15) | (1u << 14) | (1u << 13))
-
-/* The thread's own policy (flags 0, no address): the one set_mempolicy(2)
- * gave it, not an area's.  A kernel without NUMA says ENOSYS: nothing to
- * restore then. */
-static void read_mempolicy(struct parasite_thread_info *out)
-{
-	int mode = 0;
-	long r = sys_call5(__NR_get_mempolicy, &mode, out->mempolicy.nodes, CKPT_MEMPOLICY_MAXNODE, 0, 0);
-	out->mempolicy_ret = (int32_t)r;
-	if (r < 0) {
-		for (int i = 0; i < CKPT_MEMPOLICY_WORDS; i++)
-			out->mempolicy.nodes[i] = 0;
-		mode = 0;
-	}
-	out->mempolicy.mode = (uint32_t)mode & ~PARASITE_MPOL_MODE_FLAGS;
-	out->mempolicy.flags = (uint32_t)mode & PARASITE_MPOL_MODE_FLAGS;
-}
-
 long parasite_thread_info(struct parasite_args *args, struct parasite_thread_info *out)
 {
 	/* stack_t of the kernel: sp, flags (int, padded), size. */
@@ -118,6 +97,6 @@ long parasite_thread_info(struct parasite_args *args, struct parasite_thread_inf
 	if (out->mce_kill < 0)
 		return PARASITE_FAIL(args, out->mce_kill);
 	out->cpuid = (int32_t)sys_call2(__NR_arch_prctl, 0x1011 /* ARCH_GET_CPUID */, 0);
-	read_mempolicy(out);
+	parasite_read_mempolicy(0, &out->mempolicy_ret, &out->mempolicy);
 	return read_creds(args, &out->creds);
 }

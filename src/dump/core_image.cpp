@@ -146,8 +146,10 @@ img::CoreEntry make_core(const ProcessSnapshot& snap, size_t thread_index, const
   set_creds(*th.mutable_creds(), info->creds);
   task::fill_thread_prctl(th, *info);
   th.set_cpu_affinity(t.affinity);
-  mem::fill_thread_policy(th, snap.pid, {info->mempolicy_ret, info->mempolicy_mode, info->mempolicy_flags,
-                                         info->mempolicy_nodes});
+  img::MempolicyEntry policy;
+  if (mem::policy_of(format("cannot dump thread %d of pid %d", t.tid, snap.pid), info->mempolicy_ret,
+                     info->mempolicy_mode, info->mempolicy_flags, info->mempolicy_nodes, policy))
+    *th.mutable_mempolicy() = policy;
   *th.mutable_sched() = t.sched;
   th.set_comm(t.comm);
   if (t.robust_list) {

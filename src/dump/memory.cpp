@@ -9,7 +9,6 @@
 #include "ckpt/error.h"
 #include "ckpt/log.h"
 #include "files/identity.h"
-#include "mem/numa_policy.h"
 #include "mem/page_scan.h"
 #include "proc/auxv.h"
 #include "proc/maps.h"
@@ -162,7 +161,6 @@ MemorySnapshot snapshot_memory(pid_t pid, const proc::Stat& stat, uint64_t page_
               vma->entry.name().c_str(), img::VmaKind_Name(vma->entry.kind()).c_str(), (unsigned long long)pages);
     m.vmas.push_back(std::move(*vma));
   }
-  mem::add_area_policies(pid, m.vmas);
   LOG_INFO("pid %d: %zu areas, %llu pages with data in %zu runs", pid, m.vmas.size(),
            (unsigned long long)m.plan.pages(), m.plan.runs().size());
   log_sharing(pid, sharing, page_size);

@@ -69,6 +69,8 @@ struct ParasiteReport {
   compel::ProcessInfo process;
   std::vector<compel::ThreadInfo> threads;  // main thread first
   uint64_t brk = 0;                         // brk(0) in the process
+  // get_mempolicy of each area, in the order of the memory snapshot's.
+  std::vector<compel::Infection::AreaPolicy> area_policies;
 };
 
 // core-<tid>.img of one thread; the main thread's carries the process part.

@@ -215,6 +215,14 @@ class Infection {
 
   ProcessInfo process_info();
   std::vector<ThreadInfo> thread_info();  // every live thread, main first
+  // The NUMA memory policy of the area at each address (get_mempolicy with
+  // MPOL_F_ADDR in the process), in the order given.
+  struct AreaPolicy {
+    int ret;                    // 0 or -errno (ENOSYS: no NUMA)
+    uint32_t mode, flags;       // MPOL_DEFAULT: the area has none of its own
+    std::vector<uint64_t> nodes;
+  };
+  std::vector<AreaPolicy> area_policies(const std::vector<uint64_t>& addrs);
   // Duplicates the process's fds into the caller (SCM_RIGHTS or
   // pidfd_getfd); result[i] owns a copy of fds[i].
   std::vector<int> steal_fds(const std::vector<int>& fds);
