@@ -265,9 +265,15 @@ void set_process_knobs(const restore::TreeImage& tree, const std::vector<restore
     if (p.has_autogroup_nice() && nodes[i].action == restore::SessionAction::NewSession)
       task::apply_autogroup_nice(tree.procs[i].pid(), p.autogroup_nice());
   }
-  for (const ProcessImage& p : tree.procs)
+  for (size_t i = 0; i < tree.procs.size(); i++) {
+    const ProcessImage& p = tree.procs[i];
+    // Its session is a restored one if its leader was restored as one.
+    bool own_session = false;
+    for (size_t j = 0; j < tree.procs.size(); j++)
+      if (nodes[j].action == restore::SessionAction::NewSession && nodes[j].sid == nodes[i].sid) own_session = true;
     if (!p.zombie && p.core.process().has_autogroup_nice())
-      task::check_autogroup_nice(p.pid(), p.core.process().autogroup_nice());
+      task::check_autogroup_nice(p.pid(), p.core.process().autogroup_nice(), own_session);
+  }
 }
 
 int highest_fd(const restore::TreeImage& tree) {

@@ -52,13 +52,17 @@ void apply_autogroup_nice(pid_t pid, int nice) {
   LOG_DEBUG("pid %d: its session's autogroup has nice %d", pid, nice);
 }
 
-void check_autogroup_nice(pid_t pid, int want) {
+void check_autogroup_nice(pid_t pid, int want, bool own_session) {
   std::optional<int> got = read_autogroup_nice(pid);
   if (got.value_or(0) == want) return;
+  if (own_session)
+    throw Error(format("cannot restore pid %d: its session's autogroup had nice %d, and the restored session's has "
+                       "nice %d",
+                       pid, want, got.value_or(0)));
   throw Error(format("cannot restore pid %d: its session's autogroup had nice %d, and the autogroup it is restored "
-                     "into (%s) has nice %d, which ckpt does not change (restore it as its session's leader, "
-                     "without --shell-job, to give it its own)",
-                     pid, want, got ? "ckpt's session's" : "the default one", got.value_or(0)));
+                     "into (ckpt's session's) has nice %d, which ckpt does not change (restore its session's leader "
+                     "with it, without --shell-job, to give the session its own)",
+                     pid, want, got.value_or(0)));
 }
 
 }  // namespace ckpt::task

@@ -30,7 +30,8 @@ std::optional<int> read_autogroup_nice(pid_t pid);
 void apply_autogroup_nice(pid_t pid, int nice);
 
 // For every process: throws "cannot restore pid P: ..." if its autogroup's
-// nice value is not the dumped one.
-void check_autogroup_nice(pid_t pid, int want);
+// nice value is not the dumped one.  own_session: it was restored as its
+// session's leader or into such a session (else it is in ckpt's).
+void check_autogroup_nice(pid_t pid, int want, bool own_session);
 
 }  // namespace ckpt::task
