@@ -9,9 +9,17 @@
 // On one CPU, A and C are {0} too: the check is then weaker but still
 // exact.  On SIGTERM each thread compares sched_getaffinity with the set it
 // asked for and reports; the verdict gathers them.
+//
+// With CKPT_TEST_AFFINITY=cpuset the process first enters a cpuset cgroup
+// (v1) of its own with every CPU, listed in ./cgroups for the test to
+// narrow to CPU 0 before the restore (A's CPU is then gone: the restore
+// must refuse) and to remove at the end.
 #include "mtlib.h"
 
 #include <sched.h>
+#include <sys/stat.h>
+
+#include <fstream>
 
 namespace {
 
@@ -60,9 +68,36 @@ void* thread_main(void* arg) {
   return nullptr;
 }
 
+bool write_file(const std::string& path, const std::string& value) {
+  std::ofstream out(path);
+  out << value;
+  out.flush();
+  return bool(out);
+}
+
+std::string first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+void enter_own_cpuset() {
+  const std::string root = "/sys/fs/cgroup/cpuset";
+  std::string dir = root + "/ckpt-rt-affinity-" + std::to_string(getpid());
+  RT_CHECK(mkdir(dir.c_str(), 0755) == 0, "mkdir %s: %s", dir.c_str(), strerror(errno));
+  RT_CHECK(write_file("cgroups", dir + "\n"), "cannot write ./cgroups");
+  RT_CHECK(write_file(dir + "/cpuset.cpus", first_line(root + "/cpuset.cpus")) &&
+               write_file(dir + "/cpuset.mems", first_line(root + "/cpuset.mems")) &&
+               write_file(dir + "/cgroup.procs", std::to_string(getpid())),
+           "cannot enter the cpuset %s", dir.c_str());
+}
+
 }  // namespace
 
 int main() {
+  const char* variant = getenv("CKPT_TEST_AFFINITY");
+  if (variant && strcmp(variant, "cpuset") == 0) enter_own_cpuset();
   RT_CHECK(sched_getaffinity(0, sizeof(g_all), &g_all) == 0, "sched_getaffinity");
   for (int c = 0; c < CPU_SETSIZE; c++)
     if (CPU_ISSET(c, &g_all)) g_last = c;
