@@ -60,8 +60,8 @@ void check_autogroup_nice(pid_t pid, int want, bool own_session) {
                        "nice %d",
                        pid, want, got.value_or(0)));
   throw Error(format("cannot restore pid %d: its session's autogroup had nice %d, and the autogroup it is restored "
-                     "into (ckpt's session's) has nice %d, which ckpt does not change (restore its session's leader "
-                     "with it, without --shell-job, to give the session its own)",
+                     "into (ckpt's session's) has nice %d, which ckpt does not change (dump the session's leader "
+                     "with it to give the session an autogroup of its own)",
                      pid, want, got.value_or(0)));
 }
 

@@ -9,9 +9,9 @@
 //   restore  a process ckpt restores as a session leader (setsid) made a new
 //            autogroup, which the rest of its session joined when they were
 //            forked: ckpt writes the nice value there, from outside, once
-//            the tree is held.  Then every process is checked: one that
-//            stayed in ckpt's session (the root with --shell-job, or a root
-//            that did not lead its session) shares ckpt's autogroup, whose
+//            the tree is held.  Then every process is checked: one
+//            restored into ckpt's session (a root that did not lead its
+//            session, and its session's processes) shares ckpt's autogroup, whose
 //            nice value ckpt does not change; if it differs from the dumped
 //            one the restore fails naming the process and both values.
 #pragma once
