@@ -14,6 +14,7 @@
 #include "mtlib.h"
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 
 #include <string>
 #include <tuple>
@@ -45,7 +46,10 @@ bool write_self(const char* leaf, const std::string& value) {
 }
 
 // A child: sets its state, tells the parent, waits (bounded) for SIGUSR2.
-[[noreturn]] void child(bool own_session, unsigned filter, int nice) {
+[[noreturn]] void child(bool own_session, unsigned filter, int nice, pid_t parent) {
+  // Ends with the root, whatever ends it (a failed test kills only the root).
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(9);
   if (own_session && setsid() < 0) _exit(10);
   if (!write_self("coredump_filter", "0x" + [&] {
         char b[16];
@@ -61,9 +65,10 @@ bool write_self(const char* leaf, const std::string& value) {
 }
 
 pid_t spawn(bool own_session, unsigned filter, int nice) {
+  pid_t parent = getpid();
   pid_t pid = fork();
   RT_CHECK(pid >= 0, "fork");
-  if (pid == 0) child(own_session, filter, nice);
+  if (pid == 0) child(own_session, filter, nice, parent);
   rt::await_signal(SIGUSR1, "the child's SIGUSR1", 60);
   return pid;
 }
