@@ -120,12 +120,38 @@ std::vector<ThreadInfo> Infection::thread_info() {
     info.tsc = ti.tsc;
     info.mce_kill = ti.mce_kill;
     info.cpuid = ti.cpuid;
+    info.mempolicy_ret = ti.mempolicy_ret;
+    info.mempolicy_mode = ti.mempolicy.mode;
+    info.mempolicy_flags = ti.mempolicy.flags;
+    info.mempolicy_nodes.assign(std::begin(ti.mempolicy.nodes), std::end(ti.mempolicy.nodes));
     info.creds = to_creds(ti.creds);
     detail::RseqConfig rseq = detail::rseq_config(th.tid);
     info.rseq_ptr = rseq.ptr;
     info.rseq_len = rseq.len;
     info.rseq_sig = rseq.sig;
     out.push_back(std::move(info));
+  }
+  return out;
+}
+
+std::vector<Infection::AreaPolicy> Infection::area_policies(const std::vector<uint64_t>& addrs) {
+  Impl& m = live(impl_);
+  std::vector<AreaPolicy> out;
+  for (size_t first = 0; first < addrs.size(); first += PARASITE_MAX_AREA_POLICIES) {
+    uint32_t n = static_cast<uint32_t>(std::min<size_t>(addrs.size() - first, PARASITE_MAX_AREA_POLICIES));
+    parasite_area_policies& in = m.args->u.area_policies;
+    in.nr = n;
+    for (uint32_t i = 0; i < n; i++) {
+      std::memset(&in.areas[i], 0, sizeof(parasite_area_policy));
+      in.areas[i].addr = addrs[first + i];
+    }
+    size_t len = offsetof(parasite_area_policies, areas) + n * sizeof(parasite_area_policy);
+    const parasite_area_policies& res = m.run(m.main_tid, PARASITE_CMD_AREA_POLICIES, len, len).u.area_policies;
+    for (uint32_t i = 0; i < n; i++) {
+      const parasite_area_policy& a = res.areas[i];
+      out.push_back({a.ret, a.policy.mode, a.policy.flags,
+                     std::vector<uint64_t>(std::begin(a.policy.nodes), std::end(a.policy.nodes))});
+    }
   }
   return out;
 }

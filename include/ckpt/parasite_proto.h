@@ -19,9 +19,10 @@
 #include <stdint.h>
 
 #include "ckpt/kernel_types.h"
+#include "ckpt/mempolicy.h"
 
 /* Bump on any change of the layouts or meanings below. */
-#define PARASITE_PROTO_VERSION 2u
+#define PARASITE_PROTO_VERSION 3u
 
 /* Fixed places in the blob (laid out by the asm in pie/parasite/entry.c). */
 #define PARASITE_ENTRY_OFFSET 0       /* call parasite_dispatch; int3 */
@@ -38,6 +39,7 @@ enum parasite_cmd {
 	PARASITE_CMD_PIPE_OPEN = 4,    /* -> parasite_pipe */
 	PARASITE_CMD_VMSPLICE = 5,     /* parasite_vmsplice ranges -> pipe */
 	PARASITE_CMD_FINI = 6,         /* close what the parasite opened */
+	PARASITE_CMD_AREA_POLICIES = 7, /* addresses -> parasite_area_policies */
 };
 
 struct parasite_process_info {
@@ -79,8 +81,11 @@ struct parasite_thread_info {
 	int32_t tsc;                 /* PR_GET_TSC: PR_TSC_ENABLE or PR_TSC_SIGSEGV */
 	int32_t mce_kill;            /* PR_MCE_KILL_GET */
 	int32_t cpuid;               /* ARCH_GET_CPUID: 1 enabled, 0 faulting */
-	int32_t pad2;
+	/* get_mempolicy(2) of the thread's own policy: 0, or -errno (then
+	 * mempolicy is all zero). */
+	int32_t mempolicy_ret;
 	struct parasite_creds creds;
+	struct ckpt_mempolicy mempolicy;
 };
 
 /* One POSIX timer: the host fills id (from /proc/PID/timers), the parasite
@@ -122,6 +127,23 @@ struct parasite_vmsplice {
 	struct parasite_iov iov[PARASITE_MAX_IOVS];
 };
 
+/* The NUMA memory policy of the area at each addr (get_mempolicy(2) with
+ * MPOL_F_ADDR): its own, or MPOL_DEFAULT if it has none; ret 0 or -errno. */
+struct parasite_area_policy {
+	uint64_t addr;  /* host */
+	int32_t ret;
+	uint32_t pad;
+	struct ckpt_mempolicy policy;
+};
+
+#define PARASITE_MAX_AREA_POLICIES 400
+
+struct parasite_area_policies {
+	uint32_t nr;
+	uint32_t pad;
+	struct parasite_area_policy areas[PARASITE_MAX_AREA_POLICIES];
+};
+
 struct parasite_fini {
 	int32_t fds[2]; /* closed when >= 0 */
 };
@@ -139,6 +161,7 @@ struct parasite_args {
 		struct parasite_pipe pipe;
 		struct parasite_vmsplice vmsplice;
 		struct parasite_fini fini;
+		struct parasite_area_policies area_policies;
 	} u;
 };
 

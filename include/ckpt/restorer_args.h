@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "ckpt/kernel_types.h"
+#include "ckpt/mempolicy.h"
 
 #define CKPT_RESTORER_ARGS_VERSION 6u
 #define CKPT_RESTORER_ARGS_MAGIC 0x52535452u /* "RSTR" */
@@ -111,6 +112,8 @@ enum ckpt_restorer_step {
 	CKPT_STEP_TIMER_SLACK,    /* arg0 = tid, arg1 = nanoseconds */
 	CKPT_STEP_SPECULATION,    /* arg0 = PR_SPEC_* kind, arg1 = the PR_SPEC_* state set */
 	CKPT_STEP_THREAD_PRCTL,   /* arg0 = the prctl/arch_prctl option, arg1 = its value */
+	CKPT_STEP_MBIND,          /* arg0-arg1 = the area; mbind(2) of its memory policy */
+	CKPT_STEP_SET_MEMPOLICY,  /* arg0 = tid, arg1 = mode | flags; set_mempolicy(2) */
 	CKPT_STEP_COUNT
 };
 
@@ -198,6 +201,8 @@ enum ckpt_restorer_tag {
 	CKPT_SECTION_THREAD_PRCTL = 15, /* struct ckpt_restorer_thread_prctl[count], one per thread */
 	CKPT_SECTION_GUARDS = 16,      /* struct ckpt_restorer_range[count]: guard pages to install */
 	CKPT_SECTION_KEEP = 17,        /* struct ckpt_restorer_range[count], by address: premapped areas ckpt's unmapping spares */
+	CKPT_SECTION_VMA_MEMPOLICY = 18, /* struct ckpt_restorer_vma_mempolicy[count], areas with their own */
+	CKPT_SECTION_THREAD_MEMPOLICY = 19, /* struct ckpt_restorer_thread_mempolicy[count], threads with their own */
 	CKPT_SECTION_COUNT
 };
 
@@ -373,6 +378,23 @@ struct ckpt_restorer_thread_prctl {
 	int32_t mce_kill;         /* PR_MCE_KILL_SET policy; -1: leave (the default) */
 	int32_t cpuid;            /* ARCH_SET_CPUID; -1: leave (enabled) */
 	uint32_t pad;
+};
+
+/* CKPT_SECTION_VMA_MEMPOLICY: an area's own NUMA memory policy, bound
+ * (mbind) by the main thread right after the areas are mapped, before their
+ * pages are read in, so that the pages go where the policy says. */
+struct ckpt_restorer_vma_mempolicy {
+	uint64_t start, end;
+	struct ckpt_mempolicy policy;
+};
+
+/* CKPT_SECTION_THREAD_MEMPOLICY: a thread's own memory policy
+ * (set_mempolicy), set by the thread itself with its prctl state.  Found by
+ * tid; a thread without an entry keeps MPOL_DEFAULT. */
+struct ckpt_restorer_thread_mempolicy {
+	int32_t tid;
+	uint32_t pad;
+	struct ckpt_mempolicy policy;
 };
 
 /* CKPT_SECTION_SECCOMP: at most one per thread, for a thread with seccomp

@@ -49,6 +49,9 @@ void parasite_dispatch(struct parasite_args *args)
 	case PARASITE_CMD_VMSPLICE:
 		args->ret = parasite_vmsplice(&args->u.vmsplice);
 		break;
+	case PARASITE_CMD_AREA_POLICIES:
+		args->ret = parasite_area_policies(&args->u.area_policies);
+		break;
 	case PARASITE_CMD_FINI:
 		args->ret = parasite_fini(&args->u.fini);
 		break;

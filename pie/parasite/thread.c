@@ -1,8 +1,8 @@
 /* Per-thread state, read by running this command in each thread: the
  * alternate signal stack, the clear-child-tid address, the credentials,
  * the timer slack, the parent-death signal, the speculation controls, the
- * TSC and CPUID faulting and the machine-check kill policy (all of which
- * Linux keeps per thread). */
+ * TSC and CPUID faulting, the machine-check kill policy and the NUMA
+ * memory policy (all of which Linux keeps per thread). */
 #include <linux/capability.h>
 #include <linux/prctl.h>
 
@@ -97,5 +97,6 @@ long parasite_thread_info(struct parasite_args *args, struct parasite_thread_inf
 	if (out->mce_kill < 0)
 		return PARASITE_FAIL(args, out->mce_kill);
 	out->cpuid = (int32_t)sys_call2(__NR_arch_prctl, 0x1011 /* ARCH_GET_CPUID */, 0);
+	parasite_read_mempolicy(0, &out->mempolicy_ret, &out->mempolicy);
 	return read_creds(args, &out->creds);
 }

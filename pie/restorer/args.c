@@ -151,6 +151,12 @@ void restorer_read_args(struct ckpt_restorer_args *a, struct restorer_view *v)
 		case CKPT_SECTION_THREAD_PRCTL:
 			v->thread_prctl = array(a, s, sizeof(*v->thread_prctl), &v->nr_thread_prctl);
 			break;
+		case CKPT_SECTION_VMA_MEMPOLICY:
+			v->vma_mempolicy = array(a, s, sizeof(*v->vma_mempolicy), &v->nr_vma_mempolicy);
+			break;
+		case CKPT_SECTION_THREAD_MEMPOLICY:
+			v->thread_mempolicy = array(a, s, sizeof(*v->thread_mempolicy), &v->nr_thread_mempolicy);
+			break;
 		case CKPT_SECTION_THREAD:
 			if (s->size < sizeof(struct ckpt_restorer_thread) ||
 			    thread_bytes(payload(s)) > s->size)

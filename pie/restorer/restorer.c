@@ -8,14 +8,16 @@
  *   rseq of ckpt off   (the kernel would write into unmapped memory)
  *   vDSO parked        (inside the area, so unmapping ckpt keeps it)
  *   ckpt unmapped      (everything below and above the area)
- *   target areas mapped, vDSO moved to the dumped place, pages read,
+ *   target areas mapped, their own memory policies bound (mempolicy.c),
+ *   vDSO moved to the dumped place, pages read,
  *   guard pages installed, protections and advice set
  *   mm fields, personality, rlimits, signal actions  (the process's)
  *   the other threads created with their tids (threads.c); each then sets
  *   its own state, as the main thread does:
  *     tid address, robust list, rseq, name, credentials (last of the
  *     privileged steps), timer slack, speculation controls and pdeath
- *     signal (after the credentials, whose change clears it), pending signals, [main: helper fds closed, shared
+ *     signal (after the credentials, whose change clears it), memory
+ *     policy, pending signals, [main: helper fds closed, shared
  *     pending signals, itimers, POSIX timers], fs/gs base
  *   int3               (ckpt, the tracer, takes over from here; the main
  *                      thread's is let go last in its process)
@@ -65,6 +67,7 @@ BLOB_ENTRY __attribute__((noreturn)) void blob_entry(struct ckpt_restorer_args *
 	restorer_park_vdso(v);
 	restorer_unmap_ckpt(v);
 	restorer_map_vmas(v);
+	restorer_bind_vmas(v);
 	restorer_place_vdso(v);
 	restorer_read_pages(v);
 	restorer_install_guards(v);

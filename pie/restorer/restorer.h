@@ -40,6 +40,10 @@ struct restorer_view {
 	const struct ckpt_restorer_range *guards;
 	uint32_t nr_keep;
 	const struct ckpt_restorer_range *keep;
+	uint32_t nr_vma_mempolicy;
+	const struct ckpt_restorer_vma_mempolicy *vma_mempolicy;
+	uint32_t nr_thread_mempolicy;
+	const struct ckpt_restorer_thread_mempolicy *thread_mempolicy;
 };
 
 __attribute__((noreturn)) void restorer_fail(struct ckpt_restorer_args *a, uint32_t step, long ret,
@@ -62,6 +66,11 @@ void restorer_map_vmas(const struct restorer_view *v);
 void restorer_place_vdso(const struct restorer_view *v);
 void restorer_protect_vmas(const struct restorer_view *v);
 void restorer_install_guards(const struct restorer_view *v);
+
+/* mempolicy.c: the areas' own NUMA policies (main thread, after mapping
+ * them), each thread's own (by itself). */
+void restorer_bind_vmas(const struct restorer_view *v);
+void restorer_set_thread_mempolicy(const struct restorer_view *v, const struct ckpt_restorer_thread *t);
 
 /* pages.c */
 void restorer_read_pages(const struct restorer_view *v);

@@ -143,6 +143,7 @@ void restorer_finish_thread(const struct restorer_view *v, struct ckpt_restorer_
 	install_seccomp(v, t);
 	restorer_set_creds(a, t);
 	restorer_set_thread_prctl(v, t);
+	restorer_set_thread_mempolicy(v, t);
 	if (main) {
 		close_helper_fds(a);
 		restorer_queue_shared_pending(v, 0);

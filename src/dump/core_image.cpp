@@ -3,6 +3,7 @@
 
 #include "ckpt/error.h"
 #include "dump/task_state.h"
+#include "mem/numa_policy.h"
 #include "task/prctl.h"
 
 namespace ckpt::dump {
@@ -90,6 +91,7 @@ void fill_process(img::ProcessCoreEntry& p, const ProcessSnapshot& snap, const c
   p.set_pdeath_sig(info.pdeath_sig);
   p.set_oom_score_adj(snap.oom_score_adj);
   task::fill_process_prctl(p, snap.pid, info, snap.loginuid);
+  if (snap.autogroup_nice) p.set_autogroup_nice(*snap.autogroup_nice);
 }
 
 // An exited main thread: its tid and name, no registers (required by the
@@ -142,6 +144,11 @@ img::CoreEntry make_core(const ProcessSnapshot& snap, size_t thread_index, const
   th.set_syscall_ret(t.syscall.ret);
   set_creds(*th.mutable_creds(), info->creds);
   task::fill_thread_prctl(th, *info);
+  th.set_cpu_affinity(t.affinity);
+  img::MempolicyEntry policy;
+  if (mem::policy_of(format("cannot dump thread %d of pid %d", t.tid, snap.pid), info->mempolicy_ret,
+                     info->mempolicy_mode, info->mempolicy_flags, info->mempolicy_nodes, policy))
+    *th.mutable_mempolicy() = policy;
   *th.mutable_sched() = t.sched;
   th.set_comm(t.comm);
   if (t.robust_list) {

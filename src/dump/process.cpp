@@ -11,6 +11,7 @@
 #include "dump/fds.h"
 #include "dump/memory.h"
 #include "dump/task_state.h"
+#include "mem/numa_policy.h"
 #include "proc/read.h"
 
 namespace ckpt::dump {
@@ -30,6 +31,9 @@ ParasiteReport run_parasite(DumpContext& ctx, pid_t pid, pid_t proc_id, const Me
   long brk = infection.syscall(SYS_brk, 0);
   if (brk < 0) throw Error(format("cannot dump pid %d: brk(0) in it failed with %ld", pid, brk));
   report.brk = uint64_t(brk);
+  std::vector<uint64_t> starts;
+  for (const mem::Vma& v : mem.vmas) starts.push_back(v.entry.start());
+  report.area_policies = infection.area_policies(starts);
   // Fds first: a refused fd fails the dump before the long part.
   ctx.stats.fds += dump_fds(ctx, infection, pid, proc_id, fds);
   dump_pages(infection, mem, pages, pid);
@@ -116,6 +120,18 @@ void dump_process(DumpContext& ctx, const compel::Process& process) {
   image::PagesWriter& pages = ctx.images.open_pages(uint64_t(pid));
   ParasiteReport report = run_parasite(ctx, pid, snap.proc_id, mem, fds, pages);
   mem.mm.set_brk(report.brk);
+  for (size_t i = 0; i < mem.vmas.size(); i++) {
+    img::VmaEntry& v = mem.vmas[i].entry;
+    const compel::Infection::AreaPolicy& a = report.area_policies.at(i);
+    img::MempolicyEntry policy;
+    if (mem::policy_of(format("cannot dump memory area %llx-%llx of pid %d", (unsigned long long)v.start(),
+                              (unsigned long long)v.end(), pid),
+                       a.ret, a.mode, a.flags, a.nodes, policy)) {
+      LOG_DEBUG("area %llx of pid %d: memory policy %s", (unsigned long long)v.start(), pid,
+                mem::policy_text(policy).c_str());
+      *v.mutable_mempolicy() = policy;
+    }
+  }
 
   for (size_t i = 0; i < snap.threads.size(); ++i) {
     img::CoreEntry core = make_core(snap, i, report);

@@ -13,6 +13,8 @@
 #include "dump/task_state.h"
 #include "proc/limits.h"
 #include "proc/read.h"
+#include "task/affinity.h"
+#include "task/autogroup.h"
 #include "task/prctl.h"
 #include "task/sched.h"
 
@@ -111,6 +113,7 @@ ThreadSnapshot snapshot_thread(const compel::FrozenTree& tree, pid_t pid, const 
   t.robust_list = reinterpret_cast<uint64_t>(head);
   t.robust_list_len = len;
   t.sched = task::read_sched(pid, thread.tid);
+  t.affinity = task::read_affinity(pid, thread.tid);
   LOG_DEBUG("thread %d: ip %llx sp %llx, in syscall %ld, blocked %llx, %zu pending signals, %zu bytes of xstate",
             t.tid, (unsigned long long)t.regs.gp.rip, (unsigned long long)t.regs.gp.rsp, t.syscall.nr,
             (unsigned long long)t.blocked, t.pending.size(), t.regs.xstate.size());
@@ -145,6 +148,7 @@ ProcessSnapshot snapshot_process(const compel::FrozenTree& tree, const compel::P
     if (!s.threads.back().exited) live.push_back(thread.tid);
   }
   s.loginuid = task::read_loginuid(s.pid, live);
+  s.autogroup_nice = task::read_autogroup_nice(at);
   s.shared_pending = tree.pending_signals(at, true);
   LOG_DEBUG("pid %d (%s): state %c, cwd %s, root %s, %zu shared pending signals", s.pid, s.stat.comm.c_str(),
             s.stat.state, s.cwd.c_str(), s.root.c_str(), s.shared_pending.size());

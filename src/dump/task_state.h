@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,7 @@ struct ThreadSnapshot {
   int seccomp_mode = 0;             // 0 or 2 (SECCOMP_MODE_FILTER); strict is refused
   std::vector<compel::SeccompFilter> seccomp_filters;  // the oldest first
   img::SchedEntry sched;            // sched_getattr from outside
+  std::string affinity;             // sched_getaffinity from outside (a bit per CPU)
 };
 
 struct ProcessSnapshot {
@@ -54,6 +56,7 @@ struct ProcessSnapshot {
   int oom_score_adj = 0;
   std::string cwd, root;
   uint32_t loginuid = 0;            // /proc/PID/loginuid, the same in every live thread
+  std::optional<int> autogroup_nice;        // /proc/PID/autogroup (its session's)
   std::vector<ThreadSnapshot> threads;  // main thread first
 };
 
@@ -65,6 +68,8 @@ struct ParasiteReport {
   compel::ProcessInfo process;
   std::vector<compel::ThreadInfo> threads;  // main thread first
   uint64_t brk = 0;                         // brk(0) in the process
+  // get_mempolicy of each area, in the order of the memory snapshot's.
+  std::vector<compel::Infection::AreaPolicy> area_policies;
 };
 
 // core-<tid>.img of one thread; the main thread's carries the process part.

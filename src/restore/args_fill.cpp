@@ -15,6 +15,7 @@
 #include "ckpt/error.h"
 #include "ckpt/log.h"
 #include "mem/mman_uapi.h"
+#include "mem/numa_policy.h"
 #include "proc/read.h"
 #include "proc/status.h"
 #include "restore/sigframe.h"
@@ -561,6 +562,8 @@ ArgsImage build_args(const ArgsInputs& in, const AreaLayout& layout) {
   w.add_array(CKPT_SECTION_POSIX_TIMERS, posix_timers(p));
 
   w.add_array(CKPT_SECTION_THREAD_PRCTL, task::thread_prctl_section(p));
+  w.add_array(CKPT_SECTION_VMA_MEMPOLICY, mem::vma_policy_section(p));
+  w.add_array(CKPT_SECTION_THREAD_MEMPOLICY, mem::thread_policy_section(p));
 
   // Each thread: its frame first (its offset goes into the thread), then
   // the thread; stacks after the main thread's, one each.

@@ -61,6 +61,8 @@ static_assert(offsetof(ckpt_restorer_thread, phase) == 0);
 static_assert(offsetof(ckpt_restorer_args, status) == 32);
 static_assert(sizeof(ckpt_restorer_seccomp) == 8 && sizeof(ckpt_restorer_seccomp_filter) == 8);
 static_assert(sizeof(ckpt_restorer_thread_prctl) == 56);
+static_assert(sizeof(ckpt_restorer_vma_mempolicy) == 16 + sizeof(ckpt_mempolicy) &&
+              sizeof(ckpt_restorer_thread_mempolicy) == 8 + sizeof(ckpt_mempolicy));
 static_assert(PR_SPEC_STORE_BYPASS == 0 && PR_SPEC_INDIRECT_BRANCH == 1 && PR_SPEC_L1D_FLUSH == 2,
               "the speculation kinds index spec_want and spec_set");
 static_assert(sizeof(ckpt_sock_filter) == sizeof(struct sock_filter));

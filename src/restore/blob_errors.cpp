@@ -96,6 +96,10 @@ std::string describe_step(const ckpt_restorer_status& st) {
     case CKPT_STEP_THREAD_PRCTL:
       return a == kArchSetCpuid ? format("arch_prctl(ARCH_SET_CPUID, %llu)", (unsigned long long)b)
                                 : format("prctl(%llu, %llu)", (unsigned long long)a, (unsigned long long)b);
+    case CKPT_STEP_MBIND: return "binding area " + range(a, b) + " to its memory policy (mbind)";
+    case CKPT_STEP_SET_MEMPOLICY:
+      return format("setting the memory policy of thread %llu (set_mempolicy, mode and flags %#llx)",
+                    (unsigned long long)a, (unsigned long long)b);
     case CKPT_STEP_COUNT: break;
   }
   return format("step %u", st.step);

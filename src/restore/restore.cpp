@@ -33,6 +33,8 @@
 #include "restore/tracer.h"
 #include "restore/tree_tracer.h"
 #include "restore/vdso.h"
+#include "task/affinity.h"
+#include "task/autogroup.h"
 #include "task/prctl.h"
 #include "task/sched.h"
 
@@ -278,8 +280,32 @@ std::vector<restore::NodePlan> check_tree(const image::ImageDir& dir, const rest
 
 void set_scheduling(const restore::TreeImage& tree) {
   for (const ProcessImage& p : tree.procs)
-    for (const img::ThreadCoreEntry& t : p.threads)
-      if (!p.zombie && !t.exited() && t.has_sched()) task::apply_sched(p.pid(), pid_t(t.tid()), t.sched());
+    for (const img::ThreadCoreEntry& t : p.threads) {
+      if (p.zombie || t.exited()) continue;
+      if (t.has_cpu_affinity()) task::apply_affinity(p.pid(), pid_t(t.tid()), t.cpu_affinity());
+      if (t.has_sched()) task::apply_sched(p.pid(), pid_t(t.tid()), t.sched());
+    }
+}
+
+// What ckpt writes into /proc of each held process: the autogroup nice
+// value of each session it made (the members share
+// the leader's autogroup, so the leaders go first, then everyone is checked).
+void set_process_knobs(const restore::TreeImage& tree, const std::vector<restore::NodePlan>& nodes) {
+  for (size_t i = 0; i < tree.procs.size(); i++) {
+    const img::ProcessCoreEntry& p = tree.procs[i].core.process();
+    if (tree.procs[i].zombie) continue;
+    if (p.has_autogroup_nice() && nodes[i].action == restore::SessionAction::NewSession)
+      task::apply_autogroup_nice(tree.procs[i].pid(), p.autogroup_nice());
+  }
+  for (size_t i = 0; i < tree.procs.size(); i++) {
+    const ProcessImage& p = tree.procs[i];
+    // Its session is a restored one if its leader was restored as one.
+    bool own_session = false;
+    for (size_t j = 0; j < tree.procs.size(); j++)
+      if (nodes[j].action == restore::SessionAction::NewSession && nodes[j].sid == nodes[i].sid) own_session = true;
+    if (!p.zombie && p.core.process().has_autogroup_nice())
+      task::check_autogroup_nice(p.pid(), p.core.process().autogroup_nice(), own_session);
+  }
 }
 
 int highest_fd(const restore::TreeImage& tree) {
@@ -421,6 +447,7 @@ int restore_tree(const cli::Options& opts) {
   // the commit of the shared memory, so that a failure here leaves the
   // images restorable again.
   set_scheduling(tree);
+  set_process_knobs(tree, nodes);
   // Every task has attached its SysV segments: those that were marked for
   // removal are marked again.
   shared.commit();

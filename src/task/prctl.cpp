@@ -175,8 +175,7 @@ void apply_process_prctl(int pid, const ProcessPrctl& want) {
   // Before the blob maps the areas: each new one is then mergeable, as
   // every area of such a process was.
   if (want.memory_merge && prctl(kPrSetMemoryMerge, 1, 0, 0, 0) < 0)
-    throw sys_error(format("cannot restore pid %d: prctl(PR_SET_MEMORY_MERGE, 1) (KSM for every area; it needs "
-                           "CAP_SYS_RESOURCE)",
+    throw sys_error(format("cannot restore pid %d: prctl(PR_SET_MEMORY_MERGE, 1) (KSM for every area)",
                            pid));
   if (want.loginuid) set_loginuid(pid, *want.loginuid);
 }

@@ -53,7 +53,7 @@ struct ProcessPrctl {
   uint32_t thp_disable = 0;             // PR_GET_THP_DISABLE value
   uint32_t membarrier = 0;              // MEMBARRIER_CMD_REGISTER_* bits
   std::optional<uint32_t> loginuid;     // absent: keep ckpt's (an older image)
-  bool memory_merge = false;            // PR_SET_MEMORY_MERGE (needs CAP_SYS_RESOURCE)
+  bool memory_merge = false;            // PR_SET_MEMORY_MERGE
 };
 ProcessPrctl process_prctl(const img::ProcessCoreEntry& p);
 // Run by the restored process itself (only a task may write its own

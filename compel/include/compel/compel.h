@@ -190,6 +190,11 @@ struct ThreadInfo {
   int tsc;                      // PR_GET_TSC
   int mce_kill;                 // PR_MCE_KILL_GET
   int cpuid;                    // ARCH_GET_CPUID: 1 enabled, 0 faulting, -errno
+  // get_mempolicy(2) of the thread's own policy: 0 or -errno (ENOSYS: no
+  // NUMA), then the mode, MPOL_F_* mode flags and nodes (a bit per node).
+  int mempolicy_ret;
+  uint32_t mempolicy_mode, mempolicy_flags;
+  std::vector<uint64_t> mempolicy_nodes;
   Creds creds;
 };
 
@@ -210,6 +215,14 @@ class Infection {
 
   ProcessInfo process_info();
   std::vector<ThreadInfo> thread_info();  // every live thread, main first
+  // The NUMA memory policy of the area at each address (get_mempolicy with
+  // MPOL_F_ADDR in the process), in the order given.
+  struct AreaPolicy {
+    int ret;                    // 0 or -errno (ENOSYS: no NUMA)
+    uint32_t mode, flags;       // MPOL_DEFAULT: the area has none of its own
+    std::vector<uint64_t> nodes;
+  };
+  std::vector<AreaPolicy> area_policies(const std::vector<uint64_t>& addrs);
   // Duplicates the process's fds into the caller (SCM_RIGHTS or
   // pidfd_getfd); result[i] owns a copy of fds[i].
   std::vector<int> steal_fds(const std::vector<int>& fds);
