@@ -333,6 +333,7 @@ Fields process_fields(const std::string& pid, const std::string& live, InodeName
   std::string tgid_dir = "/proc/" + pid;
   if (auto t = read_text(dir + "/smaps")) parse_smaps(*t, f);
   if (auto t = read_text(dir + "/numa_maps")) parse_numa_maps(*t, f);
+  coalesce_areas(f);
   if (auto t = read_text(dir + "/limits")) parse_limits(*t, f);
   if (auto t = read_text(dir + "/mountinfo")) parse_mountinfo(*t, f);
   if (auto t = read_text(dir + "/cgroup"))
@@ -438,6 +439,86 @@ void parse_smaps(std::string_view text, Fields& out) {
     size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
     out[area + " " + std::string(line.substr(0, colon))] = std::string(trim(line.substr(colon + 1)));
+  }
+}
+
+namespace {
+
+struct AreaFields {
+  uint64_t end = 0;
+  std::string range;             // "START-END", as smaps wrote it
+  std::map<std::string, std::string> fields;  // "Size" -> "28 kB", "area" -> ...
+};
+
+std::string hex8(uint64_t v) {
+  char buf[24];
+  snprintf(buf, sizeof(buf), "%08llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// An amount of memory of the area ("N kB"), which adds up when two areas
+// are one (not the page sizes, which are the same in both).
+std::optional<uint64_t> amount(const std::string& key, const std::string& v) {
+  if (key == "KernelPageSize" || key == "MMUPageSize") return std::nullopt;
+  char* end = nullptr;
+  unsigned long long n = std::strtoull(v.c_str(), &end, 10);
+  if (end == v.c_str() || std::string_view(end) != " kB") return std::nullopt;
+  return n;
+}
+
+// Two neighbours the kernel could have made one area: anonymous (no file,
+// no name), the same protection, flags and page sizes, the same policy.
+// Whether it did depends on how they came to be (the order of mmap calls,
+// anon_vma history), which a restore cannot repeat: the restored kernel may
+// merge what the dumped one kept apart.  Both sides are compared merged.
+bool mergeable(const AreaFields& a, const AreaFields& b, const std::string* policy_a, const std::string* policy_b) {
+  if (a.fields.contains("file") || b.fields.contains("file")) return false;
+  if ((policy_a ? *policy_a : "") != (policy_b ? *policy_b : "")) return false;
+  for (const auto& [key, value] : a.fields) {
+    auto other = b.fields.find(key);
+    if (other == b.fields.end()) return false;
+    if (!amount(key, value) && value != other->second) return false;
+  }
+  auto area = a.fields.find("area");
+  return b.fields.size() == a.fields.size() && area != a.fields.end() && area->second.find(' ') == area->second.rfind(' ');
+}
+
+}  // namespace
+
+void coalesce_areas(Fields& f) {
+  std::map<uint64_t, AreaFields> areas;
+  for (auto it = f.lower_bound("smaps "); it != f.end() && it->first.starts_with("smaps ");) {
+    std::string_view rest = std::string_view(it->first).substr(6);
+    size_t sp = rest.find(' ');
+    std::string range(rest.substr(0, sp));
+    uint64_t start = std::strtoull(range.c_str(), nullptr, 16);
+    AreaFields& a = areas[start];
+    a.range = range;
+    a.end = std::strtoull(range.c_str() + range.find('-') + 1, nullptr, 16);
+    a.fields[std::string(rest.substr(sp + 1))] = it->second;
+    it = f.erase(it);
+  }
+  auto policy_of = [&](uint64_t start) -> const std::string* {
+    auto it = f.find("numa_maps " + hex8(start) + " policy");
+    return it == f.end() ? nullptr : &it->second;
+  };
+  std::vector<AreaFields> out;
+  std::vector<uint64_t> starts;
+  for (auto& [start, a] : areas) {
+    if (!out.empty() && out.back().end == start &&
+        mergeable(out.back(), a, policy_of(starts.back()), policy_of(start))) {
+      for (auto& [key, value] : out.back().fields)
+        if (auto n = amount(key, value)) value = std::to_string(*n + amount(key, a.fields[key]).value_or(0)) + " kB";
+      out.back().end = a.end;
+      f.erase("numa_maps " + hex8(start) + " policy");
+      continue;
+    }
+    out.push_back(std::move(a));
+    starts.push_back(start);
+  }
+  for (size_t i = 0; i < out.size(); i++) {
+    std::string range = out[i].range.substr(0, out[i].range.find('-') + 1) + hex8(out[i].end);
+    for (const auto& [key, value] : out[i].fields) f["smaps " + range + " " + key] = value;
   }
 }
 

@@ -44,6 +44,9 @@ void parse_stat(std::string_view text, Fields& out);
 void parse_smaps(std::string_view text, Fields& out);
 // /proc/T/numa_maps: "numa_maps START policy" -> "default", "bind:0"...
 void parse_numa_maps(std::string_view text, Fields& out);
+// After both: neighbouring anonymous areas alike in everything but their
+// amounts of memory are made one (amounts added, one numa_maps line).
+void coalesce_areas(Fields& f);
 // /proc/T/limits: "limits Max open files" -> "soft hard units".
 void parse_limits(std::string_view text, Fields& out);
 // /proc/T/fdinfo/FD, knowing the fd's link target: "fdinfo FD KEY".

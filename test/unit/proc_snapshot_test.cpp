@@ -53,6 +53,38 @@ TEST(ProcSnapshot, NumaMapsPolicyOnly) {
   EXPECT_EQ(f.size(), 2u);
 }
 
+// Neighbouring anonymous areas alike in all but their amounts are one area
+// (the kernel may or may not have merged them); any difference keeps them apart.
+TEST(ProcSnapshot, AlikeAnonymousNeighboursAreOneArea) {
+  Fields f;
+  parse_smaps("7f0000000000-7f0000007000 rw-p 00000000 00:00 0 \n"
+              "Size:                 28 kB\nKernelPageSize:        4 kB\nRss:                   8 kB\n"
+              "VmFlags: rd wr mr mw me ac \n"
+              "7f0000007000-7f000000b000 rw-p 00000000 00:00 0 \n"
+              "Size:                 16 kB\nKernelPageSize:        4 kB\nRss:                   4 kB\n"
+              "VmFlags: rd wr mr mw me ac \n"
+              "7f000000b000-7f000000c000 rw-p 00000000 00:00 0 \n"
+              "Size:                  4 kB\nKernelPageSize:        4 kB\nRss:                   0 kB\n"
+              "VmFlags: rd wr mr mw me ac dd \n"
+              "7f000000c000-7f000000d000 r--p 00000000 00:00 0 \n"
+              "Size:                  4 kB\nKernelPageSize:        4 kB\nRss:                   0 kB\n"
+              "VmFlags: rd mr mw me ac \n",
+              f);
+  parse_numa_maps("7f0000000000 default anon=2\n7f0000007000 default anon=1\n7f000000b000 default\n"
+                  "7f000000c000 bind:0\n",
+                  f);
+  coalesce_areas(f);
+  EXPECT_EQ(f["smaps 7f0000000000-7f000000b000 Size"], "44 kB");
+  EXPECT_EQ(f["smaps 7f0000000000-7f000000b000 KernelPageSize"], "4 kB");
+  EXPECT_EQ(f["smaps 7f0000000000-7f000000b000 Rss"], "12 kB");
+  EXPECT_EQ(f.count("smaps 7f0000000000-7f0000007000 Size"), 0u);
+  EXPECT_EQ(f.count("numa_maps 7f0000007000 policy"), 0u);
+  EXPECT_EQ(f["numa_maps 7f0000000000 policy"], "default");
+  // Other flags, other protection: apart.
+  EXPECT_EQ(f["smaps 7f000000b000-7f000000c000 VmFlags"], "rd wr mr mw me ac dd");
+  EXPECT_EQ(f["smaps 7f000000c000-7f000000d000 area"], "r--p 00000000");
+}
+
 TEST(ProcSnapshot, StatNamesFieldsAfterTheComm) {
   Fields f;
   parse_stat("27241 (a) b) c) S 27236 27236 24328 0 -1 4194304 98 0 0 0 0 0 0 0 20 5 1 0 871782 3133440 366\n", f);

@@ -47,9 +47,16 @@ void anon_area(const char* name, Ranges guards, int prot, uint64_t seed) {
   a.guards = std::move(guards);
   a.prot = prot;
   a.seed = seed;
-  a.base = static_cast<char*>(
-      mmap(nullptr, kPages * rt::kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-  RT_CHECK(a.base != MAP_FAILED, "mmap");
+  // Between two PROT_NONE pages of its own: the kernel merges a new area
+  // with a neighbour of the same kind regardless of its guard pages ("gu" is
+  // ignored for merging), so where this area lands next to another one
+  // depends on the layout, and a restore may merge what the dump had apart.
+  char* reserve = static_cast<char*>(
+      mmap(nullptr, (kPages + 2) * rt::kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  RT_CHECK(reserve != MAP_FAILED, "mmap");
+  a.base = static_cast<char*>(mmap(reserve + rt::kPage, kPages * rt::kPage, PROT_READ | PROT_WRITE,
+                                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+  RT_CHECK(a.base == reserve + rt::kPage, "mmap");
   rt::fill_pages(a.base, 0, kPages, seed);
   if (!install(a)) {
     RT_CHECK(errno == EINVAL, "MADV_GUARD_INSTALL on %s: %s", name, strerror(errno));
