@@ -26,6 +26,19 @@ struct ckpt_stack {
 	uint64_t ss_size;
 };
 
+/* struct sched_attr of sched_setattr(2), SCHED_ATTR_SIZE_VER1 (glibc 2.36
+ * declares neither the struct nor the calls, and <linux/sched/types.h>
+ * clashes with <sched.h>). */
+struct ckpt_k_sched_attr {
+	uint32_t size;
+	uint32_t sched_policy;
+	uint64_t sched_flags;
+	int32_t sched_nice;
+	uint32_t sched_priority;
+	uint64_t sched_runtime, sched_deadline, sched_period;
+	uint32_t sched_util_min, sched_util_max;
+};
+
 /* The x86_64 signal frame, as the kernel's rt_sigreturn reads it. */
 struct ckpt_sigcontext {
 	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;

@@ -8,24 +8,15 @@
 #include <cerrno>
 
 #include "ckpt/error.h"
+#include "ckpt/kernel_types.h"
 #include "ckpt/log.h"
 
 namespace ckpt::task {
 
 namespace {
 
-// struct sched_attr of <linux/sched/types.h> (SCHED_ATTR_SIZE_VER1); glibc
-// 2.36 has neither the struct nor the calls.
-struct SchedAttr {
-  uint32_t size;
-  uint32_t sched_policy;
-  uint64_t sched_flags;
-  int32_t sched_nice;
-  uint32_t sched_priority;
-  uint64_t sched_runtime, sched_deadline, sched_period;
-  uint32_t sched_util_min, sched_util_max;
-};
-static_assert(sizeof(SchedAttr) == 56);
+using SchedAttr = ckpt_k_sched_attr;
+static_assert(sizeof(SchedAttr) == 56);  // SCHED_ATTR_SIZE_VER1
 
 constexpr uint32_t kSchedDeadline = 6;
 constexpr uint32_t kSchedExt = 7;

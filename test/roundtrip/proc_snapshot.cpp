@@ -1,4 +1,5 @@
 // The /proc snapshot of a tree and its comparison; see proc_snapshot.h.
+#include "ckpt/kernel_types.h"
 #include "proc_snapshot.h"
 
 #include <dirent.h>
@@ -284,28 +285,20 @@ bool linked_path(std::string_view target) {
          !target.starts_with("/memfd:") && !target.starts_with("/proc/");
 }
 
-// sched_getattr(2)'s structure (glibc has no declaration of it).
-struct SchedAttr {
-  uint32_t size, policy;
-  uint64_t flags;
-  int32_t nice;
-  uint32_t priority;
-  uint64_t runtime, deadline, period;
-  uint32_t util_min, util_max;
-};
+using SchedAttr = ckpt_k_sched_attr;
 
 void add_sched(pid_t tid, Fields& out) {
   SchedAttr a{};
   if (syscall(SYS_sched_getattr, tid, &a, sizeof(a), 0) != 0) return;
-  out["sched policy"] = std::to_string(a.policy);
-  out["sched flags"] = std::to_string(a.flags);
-  out["sched nice"] = std::to_string(a.nice);
-  out["sched priority"] = std::to_string(a.priority);
-  out["sched runtime"] = std::to_string(a.runtime);
-  out["sched deadline"] = std::to_string(a.deadline);
-  out["sched period"] = std::to_string(a.period);
-  out["sched util_min"] = std::to_string(a.util_min);
-  out["sched util_max"] = std::to_string(a.util_max);
+  out["sched policy"] = std::to_string(a.sched_policy);
+  out["sched flags"] = std::to_string(a.sched_flags);
+  out["sched nice"] = std::to_string(a.sched_nice);
+  out["sched priority"] = std::to_string(a.sched_priority);
+  out["sched runtime"] = std::to_string(a.sched_runtime);
+  out["sched deadline"] = std::to_string(a.sched_deadline);
+  out["sched period"] = std::to_string(a.sched_period);
+  out["sched util_min"] = std::to_string(a.sched_util_min);
+  out["sched util_max"] = std::to_string(a.sched_util_max);
 }
 
 void add_text(const std::string& name, const std::string& path, Fields& out) {

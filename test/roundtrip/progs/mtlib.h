@@ -75,6 +75,27 @@ bool poll_until(Pred pred, double seconds) {
   return true;
 }
 
+// A thread that answers: each new value stored into ping is stored back
+// into pong.  It waits without a timeout (its callers' waits are bounded):
+// a thread asleep in a futex, which must survive a stop and a restore.
+struct Echo {
+  std::atomic<int> ping{0}, pong{0};
+  static void* run(void* self) {
+    Echo& e = *static_cast<Echo*>(self);
+    for (int seen = 0;;) {
+      while (e.ping.load() == seen) futex_wait(e.ping, seen, nullptr);
+      seen = e.ping.load();
+      store_wake(e.pong, seen);
+    }
+    return nullptr;
+  }
+  // Pings with `value` and waits for the answer.
+  bool answers(int value, double seconds) {
+    store_wake(ping, value);
+    return await_at_least(pong, value, seconds);
+  }
+};
+
 // pthread_join with a deadline (the join waits on the kernel clearing the
 // thread's tid word: restore must give each thread its clear_child_tid).
 inline bool join_within(pthread_t t, double seconds) {

@@ -11,6 +11,7 @@
 // real-time ones take no CPU.  After the restore the main thread reads every
 // thread's sched_getattr and getpriority and compares them with what each
 // had before the dump.  Must run as root (real-time policies, negative nice).
+#include "ckpt/kernel_types.h"
 #include "mtlib.h"
 
 #include <sched.h>
@@ -18,14 +19,7 @@
 
 namespace {
 
-struct SchedAttr {  // struct sched_attr (SCHED_ATTR_SIZE_VER1); glibc 2.36 has none
-  uint32_t size, policy;
-  uint64_t flags;
-  int32_t nice;
-  uint32_t priority;
-  uint64_t runtime, deadline, period;
-  uint32_t util_min, util_max;
-};
+using SchedAttr = ckpt_k_sched_attr;
 constexpr uint64_t kResetOnFork = 1;
 
 struct Want {
@@ -55,10 +49,10 @@ bool get(pid_t tid, SchedAttr& a) {
 bool set(uint32_t policy, int nice, uint32_t priority, bool reset) {
   SchedAttr a{};
   a.size = sizeof(a);
-  a.policy = policy;
-  a.nice = nice;
-  a.priority = priority;
-  a.flags = reset ? kResetOnFork : 0;
+  a.sched_policy = policy;
+  a.sched_nice = nice;
+  a.sched_priority = priority;
+  a.sched_flags = reset ? kResetOnFork : 0;
   return syscall(SYS_sched_setattr, 0, &a, 0) == 0;
 }
 
@@ -82,11 +76,11 @@ void check(rt::Verdict& v, int i, const SchedAttr& before) {
   pid_t tid = g_tid[i];
   SchedAttr a;
   if (!get(tid, a)) return v.add("%s: sched_getattr(%d): %s", w.name, tid, strerror(errno));
-  if (a.policy != before.policy || a.nice != before.nice || a.priority != before.priority ||
-      (a.flags & kResetOnFork) != (before.flags & kResetOnFork))
-    v.add("%s (tid %d): policy %u nice %d priority %u flags %#llx, was %u %d %u %#llx", w.name, tid, a.policy, a.nice,
-          a.priority, (unsigned long long)a.flags, before.policy, before.nice, before.priority,
-          (unsigned long long)before.flags);
+  if (a.sched_policy != before.sched_policy || a.sched_nice != before.sched_nice || a.sched_priority != before.sched_priority ||
+      (a.sched_flags & kResetOnFork) != (before.sched_flags & kResetOnFork))
+    v.add("%s (tid %d): policy %u nice %d priority %u flags %#llx, was %u %d %u %#llx", w.name, tid, a.sched_policy, a.sched_nice,
+          a.sched_priority, (unsigned long long)a.sched_flags, before.sched_policy, before.sched_nice, before.sched_priority,
+          (unsigned long long)before.sched_flags);
   errno = 0;
   int prio = getpriority(PRIO_PROCESS, id_t(tid));
   if (prio != w.nice) v.add("%s: getpriority %d, want %d", w.name, prio, w.nice);
@@ -111,10 +105,10 @@ int main() {
     // (sched_getattr shows no nice value under a real-time policy;
     // getpriority does, checked after the restore.)
     bool rt_policy = w.policy == SCHED_FIFO || w.policy == SCHED_RR;
-    RT_CHECK(before[i].policy == w.policy && (rt_policy || before[i].nice == w.nice) && before[i].priority == w.priority &&
-                 bool(before[i].flags & kResetOnFork) == w.reset_on_fork,
-             "%s: set to policy %u nice %d priority %u flags %#llx", w.name, before[i].policy, before[i].nice,
-             before[i].priority, (unsigned long long)before[i].flags);
+    RT_CHECK(before[i].sched_policy == w.policy && (rt_policy || before[i].sched_nice == w.nice) && before[i].sched_priority == w.priority &&
+                 bool(before[i].sched_flags & kResetOnFork) == w.reset_on_fork,
+             "%s: set to policy %u nice %d priority %u flags %#llx", w.name, before[i].sched_policy, before[i].sched_nice,
+             before[i].sched_priority, (unsigned long long)before[i].sched_flags);
   }
 
   rt::ready();

@@ -1,18 +1,12 @@
 // A thread under SCHED_DEADLINE: ckpt does not restore the policy, so the
 // dump must be refused by name and the program run on with its thread
 // still under SCHED_DEADLINE (a 1 ms budget every 100 ms, asleep).
+#include "ckpt/kernel_types.h"
 #include "mtlib.h"
 
 namespace {
 
-struct SchedAttr {  // struct sched_attr (SCHED_ATTR_SIZE_VER1)
-  uint32_t size, policy;
-  uint64_t flags;
-  int32_t nice;
-  uint32_t priority;
-  uint64_t runtime, deadline, period;
-  uint32_t util_min, util_max;
-};
+using SchedAttr = ckpt_k_sched_attr;
 constexpr uint32_t kSchedDeadline = 6;
 
 std::atomic<int> g_set_up{0}, g_go{0};
@@ -23,9 +17,9 @@ void* run(void*) {
   g_tid = gettid();
   SchedAttr a{};
   a.size = sizeof(a);
-  a.policy = kSchedDeadline;
-  a.runtime = 1000 * 1000;
-  a.deadline = a.period = 100 * 1000 * 1000;
+  a.sched_policy = kSchedDeadline;
+  a.sched_runtime = 1000 * 1000;
+  a.sched_deadline = a.sched_period = 100 * 1000 * 1000;
   if (syscall(SYS_sched_setattr, 0, &a, 0) != 0)
     snprintf(g_error, sizeof(g_error), "sched_setattr(SCHED_DEADLINE): %s", strerror(errno));
   rt::add_wake(g_set_up, 1);
@@ -45,7 +39,7 @@ int main() {
   rt::wait_term();
   SchedAttr a{};
   RT_CHECK(syscall(SYS_sched_getattr, g_tid.load(), &a, sizeof(a), 0) == 0, "sched_getattr: %s", strerror(errno));
-  RT_CHECK(a.policy == kSchedDeadline, "the thread's policy is %u, want SCHED_DEADLINE", a.policy);
+  RT_CHECK(a.sched_policy == kSchedDeadline, "the thread's policy is %u, want SCHED_DEADLINE", a.sched_policy);
   rt::store_wake(g_go, 1);
   RT_CHECK(rt::join_within(t, 30), "the thread cannot be joined");
   rt::pass();

@@ -14,17 +14,7 @@ namespace {
 volatile sig_atomic_t g_conts = 0;
 void on_cont(int) { g_conts = g_conts + 1; }
 
-std::atomic<int> g_ping{0}, g_pong{0};
-
-void* worker(void*) {
-  // Blocked without a timeout (the main thread's waits are bounded).
-  for (int seen = 0;;) {
-    while (g_ping.load() == seen) rt::futex_wait(g_ping, seen, nullptr);
-    seen = g_ping.load();
-    rt::store_wake(g_pong, seen);
-  }
-  return nullptr;
-}
+rt::Echo g_echo;
 
 }  // namespace
 
@@ -36,15 +26,13 @@ int main() {
   RT_CHECK(sigaction(SIGCONT, &sa, nullptr) == 0, "sigaction SIGCONT");
   rt::block_term();
   pthread_t th;
-  RT_CHECK(pthread_create(&th, nullptr, worker, nullptr) == 0, "pthread_create");
-  rt::store_wake(g_ping, 1);
-  RT_CHECK(rt::await_at_least(g_pong, 1, 30), "the worker does not answer");
+  RT_CHECK(pthread_create(&th, nullptr, rt::Echo::run, &g_echo) == 0, "pthread_create");
+  RT_CHECK(g_echo.answers(1, 30), "the worker does not answer");
 
   rt::ready();
   rt::wait_term();
 
   RT_CHECK(g_conts == 1, "SIGCONT's handler ran %d times since the program got ready (want 1)", int(g_conts));
-  rt::store_wake(g_ping, 2);
-  RT_CHECK(rt::await_at_least(g_pong, 2, 30), "the worker no longer answers");
+  RT_CHECK(g_echo.answers(2, 30), "the worker no longer answers");
   rt::pass();
 }

@@ -15,16 +15,7 @@ namespace {
 volatile sig_atomic_t g_conts = 0;
 void on_cont(int) { g_conts = g_conts + 1; }
 
-std::atomic<int> g_ping{0}, g_pong{0};
-
-void* worker(void*) {
-  for (int seen = 0;;) {
-    while (g_ping.load() == seen) rt::futex_wait(g_ping, seen, nullptr);
-    seen = g_ping.load();
-    rt::store_wake(g_pong, seen);
-  }
-  return nullptr;
-}
+rt::Echo g_echo;
 
 [[noreturn]] void child_main() {
   struct sigaction sa {};
@@ -33,12 +24,11 @@ void* worker(void*) {
   sigemptyset(&sa.sa_mask);
   RT_CHECK(sigaction(SIGCONT, &sa, nullptr) == 0, "child: sigaction SIGCONT");
   pthread_t th;
-  RT_CHECK(pthread_create(&th, nullptr, worker, nullptr) == 0, "child: pthread_create");
+  RT_CHECK(pthread_create(&th, nullptr, rt::Echo::run, &g_echo) == 0, "child: pthread_create");
   RT_CHECK(kill(getppid(), SIGUSR1) == 0, "child: cannot signal its parent");
   rt::await_signal(SIGTERM, "SIGTERM from the parent", rt::kWaitLimitSeconds);
   RT_CHECK(g_conts == 1, "child: SIGCONT's handler ran %d times (want 1)", int(g_conts));
-  rt::store_wake(g_ping, 1);
-  RT_CHECK(rt::await_at_least(g_pong, 1, 30), "child: its worker does not answer");
+  RT_CHECK(g_echo.answers(1, 30), "child: its worker does not answer");
   _exit(0);
 }
 
