@@ -1,5 +1,6 @@
 #include <google/protobuf/stubs/common.h>
 #include <google/protobuf/stubs/logging.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 
 #include "ckpt/error.h"
 #include "ckpt/log.h"
+#include "ckpt/unique_fd.h"
 #include "cli/options.h"
 #include "commands.h"
 #include "version.h"
@@ -21,12 +23,15 @@ namespace {
 void open_log_file(const cli::Options& o) {
   std::string name = o.log_file.empty() ? cli::default_log_name(o.command) : o.log_file;
   if (name.empty() || o.images_dir.empty()) return;
-  std::string path = name[0] == '/' ? name : o.images_dir + "/" + name;
   // dump creates its images directory, and its log goes in there; for a
   // restore from a directory that does not exist the command itself says so.
   if (o.command == cli::Command::Dump) mkdir(o.images_dir.c_str(), 0700);
-  else if (access(o.images_dir.c_str(), F_OK) != 0) return;
-  log::open_file(path);
+  UniqueFd dir(open(o.images_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return;
+  std::string path = name[0] == '/' ? name : o.images_dir + "/" + name;
+  // Relative to the directory's fd: the name is looked up where the images
+  // are, whatever happens to the path meanwhile.
+  log::open_file(name[0] == '/' ? AT_FDCWD : dir.get(), name, path);
 }
 
 // protobuf's own complaints (e.g. a path that is not UTF-8 in a string

@@ -13,10 +13,13 @@ enum class Level { Error = 1, Warn = 2, Info = 3, Debug = 4 };
 void set_verbosity(int level);
 int verbosity();
 
-// Opens (truncates) a log file; lines still go to stderr up to the verbosity.
+// Opens a log file: `name` relative to `dirfd` (or AT_FDCWD), `path` for
+// messages; whatever was under the name is replaced by a fresh file, so a
+// planted symlink or hard link is never written through.  Lines still go to
+// stderr up to the verbosity.
 // The file receives every level up to Debug regardless of -v so a failed run
 // can be diagnosed afterwards.
-void open_file(const std::string& path);
+void open_file(int dirfd, const std::string& name, const std::string& path);
 void close_file();
 
 void write(Level level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));

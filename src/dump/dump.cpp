@@ -14,6 +14,7 @@
 #include "compel/compel.h"
 #include "dump/context.h"
 #include "dump/inventory.h"
+#include "dump/kill_point.h"
 #include "dump/namespaces.h"
 #include "dump/process.h"
 #include "dump/task_state.h"
@@ -76,10 +77,12 @@ int run_dump(const cli::Options& opts) {
   clock_gettime(CLOCK_MONOTONIC, &start);
   pid_t root = opts.tree_pid;
   raise_nofile();
+  dump::read_kill_point();
 
   image::ImageDir dir = image::ImageDir::create(opts.images_dir);
   LOG_INFO("Dumping the tree of pid %d into %s", root, dir.path().c_str());
   dump::PendingImages images(dir);
+  images.remove_leftovers();
   uint64_t page_size = uint64_t(sysconf(_SC_PAGESIZE));
   dump::SharedObjects shared(page_size, opts.ghost_limit);
 
@@ -90,6 +93,7 @@ int run_dump(const cli::Options& opts) {
   LOG_INFO("Froze %zu processes", tree.processes().size());
   dump::check_supported(tree, root);
   refuse_unrestorable(tree, root);
+  dump::kill_point(dump::KillPoint::AfterFreeze);
   files::TreeTasks tasks = dump::tree_tasks(tree);
   files::FileTable files({.shell_job = opts.shell_job, .objects = &shared, .tree = &tasks});
 
@@ -127,6 +131,7 @@ int run_dump(const cli::Options& opts) {
   timespec committing;
   clock_gettime(CLOCK_MONOTONIC, &committing);
   images.commit_all(inventory);
+  dump::kill_point(dump::KillPoint::AfterCommit);
   LOG_INFO("Committed the images in %.0f ms", ms_since(committing));
   if (!opts.leave_running) {
     tree.kill();

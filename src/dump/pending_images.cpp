@@ -6,6 +6,7 @@
 
 #include "ckpt/error.h"
 #include "ckpt/log.h"
+#include "dump/kill_point.h"
 
 namespace ckpt::dump {
 
@@ -41,7 +42,7 @@ void PendingImages::withdraw_old_inventory() {
 
 // Only names of image files are touched; dump.log and anything else the
 // user keeps there stays.
-void PendingImages::remove_stale_images() {
+std::vector<std::string> PendingImages::list() const {
   int fd = fcntl(dir_.fd(), F_DUPFD_CLOEXEC, 0);
   if (fd < 0) throw sys_error("cannot list " + dir_.path());
   DIR* d = fdopendir(fd);
@@ -50,13 +51,18 @@ void PendingImages::remove_stale_images() {
     throw sys_error("cannot list " + dir_.path());
   }
   rewinddir(d);
+  std::vector<std::string> names;
+  while (dirent* e = readdir(d)) names.push_back(e->d_name);
+  closedir(d);
+  return names;
+}
+
+void PendingImages::remove_stale_images() {
   std::vector<std::string> stale;
-  while (dirent* e = readdir(d)) {
-    std::string name = e->d_name;
+  for (const std::string& name : list()) {
     auto parsed = image::parse_filename(name);
     if (parsed && parsed->kind != image::Kind::Inventory && !names_.count(name)) stale.push_back(name);
   }
-  closedir(d);
   for (const std::string& name : stale) {
     if (unlinkat(dir_.fd(), name.c_str(), 0) < 0 && errno != ENOENT)
       throw sys_error("cannot remove " + dir_.path() + "/" + name + " of a previous dump");
@@ -64,14 +70,32 @@ void PendingImages::remove_stale_images() {
   }
 }
 
+// Temporary files of an interrupted dump ("core-12.img.tmp"): only names
+// the image layer makes, so nothing else the user keeps here is touched.
+void PendingImages::remove_leftovers() {
+  const std::string suffix = ".tmp";
+  for (const std::string& name : list()) {
+    if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+      continue;
+    if (!image::parse_filename(name.substr(0, name.size() - suffix.size()))) continue;
+    if (unlinkat(dir_.fd(), name.c_str(), 0) < 0 && errno != ENOENT)
+      throw sys_error("cannot remove " + dir_.path() + "/" + name + " left by an interrupted dump");
+    LOG_INFO("Removed %s/%s left by an interrupted dump", dir_.path().c_str(), name.c_str());
+  }
+}
+
 // One syncfs for every file of the dump (a process with many threads has a
 // core image per thread, and an fsync each costs a disk flush each), then
-// the renames, the inventory last.
+// the renames, the inventory last.  Until the old inventory goes, the
+// previous set is whole and restorable (the new files are all under .tmp
+// names); from then until the new inventory is renamed into place, the
+// directory has no inventory and restore refuses it as incomplete.
 void PendingImages::commit_all(image::ImageWriter& inventory) {
-  withdraw_old_inventory();
   for (auto& w : writers_) w->flush();
   inventory.flush();
   dir_.sync_files();
+  kill_point(KillPoint::BeforeCommit);
+  withdraw_old_inventory();
   for (auto& p : pages_) p->commit(image::Sync::Done);
   for (auto& w : writers_) w->commit(image::Sync::Done);
   remove_stale_images();

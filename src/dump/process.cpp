@@ -9,6 +9,7 @@
 #include "ckpt/error.h"
 #include "ckpt/log.h"
 #include "dump/fds.h"
+#include "dump/kill_point.h"
 #include "dump/memory.h"
 #include "dump/task_state.h"
 #include "mem/numa_policy.h"
@@ -25,6 +26,7 @@ ParasiteReport run_parasite(DumpContext& ctx, pid_t pid, pid_t proc_id, const Me
                             const std::vector<int>& fds, image::PagesWriter& pages) {
   LOG_DEBUG("Infecting pid %d", pid);
   compel::Infection infection = compel::Infection::infect(ctx.tree, pid);
+  kill_point(KillPoint::AfterInfect);
   ParasiteReport report;
   report.process = infection.process_info();
   report.threads = infection.thread_info();
@@ -37,6 +39,7 @@ ParasiteReport run_parasite(DumpContext& ctx, pid_t pid, pid_t proc_id, const Me
   // Fds first: a refused fd fails the dump before the long part.
   ctx.stats.fds += dump_fds(ctx, infection, pid, proc_id, fds);
   dump_pages(infection, mem, pages, pid);
+  kill_point(KillPoint::AfterPages);
   infection.cure();
   LOG_DEBUG("Cured pid %d", pid);
   return report;

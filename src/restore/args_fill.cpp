@@ -24,6 +24,12 @@
 namespace ckpt::restore {
 
 namespace {
+// memcpy with a null source is undefined even for 0 bytes, and an empty
+// std::vector's data() is null: every copy of an array that may be empty
+// (no POSIX timers, no groups, no vDSO parts) goes through here.
+void copy_bytes(void* to, const void* from, size_t size) {
+  if (size) std::memcpy(to, from, size);
+}
 
 uint64_t align8(uint64_t v) { return (v + 7) & ~uint64_t(7); }
 
@@ -78,7 +84,7 @@ class SectionWriter {
   uint64_t add(uint32_t tag, uint32_t count, const void* data, size_t size, size_t align = 8) {
     pad_to(align);
     uint64_t at = append_header(tag, count, size);
-    if (data && size) std::memcpy(bytes_.data() + at, data, size);
+    if (data && size) copy_bytes(bytes_.data() + at, data, size);
     return at;
   }
   template <class T>
@@ -98,7 +104,7 @@ class SectionWriter {
     ckpt_restorer_section h{tag, count, align8(size)};
     size_t at = bytes_.size();
     bytes_.resize(at + sizeof(h) + h.size);
-    std::memcpy(bytes_.data() + at, &h, sizeof(h));
+    copy_bytes(bytes_.data() + at, &h, sizeof(h));
     nr_++;
     return at + sizeof(h);
   }
@@ -116,7 +122,7 @@ class SectionWriter {
 
 uint64_t signal_bit(const img::SiginfoEntry& s) {
   int32_t signo = 0;
-  std::memcpy(&signo, s.siginfo().data(), std::min<size_t>(sizeof(signo), s.siginfo().size()));
+  copy_bytes(&signo, s.siginfo().data(), std::min<size_t>(sizeof(signo), s.siginfo().size()));
   return signo >= 1 && signo <= 64 ? uint64_t(1) << (signo - 1) : 0;
 }
 
@@ -250,8 +256,8 @@ std::vector<ckpt_restorer_siginfo> siginfos(const google::protobuf::RepeatedPtrF
   std::vector<ckpt_restorer_siginfo> out;
   for (const img::SiginfoEntry& s : in) {
     ckpt_restorer_siginfo si{};
-    std::memcpy(si.raw, s.siginfo().data(), std::min(s.siginfo().size(), sizeof(si.raw)));
-    std::memcpy(&si.signo, si.raw, sizeof(int32_t));
+    copy_bytes(si.raw, s.siginfo().data(), std::min(s.siginfo().size(), sizeof(si.raw)));
+    copy_bytes(&si.signo, si.raw, sizeof(int32_t));
     si.shared = shared;
     out.push_back(si);
   }
@@ -327,10 +333,10 @@ std::vector<uint8_t> thread_section(const img::ThreadCoreEntry& t, bool main, ui
 
   size_t groups_bytes = align8(groups.size() * sizeof(uint32_t));
   std::vector<uint8_t> out(sizeof(th) + groups_bytes + pending.size() * sizeof(ckpt_restorer_siginfo));
-  std::memcpy(out.data(), &th, sizeof(th));
-  if (!groups.empty()) std::memcpy(out.data() + sizeof(th), groups.data(), groups.size() * sizeof(uint32_t));
+  copy_bytes(out.data(), &th, sizeof(th));
+  if (!groups.empty()) copy_bytes(out.data() + sizeof(th), groups.data(), groups.size() * sizeof(uint32_t));
   if (!pending.empty())
-    std::memcpy(out.data() + sizeof(th) + groups_bytes, pending.data(), pending.size() * sizeof(pending[0]));
+    copy_bytes(out.data() + sizeof(th) + groups_bytes, pending.data(), pending.size() * sizeof(pending[0]));
   return out;
 }
 
@@ -340,14 +346,14 @@ std::vector<uint8_t> seccomp_section(const img::ThreadCoreEntry& t) {
   if (t.seccomp_filters_size() == 0) return {};
   ckpt_restorer_seccomp head{int32_t(t.tid()), uint32_t(t.seccomp_filters_size())};
   std::vector<uint8_t> out(sizeof(head));
-  std::memcpy(out.data(), &head, sizeof(head));
+  copy_bytes(out.data(), &head, sizeof(head));
   for (const img::SeccompFilterEntry& f : t.seccomp_filters()) {
     // Checked when the image was read: whole instructions, LOG at most.
     ckpt_restorer_seccomp_filter fh{f.flags(), uint32_t(f.insns().size() / sizeof(ckpt_sock_filter))};
     size_t at = out.size();
     out.resize(at + sizeof(fh) + f.insns().size());
-    std::memcpy(out.data() + at, &fh, sizeof(fh));
-    std::memcpy(out.data() + at + sizeof(fh), f.insns().data(), f.insns().size());
+    copy_bytes(out.data() + at, &fh, sizeof(fh));
+    copy_bytes(out.data() + at + sizeof(fh), f.insns().data(), f.insns().size());
   }
   return out;
 }
@@ -598,7 +604,7 @@ ArgsImage build_args(const ArgsInputs& in, const AreaLayout& layout) {
   h.pid = p.pid();
   h.nr_threads = uint32_t(p.threads.size());
   h.helper_fd_first = in.helper_fd_first;
-  std::memcpy(w.at(0), &h, sizeof(h));
+  copy_bytes(w.at(0), &h, sizeof(h));
   out.bytes = w.take();
   return out;
 }
@@ -617,7 +623,7 @@ void bind_args(ArgsImage& args, const ArgsInputs& in, const RestorerArea& area) 
       vdso = plan_vdso_proxy(in.our_vdso, park, area.end());
       std::vector<uint8_t> code = vdso_trampolines(dumped_vdso_functions(p.mm), args.proxy_size,
                                                    in.our_vdso_functions, proxied_vdso_address(in.our_vdso, area.end()));
-      std::memcpy(args.bytes.data() + args.proxy_off, code.data(), std::min<size_t>(code.size(), args.proxy_size));
+      copy_bytes(args.bytes.data() + args.proxy_off, code.data(), std::min<size_t>(code.size(), args.proxy_size));
       LOG_DEBUG("pid %d: vDSO proxy, this kernel's vDSO at 0x%llx", p.pid(), (unsigned long long)area.end());
     } else {
       vdso = plan_vdso(in.our_vdso, in.our_vdso_build_id, p.vmas, p.mm.vdso_build_id(), park);
@@ -626,8 +632,8 @@ void bind_args(ArgsImage& args, const ArgsInputs& in, const RestorerArea& area) 
     throw Error(format("cannot restore pid %d: %s", p.pid(), e.what()));
   }
   if (vdso.size() != args.nr_vdso) throw Error(format("cannot restore pid %d: the vDSO plan changed", p.pid()));
-  std::memcpy(args.bytes.data() + args.vdso_off, vdso.data(), vdso.size() * sizeof(vdso[0]));
-  std::memcpy(area.args(), args.bytes.data(), args.bytes.size());
+  copy_bytes(args.bytes.data() + args.vdso_off, vdso.data(), vdso.size() * sizeof(vdso[0]));
+  copy_bytes(area.args(), args.bytes.data(), args.bytes.size());
 }
 
 }  // namespace ckpt::restore

@@ -37,6 +37,15 @@ std::vector<img::PstreeEntry> read_pstree(const image::ImageDir& dir, const img:
   img::PstreeEntry e;
   while (reader.read(e)) entries.push_back(e);
   if (entries.empty()) throw image::CorruptedImage(dir.path_of(image::Kind::Pstree), "no process");
+  // Pid 1 is a PID namespace's init: only in a namespace of its own could it
+  // get that pid back, and the dump refuses trees in other namespaces, but
+  // a dump made inside a namespace (of its init) or an edited set can hold
+  // it.  Making that namespace is the namespaces issue's work.
+  for (const img::PstreeEntry& entry : entries)
+    if (entry.pid() == 1)
+      throw Error("cannot restore pid 1 from " + dir.path() +
+                  ": it is the init of a PID namespace, which ckpt cannot restore without that namespace (PID "
+                  "namespaces are not supported yet)");
   if (entries.front().pid() != inv.root_pid())
     throw image::CorruptedImage(dir.path_of(image::Kind::Pstree),
                                 format("the root pid %u of the inventory is not its first process", inv.root_pid()));

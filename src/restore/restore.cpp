@@ -18,6 +18,7 @@
 
 #include "cgroup/cgroup.h"
 #include "ckpt/error.h"
+#include "ckpt/fresh_file.h"
 #include "ckpt/log.h"
 #include "commands.h"
 #include "files/files.h"
@@ -92,15 +93,11 @@ Pipe make_pipe() {
   return {UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
+// Through a fresh tmp file renamed over the pidfile: a link planted at
+// either name is replaced, never followed (fresh_file.h).
 void write_pidfile(const std::string& path, int pid) {
   if (path.empty()) return;
-  std::string tmp = path + ".tmp";
-  UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd) throw sys_error("cannot write the pidfile " + path);
-  std::string text = std::to_string(pid) + "\n";
-  if (write(fd.get(), text.data(), text.size()) != ssize_t(text.size())) throw sys_error("cannot write " + tmp);
-  fd.reset();
-  if (rename(tmp.c_str(), path.c_str()) < 0) throw sys_error("cannot write the pidfile " + path);
+  write_file_replacing(path, std::to_string(pid) + "\n", 0644, "the pidfile");
 }
 
 // SIGCHLD blocked for the duration: ckpt sleeps in sigtimedwait for it.

@@ -1,5 +1,7 @@
 #include "ckpt/log.h"
 
+#include "ckpt/fresh_file.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -40,13 +42,16 @@ const char* level_name(Level l) {
 void set_verbosity(int level) { g_verbosity = level; }
 int verbosity() { return g_verbosity; }
 
-void open_file(const std::string& path) {
+void open_file(int dirfd, const std::string& name, const std::string& path) {
   std::lock_guard lock(g_mutex);
   if (g_file) fclose(g_file);
+  g_file = nullptr;
   // 0600 like the images: a log can name files and addresses of the process.
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  g_file = fd >= 0 ? fdopen(fd, "w") : nullptr;
-  if (!g_file) fprintf(stderr, "cannot open log file %s: %m\n", path.c_str());
+  // A fresh file, never a planted link's target (fresh_file.h).
+  UniqueFd fd = create_fresh(dirfd, name, 0600);
+  if (fd) g_file = fdopen(fd.get(), "w");
+  if (g_file) fd.release();
+  else fprintf(stderr, "cannot open log file %s: %m\n", path.c_str());
 }
 
 void close_file() {
