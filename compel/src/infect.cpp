@@ -261,6 +261,26 @@ void Infection::Impl::give_back(ThreadRecord& t) {
     detail::pt(PTRACE_SETOPTIONS, t.tid, 0, t.options, "resuming seccomp");
     t.seccomp_suspended = false;
   }
+  park_in_interrupt_stop(t);
+}
+
+// A thread that ran parasite code or a remote syscall is left in the
+// signal-delivery stop of its last trap.  Should ckpt die there (killed
+// while it commits the images of a tree it is to kill), the kernel would
+// deliver that SIGTRAP as the thread leaves the stop, and the program would
+// die of it.  An interrupt stop (PTRACE_EVENT_STOP), as the freeze left it
+// in, delivers nothing when its tracer goes: PTRACE_INTERRUPT, then resume
+// with no signal, and the thread stops again before it runs a single
+// instruction (the kernel takes pending ptrace traps before any signal).
+void Infection::Impl::park_in_interrupt_stop(ThreadRecord& t) {
+  detail::pt(PTRACE_INTERRUPT, t.tid, 0, 0, "parking a cured thread");
+  detail::pt(PTRACE_CONT, t.tid, 0, 0, "parking a cured thread");
+  auto r = detail::wait_report(t.tid, t.own_child, tree->deadline());
+  if (!r) throw Error("thread " + std::to_string(t.tid) + " of " + who() + " did not stop again after its cure");
+  if (r->kind == detail::Report::Exited) {
+    t.dead = true;
+    t.reaped = r->reaped;
+  }
 }
 
 void Infection::Impl::cure() {

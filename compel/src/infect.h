@@ -62,6 +62,7 @@ struct Infection::Impl {
   void cure_quietly() noexcept;
   void abandon() noexcept;   // the tree was killed: nothing to undo
   void give_back(detail::ThreadRecord& t);
+  void park_in_interrupt_stop(detail::ThreadRecord& t);
   void stop_if_running(detail::ThreadRecord& t);
   std::string who() const { return "pid " + std::to_string(pid); }
 };

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# What ckpt writes cannot be turned against anyone, and a dump killed at any
+# named point leaves a directory that is either the previous set, intact, or
+# refused as incomplete:
+#
+#  links   every file ckpt writes (dump.log, restore.log, the pidfile, each
+#          image and its .tmp name) planted beforehand as a symlink, then as
+#          a hard link, to a victim file outside; dump and restore must work
+#          and leave every victim as it was.
+#  kills   CKPT_DUMP_TEST_KILL makes `ckpt dump` SIGKILL itself at each named
+#          point, with and without --leave-running, into a directory holding
+#          a complete earlier set: the target must run on (not stopped, not
+#          traced, same maps and signal mask) where the point comes before
+#          anything irreversible, the earlier set must be intact and restore
+#          from it, a kill into an empty directory must be refused as
+#          incomplete, and the next dump into the directory must leave no
+#          .tmp behind.  Kills inside the infection window (after-infect,
+#          after-pages) are reported, not judged: the parasite does not cure
+#          itself yet (issue 9's next step).
+#
+#   dump_safety.sh CKPT SLEEPER WORK
+set -u
+CKPT=$1
+SLEEPER=$2
+WORK=$3
+rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK" || exit 1
+
+fail() { echo "FAIL: $*"; exit 1; }
+wait_for() {
+  local limit=$1; shift
+  local end=$((SECONDS + limit))
+  until "$@"; do
+    [ $SECONDS -ge $end ] && return 1
+    sleep 0.05
+  done
+}
+gone() { [ ! -d /proc/$1 ] || grep -q '^State:.*[ZX]' /proc/$1/status 2>/dev/null; }
+comm_is() { [ "$(cat /proc/$1/comm 2>/dev/null)" = "$2" ]; }
+# Running as before: alive, not stopped, not traced.
+healthy() {
+  [ -d /proc/$1 ] || return 1
+  grep -q '^State:.*[TtZX]' /proc/$1/status && return 1
+  grep -q '^TracerPid:[[:space:]]*0$' /proc/$1/status
+}
+# What must not change in a target a dump let go.
+fingerprint() { { cat /proc/$1/maps; grep -E '^Sig(Blk|Ign|Cgt)' /proc/$1/status; ls -l /proc/$1/fd | awk '{print $9, $10, $11}'; } 2>/dev/null; }
+has_pass() { grep -q '^PASS' "$1"; }
+
+READY=0
+ready_seen() { [ $READY = 1 ]; }
+# Starts the sleeper in a session of its own; sets PID, OUT.
+start_target() {
+  OUT=$WORK/$1.out
+  READY=0
+  # (In the scenario's subshell: $BASHPID, and the trap set here.)
+  # ($BASHPID inside the & would be the child's own.)
+  trap 'READY=1' USR1
+  local me=$BASHPID
+  CKPT_TEST_DRIVER=$me setsid "$SLEEPER" </dev/null >"$OUT" 2>&1 &
+  PID=$!
+  wait_for 30 ready_seen || fail "$1: the sleeper did not get ready"
+}
+# SIGTERM to a (restored) sleeper, whose verdict is PASS in OUT.
+finish_target() {
+  kill -TERM $PID
+  wait_for 30 has_pass "$OUT" || fail "$1: no PASS from pid $PID: $(cat "$OUT")"
+  wait_for 10 gone $PID || fail "$1: pid $PID does not end"
+}
+kill_target() {
+  kill -KILL $PID 2>/dev/null
+  wait_for 10 gone $PID || fail "pid $PID does not die"
+  wait $PID 2>/dev/null
+}
+restore_detached() {  # DIR [args]
+  local dir=$1; shift
+  "$CKPT" restore -D "$dir" -d "$@" || fail "restore of $dir: $(tail -3 "$dir/restore.log" 2>/dev/null)"
+  wait_for 30 comm_is $PID rt_sleeper || fail "pid $PID is not back after the restore of $dir"
+}
+sums() { (cd "$1" && sha256sum *.img 2>/dev/null); }
+
+links() {
+  local how=$1  # symlink | hardlink
+  echo "== planted ${how}s"
+  start_target links-$how
+  # The names a dump of this target writes, from a first dump elsewhere.
+  "$CKPT" dump -t $PID -D "$WORK/ref-$how" --leave-running || fail "reference dump"
+  local names=(dump.log restore.log pidfile pidfile.tmp)
+  local f
+  for f in $(cd "$WORK/ref-$how" && ls *.img); do names+=("$f" "$f.tmp"); done
+  local dir=$WORK/planted-$how victims=$WORK/victims-$how
+  mkdir -p "$dir" "$victims"
+  for f in "${names[@]}"; do
+    echo "victim $f" > "$victims/$f"
+    if [ $how = symlink ]; then ln -s "$victims/$f" "$dir/$f"; else ln "$victims/$f" "$dir/$f"; fi
+  done
+  (cd "$victims" && sha256sum *) > "$WORK/victims-$how.sum"
+  "$CKPT" dump -t $PID -D "$dir" --leave-running || fail "dump into planted $how names"
+  healthy $PID || fail "the target is not running on after the dump"
+  kill_target
+  restore_detached "$dir" --pidfile "$dir/pidfile"
+  [ "$(cat "$dir/pidfile")" = "$PID" ] || fail "the pidfile says $(cat "$dir/pidfile"), not $PID"
+  [ ! -L "$dir/pidfile" ] || fail "the pidfile is still a symlink"
+  finish_target links-$how
+  (cd "$victims" && sha256sum -c --quiet "$WORK/victims-$how.sum") || fail "a $how victim was written through"
+  for f in "${names[@]}"; do
+    [ -L "$dir/$f" ] && fail "$dir/$f is still a planted symlink"
+  done
+  echo "every victim untouched behind ${#names[@]} planted ${how}s"
+}
+
+INFECTED_REPORT=""
+kills() {
+  local point=$1 mode=$2  # mode: leave-running | kill
+  local tag=$point.$mode dir=$WORK/kill-$point.$mode
+  local args=()
+  [ $mode = leave-running ] && args=(--leave-running)
+  echo "== killed at $point ($mode)"
+  start_target kill-$tag
+  "$CKPT" dump -t $PID -D "$dir" --leave-running || fail "$tag: the first, complete dump"
+  local before
+  before=$(sums "$dir")
+  local print
+  print=$(fingerprint $PID)
+  CKPT_DUMP_TEST_KILL=$point "$CKPT" dump -t $PID -D "$dir" "${args[@]}" 2>"$WORK/$tag.err"
+  local rc=$?
+  [ $rc -eq 137 ] || fail "$tag: the dump exited $rc, not by SIGKILL: $(cat "$WORK/$tag.err")"
+  case $point in
+    after-infect|after-pages)
+      # Bounded look at what a dead dumper leaves in an infected target.
+      local state="healthy"
+      wait_for 2 healthy $PID || state="$(grep -E '^(State|TracerPid)' /proc/$PID/status 2>/dev/null | tr '\n\t' '  ')"
+      [ -d /proc/$PID ] || state="gone"
+      echo "target after a kill $point ($mode): $state"
+      INFECTED_REPORT+="$tag: $state; "
+      ;;
+    *)
+      wait_for 10 healthy $PID || fail "$tag: the target is stopped, traced or gone: $(grep -E '^(State|TracerPid)' /proc/$PID/status 2>/dev/null)"
+      [ "$(fingerprint $PID)" = "$print" ] || fail "$tag: maps, signal mask or fds of the target changed"
+      ;;
+  esac
+  [ -e "$dir/inventory.img" ] || fail "$tag: no inventory: the directory is neither the old set nor a new one"
+  if [ $point != after-commit ]; then
+    [ "$(sums "$dir")" = "$before" ] || fail "$tag: the previous image set changed"
+  fi
+  # A kill into a directory without an earlier set: refused as incomplete.
+  if [ $point = after-freeze ] || [ $point = before-commit ]; then
+    local fresh=$WORK/fresh-$tag
+    CKPT_DUMP_TEST_KILL=$point "$CKPT" dump -t $PID -D "$fresh" "${args[@]}" 2>/dev/null
+    wait_for 10 healthy $PID || fail "$tag: the target is not running on after a second kill"
+    local msg
+    msg=$("$CKPT" restore -D "$fresh" -d 2>&1) && fail "$tag: the restore of an interrupted dump succeeded"
+    case $msg in *incomplete*"$fresh"*|*"$fresh"*incomplete*) ;; *) fail "$tag: the restore did not say incomplete: $msg" ;; esac
+  fi
+  kill_target
+  restore_detached "$dir"
+  "$CKPT" dump -t $PID -D "$dir" --leave-running || fail "$tag: the next dump"
+  ls "$dir" | grep -q '\.tmp$' && fail "$tag: .tmp left after the next dump: $(ls "$dir" | grep '\.tmp$')"
+  finish_target kill-$tag
+  echo "ok: $tag"
+}
+
+scenario() {
+  links symlink
+  links hardlink
+  local n=0 point mode
+  for point in after-freeze after-infect after-pages before-commit after-commit; do
+    for mode in leave-running kill; do
+      kills $point $mode
+      n=$((n + 1))
+    done
+  done
+  echo "$n kill points passed; infected targets: $INFECTED_REPORT"
+  echo PASS
+}
+
+( scenario ) </dev/null >"$WORK/scenario.log" 2>&1
+rc=$?
+cat "$WORK/scenario.log"
+exit $rc
