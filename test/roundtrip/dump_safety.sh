@@ -129,7 +129,12 @@ kills() {
       # Bounded look at what a dead dumper leaves in an infected target.
       local state="healthy"
       wait_for 2 healthy $PID || state="$(grep -E '^(State|TracerPid)' /proc/$PID/status 2>/dev/null | tr '\n\t' '  ')"
-      [ -d /proc/$PID ] || state="gone"
+      if gone $PID; then
+        wait $PID 2>/dev/null
+        local st=$?
+        state="gone"
+        [ $st -gt 128 ] && state="killed by signal $((st - 128)) ($(kill -l $((st - 128))))"
+      fi
       echo "target after a kill $point ($mode): $state"
       INFECTED_REPORT+="$tag: $state; "
       ;;
@@ -153,7 +158,14 @@ kills() {
   fi
   kill_target
   restore_detached "$dir"
+  # What a killed dump of a tree with other pids would have left, and a
+  # file of the user's that only looks like one.
+  echo stale > "$dir/core-4190001.img.tmp"
+  echo stale > "$dir/pages-4190001.img.tmp"
+  echo mine > "$dir/notes.tmp"
   "$CKPT" dump -t $PID -D "$dir" --leave-running || fail "$tag: the next dump"
+  [ -e "$dir/notes.tmp" ] || fail "$tag: the next dump removed the user's notes.tmp"
+  rm "$dir/notes.tmp"
   ls "$dir" | grep -q '\.tmp$' && fail "$tag: .tmp left after the next dump: $(ls "$dir" | grep '\.tmp$')"
   finish_target kill-$tag
   echo "ok: $tag"
