@@ -82,7 +82,6 @@ int run_dump(const cli::Options& opts) {
   image::ImageDir dir = image::ImageDir::create(opts.images_dir);
   LOG_INFO("Dumping the tree of pid %d into %s", root, dir.path().c_str());
   dump::PendingImages images(dir);
-  images.remove_leftovers();
   uint64_t page_size = uint64_t(sysconf(_SC_PAGESIZE));
   dump::SharedObjects shared(page_size, opts.ghost_limit);
 

@@ -71,13 +71,17 @@ void PendingImages::remove_stale_images() {
 }
 
 // Temporary files of an interrupted dump ("core-12.img.tmp"): only names
-// the image layer makes, so nothing else the user keeps here is touched.
+// the image layer makes, so nothing else the user keeps here is touched,
+// and not this dump's own.  Done when committing, so that a refused or
+// failed dump leaves the directory exactly as it found it.
 void PendingImages::remove_leftovers() {
   const std::string suffix = ".tmp";
+  const std::string inventory = image::filename(image::Kind::Inventory);
   for (const std::string& name : list()) {
     if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
       continue;
-    if (!image::parse_filename(name.substr(0, name.size() - suffix.size()))) continue;
+    std::string image_name = name.substr(0, name.size() - suffix.size());
+    if (!image::parse_filename(image_name) || names_.count(image_name) || image_name == inventory) continue;
     if (unlinkat(dir_.fd(), name.c_str(), 0) < 0 && errno != ENOENT)
       throw sys_error("cannot remove " + dir_.path() + "/" + name + " left by an interrupted dump");
     LOG_INFO("Removed %s/%s left by an interrupted dump", dir_.path().c_str(), name.c_str());
@@ -91,6 +95,7 @@ void PendingImages::remove_leftovers() {
 // names); from then until the new inventory is renamed into place, the
 // directory has no inventory and restore refuses it as incomplete.
 void PendingImages::commit_all(image::ImageWriter& inventory) {
+  remove_leftovers();
   for (auto& w : writers_) w->flush();
   inventory.flush();
   dir_.sync_files();

@@ -5,7 +5,7 @@
 // stays complete.
 //
 // commit_all() then makes the new set complete in an order a crash cannot
-// confuse: every new file is synced under its .tmp name first (the old set
+// confuse: the ".tmp" files an interrupted dump left go first; every new file is synced under its .tmp name first (the old set
 // is still whole until then); the old inventory.img goes next (durably), so that a mix of old
 // and new images never passes for a complete dump; every image is committed
 // in the order it was opened; images of an older dump that this one did not
@@ -36,10 +36,6 @@ class PendingImages {
   // Another raw image (ShmemPages), committed with the pages.
   image::PagesWriter& open_raw(image::Kind kind, uint64_t id);
 
-  // Removes the "*.img.tmp" files an interrupted dump left in the directory
-  // (call before opening any image).
-  void remove_leftovers();
-
   // Commits pages, then the other images in order, then `inventory`,
   // which must not have been opened through open().
   void commit_all(image::ImageWriter& inventory);
@@ -50,6 +46,8 @@ class PendingImages {
   void claim(image::Kind kind, std::optional<uint64_t> id);
   void withdraw_old_inventory();
   void remove_stale_images();
+  // Removes the "*.img.tmp" files an interrupted dump left in the directory.
+  void remove_leftovers();
   std::vector<std::string> list() const;  // every name in the directory
 
   const image::ImageDir& dir_;

@@ -311,6 +311,8 @@ TEST_F(TreeTest, ADumpReplacesAnOlderOneWhole) {
   run_dump(options(single.pid()));
   std::set<std::string> after = images();
   EXPECT_FALSE(after.count(stale));
+  // (Nor the leftover of the crashed dump.)
+  EXPECT_FALSE(after.count(stale + ".tmp"));
   EXPECT_TRUE(after.count("core-" + std::to_string(single.pid()) + ".img"));
   EXPECT_TRUE(after.count("inventory.img"));
   auto pstree = read_all<img::PstreeEntry>(image::Kind::Pstree);
