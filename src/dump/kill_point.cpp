@@ -22,6 +22,7 @@ struct Named {
 constexpr Named kPoints[] = {
     {"after-freeze", KillPoint::AfterFreeze},   {"after-infect", KillPoint::AfterInfect},
     {"after-pages", KillPoint::AfterPages},     {"before-commit", KillPoint::BeforeCommit},
+    {"in-commit", KillPoint::InCommit},
     {"after-commit", KillPoint::AfterCommit},
 };
 
@@ -42,7 +43,7 @@ void read_kill_point() {
       return;
     }
   throw Error(std::string("CKPT_DUMP_TEST_KILL=") + v +
-              " names no kill point (after-freeze, after-infect, after-pages, before-commit, after-commit)");
+              " names no kill point (after-freeze, after-infect, after-pages, before-commit, in-commit, after-commit)");
 }
 
 void kill_point(KillPoint point) {

@@ -6,6 +6,8 @@
 //   after-infect   the first process infected (the parasite is in it)
 //   after-pages    the first process's pages written, still infected
 //   before-commit  every image written and synced under its .tmp name
+//   in-commit      the old inventory removed, the pages renamed into place,
+//                  the other images not yet (a mix of old and new)
 //   after-commit   the new image set complete, before the tree is killed
 //
 // The variable is read once, when the dump starts; an unknown point is an
@@ -14,7 +16,7 @@
 
 namespace ckpt::dump {
 
-enum class KillPoint { None, AfterFreeze, AfterInfect, AfterPages, BeforeCommit, AfterCommit };
+enum class KillPoint { None, AfterFreeze, AfterInfect, AfterPages, BeforeCommit, InCommit, AfterCommit };
 
 // Reads CKPT_DUMP_TEST_KILL; throws on a name not in the list above.
 void read_kill_point();

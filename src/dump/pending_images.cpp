@@ -102,6 +102,7 @@ void PendingImages::commit_all(image::ImageWriter& inventory) {
   kill_point(KillPoint::BeforeCommit);
   withdraw_old_inventory();
   for (auto& p : pages_) p->commit(image::Sync::Done);
+  kill_point(KillPoint::InCommit);
   for (auto& w : writers_) w->commit(image::Sync::Done);
   remove_stale_images();
   inventory.commit(image::Sync::Done);

@@ -9,12 +9,13 @@
 #          and leave every victim as it was.
 #  kills   CKPT_DUMP_TEST_KILL makes `ckpt dump` SIGKILL itself at each named
 #          point, with and without --leave-running, into a directory holding
-#          a complete earlier set: the target must run on (not stopped, not
+#          a complete earlier set (in-commit: among the renames): the
+#          target must run on (not stopped, not
 #          traced, same maps and signal mask) where the point comes before
 #          anything irreversible, the earlier set must be intact and restore
-#          from it, a kill into an empty directory must be refused as
-#          incomplete, and the next dump into the directory must leave no
-#          .tmp behind.  Kills inside the infection window (after-infect,
+#          from it, a kill into an empty directory or among the renames
+#          must be refused as incomplete, and the next dump into the
+#          directory must leave no .tmp behind.  Kills inside the infection window (after-infect,
 #          after-pages) are reported, not judged: the parasite does not cure
 #          itself yet (issue 9's next step).
 #
@@ -143,8 +144,18 @@ kills() {
       [ "$(fingerprint $PID)" = "$print" ] || fail "$tag: maps, signal mask or fds of the target changed"
       ;;
   esac
-  [ -e "$dir/inventory.img" ] || fail "$tag: no inventory: the directory is neither the old set nor a new one"
-  if [ $point != after-commit ]; then
+  if [ $point = in-commit ]; then
+    # Killed among the renames: no inventory, and restore says so.
+    [ -e "$dir/inventory.img" ] && fail "$tag: an inventory in a half-committed directory"
+    local msg
+    msg=$("$CKPT" restore -D "$dir" -d 2>&1) && fail "$tag: the restore of a half-committed set succeeded"
+    case $msg in *incomplete*"$dir"*|*"$dir"*incomplete*) ;; *) fail "$tag: the restore did not say incomplete: $msg" ;; esac
+    # A complete dump over it (the target still runs) makes it whole again.
+    "$CKPT" dump -t $PID -D "$dir" --leave-running || fail "$tag: the dump after the half commit"
+  else
+    [ -e "$dir/inventory.img" ] || fail "$tag: no inventory: the directory is neither the old set nor a new one"
+  fi
+  if [ $point != after-commit ] && [ $point != in-commit ]; then
     [ "$(sums "$dir")" = "$before" ] || fail "$tag: the previous image set changed"
   fi
   # A kill into a directory without an earlier set: refused as incomplete.
@@ -175,7 +186,7 @@ scenario() {
   links symlink
   links hardlink
   local n=0 point mode
-  for point in after-freeze after-infect after-pages before-commit after-commit; do
+  for point in after-freeze after-infect after-pages before-commit in-commit after-commit; do
     for mode in leave-running kill; do
       kills $point $mode
       n=$((n + 1))
