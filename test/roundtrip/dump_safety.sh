@@ -19,11 +19,14 @@
 #          after-pages) are reported, not judged: the parasite does not cure
 #          itself yet (issue 9's next step).
 #
-#   dump_safety.sh CKPT SLEEPER WORK
+#   dump_safety.sh CKPT PROG WORK
+# PROG is a round-trip program (testlib.h: ready, SIGTERM, PASS): rt_sleeper,
+# or rt_threads for a multi-threaded target.
 set -u
 CKPT=$1
 SLEEPER=$2
 WORK=$3
+COMM=$(basename "$SLEEPER" | cut -c1-15)
 rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK" || exit 1
 
 fail() { echo "FAIL: $*"; exit 1; }
@@ -37,14 +40,26 @@ wait_for() {
 }
 gone() { [ ! -d /proc/$1 ] || grep -q '^State:.*[ZX]' /proc/$1/status 2>/dev/null; }
 comm_is() { [ "$(cat /proc/$1/comm 2>/dev/null)" = "$2" ]; }
-# Running as before: alive, not stopped, not traced.
+# Running as before: alive, no thread stopped or traced.
 healthy() {
   [ -d /proc/$1 ] || return 1
-  grep -q '^State:.*[TtZX]' /proc/$1/status && return 1
-  grep -q '^TracerPid:[[:space:]]*0$' /proc/$1/status
+  local t
+  for t in /proc/$1/task/*; do
+    grep -q '^State:.*[TtZX]' $t/status 2>/dev/null && return 1
+    grep -q '^TracerPid:[[:space:]]*0$' $t/status 2>/dev/null || return 1
+  done
+  return 0
 }
-# What must not change in a target a dump let go.
-fingerprint() { { cat /proc/$1/maps; grep -E '^Sig(Blk|Ign|Cgt)' /proc/$1/status; ls -l /proc/$1/fd | awk '{print $9, $10, $11}'; } 2>/dev/null; }
+# What must not change in a target a dump let go: its areas, each thread's
+# signal mask, its fds.
+fingerprint() {
+  {
+    cat /proc/$1/maps
+    local t
+    for t in /proc/$1/task/*; do echo "$t $(grep -E '^Sig(Blk|Ign|Cgt)' $t/status | tr '\n\t' '  ')"; done
+    ls -l /proc/$1/fd | awk '{print $9, $10, $11}'
+  } 2>/dev/null
+}
 has_pass() { grep -q '^PASS' "$1"; }
 
 READY=0
@@ -75,7 +90,7 @@ kill_target() {
 restore_detached() {  # DIR [args]
   local dir=$1; shift
   "$CKPT" restore -D "$dir" -d "$@" || fail "restore of $dir: $(tail -3 "$dir/restore.log" 2>/dev/null)"
-  wait_for 30 comm_is $PID rt_sleeper || fail "pid $PID is not back after the restore of $dir"
+  wait_for 30 comm_is $PID "$COMM" || fail "pid $PID is not back after the restore of $dir"
 }
 sums() { (cd "$1" && sha256sum *.img 2>/dev/null); }
 
