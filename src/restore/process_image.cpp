@@ -355,6 +355,8 @@ TreeImage load_tree_image(const image::ImageDir& dir) {
     t.procs.push_back(std::move(p));
   }
   check_shared_runs(dir, t);
+  if (!dir.regular_size(image::Kind::Files))
+    throw Error("images in " + dir.path() + " are incomplete: no " + dir.path_of(image::Kind::Files));
   check_pages_images(dir, t);
   check_no_extra_images(dir, t);
   return t;
