@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "image/image.h"
+#include "image/open_image.h"
 
 namespace ckpt::image {
 
@@ -34,6 +35,35 @@ bool ImageDir::exists(Kind kind, std::optional<uint64_t> id) const {
   if (fstatat(fd_.get(), filename(kind, id).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return true;
   if (errno == ENOENT) return false;
   throw sys_error("cannot stat image " + path_of(kind, id));
+}
+
+std::optional<uint64_t> ImageDir::regular_size(Kind kind, std::optional<uint64_t> id) const {
+  struct stat st;
+  if (fstatat(fd_.get(), filename(kind, id).c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
+    if (errno == ENOENT) return std::nullopt;
+    throw sys_error("cannot stat image " + path_of(kind, id));
+  }
+  if (!S_ISREG(st.st_mode))
+    throw Error("cannot read image " + path_of(kind, id) + ": it is " + file_type_name(st.st_mode) +
+                ", not a regular file");
+  return uint64_t(st.st_size);
+}
+
+std::vector<std::string> ImageDir::image_names() const {
+  int fd = fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) throw sys_error("cannot list images directory " + path_);
+  DIR* d = fdopendir(fd);
+  if (!d) {
+    close(fd);
+    throw sys_error("cannot list images directory " + path_);
+  }
+  rewinddir(d);
+  std::vector<std::string> out;
+  while (dirent* e = readdir(d))
+    if (parse_filename(e->d_name)) out.push_back(e->d_name);
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 void ImageDir::sync() const {
@@ -68,18 +98,10 @@ PagesFile open_pages(const ImageDir& dir, uint64_t id, bool direct) { return ope
 PagesFile open_raw(const ImageDir& dir, Kind kind, uint64_t id, bool direct) {
   if (info(kind).prototype) throw Error("cannot open image " + dir.path_of(kind, id) + " raw: it has records");
   std::string name = filename(kind, id);
-  int flags = O_RDONLY | O_CLOEXEC;
-  UniqueFd fd(openat(dir.fd(), name.c_str(), flags | (direct ? O_DIRECT : 0)));
-  // tmpfs and some others refuse O_DIRECT with EINVAL; buffered reads work.
-  if (!fd && direct && errno == EINVAL) {
-    direct = false;
-    fd.reset(openat(dir.fd(), name.c_str(), flags));
-  }
-  if (!fd) throw sys_error("cannot open image " + dir.path_of(kind, id));
+  std::string path = dir.path_of(kind, id);
   struct stat st;
-  if (fstat(fd.get(), &st) < 0) throw sys_error("cannot stat image " + dir.path_of(kind, id));
+  UniqueFd fd = detail::open_image_file(dir.fd(), name, path, info(kind).max_size, st, &direct);
   long page = sysconf(_SC_PAGESIZE);
-  if (!S_ISREG(st.st_mode)) throw CorruptedImage(dir.path_of(kind, id), "not a regular file");
   if (st.st_size % page != 0)
     throw CorruptedImage(dir.path_of(kind, id),
                          format("size %lld is not a multiple of the page size %ld", (long long)st.st_size, page));

@@ -8,8 +8,10 @@
 // Writers create "<name>.tmp" with mode 0600 and rename it over <name> after
 // an fsync on commit(); a writer destroyed without commit() unlinks its
 // temporary file, so a failed dump never leaves a half-written image behind.
-// Readers check the header and every length and throw CorruptedImage
-// ("corrupted image DIR/FILE: REASON").
+// Readers open an image without following a symlink and only if it is a
+// regular file within its kind's size limit ("cannot read image DIR/FILE:
+// it is a FIFO, not a regular file"), then check the header and every length
+// and throw CorruptedImage ("corrupted image DIR/FILE: REASON").
 #pragma once
 
 #include <google/protobuf/message.h>
@@ -50,6 +52,10 @@ struct KindInfo {
   bool per_id;              // file name carries an id: "core-1234.img"
   // Prototype message of one record, for `ckpt show`; nullptr for raw files.
   const google::protobuf::Message* prototype;
+  // The largest file a reader accepts (read whole into memory): a bound
+  // per kind, far above what a dump writes.  Raw page data has none here:
+  // restore bounds it by what the pagemap puts there.
+  uint64_t max_size;
 };
 
 // The table of every image kind.
@@ -63,6 +69,10 @@ struct ParsedFilename {
   std::optional<uint64_t> id;
 };
 std::optional<ParsedFilename> parse_filename(const std::string& filename);
+// Whether images of this kind hold exactly one record (inventory, core, fs).
+bool holds_one_record(Kind kind);
+// "a FIFO", "a symbolic link", "a regular file"..., for messages.
+std::string file_type_name(unsigned mode);
 // "core-12.img", "inventory.img"
 std::string filename(Kind kind, std::optional<uint64_t> id = std::nullopt);
 
@@ -84,6 +94,12 @@ class ImageDir {
   const std::string& path() const { return path_; }
   int fd() const { return fd_.get(); }
   bool exists(Kind kind, std::optional<uint64_t> id = std::nullopt) const;
+  // The size of an image that must be a regular file: nullopt if there is
+  // none; throws naming the file if it is a symlink, a FIFO, a device...
+  std::optional<uint64_t> regular_size(Kind kind, std::optional<uint64_t> id = std::nullopt) const;
+  // The names of every file in the directory that is named as an image
+  // ("core-12.img"), sorted.
+  std::vector<std::string> image_names() const;
   // The ids of the images of a per-id kind in the directory, ascending
   // ("shmem-1.img", "shmem-3.img" -> 1, 3).
   std::vector<uint64_t> ids(Kind kind) const;
@@ -144,6 +160,11 @@ class ImageReader {
   bool read(google::protobuf::Message& record);
   // Reads exactly one record; throws CorruptedImage if there is none.
   void read_one(google::protobuf::Message& record);
+  // Reads the one record of an image that holds one (inventory, core, fs):
+  // throws CorruptedImage if there is none or anything follows it.
+  void read_only(google::protobuf::Message& record);
+  // Throws CorruptedImage unless every byte has been read.
+  void expect_end();
 
  private:
   struct Impl;

@@ -17,24 +17,26 @@ namespace ckpt::image {
 namespace {
 
 constexpr std::string_view kSuffix = ".img";
+constexpr uint64_t MiB = 1ull << 20, GiB = 1ull << 30;
+constexpr uint64_t kUnbounded = ~0ull;
 
 // The magics spell four ASCII letters when read as a big-endian number, so
 // an error message such as "bad magic 0x434f5245" can be decoded by eye.
 std::vector<KindInfo> make_kinds() {
   return {
-      {Kind::Inventory, "inventory", 0x494e5654 /* INVT */, false, &img::InventoryEntry::default_instance()},
-      {Kind::Pstree, "pstree", 0x50535452 /* PSTR */, false, &img::PstreeEntry::default_instance()},
-      {Kind::Core, "core", 0x434f5245 /* CORE */, true, &img::CoreEntry::default_instance()},
-      {Kind::Mm, "mm", 0x4d4d4150 /* MMAP */, true, &img::VmaRecord::default_instance()},
-      {Kind::Pagemap, "pagemap", 0x50474d50 /* PGMP */, true, &img::PagemapRecord::default_instance()},
-      {Kind::Files, "files", 0x46494c45 /* FILE */, false, &img::FileEntry::default_instance()},
-      {Kind::Fdinfo, "fdinfo", 0x46444e46 /* FDNF */, true, &img::FdinfoEntry::default_instance()},
-      {Kind::Fs, "fs", 0x46534653 /* FSFS */, true, &img::FsEntry::default_instance()},
+      {Kind::Inventory, "inventory", 0x494e5654 /* INVT */, false, &img::InventoryEntry::default_instance(), 1 * MiB},
+      {Kind::Pstree, "pstree", 0x50535452 /* PSTR */, false, &img::PstreeEntry::default_instance(), 64 * MiB},
+      {Kind::Core, "core", 0x434f5245 /* CORE */, true, &img::CoreEntry::default_instance(), 65 * MiB},
+      {Kind::Mm, "mm", 0x4d4d4150 /* MMAP */, true, &img::VmaRecord::default_instance(), 512 * MiB},
+      {Kind::Pagemap, "pagemap", 0x50474d50 /* PGMP */, true, &img::PagemapRecord::default_instance(), 512 * MiB},
+      {Kind::Files, "files", 0x46494c45 /* FILE */, false, &img::FileEntry::default_instance(), 512 * MiB},
+      {Kind::Fdinfo, "fdinfo", 0x46444e46 /* FDNF */, true, &img::FdinfoEntry::default_instance(), 64 * MiB},
+      {Kind::Fs, "fs", 0x46534653 /* FSFS */, true, &img::FsEntry::default_instance(), 1 * MiB},
       // Raw page data: no header, so no magic and no records.
-      {Kind::Pages, "pages", 0, true, nullptr},
-      {Kind::Shmem, "shmem", 0x53484d4d /* SHMM */, true, &img::ShmemRecord::default_instance()},
-      {Kind::ShmemPages, "shmem-pages", 0, true, nullptr},
-      {Kind::Ghost, "ghost", 0x47485354 /* GHST */, true, &img::GhostRecord::default_instance()},
+      {Kind::Pages, "pages", 0, true, nullptr, kUnbounded},
+      {Kind::Shmem, "shmem", 0x53484d4d /* SHMM */, true, &img::ShmemRecord::default_instance(), 512 * MiB},
+      {Kind::ShmemPages, "shmem-pages", 0, true, nullptr, kUnbounded},
+      {Kind::Ghost, "ghost", 0x47485354 /* GHST */, true, &img::GhostRecord::default_instance(), 4 * GiB},
   };
 }
 
@@ -69,6 +71,8 @@ std::optional<ParsedFilename> parse_filename(const std::string& filename) {
     if (stem == k.name && k.per_id == id.has_value()) return ParsedFilename{k.kind, id};
   return std::nullopt;
 }
+
+bool holds_one_record(Kind kind) { return kind == Kind::Inventory || kind == Kind::Core || kind == Kind::Fs; }
 
 std::optional<Kind> kind_of_filename(const std::string& filename) {
   if (auto parsed = parse_filename(filename)) return parsed->kind;

@@ -8,21 +8,29 @@
 #include <cerrno>
 #include <cstring>
 
+#include <algorithm>
+
 #include "image/image.h"
+#include "image/open_image.h"
 #include "image/tmp_file.h"
 
 namespace ckpt::image {
 
 namespace {
 
-std::string read_whole_file(int fd, const std::string& name) {
-  struct stat st;
-  if (fstat(fd, &st) < 0) throw sys_error("cannot stat image " + name);
+// `size` is what fstat said; a file growing while it is read is cut off at
+// the kind's limit rather than followed.
+std::string read_whole_file(int fd, const std::string& name, uint64_t size, uint64_t limit) {
   // One byte more than the size so the read that sees EOF is the second.
-  std::string data(size_t(st.st_size) + 1, '\0');
+  std::string data(size_t(size) + 1, '\0');
   size_t len = 0;
   for (;;) {
-    if (len == data.size()) data.resize(data.size() * 2);
+    if (len == data.size()) {
+      if (data.size() > limit)
+        throw Error(format("cannot read image %s: it grew past the %s an image of its kind may be while it was read",
+                           name.c_str(), detail::size_text(limit).c_str()));
+      data.resize(std::min<uint64_t>(data.size() * 2, limit + 1));
+    }
     ssize_t n = ::read(fd, data.data() + len, data.size() - len);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw sys_error("cannot read image " + name);
@@ -49,8 +57,8 @@ struct ImageReader::Impl {
   unsigned records = 0;    // records read so far
   std::string broken;      // the first corruption found, thrown again on later reads
 
-  Impl(Kind k, std::string n, UniqueFd fd) : kind(k), name(std::move(n)) {
-    data = read_whole_file(fd.get(), name);
+  Impl(Kind k, std::string n, UniqueFd fd, uint64_t size) : kind(k), name(std::move(n)) {
+    data = read_whole_file(fd.get(), name, size, info(kind).max_size);
     check_header();
   }
 
@@ -106,18 +114,18 @@ struct ImageReader::Impl {
 ImageReader::ImageReader(const ImageDir& dir, Kind kind, std::optional<uint64_t> id) {
   std::string name = dir.path_of(kind, id);
   if (!info(kind).prototype) throw Error("cannot read image " + name + ": raw images have no records");
-  UniqueFd fd(openat(dir.fd(), filename(kind, id).c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) throw sys_error("cannot open image " + name);
-  impl_ = std::make_unique<Impl>(kind, std::move(name), std::move(fd));
+  struct stat st;
+  UniqueFd fd = detail::open_image_file(dir.fd(), filename(kind, id), name, info(kind).max_size, st);
+  impl_ = std::make_unique<Impl>(kind, std::move(name), std::move(fd), uint64_t(st.st_size));
 }
 
 ImageReader::ImageReader(const std::string& path) {
   std::optional<Kind> kind = kind_of_filename(base_name(path));
   if (!kind) throw Error("cannot read " + path + ": not the name of an image file");
   if (!info(*kind).prototype) throw Error("cannot read image " + path + ": raw images have no records");
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) throw sys_error("cannot open image " + path);
-  impl_ = std::make_unique<Impl>(*kind, path, std::move(fd));
+  struct stat st;
+  UniqueFd fd = detail::open_image_file(AT_FDCWD, path, path, info(*kind).max_size, st);
+  impl_ = std::make_unique<Impl>(*kind, path, std::move(fd), uint64_t(st.st_size));
 }
 
 ImageReader::~ImageReader() = default;
@@ -131,6 +139,18 @@ bool ImageReader::read(google::protobuf::Message& record) { return impl_->read(r
 void ImageReader::read_one(google::protobuf::Message& record) {
   if (!read(record))
     throw CorruptedImage(impl_->name, "no record where one " + record.GetDescriptor()->full_name() + " is expected");
+}
+
+void ImageReader::read_only(google::protobuf::Message& record) {
+  read_one(record);
+  expect_end();
+}
+
+void ImageReader::expect_end() {
+  Impl& m = *impl_;
+  if (!m.broken.empty()) throw CorruptedImage(m.name, m.broken);
+  if (m.offset != m.data.size())
+    m.corrupt(format("%zu bytes after record %u, where the image ends", m.data.size() - m.offset, m.records));
 }
 
 }  // namespace ckpt::image

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <set>
 
 #include "ckpt/error.h"
 
@@ -15,10 +17,18 @@ namespace ckpt::restore {
 
 namespace {
 
+// Every image the pstree implies for a live process is there; the message
+// names the one that is not, before anything is created.
+void require(const image::ImageDir& dir, image::Kind kind, uint64_t id, uint32_t pid) {
+  if (!dir.regular_size(kind, id))
+    throw Error(format("images in %s are incomplete: pid %u has no %s", dir.path().c_str(), pid,
+                       dir.path_of(kind, id).c_str()));
+}
+
 void read_inventory(const image::ImageDir& dir, ProcessImage& p) {
   if (!dir.exists(image::Kind::Inventory))
     throw Error("images in " + dir.path() + " are incomplete: no inventory.img (the dump did not finish)");
-  image::ImageReader(dir, image::Kind::Inventory).read_one(p.inventory);
+  image::ImageReader(dir, image::Kind::Inventory).read_only(p.inventory);
   const img::InventoryEntry& inv = p.inventory;
   if (inv.img_version() != image::kFormatVersion)
     throw Error(format("images in %s have format version %u; this ckpt restores version %u", dir.path().c_str(),
@@ -77,7 +87,8 @@ void check_seccomp(const std::string& name, const img::ThreadCoreEntry& t) {
 }
 
 void read_core(const image::ImageDir& dir, ProcessImage& p) {
-  image::ImageReader(dir, image::Kind::Core, p.pstree.pid()).read_one(p.core);
+  require(dir, image::Kind::Core, p.pstree.pid(), p.pstree.pid());
+  image::ImageReader(dir, image::Kind::Core, p.pstree.pid()).read_only(p.core);
   if (!p.core.has_process())
     throw image::CorruptedImage(dir.path_of(image::Kind::Core, p.pstree.pid()), "no process state in the main thread's core");
   const img::ProcessCoreEntry& pc = p.core.process();
@@ -109,7 +120,7 @@ void read_thread_cores(const image::ImageDir& dir, ProcessImage& p) {
       throw Error(format("images in %s are incomplete: thread %u of pid %u has no %s", dir.path().c_str(), tid,
                          p.pstree.pid(), name.c_str()));
     img::CoreEntry core;
-    image::ImageReader(dir, image::Kind::Core, tid).read_one(core);
+    image::ImageReader(dir, image::Kind::Core, tid).read_only(core);
     if (core.thread().tid() != tid || core.has_process())
       throw image::CorruptedImage(name, format("not the core of thread %u alone", tid));
     check_seccomp(name, core.thread());
@@ -133,6 +144,7 @@ void check_guards(const img::VmaEntry& v, const std::string& name) {
 
 void read_mm(const image::ImageDir& dir, ProcessImage& p) {
   std::string name = dir.path_of(image::Kind::Mm, p.pstree.pid());
+  require(dir, image::Kind::Mm, p.pstree.pid(), p.pstree.pid());
   image::ImageReader reader(dir, image::Kind::Mm, p.pstree.pid());
   img::VmaRecord rec;
   if (!reader.read(rec) || !rec.has_mm()) throw image::CorruptedImage(name, "the first record is not the mm");
@@ -208,7 +220,7 @@ const img::PagemapEntry& pagemap_run(const img::PagemapRecord& rec, const std::s
 }
 
 void read_pagemap(const image::ImageDir& dir, ProcessImage& p) {
-  if (!dir.exists(image::Kind::Pagemap, p.pstree.pid())) return;
+  require(dir, image::Kind::Pagemap, p.pstree.pid(), p.pstree.pid());
   std::string name = dir.path_of(image::Kind::Pagemap, p.pstree.pid());
   image::ImageReader reader(dir, image::Kind::Pagemap, p.pstree.pid());
   img::PagemapRecord rec;
@@ -221,7 +233,9 @@ void read_pagemap(const image::ImageDir& dir, ProcessImage& p) {
     uint64_t len = uint64_t(e.nr_pages()) * page;
     uint32_t pages_id = e.has_in_pages_id() ? e.in_pages_id() : p.pages_id;
     uint64_t offset = e.has_offset() ? e.offset() : next_offset;
-    if (e.vaddr() % page || offset % page || len == 0)
+    // Offsets and addresses beyond any file or address space would wrap
+    // the sums made of them.
+    if (e.vaddr() % page || offset % page || len == 0 || offset >= (1ull << 56) || e.vaddr() >= (1ull << 57))
       throw image::CorruptedImage(name, format("bad run at 0x%llx", (unsigned long long)e.vaddr()));
     if (e.vaddr() < prev_end)
       throw image::CorruptedImage(name, format("runs out of order at 0x%llx", (unsigned long long)e.vaddr()));
@@ -235,16 +249,18 @@ void read_pagemap(const image::ImageDir& dir, ProcessImage& p) {
 }
 
 void read_fs_and_fds(const image::ImageDir& dir, ProcessImage& p) {
-  if (dir.exists(image::Kind::Fs, p.pstree.pid())) {
-    image::ImageReader(dir, image::Kind::Fs, p.pstree.pid()).read_one(p.fs);
-    p.has_fs = true;
-  }
-  if (dir.exists(image::Kind::Fdinfo, p.pstree.pid())) {
-    image::ImageReader reader(dir, image::Kind::Fdinfo, p.pstree.pid());
-    img::FdinfoEntry fd;
-    while (reader.read(fd)) p.fds.push_back(int(fd.fd()));
-    std::sort(p.fds.begin(), p.fds.end());
-  }
+  require(dir, image::Kind::Fs, p.pstree.pid(), p.pstree.pid());
+  image::ImageReader(dir, image::Kind::Fs, p.pstree.pid()).read_only(p.fs);
+  p.has_fs = true;
+  require(dir, image::Kind::Fdinfo, p.pstree.pid(), p.pstree.pid());
+  image::ImageReader reader(dir, image::Kind::Fdinfo, p.pstree.pid());
+  img::FdinfoEntry fd;
+  while (reader.read(fd)) p.fds.push_back(int(fd.fd()));
+  std::sort(p.fds.begin(), p.fds.end());
+  for (size_t i = 1; i < p.fds.size(); i++)
+    if (p.fds[i] == p.fds[i - 1])
+      throw image::CorruptedImage(dir.path_of(image::Kind::Fdinfo, p.pstree.pid()),
+                                  format("fd %d is listed twice", p.fds[i]));
 }
 
 // The bytes of each live process's own pages image its runs use, by
@@ -258,6 +274,49 @@ std::map<uint32_t, uint64_t> own_pages_extents(const TreeImage& tree) {
       if (p.own(r)) end = std::max(end, r.offset + r.len);
   }
   return extent;
+}
+
+// Each live process's own pages image holds exactly the bytes its runs put
+// there: none missing (a truncated image), none more (a sparse giant, a
+// file of another dump).  An image with no run may be absent.
+void check_pages_images(const image::ImageDir& dir, const TreeImage& tree) {
+  std::map<uint32_t, uint64_t> extent = own_pages_extents(tree);
+  for (const ProcessImage& p : tree.procs) {
+    if (p.zombie) continue;
+    uint64_t want = extent[p.pages_id];
+    std::optional<uint64_t> size = dir.regular_size(image::Kind::Pages, p.pages_id);
+    std::string name = dir.path_of(image::Kind::Pages, p.pages_id);
+    if (!size && want == 0) continue;
+    if (!size)
+      throw Error(format("images in %s are incomplete: pid %d has no %s, where its pagemap puts %llu bytes",
+                         dir.path().c_str(), p.pid(), name.c_str(), (unsigned long long)want));
+    if (*size != want)
+      throw image::CorruptedImage(name, format("%llu bytes, but the pagemap of pid %d puts %llu bytes there",
+                                               (unsigned long long)*size, p.pid(), (unsigned long long)want));
+  }
+}
+
+// The images of the tree's processes are exactly those the pstree implies:
+// one more (a core of a thread no process has, a pages image of no pid) is
+// from another dump, or planted.  Shared objects and ghosts are checked by
+// their readers.
+void check_no_extra_images(const image::ImageDir& dir, const TreeImage& tree) {
+  std::set<std::string> expected{image::filename(image::Kind::Inventory), image::filename(image::Kind::Pstree),
+                                 image::filename(image::Kind::Files)};
+  for (const ProcessImage& p : tree.procs) {
+    if (p.zombie) continue;
+    for (const img::ThreadCoreEntry& t : p.threads) expected.insert(image::filename(image::Kind::Core, t.tid()));
+    for (image::Kind k : {image::Kind::Mm, image::Kind::Pagemap, image::Kind::Fs, image::Kind::Fdinfo})
+      expected.insert(image::filename(k, uint64_t(p.pid())));
+    expected.insert(image::filename(image::Kind::Pages, p.pages_id));
+  }
+  for (const std::string& name : dir.image_names()) {
+    image::Kind kind = *image::kind_of_filename(name);
+    if (kind == image::Kind::Shmem || kind == image::Kind::ShmemPages || kind == image::Kind::Ghost) continue;
+    if (!expected.count(name))
+      throw Error("images in " + dir.path() + " hold " + name +
+                  ", which no process of pstree.img has (a file of another dump?)");
+  }
 }
 
 }  // namespace
@@ -305,6 +364,10 @@ TreeImage load_tree_image(const image::ImageDir& dir) {
     t.procs.push_back(std::move(p));
   }
   check_shared_runs(dir, t);
+  if (!dir.regular_size(image::Kind::Files))
+    throw Error("images in " + dir.path() + " are incomplete: no " + dir.path_of(image::Kind::Files));
+  check_pages_images(dir, t);
+  check_no_extra_images(dir, t);
   return t;
 }
 

@@ -47,7 +47,12 @@ std::string records_json(const std::string& path) {
   std::unique_ptr<google::protobuf::Message> record(kind.prototype->New());
   std::string out = format(R"({"magic": "%s", "version": %u, "entries": [)", kind.name, reader.version());
   bool first = true;
+  unsigned count = 0;
   while (reader.read(*record)) {
+    // Inventory, core and fs images hold one record: anything after it is
+    // garbage, as restore sees it.
+    if (++count == 2 && image::holds_one_record(reader.kind()))
+      throw image::CorruptedImage(path, format("a second record, where a %s image holds one", kind.name));
     out += first ? "\n" : ",\n";
     out += "  " + record_json(*record, path);
     first = false;
@@ -59,6 +64,9 @@ std::string records_json(const std::string& path) {
 std::string file_json(const std::string& path, const struct stat& st) {
   auto parsed = image::parse_filename(base_name(path));
   if (!parsed) throw Error("cannot show " + path + ": not the name of an image file (such as core-1.img)");
+  // Never a symlink followed, a FIFO waited on, a device read.
+  if (!S_ISREG(st.st_mode))
+    throw Error("cannot read image " + path + ": it is " + image::file_type_name(st.st_mode) + ", not a regular file");
   const image::KindInfo& kind = image::info(parsed->kind);
   if (!kind.prototype) return pages_json(path, st, kind.name);
   return records_json(path);
@@ -81,8 +89,7 @@ std::string dir_json(const std::string& dir) {
   for (const std::string& name : image_names(dir)) {
     std::string path = dir.back() == '/' ? dir + name : dir + "/" + name;
     struct stat st;
-    if (stat(path.c_str(), &st) < 0) throw sys_error("cannot show " + path);
-    if (!S_ISREG(st.st_mode)) continue;
+    if (lstat(path.c_str(), &st) < 0) throw sys_error("cannot show " + path);
     out += first ? "\n" : ",\n";
     out += "\"" + name + "\": " + file_json(path, st);
     first = false;
@@ -94,7 +101,9 @@ std::string dir_json(const std::string& dir) {
 
 std::string to_json(const std::string& path) {
   struct stat st;
-  if (stat(path.c_str(), &st) < 0) throw sys_error("cannot show " + path);
+  // The last component is not followed: an image named on the command
+  // line is checked like one in a directory.
+  if (lstat(path.c_str(), &st) < 0) throw sys_error("cannot show " + path);
   if (S_ISDIR(st.st_mode)) return dir_json(path);
   return file_json(path, st);
 }

@@ -63,7 +63,6 @@ void make_images(const TempDir& tmp) {
   pages.commit();
   write_text(tmp.file("dump.log"), "log lines\n");
   write_text(tmp.file("core-7.img.tmp"), "left over");
-  std::filesystem::create_directory(tmp.file("core-8.img"));
 }
 
 google::protobuf::Struct parse_json(const std::string& json) {
