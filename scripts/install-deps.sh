@@ -11,7 +11,7 @@ PACKAGES=(
   libgnutls28-dev libaio-dev
   libgtest-dev
   iproute2 util-linux procps time bc
-  xz-utils pigz perl
+  xz-utils pigz perl python3
 )
 
 missing=()
