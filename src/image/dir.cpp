@@ -75,20 +75,11 @@ void ImageDir::sync_files() const {
 }
 
 std::vector<uint64_t> ImageDir::ids(Kind kind) const {
-  int fd = fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0);
-  if (fd < 0) throw sys_error("cannot list images directory " + path_);
-  DIR* d = fdopendir(fd);
-  if (!d) {
-    close(fd);
-    throw sys_error("cannot list images directory " + path_);
-  }
-  rewinddir(d);
   std::vector<uint64_t> out;
-  while (dirent* e = readdir(d)) {
-    auto parsed = parse_filename(e->d_name);
+  for (const std::string& name : image_names()) {
+    auto parsed = parse_filename(name);
     if (parsed && parsed->kind == kind && parsed->id) out.push_back(*parsed->id);
   }
-  closedir(d);
   std::sort(out.begin(), out.end());
   return out;
 }

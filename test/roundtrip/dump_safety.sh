@@ -29,15 +29,7 @@ WORK=$3
 COMM=$(basename "$SLEEPER" | cut -c1-15)
 rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK" || exit 1
 
-fail() { echo "FAIL: $*"; exit 1; }
-wait_for() {
-  local limit=$1; shift
-  local end=$((SECONDS + limit))
-  until "$@"; do
-    [ $SECONDS -ge $end ] && return 1
-    sleep 0.05
-  done
-}
+. "$(dirname "$0")/testlib.sh"  # fail, wait_for (the path is absolute: ctest gives it)
 gone() { [ ! -d /proc/$1 ] || grep -q '^State:.*[ZX]' /proc/$1/status 2>/dev/null; }
 comm_is() { [ "$(cat /proc/$1/comm 2>/dev/null)" = "$2" ]; }
 # Running as before: alive, no thread stopped or traced.

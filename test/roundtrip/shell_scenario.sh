@@ -10,17 +10,7 @@ CKPT=$1
 WORK=$2
 rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK" || exit 1
 
-fail() { echo "FAIL: $*"; exit 1; }
-
-# Bounded wait for a condition: wait_for SECONDS CMD...
-wait_for() {
-  local limit=$1; shift
-  local end=$((SECONDS + limit))
-  until "$@"; do
-    [ $SECONDS -ge $end ] && return 1
-    sleep 0.05
-  done
-}
+. "$(dirname "$0")/testlib.sh"  # fail, wait_for (the path is absolute: ctest gives it)
 is_running() { [ -d /proc/$1 ] && ! grep -q '^State:.*[ZX]' /proc/$1/status 2>/dev/null; }
 gone() { [ ! -d /proc/$1 ]; }
 comm_is() { [ "$(cat /proc/$1/comm 2>/dev/null)" = "$2" ]; }

@@ -36,17 +36,7 @@ pigz) COMPRESS=(pigz -p"$THREADS" -k -c input); OUT=output.gz;;
 esac
 rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK" || exit 1
 
-fail() { echo "FAIL: $*"; exit 1; }
-
-# Bounded wait for a condition: wait_for SECONDS CMD...
-wait_for() {
-  local limit=$1; shift
-  local end=$((SECONDS + limit))
-  until "$@"; do
-    [ $SECONDS -ge $end ] && return 1
-    sleep 0.1
-  done
-}
+. "$(dirname "$0")/testlib.sh"  # fail, wait_for (the path is absolute: ctest gives it)
 # Ended: gone, or a zombie not reaped yet.
 ended() { [ ! -d /proc/$1 ] || grep -q '^State:[[:space:]]*Z' /proc/$1/status 2>/dev/null; }
 field() { sed -n "s/^$2:[[:space:]]*//p" /proc/$1/status 2>/dev/null; }
