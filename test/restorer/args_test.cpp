@@ -5,6 +5,7 @@
 #include <sys/prctl.h>
 
 #include <cstring>
+#include <memory>
 
 #include "proc/maps.h"
 #include "proc/read.h"
@@ -98,31 +99,36 @@ Built build(const ProcessImage& p) {
   return b;
 }
 
-// The blob's reader over a copy (8-aligned, as in the area): the step it
-// refused at, or 0.
-uint32_t blob_reads(std::vector<uint8_t> bytes, restorer_view* out = nullptr) {
-  std::vector<uint64_t> aligned((bytes.size() + 7) / 8 + 64);
-  std::memcpy(aligned.data(), bytes.data(), bytes.size());
-  restorer_view v{};
+// The blob's reader over a copy (8-aligned, as in the area).  The view
+// points into the copy, so both live together here.
+struct BlobRead {
+  std::vector<uint64_t> aligned;
+  restorer_view view{};
+  uint32_t step = 0;  // the step it refused at, or 0
+  ckpt_restorer_args* args() { return reinterpret_cast<ckpt_restorer_args*>(aligned.data()); }
+};
+
+std::unique_ptr<BlobRead> read_back(const std::vector<uint8_t>& bytes) {
+  auto r = std::make_unique<BlobRead>();
+  r->aligned.resize((bytes.size() + 7) / 8 + 64);
+  std::memcpy(r->aligned.data(), bytes.data(), bytes.size());
   restorer_test_step = 0;
-  if (setjmp(restorer_test_jump) == 0)
-    restorer_read_args(reinterpret_cast<ckpt_restorer_args*>(aligned.data()), &v);
-  if (out) *out = v;
-  return restorer_test_step;
+  if (setjmp(restorer_test_jump) == 0) restorer_read_args(r->args(), &r->view);
+  r->step = restorer_test_step;
+  return r;
 }
+
+uint32_t blob_reads(const std::vector<uint8_t>& bytes) { return read_back(bytes)->step; }
 
 }  // namespace
 
 TEST(RestorerArgs, TheBlobReadsWhatCkptBuilds) {
   ProcessImage p = process(5, 3);
   Built b = build(p);
-  std::vector<uint64_t> aligned((b.args.bytes.size() + 7) / 8);
-  std::memcpy(aligned.data(), b.args.bytes.data(), b.args.bytes.size());
-  auto* a = reinterpret_cast<ckpt_restorer_args*>(aligned.data());
-  restorer_view v{};
-  restorer_test_step = 0;
-  if (setjmp(restorer_test_jump) == 0) restorer_read_args(a, &v);
-  ASSERT_EQ(restorer_test_step, 0u);
+  auto read = read_back(b.args.bytes);
+  ckpt_restorer_args* a = read->args();
+  const restorer_view& v = read->view;
+  ASSERT_EQ(read->step, 0u);
   EXPECT_EQ(a->nr_threads, 5u);
   EXPECT_EQ(v.nr_vmas, 8u);
   EXPECT_EQ(v.vmas[3].start, 0x10030000u);
@@ -144,7 +150,7 @@ TEST(RestorerArgs, TheBlobReadsWhatCkptBuilds) {
     uint64_t frame_in_args = t->sigframe - b.layout.args_off;
     EXPECT_EQ(t->sigframe % 64, 0u);
     ckpt_rt_sigframe frame;
-    std::memcpy(&frame, reinterpret_cast<const uint8_t*>(aligned.data()) + frame_in_args, sizeof(frame));
+    std::memcpy(&frame, reinterpret_cast<const uint8_t*>(read->aligned.data()) + frame_in_args, sizeof(frame));
     EXPECT_EQ(frame.uc.uc_mcontext.ip, 0x401000u + 100 + uint64_t(i));
     EXPECT_EQ(frame.uc.uc_sigmask, uint64_t(1) << (100 + i) % 64);
     // Its stack: inside the area's stacks, each its own.
@@ -157,8 +163,7 @@ TEST(RestorerArgs, TheBlobReadsWhatCkptBuilds) {
 TEST(RestorerArgs, ManyThreadsAndGroupsHaveNoLimit) {
   ProcessImage p = process(600, 5000);
   Built b = build(p);
-  restorer_view v{};
-  EXPECT_EQ(blob_reads(b.args.bytes, &v), 0u);
+  EXPECT_EQ(blob_reads(b.args.bytes), 0u);
   EXPECT_GE(b.layout.stack_size, 600u * CKPT_RESTORER_THREAD_STACK);
 }
 
@@ -239,13 +244,9 @@ ProcessImage seccomp_process() {
 TEST(RestorerArgs, EachThreadFindsItsOwnSeccompFilters) {
   ProcessImage p = seccomp_process();
   Built b = build(p);
-  std::vector<uint64_t> aligned((b.args.bytes.size() + 7) / 8);
-  std::memcpy(aligned.data(), b.args.bytes.data(), b.args.bytes.size());
-  auto* a = reinterpret_cast<ckpt_restorer_args*>(aligned.data());
-  restorer_view v{};
-  restorer_test_step = 0;
-  if (setjmp(restorer_test_jump) == 0) restorer_read_args(a, &v);
-  ASSERT_EQ(restorer_test_step, 0u);
+  auto read = read_back(b.args.bytes);
+  const restorer_view& v = read->view;
+  ASSERT_EQ(read->step, 0u);
   EXPECT_EQ(v.nr_seccomp, 1u);
   EXPECT_EQ(restorer_thread_seccomp(&v, 100), nullptr);
   EXPECT_EQ(restorer_thread_seccomp(&v, 102), nullptr);
@@ -316,8 +317,9 @@ TEST(RestorerArgs, EachThreadFindsItsOwnPrctlState) {
   s.set_indirect_branch(PR_SPEC_ENABLE);  // the system's choice
   s.set_l1d_flush(PR_SPEC_PRCTL | PR_SPEC_FORCE_DISABLE);
   Built b = build(p);
-  restorer_view v{};
-  ASSERT_EQ(blob_reads(b.args.bytes, &v), 0u);
+  auto read = read_back(b.args.bytes);
+  ASSERT_EQ(read->step, 0u);
+  const restorer_view& v = read->view;
   ASSERT_EQ(v.nr_thread_prctl, 3u);
   const ckpt_restorer_thread_prctl* main = &v.thread_prctl[0];
   const ckpt_restorer_thread_prctl* t = &v.thread_prctl[1];
