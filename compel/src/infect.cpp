@@ -184,6 +184,16 @@ long Infection::Impl::syscall(long nr, uint64_t a1, uint64_t a2, uint64_t a3, ui
   return detail::remote_syscall(main, site, main.borrowed->gp, tree->deadline(), nr, a1, a2, a3, a4, a5, a6);
 }
 
+long Infection::Impl::thread_syscall(pid_t tid, long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
+                                     uint64_t a5, uint64_t a6) {
+  ThreadRecord& t = borrow(tid);
+  if (!area) throw Error("the parasite is not mapped in " + who());
+  detail::SyscallSite site{detail::SyscallSite::Trapped, area + PARASITE_SYSCALL_OFFSET};
+  return detail::remote_syscall(t, site, t.borrowed->gp, tree->deadline(), nr, a1, a2, a3, a4, a5, a6);
+}
+
+uint64_t Infection::Impl::scratch() const { return args_addr; }
+
 void Infection::Impl::start_command(ThreadRecord& t, uint32_t cmd, size_t in_len) {
   args->version = PARASITE_PROTO_VERSION;
   args->cmd = cmd;

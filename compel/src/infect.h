@@ -43,6 +43,16 @@ struct Infection::Impl {
   detail::ThreadRecord& main_thread() { return borrow(main_tid); }
   void suspend_seccomp(detail::ThreadRecord& t);
   long syscall(long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6);
+  // Runs one syscall in thread tid (borrowing it first) and returns its raw
+  // result (-errno on failure).  Memory arguments point into scratch().
+  long thread_syscall(pid_t tid, long nr, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0, uint64_t a4 = 0,
+                      uint64_t a5 = 0, uint64_t a6 = 0);
+  // A buffer of kScratchSize bytes in the target for the memory arguments
+  // of thread_syscall (read and written with detail::read_mem/write_mem
+  // through main_tid).  Valid while the parasite is mapped and runs no
+  // command.
+  static constexpr size_t kScratchSize = 4096;
+  uint64_t scratch() const;
 
   // Writes the command's header and in_len bytes of input, points tid at
   // the parasite entry, resumes it (returning at once if !wait) and reads
