@@ -1,11 +1,15 @@
-// Infection and cure: the parasite blob is copied into a shared anonymous
-// mapping made by a remote mmap(2) in the process's main thread (its first
-// live thread if the main thread has exited); commands
-// run in whichever thread they concern; cure unmaps the area and gives
-// every borrowed thread its registers and signal mask back.  A thread that
-// was stopped inside a syscall gets exactly its old registers back, so the
-// kernel restarts the syscall (-ERESTARTSYS, -ERESTART_RESTARTBLOCK, ...) as
-// it would have when leaving the stop.
+// Infection and cure.  The parasite goes into a shared anonymous mapping at
+// an address compel picks, made by a remote mmap(2) in the process's main
+// thread (its first live thread if the main thread has exited), which then
+// runs the parasite's command loop; every other thread only ever runs
+// single remote syscalls.  Each borrowed thread is parked on a cure chain
+// (cure.h) from the moment its registers change, so that a compel that
+// dies at any point leaves every thread on its way back.  The regular cure
+// stops the loop, closes the parasite's fds, unmaps the area and gives each
+// thread exactly its registers and signal mask back: a thread that was
+// stopped inside a syscall gets its old registers, so the kernel restarts
+// the syscall (-ERESTARTSYS, -ERESTART_RESTARTBLOCK, ...) as it would have
+// when leaving the stop.
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
@@ -18,6 +22,7 @@
 #include "blob.h"
 #include "infect.h"
 #include "proc.h"
+#include "remote_syscall.h"
 #include "rseq.h"
 
 static_assert(sizeof(parasite_args) <= PARASITE_ARGS_SIZE, "parasite args overflow their area");
@@ -30,6 +35,8 @@ static_assert(offsetof(parasite_thread_info, mempolicy_ret) == 68 &&
               offsetof(parasite_thread_info, mempolicy) == 72 + sizeof(parasite_creds));
 static_assert(sizeof(parasite_process_info) == 64 * 32 + 3 * 32 + 32);
 static_assert(offsetof(parasite_vmsplice, iov) == 16);
+static_assert(sizeof(parasite_msg) == 16 && sizeof(parasite_bootstrap) == 160);
+static_assert(offsetof(parasite_bootstrap, addr) == 48 && offsetof(parasite_syscall, args) == 8);
 
 namespace compel {
 
@@ -40,17 +47,12 @@ namespace {
 constexpr uint64_t kPage = 4096;
 constexpr uint64_t kFlagTrap = 0x100, kFlagDirection = 0x400;
 constexpr uint64_t kUserCs64 = 0x33;  // __USER_CS: a 64-bit task
+constexpr long kMapFixedNoreplace = 0x100000;
 
 uint64_t page_up(uint64_t v) { return (v + kPage - 1) & ~(kPage - 1); }
 
-// The blob's fixed places, checked once against the protocol header.
 void check_blob() {
-  static const bool ok = [] {
-    const unsigned char* b = ckpt_blob_parasite;
-    return ckpt_blob_parasite_size > PARASITE_SYSCALL_OFFSET + 3 && b[PARASITE_ENTRY_OFFSET] == 0xe8 &&
-           b[PARASITE_ENTRY_TRAP_OFFSET] == 0xcc && b[PARASITE_SYSCALL_OFFSET] == 0x0f &&
-           b[PARASITE_SYSCALL_OFFSET + 1] == 0x05 && b[PARASITE_SYSCALL_OFFSET + 2] == 0xcc;
-  }();
+  static const bool ok = ckpt_blob_parasite_size > 8 && ckpt_blob_parasite[PARASITE_ENTRY_OFFSET] == 0xe8;
   if (!ok) throw Error("the embedded parasite blob does not match include/ckpt/parasite_proto.h");
 }
 
@@ -61,10 +63,13 @@ const char* command_name(uint32_t cmd) {
     case PARASITE_CMD_TIMERS: return "TIMERS";
     case PARASITE_CMD_PIPE_OPEN: return "PIPE_OPEN";
     case PARASITE_CMD_VMSPLICE: return "VMSPLICE";
-    case PARASITE_CMD_FINI: return "FINI";
+    case PARASITE_CMD_SYSCALL: return "SYSCALL";
+    case PARASITE_CMD_AREA_POLICIES: return "AREA_POLICIES";
   }
   return "?";
 }
+
+bool is_stop_signal(int sig) { return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU; }
 
 }  // namespace
 
@@ -109,35 +114,101 @@ Infection Infection::infect(FrozenTree& tree, pid_t pid) {
 
 // Memory-deny-write-execute (PR_SET_MDWE) refuses the parasite's writable
 // code mapping, and cannot be lifted: the process is refused by name.
-void Infection::Impl::refuse_if_mdwe(ThreadRecord& main) {
+void Infection::Impl::refuse_if_mdwe() {
   constexpr long kPrGetMdwe = 66;  // <linux/prctl.h> of 6.3
-  long mdwe = detail::remote_syscall(main, outside_site, main.borrowed->gp, tree->deadline(), SYS_prctl, kPrGetMdwe,
-                                     0, 0, 0, 0);
+  long mdwe = parked_syscall(borrow(main_tid), SYS_prctl, kPrGetMdwe);
   if (mdwe > 0)
     throw Error("cannot inject the parasite into thread " + std::to_string(main_tid) + " of " + who() +
                 ": it has memory-deny-write-execute (PR_SET_MDWE " + std::to_string(mdwe) +
                 "), which refuses the parasite a writable code mapping; such processes are not supported yet");
 }
 
+// The parasite's thread must keep its chain on its own stack: the chain
+// unmaps the area, and is needed before the area exists.
+pid_t Infection::Impl::pick_parasite_thread(const Process& p) const {
+  for (const Thread& th : p.threads) {
+    if (th.state == TaskState::Zombie) continue;
+    user_regs_struct regs;
+    detail::get_gp(th.tid, regs);
+    if (detail::room_on_own_stack(regs, kChainSlotSize, maps)) return th.tid;
+  }
+  throw Error("cannot infect " + who() +
+              ": none of its threads is stopped on a stack that can take the frames that cure it should ckpt die "
+              "(the process's [stack], or a thread stack under its guard page): processes whose threads all run "
+              "on stacks of their own making (coroutines, goroutines) are not supported yet");
+}
+
 void Infection::Impl::start() {
-  ThreadRecord& main = main_thread();
-  outside_site = detail::find_syscall_site(pid, main_tid, main.borrowed->gp);
+  maps = proc::maps(pid, main_tid);
+  if (maps.empty()) throw Error("cannot infect " + who() + ": its memory map cannot be read");
+  gadgets = detail::find_cure_gadgets(pid, main_tid, maps);
+  const Process* p = tree->find_process(pid);
+  main_tid = pick_parasite_thread(*p);
   uint64_t blob_size = page_up(ckpt_blob_parasite_size);
-  uint64_t size = blob_size + PARASITE_ARGS_SIZE + PARASITE_STACK_SIZE;
-  // Shared, so it never merges with a neighbour of the process's own.
-  long r = detail::remote_syscall(main, outside_site, main.borrowed->gp, tree->deadline(), SYS_mmap, 0, size,
-                                  PROT_READ | PROT_WRITE | PROT_EXEC, MAP_SHARED | MAP_ANONYMOUS,
-                                  static_cast<uint64_t>(-1), 0);
-  if (r == -EACCES) refuse_if_mdwe(main);
-  if (r < 0 && r > -4096)
-    throw Error("cannot infect " + who() + ": remote mmap of the parasite failed: " +
-                detail::errno_text(static_cast<int>(-r)));
-  area = static_cast<uint64_t>(r);
-  area_size = size;
+  chain_slots_nr = p->threads.size();
+  uint64_t base_size = blob_size + PARASITE_ARGS_SIZE + PARASITE_STACK_SIZE + kScratchSize;
+  area_size = base_size + chain_slots_nr * kChainSlotSize;
+  area = detail::pick_area_address(pid, maps, area_size);
   args_addr = area + blob_size;
   stack_top = args_addr + PARASITE_ARGS_SIZE + PARASITE_STACK_SIZE;
+  chain_slots = area + base_size;
+  ThreadRecord& main = borrow(main_tid);  // its chain unmaps the area
+  refuse_if_mdwe();
+  // Shared, so it never merges with a neighbour of the process's own.
+  long r = parked_syscall(main, SYS_mmap, area, area_size, PROT_READ | PROT_WRITE | PROT_EXEC,
+                          MAP_SHARED | MAP_ANONYMOUS | kMapFixedNoreplace, static_cast<uint64_t>(-1), 0);
+  if (static_cast<uint64_t>(r) != area)
+    throw Error("cannot infect " + who() + ": remote mmap of the parasite failed: " +
+                (r < 0 && r > -4096 ? detail::errno_text(static_cast<int>(-r)) : "it went elsewhere"));
+  area_mapped = true;
   if (!detail::write_mem(main_tid, area, ckpt_blob_parasite, ckpt_blob_parasite_size))
     throw Error("cannot infect " + who() + ": copying the parasite in failed: " + detail::errno_text(errno));
+  start_daemon();
+}
+
+// The main thread leaves its chain for the parasite's loop; should compel
+// die from here on, the parasite finds its socket closed (or cannot
+// connect) and takes the chain itself.
+void Infection::Impl::start_daemon() {
+  ThreadRecord& main = borrow(main_tid);
+  control = detail::ControlSocket::listen_for(pid, main_tid);
+  const detail::CureChain& chain = chains.at(main_tid);
+  parasite_bootstrap& b = args->u.bootstrap;
+  std::memset(&b, 0, sizeof(b));
+  b.chain_sp = chain.parked_sp();
+  b.sigreturn_gadget = gadgets.sigreturn;
+  if (chain.arg_slots.size() >= 3) {
+    b.socket_slot = chain.arg_slots[0];
+    b.pipe_slots[0] = chain.arg_slots[1];
+    b.pipe_slots[1] = chain.arg_slots[2];
+  }
+  b.addr_len = control.address_len();
+  std::memcpy(b.addr, &control.address(), control.address_len());
+  args->version = PARASITE_PROTO_VERSION;
+  args->cmd = 0;
+  if (!detail::write_mem(main_tid, args_addr, args.get(), PARASITE_ARGS_HEADER_SIZE + sizeof(b)))
+    throw Error("cannot infect " + who() + ": writing the parasite's bootstrap failed: " + detail::errno_text(errno));
+  user_regs_struct regs = detail::parked_regs(main.borrowed->gp, gadgets, chain);
+  regs.rip = area + PARASITE_ENTRY_OFFSET;
+  regs.rsp = stack_top;
+  regs.rdi = args_addr;
+  regs.eflags &= ~(kFlagTrap | kFlagDirection);
+  detail::set_gp(main.tid, regs);
+  detail::pt(PTRACE_CONT, main.tid, 0, 0, "starting the parasite");
+  main.running = true;
+  daemon_running = true;
+  remote_socket = control.accept_parasite(pid, tree->deadline());
+}
+
+// The parasite's own fds and area go with the main thread's chain (the
+// munmap last: keep_area_on_death); the
+// other threads only need to get back.  Under seccomp the chain makes no
+// call the filter could punish once compel is gone (it is suspended only
+// while compel traces the thread): the area then stays behind.
+std::vector<detail::ChainCall> Infection::Impl::chain_calls(ThreadRecord& t) const {
+  if (t.tid != main_tid || proc::seccomp_mode(pid, t.tid) != 0) return {};
+  uint64_t none = static_cast<uint64_t>(-1);
+  return {{SYS_close, none}, {SYS_close, none}, {SYS_close, none}, {SYS_munmap, area, area_size}};
 }
 
 ThreadRecord& Infection::Impl::borrow(pid_t tid) {
@@ -148,100 +219,179 @@ ThreadRecord& Infection::Impl::borrow(pid_t tid) {
   if (saved.gp.cs != kUserCs64)
     throw Error("cannot run code in thread " + std::to_string(tid) + " of " + who() +
                 ": it runs 32-bit code (not supported)");
-  suspend_seccomp(t);
+  set_borrow_options(t);
   detail::rseq_abort_if_inside(tid, saved.gp);
+  rseq_configs[tid] = detail::rseq_config(tid);
+  // The order makes every moment safe should compel die: the chain first
+  // (it restores the thread's own mask), then the registers that lead
+  // into it, then the mask that keeps the program's handlers out.
+  uint64_t pending = proc::pending_signals(tid).value_or(0);
+  std::vector<detail::ChainCall> calls = chain_calls(t);
+  uint64_t top = chain_top(t, saved, calls.size());
+  detail::CureChain chain = detail::write_cure_chain(pid, main_tid, tid, saved, pending, gadgets, calls, top);
   t.borrowed = std::move(saved);
   borrowed.push_back(tid);
-  // Nothing but the injected code's own traps (and SIGKILL/SIGSTOP) may
-  // reach the thread while it runs parasite code.  SIGTRAP stays unblocked:
-  // a trap (int3, a single step) that finds SIGTRAP blocked makes the kernel
-  // reset the process's SIGTRAP action to SIG_DFL, and the program would die
-  // of its next trap (one found ignored is reset too: the dump refuses
-  // those, and a SIGTRAP already pending, which a trap would merge with).
-  detail::set_sigmask(tid, ~0ULL & ~(1ULL << (SIGTRAP - 1)));
+  chains[tid] = chain;
+  detail::set_gp(tid, detail::parked_regs(t.borrowed->gp, gadgets, chain));
+  detail::set_sigmask(tid, ~0ULL);
   return t;
 }
 
-// A seccomp filter could refuse (or kill on) the injected syscalls; the
-// kernel lets a privileged tracer suspend it while the thread is borrowed.
-void Infection::Impl::suspend_seccomp(ThreadRecord& t) {
-  long r = detail::pt_try(PTRACE_SETOPTIONS, t.tid, 0, t.options | PTRACE_O_SUSPEND_SECCOMP);
+// On the thread's own stack if it can take the chain, else in a slot of
+// the area (which from then on outlives a dead compel).
+uint64_t Infection::Impl::chain_top(ThreadRecord& t, const detail::SavedState& saved, size_t calls) {
+  size_t bytes = detail::cure_chain_bytes(saved, calls);
+  if (uint64_t top = detail::room_on_own_stack(saved.gp, bytes, maps)) return top;
+  if (!area_mapped || t.tid == main_tid || bytes > kChainSlotSize || chain_slots_used >= chain_slots_nr)
+    throw Error("cannot infect " + who() + ": thread " + std::to_string(t.tid) +
+                " has no room for the frames that cure it (" + std::to_string(bytes) + " bytes)");
+  keep_area_on_death();
+  return chain_slots + ++chain_slots_used * kChainSlotSize;
+}
+
+// The chain of the parasite's thread would unmap the area while another
+// thread still has to read its frame from there: it leaves the area alone
+// (its munmap becomes a getpid).
+void Infection::Impl::keep_area_on_death() {
+  if (area_outlives_death) return;
+  const detail::CureChain& main_chain = chains.at(main_tid);
+  uint64_t nr = SYS_getpid;
+  if (!main_chain.nr_slots.empty() &&  // the munmap is its last call (chain_calls)
+      !detail::write_mem(main_tid, main_chain.nr_slots.back(), &nr, sizeof(nr)))
+    throw Error("cannot infect " + who() + ": rewriting the cure chain failed: " + detail::errno_text(errno));
+  area_outlives_death = true;
+}
+
+// PTRACE_O_TRACESYSGOOD tells syscall stops from signals.  A seccomp
+// filter could refuse (or kill on) the injected syscalls; the kernel lets a
+// privileged tracer suspend it while the thread is borrowed.
+void Infection::Impl::set_borrow_options(ThreadRecord& t) {
+  uint64_t want = t.options | PTRACE_O_TRACESYSGOOD;
+  long r = detail::pt_try(PTRACE_SETOPTIONS, t.tid, 0, want | PTRACE_O_SUSPEND_SECCOMP);
   if (r == 0) {
-    t.seccomp_suspended = true;
+    t.options_changed = true;
     return;
   }
   if (proc::seccomp_mode(pid, t.tid) != 0)
     throw Error("cannot infect " + who() + ": thread " + std::to_string(t.tid) +
                 " runs under seccomp, and suspending it failed (it needs CAP_SYS_ADMIN): " +
                 detail::errno_text(static_cast<int>(-r)));
+  detail::pt(PTRACE_SETOPTIONS, t.tid, 0, want, "setting the ptrace options");
+  t.options_changed = true;
+}
+
+long Infection::Impl::parked_syscall(ThreadRecord& t, long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
+                                     uint64_t a5, uint64_t a6) {
+  return detail::parked_syscall(t, gadgets, chains.at(t.tid).parked_sp(), tree->deadline(), nr, a1, a2, a3, a4, a5,
+                                a6);
 }
 
 long Infection::Impl::syscall(long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5,
                               uint64_t a6) {
-  ThreadRecord& main = main_thread();
-  detail::SyscallSite site = outside_site;
-  if (area) site = {detail::SyscallSite::Trapped, area + PARASITE_SYSCALL_OFFSET};
-  return detail::remote_syscall(main, site, main.borrowed->gp, tree->deadline(), nr, a1, a2, a3, a4, a5, a6);
+  if (!daemon_running) return parked_syscall(borrow(main_tid), nr, a1, a2, a3, a4, a5, a6);
+  args->u.syscall = {nr, {a1, a2, a3, a4, a5, a6}};
+  send_command(PARASITE_CMD_SYSCALL, sizeof(parasite_syscall));
+  auto deadline = tree->deadline();
+  int64_t ret = 0;
+  while (!poll_answer(10, ret))
+    if (deadline.passed()) throw Error("parasite command SYSCALL in " + who() + " did not finish in time");
+  return ret;
 }
 
 long Infection::Impl::thread_syscall(pid_t tid, long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
                                      uint64_t a5, uint64_t a6) {
-  ThreadRecord& t = borrow(tid);
-  if (!area) throw Error("the parasite is not mapped in " + who());
-  detail::SyscallSite site{detail::SyscallSite::Trapped, area + PARASITE_SYSCALL_OFFSET};
-  return detail::remote_syscall(t, site, t.borrowed->gp, tree->deadline(), nr, a1, a2, a3, a4, a5, a6);
+  if (tid == main_tid) return syscall(nr, a1, a2, a3, a4, a5, a6);
+  return parked_syscall(borrow(tid), nr, a1, a2, a3, a4, a5, a6);
 }
 
-uint64_t Infection::Impl::scratch() const { return args_addr; }
-
-void Infection::Impl::start_command(ThreadRecord& t, uint32_t cmd, size_t in_len) {
+void Infection::Impl::send_command(uint32_t cmd, size_t in_len) {
+  if (!daemon_running) throw Error("the parasite of " + who() + " is not running");
   args->version = PARASITE_PROTO_VERSION;
   args->cmd = cmd;
   args->ret = 0;
   args->reply_version = 0;
   args->failed_line = 0;
-  if (!detail::write_mem(main_tid, args_addr, args.get(), PARASITE_ARGS_HEADER_SIZE + in_len))
+  if (!detail::write_mem(main_tid, args_addr, args.get(), PARASITE_ARGS_HEADER_SIZE + in_len)) {
+    int err = errno;
+    if (proc::is_dead(main_tid)) detail::throw_died(main_tid, "parasite command " + std::string(command_name(cmd)));
     throw Error("parasite command " + std::string(command_name(cmd)) + " in " + who() +
-                ": writing its arguments failed: " + detail::errno_text(errno));
-  user_regs_struct regs = t.borrowed->gp;
-  regs.rip = area + PARASITE_ENTRY_OFFSET;
-  regs.rsp = stack_top;
-  regs.rdi = args_addr;
-  regs.rax = 0;
-  regs.orig_rax = static_cast<uint64_t>(-1);  // see remote_syscall()
-  regs.eflags &= ~(kFlagTrap | kFlagDirection);
-  detail::set_gp(t.tid, regs);
-  detail::pt(PTRACE_CONT, t.tid, 0, 0, "starting the parasite");
-  t.running = true;
+                ": writing its arguments failed: " + detail::errno_text(err));
+  }
+  control.send(cmd, ++seq);
 }
 
-parasite_args& Infection::Impl::finish_command(ThreadRecord& t, size_t out_len) {
-  std::string name = command_name(args->cmd);
-  if (!detail::read_mem(main_tid, args_addr, args.get(), PARASITE_ARGS_HEADER_SIZE + out_len))
+// The main thread runs free in the parasite; a stop signal sent to the
+// process meanwhile is reported to compel, which lets the group stop
+// happen and the thread go on.
+void Infection::Impl::tend_daemon() {
+  ThreadRecord& main = tree->threads.at(main_tid);
+  auto r = detail::poll_report(main.tid, main.own_child);
+  if (!r) return;
+  switch (r->kind) {
+    case detail::Report::Exited:
+      main.dead = true;
+      main.reaped = r->reaped;
+      main.running = false;
+      daemon_running = false;
+      detail::throw_died(main.tid, "a parasite command");
+    case detail::Report::EventStop:
+      detail::pt(PTRACE_CONT, main.tid, 0, 0, "resuming the parasite");
+      return;
+    case detail::Report::SignalStop:
+      if (is_stop_signal(r->sig)) {
+        detail::pt(PTRACE_CONT, main.tid, 0, static_cast<uint64_t>(r->sig), "resuming the parasite");
+        return;
+      }
+      main.running = false;
+      daemon_running = false;
+      throw Error("the parasite in " + who() + " stopped with signal " + std::to_string(r->sig) + " (" +
+                  strsignal(r->sig) + ")");
+  }
+}
+
+bool Infection::Impl::poll_answer(int timeout_ms, int64_t& ret) {
+  tend_daemon();
+  try {
+    return control.poll_answer(seq, timeout_ms, ret);
+  } catch (const Error&) {
+    // Its socket closes when the process dies: say so.
+    if (proc::is_dead(main_tid)) {
+      daemon_running = false;
+      detail::throw_died(main_tid, "a parasite command");
+    }
+    throw;
+  }
+}
+
+parasite_args& Infection::Impl::finish_command(uint32_t cmd, int64_t ret, size_t out_len) {
+  std::string name = command_name(cmd);
+  if (!detail::read_mem(main_tid, args_addr, args.get(), PARASITE_ARGS_HEADER_SIZE + out_len)) {
+    int err = errno;
+    if (proc::is_dead(main_tid)) detail::throw_died(main_tid, "parasite command " + name);
     throw Error("parasite command " + name + " in " + who() + ": reading its results failed: " +
-                detail::errno_text(errno));
+                detail::errno_text(err));
+  }
   if (args->reply_version != PARASITE_PROTO_VERSION)
     throw Error("parasite command " + name + " in " + who() + ": the parasite speaks protocol " +
                 std::to_string(args->reply_version) + ", compel " + std::to_string(PARASITE_PROTO_VERSION));
-  if (args->ret < 0)
-    throw Error("parasite command " + name + " in thread " + std::to_string(t.tid) + " of " + who() +
-                " failed" + (args->failed_line ? " (parasite line " + std::to_string(args->failed_line) + ")" : "") +
-                ": " + detail::errno_text(static_cast<int>(-args->ret)));
+  if (ret < 0)
+    throw Error("parasite command " + name + " in " + who() + " failed" +
+                (args->failed_line ? " (parasite line " + std::to_string(args->failed_line) + ")" : "") + ": " +
+                detail::errno_text(static_cast<int>(-ret)));
   return *args;
 }
 
 parasite_args& Infection::Impl::run(pid_t tid, uint32_t cmd, size_t in_len, size_t out_len) {
-  ThreadRecord& t = borrow(tid);
-  if (!area) throw Error("the parasite is not mapped in " + who());
-  start_command(t, cmd, in_len);
+  if (tid != main_tid)
+    throw Error("parasite command " + std::string(command_name(cmd)) + " in " + who() +
+                ": commands run in the main thread only");
+  send_command(cmd, in_len);
   auto deadline = tree->deadline();
-  std::string what = "parasite command " + std::string(command_name(cmd));
-  for (;;) {
-    auto r = detail::wait_report(t.tid, t.own_child, deadline);
-    if (!r) throw Error(what + " in " + who() + " did not finish in time");
-    if (detail::on_report(t, *r, PTRACE_CONT, entry_trap_ip(), what)) break;
-  }
-  return finish_command(t, out_len);
+  int64_t ret = 0;
+  while (!poll_answer(10, ret))
+    if (deadline.passed())
+      throw Error("parasite command " + std::string(command_name(cmd)) + " in " + who() + " did not finish in time");
+  return finish_command(cmd, ret, out_len);
 }
 
 void Infection::Impl::stop_if_running(ThreadRecord& t) {
@@ -255,33 +405,50 @@ void Infection::Impl::stop_if_running(ThreadRecord& t) {
   if (r) t.running = false;
 }
 
+// Out of the parasite's loop and back onto the chain, where the rest of the
+// cure is remote syscalls.
+void Infection::Impl::stop_daemon(ThreadRecord& main) {
+  if (!daemon_running) return;
+  stop_if_running(main);
+  if (main.running) throw Error("the parasite in " + who() + " does not stop");
+  daemon_running = false;
+  if (main.dead) return;
+  detail::set_gp(main.tid, detail::parked_regs(main.borrowed->gp, gadgets, chains.at(main.tid)));
+}
+
+void Infection::Impl::close_remote_fds(ThreadRecord& main) {
+  for (int* fd : {&remote_pipe[0], &remote_pipe[1], &remote_socket}) {
+    if (*fd < 0) continue;
+    long r = parked_syscall(main, SYS_close, static_cast<uint64_t>(*fd));
+    if (r < 0)
+      throw Error("cannot cure " + who() + ": closing the parasite's fd " + std::to_string(*fd) + " failed: " +
+                  detail::errno_text(static_cast<int>(-r)));
+    *fd = -1;
+  }
+}
+
 void Infection::Impl::give_back(ThreadRecord& t) {
   stop_if_running(t);
   if (t.dead || t.running) {
     t.borrowed.reset();
     return;
   }
-  if (t.patched) {
-    detail::poke_word(t.tid, t.patched->first, t.patched->second);
-    t.patched.reset();
-  }
   detail::restore_state(t.tid, *t.borrowed);
   t.borrowed.reset();
-  if (t.seccomp_suspended) {
-    detail::pt(PTRACE_SETOPTIONS, t.tid, 0, t.options, "resuming seccomp");
-    t.seccomp_suspended = false;
+  if (t.options_changed) {
+    detail::pt(PTRACE_SETOPTIONS, t.tid, 0, t.options, "taking back the ptrace options");
+    t.options_changed = false;
   }
   park_in_interrupt_stop(t);
 }
 
-// A thread that ran parasite code or a remote syscall is left in the
-// signal-delivery stop of its last trap.  Should ckpt die there (killed
-// while it commits the images of a tree it is to kill), the kernel would
-// deliver that SIGTRAP as the thread leaves the stop, and the program would
-// die of it.  An interrupt stop (PTRACE_EVENT_STOP), as the freeze left it
-// in, delivers nothing when its tracer goes: PTRACE_INTERRUPT, then resume
-// with no signal, and the thread stops again before it runs a single
-// instruction (the kernel takes pending ptrace traps before any signal).
+// A cured thread is left in an interrupt stop (PTRACE_EVENT_STOP), as the
+// freeze left it: that stop delivers nothing when its tracer goes, where
+// the syscall stop of the last remote syscall would resume into the
+// thread's registers with the kernel's restart logic skipped.
+// PTRACE_INTERRUPT, then resume with no signal, and the thread stops again
+// before it runs a single instruction (the kernel takes pending ptrace
+// traps before any signal).
 void Infection::Impl::park_in_interrupt_stop(ThreadRecord& t) {
   detail::pt(PTRACE_INTERRUPT, t.tid, 0, 0, "parking a cured thread");
   detail::pt(PTRACE_CONT, t.tid, 0, 0, "parking a cured thread");
@@ -307,30 +474,34 @@ void Infection::Impl::cure() {
       if (!first) first = std::current_exception();
     }
   };
-  ThreadRecord* main = tree->threads.count(main_tid) ? &tree->threads[main_tid] : nullptr;
-  if (main) attempt([&] { stop_if_running(*main); });
-  bool main_usable = main && !main->dead && !main->running && main->borrowed;
-  if (main_usable && area && (remote_pipe[0] >= 0 || remote_pipe[1] >= 0)) {
+  // The other threads first: the main thread's chain unmaps the area.
+  for (pid_t tid : borrowed)
+    if (tid != main_tid) attempt([&] { give_back(tree->threads[tid]); });
+  ThreadRecord* main = tree->threads.count(main_tid) && tree->threads[main_tid].borrowed ? &tree->threads[main_tid]
+                                                                                      : nullptr;
+  bool cured_main = false;
+  if (main) {
     attempt([&] {
-      args->u.fini.fds[0] = remote_pipe[0];
-      args->u.fini.fds[1] = remote_pipe[1];
-      remote_pipe[0] = remote_pipe[1] = -1;
-      run(main_tid, PARASITE_CMD_FINI, sizeof(parasite_fini), 0);
+      stop_daemon(*main);
+      if (main->dead) return;
+      close_remote_fds(*main);
+      if (area_mapped) {
+        long r = parked_syscall(*main, SYS_munmap, area, area_size);
+        if (r < 0)
+          throw Error("cannot cure " + who() + ": remote munmap of the parasite failed: " +
+                      detail::errno_text(static_cast<int>(-r)));
+        area_mapped = false;
+      }
+      give_back(*main);
+      cured_main = true;
     });
+    if (!cured_main) attempt([&] { give_back(*main); });
   }
+  control.close();
   pipe.reset();
-  main_usable = main && !main->dead && !main->running && main->borrowed;
-  if (main_usable && area) {
-    attempt([&] {
-      long r = detail::remote_syscall(*main, outside_site, main->borrowed->gp, tree->deadline(), SYS_munmap, area,
-                                      area_size);
-      if (r < 0) throw Error("cannot cure " + who() + ": remote munmap of the parasite failed: " +
-                             detail::errno_text(static_cast<int>(-r)));
-      area = 0;
-    });
-  }
-  for (pid_t tid : borrowed) attempt([&] { give_back(tree->threads[tid]); });
   borrowed.clear();
+  chains.clear();
+  rseq_configs.clear();
   auto& list = tree->infections;
   list.erase(std::remove(list.begin(), list.end(), this), list.end());
   tree = nullptr;
@@ -354,7 +525,9 @@ long Infection::syscall(long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t
   return impl_->syscall(nr, a1, a2, a3, a4, a5, a6);
 }
 
-Infection::Range Infection::parasite_area() const { return {impl_->area, impl_->area ? impl_->area_size : 0}; }
+Infection::Range Infection::parasite_area() const {
+  return {impl_->area, impl_->area_mapped ? impl_->area_size : 0};
+}
 pid_t Infection::pid() const { return impl_->pid; }
 
 }  // namespace compel

@@ -1,8 +1,10 @@
 // Memory out of the target without copying through compel: the parasite
 // vmsplice(2)s the ranges into a pipe it made, compel holds the pipe's read
 // end (pidfd_getfd) and splices it into the output while the parasite is
-// still filling it; a full pipe just makes the parasite wait.
+// still filling it; a full pipe just makes the parasite wait, and gives up
+// once compel's control socket closes.
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -94,32 +96,28 @@ void Infection::Impl::open_pipe() {
 }
 
 uint64_t Infection::Impl::splice_batch(uint32_t nr, int out_fd) {
-  detail::ThreadRecord& t = main_thread();
   args->u.vmsplice.wfd = remote_pipe[1];
   args->u.vmsplice.nr = nr;
   args->u.vmsplice.spliced = 0;
-  start_command(t, PARASITE_CMD_VMSPLICE, offsetof(parasite_vmsplice, iov) + nr * sizeof(parasite_iov));
+  send_command(PARASITE_CMD_VMSPLICE, offsetof(parasite_vmsplice, iov) + nr * sizeof(parasite_iov));
   Drain drain(pipe.get(), out_fd, pid);
   uint64_t drained = 0;
   auto deadline = tree->deadline();
-  detail::Backoff backoff;
+  int64_t ret = 0;
   for (;;) {
     uint64_t moved = drain.run();
     if (moved) {
       drained += moved;
       deadline = tree->deadline();  // the bound is on progress, not on size
-      backoff = {};
-      continue;
     }
-    if (auto r = detail::poll_report(t.tid, t.own_child)) {
-      if (detail::on_report(t, *r, PTRACE_CONT, entry_trap_ip(), "parasite command VMSPLICE")) break;
-      continue;
-    }
+    if (poll_answer(0, ret)) break;
+    if (moved) continue;
     if (deadline.passed()) throw Error("parasite command VMSPLICE in " + who() + " made no progress in time");
-    backoff.pause();
+    pollfd fds[2] = {{pipe.get(), POLLIN, 0}, {control.fd(), POLLIN, 0}};
+    ::poll(fds, 2, 10);
   }
   drained += drain.run();
-  const parasite_args& res = finish_command(t, offsetof(parasite_vmsplice, iov));
+  const parasite_args& res = finish_command(PARASITE_CMD_VMSPLICE, ret, offsetof(parasite_vmsplice, iov));
   if (res.u.vmsplice.spliced != drained)
     throw Error("memory of " + who() + ": the parasite spliced " + std::to_string(res.u.vmsplice.spliced) +
                 " bytes but " + std::to_string(drained) + " came out of the pipe");

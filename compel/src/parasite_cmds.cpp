@@ -125,7 +125,7 @@ std::vector<ThreadInfo> Infection::thread_info() {
     info.mempolicy_flags = ti.mempolicy.flags;
     info.mempolicy_nodes.assign(std::begin(ti.mempolicy.nodes), std::end(ti.mempolicy.nodes));
     info.creds = to_creds(ti.creds);
-    detail::RseqConfig rseq = detail::rseq_config(th.tid);
+    const detail::RseqConfig& rseq = m.rseq_configs.at(th.tid);
     info.rseq_ptr = rseq.ptr;
     info.rseq_len = rseq.len;
     info.rseq_sig = rseq.sig;

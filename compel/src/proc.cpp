@@ -148,6 +148,27 @@ uint64_t auxv(pid_t pid, pid_t tid, uint64_t type) {
   return 0;
 }
 
+std::vector<MapArea> maps(pid_t pid, pid_t tid) {
+  std::vector<MapArea> out;
+  auto text = read_file(task_file(pid, tid, "maps"));
+  if (!text) return out;
+  size_t pos = 0;
+  while (pos < text->size()) {
+    size_t eol = text->find('\n', pos);
+    if (eol == std::string::npos) eol = text->size();
+    std::string line = text->substr(pos, eol - pos);
+    pos = eol + 1;
+    unsigned long long start = 0, end = 0;
+    char perms[8] = {};
+    int name_at = 0;
+    if (std::sscanf(line.c_str(), "%llx-%llx %7s %*s %*s %*s %n", &start, &end, perms, &name_at) < 3) continue;
+    MapArea a{start, end, perms[0] == 'r', perms[1] == 'w', perms[2] == 'x', ""};
+    if (name_at > 0 && static_cast<size_t>(name_at) < line.size()) a.name = line.substr(static_cast<size_t>(name_at));
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
 std::optional<uint64_t> mapping_start(pid_t pid, pid_t tid, const char* name) {
   auto text = read_file(task_file(pid, tid, "maps"));
   if (!text) return std::nullopt;

@@ -48,6 +48,15 @@ long thread_count(pid_t pid);
 // are empty.
 // An AT_* value of the task's auxiliary vector, 0 if absent.
 uint64_t auxv(pid_t pid, pid_t tid, uint64_t type);
+// One line of /proc/PID/maps.
+struct MapArea {
+  uint64_t start, end;
+  bool read, write, exec;
+  std::string name;  // the path or [name]; empty for anonymous memory
+};
+// The thread's maps in address order; empty if gone.
+std::vector<MapArea> maps(pid_t pid, pid_t tid);
+
 // Start of the mapping named `name` (e.g. "[vdso]") in the thread's maps.
 std::optional<uint64_t> mapping_start(pid_t pid, pid_t tid, const char* name);
 

@@ -87,13 +87,15 @@ SavedState save_state(pid_t tid) {
   return s;
 }
 
+// The registers last: until they change, a thread let go by a dead tracer
+// still runs its cure chain, which sets the mask and the FPU state again.
 void restore_state(pid_t tid, const SavedState& s) {
-  set_gp(tid, s.gp);
+  set_sigmask(tid, s.sigmask);
   if (!s.xstate.empty())
     set_xstate(tid, s.xstate);
   else
     set_fpregs(tid, s.fpregs);
-  set_sigmask(tid, s.sigmask);
+  set_gp(tid, s.gp);
 }
 
 }  // namespace compel::detail

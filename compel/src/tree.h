@@ -29,14 +29,11 @@ struct ThreadRecord {
   // Set while an infection has changed the thread (registers, signal
   // mask); the thread's real state, put back at cure.
   std::optional<SavedState> borrowed;
-  // Code compel wrote over for a remote syscall and not yet put back
-  // (address, original word): only if the syscall never came back.
-  std::optional<std::pair<uint64_t, uint64_t>> patched;
   // The ptrace options compel gave the thread (PTRACE_SEIZE sets none);
-  // PTRACE_O_SUSPEND_SECCOMP is added while borrowed and taken away again
-  // at cure, leaving these.
+  // PTRACE_O_TRACESYSGOOD and PTRACE_O_SUSPEND_SECCOMP are added while
+  // borrowed and taken away again at cure, leaving these.
   uint64_t options = 0;
-  bool seccomp_suspended = false;
+  bool options_changed = false;
 };
 
 }  // namespace detail

@@ -19,6 +19,37 @@ namespace {
 
 ThreadRecord& live_thread(FrozenTree::Impl& tree, pid_t tid) { return tree.live_thread(tid, "the freeze"); }
 
+// The thread that runs the parasite's loop is in no ptrace stop, which the
+// requests below need: it is interrupted for their duration (its wait for
+// the next command restarts when it goes on).
+class PausedIfRunning {
+ public:
+  PausedIfRunning(ThreadRecord& t, const FrozenTree::Impl& tree) : t_(t) {
+    if (!t.running || t.dead) return;
+    detail::pt(PTRACE_INTERRUPT, t.tid, 0, 0, "pausing the parasite");
+    auto r = detail::wait_report(t.tid, t.own_child, tree.deadline());
+    if (!r) throw Error("thread " + std::to_string(t.tid) + " does not pause for ptrace");
+    if (r->kind == detail::Report::Exited) {
+      t.dead = true;
+      t.reaped = r->reaped;
+      detail::throw_died(t.tid, "a pause for ptrace");
+    }
+    // A stop signal that arrived meanwhile goes on with the thread.
+    if (r->kind == detail::Report::SignalStop && r->sig != (SIGTRAP | 0x80)) resume_sig_ = r->sig;
+    paused_ = true;
+  }
+  ~PausedIfRunning() {
+    if (paused_) detail::pt_try(PTRACE_CONT, t_.tid, 0, static_cast<uint64_t>(resume_sig_));
+  }
+  PausedIfRunning(const PausedIfRunning&) = delete;
+  PausedIfRunning& operator=(const PausedIfRunning&) = delete;
+
+ private:
+  ThreadRecord& t_;
+  bool paused_ = false;
+  int resume_sig_ = 0;
+};
+
 }  // namespace
 
 Registers FrozenTree::get_registers(pid_t tid) const {
@@ -63,7 +94,7 @@ FrozenTree::SyscallState FrozenTree::syscall_state(pid_t tid) const {
 }
 
 std::vector<std::vector<uint8_t>> FrozenTree::pending_signals(pid_t tid, bool shared) const {
-  live_thread(*impl_, tid);
+  PausedIfRunning paused(live_thread(*impl_, tid), *impl_);
   std::vector<std::vector<uint8_t>> out;
   siginfo_t batch[32];
   for (;;) {
@@ -88,7 +119,7 @@ uint64_t FrozenTree::blocked_mask(pid_t tid) const {
 // minus the index); ENOENT past the newest.  A thread not in
 // filter mode gives EINVAL at index 0.
 std::vector<SeccompFilter> FrozenTree::seccomp_filters(pid_t tid) const {
-  live_thread(*impl_, tid);
+  PausedIfRunning paused(live_thread(*impl_, tid), *impl_);
   std::vector<SeccompFilter> out;
   auto fail = [&](unsigned long index, const char* what, long r) {
     std::string hint = r == -EACCES ? " (it needs CAP_SYS_ADMIN, and a dumper not under seccomp itself)" : "";

@@ -1,18 +1,30 @@
 /* The protocol between compel (the host) and the parasite blob it injects
  * (pie/parasite/).  Plain C, compiled into both sides; every layout is pinned
- * by _Static_asserts here and static_asserts in compel/src/parasite.h.
+ * by _Static_asserts here and static_asserts in compel/src/infect.cpp.
  *
- * The parasite area mapped into the target:
+ * The parasite area, mapped into the target at an address compel picks:
  *
- *   +0                        blob (PARASITE_ENTRY_OFFSET, PARASITE_SYSCALL_OFFSET)
+ *   +0                        blob (PARASITE_ENTRY_OFFSET)
  *   +blob size, page aligned  struct parasite_args (PARASITE_ARGS_SIZE bytes)
  *   +... + PARASITE_ARGS_SIZE the parasite's stack (PARASITE_STACK_SIZE bytes)
  *
- * A command is one trap: the host writes struct parasite_args, points a
- * stopped thread at the entry (rip = area + PARASITE_ENTRY_OFFSET, rsp = top of
- * the stack, rdi = the args), resumes it, and waits for the int3 that follows
- * the call (rip = area + PARASITE_ENTRY_TRAP_OFFSET + 1).  The parasite writes
- * its results into the same struct. */
+ * Only the process's main thread (its first live thread if the main thread
+ * has exited) runs parasite code.  compel starts it at the entry with
+ * rdi = the args and rsp = the top of the stack; the parasite connects a
+ * SOCK_SEQPACKET unix socket to compel (struct parasite_bootstrap) and then
+ * serves commands: compel writes struct parasite_args, sends a struct
+ * parasite_msg, and the parasite writes its results into the same struct and
+ * answers with another.  No command ends in a trap.
+ *
+ * When the socket reports EOF or an error (compel died, or closed it), the
+ * parasite jumps to its thread's cure chain: signal frames compel wrote on
+ * the thread's own stack, below its red zone, that close what the parasite
+ * opened, unmap the area and rt_sigreturn into the thread's own registers
+ * and signal mask (compel/src/cure.h).  Every other borrowed thread only
+ * ever runs single syscalls, parked on its chain between them, so the death
+ * of compel at any moment leaves every thread on its way back to where it
+ * was. */
+
 #ifndef CKPT_PARASITE_PROTO_H
 #define CKPT_PARASITE_PROTO_H
 
@@ -22,12 +34,10 @@
 #include "ckpt/mempolicy.h"
 
 /* Bump on any change of the layouts or meanings below. */
-#define PARASITE_PROTO_VERSION 3u
+#define PARASITE_PROTO_VERSION 4u
 
-/* Fixed places in the blob (laid out by the asm in pie/parasite/entry.c). */
-#define PARASITE_ENTRY_OFFSET 0       /* call parasite_dispatch; int3 */
-#define PARASITE_ENTRY_TRAP_OFFSET 5  /* the int3 after the 5-byte call */
-#define PARASITE_SYSCALL_OFFSET 16    /* syscall; int3 */
+/* The entry, at offset 0 of the blob (pie/parasite/entry.c). */
+#define PARASITE_ENTRY_OFFSET 0
 
 #define PARASITE_ARGS_SIZE (64u * 1024)
 #define PARASITE_STACK_SIZE (32u * 1024)
@@ -38,7 +48,7 @@ enum parasite_cmd {
 	PARASITE_CMD_TIMERS = 3,       /* ids -> parasite_timers */
 	PARASITE_CMD_PIPE_OPEN = 4,    /* -> parasite_pipe */
 	PARASITE_CMD_VMSPLICE = 5,     /* parasite_vmsplice ranges -> pipe */
-	PARASITE_CMD_FINI = 6,         /* close what the parasite opened */
+	PARASITE_CMD_SYSCALL = 6,      /* parasite_syscall, in the main thread */
 	PARASITE_CMD_AREA_POLICIES = 7, /* addresses -> parasite_area_policies */
 };
 
@@ -106,7 +116,9 @@ struct parasite_timers {
 };
 
 /* A pipe made inside the target for PARASITE_CMD_VMSPLICE; the host takes
- * its read end with pidfd_getfd(2). */
+ * its read end with pidfd_getfd(2).  Both ends stay open in the target
+ * until the cure (so a dead host means a full pipe, never SIGPIPE), and
+ * the parasite writes their numbers into its cure chain at once. */
 struct parasite_pipe {
 	int32_t rfd, wfd; /* out */
 };
@@ -117,9 +129,10 @@ struct parasite_iov {
 
 #define PARASITE_MAX_IOVS 4000
 
-/* vmsplice(2) every range, in order, into wfd; blocks while the pipe is full
- * (the host drains it meanwhile).  spliced counts the bytes moved even when
- * ret reports an error. */
+/* vmsplice(2) every range, in order, into wfd; waits while the pipe is full
+ * (the host drains it meanwhile), but gives up with -ECONNRESET as soon as
+ * the control socket has anything to say (EOF: the host is gone).
+ * spliced counts the bytes moved even when ret reports an error. */
 struct parasite_vmsplice {
 	int32_t wfd;
 	uint32_t nr;
@@ -144,8 +157,30 @@ struct parasite_area_policies {
 	struct parasite_area_policy areas[PARASITE_MAX_AREA_POLICIES];
 };
 
-struct parasite_fini {
-	int32_t fds[2]; /* closed when >= 0 */
+/* Any syscall, made by the main thread: ret is its raw result. */
+struct parasite_syscall {
+	int64_t nr;
+	uint64_t args[6];
+};
+
+/* Written by the host before the thread first enters the parasite. */
+struct parasite_bootstrap {
+	uint64_t chain_sp;      /* rsp that makes sigreturn_gadget run the chain */
+	uint64_t sigreturn_gadget;
+	/* Where the chain keeps the fd each of its close() frames closes (the
+	 * frame's rdi), 0 for none: the control socket, the pipe's ends. */
+	uint64_t socket_slot;
+	uint64_t pipe_slots[2];
+	uint32_t addr_len;      /* of addr: sun_family + an abstract name */
+	uint32_t pad;
+	uint8_t addr[110];      /* struct sockaddr_un */
+};
+
+/* One message on the control socket, either way. */
+struct parasite_msg {
+	uint32_t cmd;   /* host: enum parasite_cmd; parasite: the same */
+	uint32_t seq;   /* host: a fresh number; parasite: the same */
+	int64_t ret;    /* parasite: args->ret; for the greeting, its socket fd */
 };
 
 struct parasite_args {
@@ -160,7 +195,8 @@ struct parasite_args {
 		struct parasite_timers timers;
 		struct parasite_pipe pipe;
 		struct parasite_vmsplice vmsplice;
-		struct parasite_fini fini;
+		struct parasite_syscall syscall;
+		struct parasite_bootstrap bootstrap;
 		struct parasite_area_policies area_policies;
 	} u;
 };
@@ -170,6 +206,8 @@ struct parasite_args {
 #ifndef __cplusplus
 _Static_assert(sizeof(struct parasite_args) <= PARASITE_ARGS_SIZE, "parasite args overflow their area");
 _Static_assert(__builtin_offsetof(struct parasite_args, u) == PARASITE_ARGS_HEADER_SIZE, "parasite args header");
+_Static_assert(sizeof(struct parasite_msg) == 16, "parasite message");
+_Static_assert(sizeof(struct parasite_bootstrap) == 160, "parasite bootstrap");
 #endif
 
 #endif

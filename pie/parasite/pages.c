@@ -1,6 +1,9 @@
-/* Moving memory out and cleaning up: a pipe inside the target whose read end
- * compel takes, vmsplice(2) of ranges into it, and FINI closing both ends. */
+/* Moving memory out: a pipe inside the target whose read end compel
+ * takes, and vmsplice(2) of ranges into it.  The cure closes both ends. */
+#include <asm-generic/poll.h>
 #include <linux/fcntl.h>
+
+#define PARASITE_SPLICE_F_NONBLOCK 0x02 /* <fcntl.h> of libc only */
 
 #include "pie.h"
 #include "parasite.h"
@@ -18,7 +21,23 @@ long parasite_pipe_open(struct parasite_args *args, struct parasite_pipe *p)
 	return 0;
 }
 
-long parasite_vmsplice(struct parasite_vmsplice *v)
+/* Waits until the pipe has room again; -ECONNRESET as soon as the control
+ * socket is readable (compel would only speak again after the reply, so
+ * that is its EOF) or fails. */
+static long wait_for_room(int wfd, int sock)
+{
+	struct pollfd fds[2] = {{wfd, POLLOUT, 0}, {sock, POLLIN, 0}};
+	long r = sys_call3(__NR_poll, fds, 2, -1);
+	if (r == -EINTR)
+		return 0;
+	if (r < 0)
+		return r;
+	if (fds[1].revents)
+		return -ECONNRESET;
+	return 0;
+}
+
+long parasite_vmsplice(struct parasite_vmsplice *v, int sock)
 {
 	struct parasite_iov *iov = v->iov;
 	uint32_t i = 0;
@@ -34,9 +53,15 @@ long parasite_vmsplice(struct parasite_vmsplice *v)
 		uint32_t n = v->nr - i;
 		if (n > VMSPLICE_MAX_IOV)
 			n = VMSPLICE_MAX_IOV;
-		long r = sys_call4(__NR_vmsplice, v->wfd, &iov[i], n, 0);
+		long r = sys_call4(__NR_vmsplice, v->wfd, &iov[i], n, PARASITE_SPLICE_F_NONBLOCK);
 		if (r == -EINTR)
 			continue;
+		if (r == -EAGAIN) {
+			r = wait_for_room(v->wfd, sock);
+			if (r < 0)
+				return r;
+			continue;
+		}
 		if (r < 0)
 			return r;
 		v->spliced += (uint64_t)r;
@@ -54,17 +79,4 @@ long parasite_vmsplice(struct parasite_vmsplice *v)
 		}
 	}
 	return 0;
-}
-
-long parasite_fini(struct parasite_fini *f)
-{
-	long ret = 0;
-	for (int i = 0; i < 2; i++) {
-		if (f->fds[i] < 0)
-			continue;
-		long r = sys_call1(__NR_close, f->fds[i]);
-		if (r < 0)
-			ret = r;
-	}
-	return ret;
 }

@@ -16,7 +16,6 @@ long parasite_timers(struct parasite_timers *t);
 void parasite_read_mempolicy(uint64_t addr, int32_t *ret, struct ckpt_mempolicy *out);
 long parasite_area_policies(struct parasite_area_policies *p);
 long parasite_pipe_open(struct parasite_args *args, struct parasite_pipe *p);
-long parasite_vmsplice(struct parasite_vmsplice *v);
-long parasite_fini(struct parasite_fini *f);
+long parasite_vmsplice(struct parasite_vmsplice *v, int sock);
 
 #endif

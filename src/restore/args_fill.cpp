@@ -18,7 +18,7 @@
 #include "mem/numa_policy.h"
 #include "proc/read.h"
 #include "proc/status.h"
-#include "restore/sigframe.h"
+#include "ckpt/sigframe.h"
 #include "task/prctl.h"
 
 namespace ckpt::restore {

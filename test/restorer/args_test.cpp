@@ -10,7 +10,7 @@
 #include "proc/maps.h"
 #include "proc/read.h"
 #include "restore/args_fill.h"
-#include "restore/sigframe.h"
+#include "ckpt/sigframe.h"
 
 extern "C" {
 #include "restorer.h"

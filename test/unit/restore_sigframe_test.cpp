@@ -5,9 +5,9 @@
 
 #include <cstring>
 
-#include "restore/sigframe.h"
+#include "ckpt/sigframe.h"
 
-using namespace ckpt::restore;
+using namespace ckpt;
 
 namespace {
 

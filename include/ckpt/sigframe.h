@@ -1,7 +1,8 @@
-// The rt_sigframe that the restorer's rt_sigreturn consumes: dumped registers,
-// FPU/xstate, blocked mask and alternate stack, laid out as the x86_64 kernel
-// reads them.  Header-only and pure so that the unit tests check the layout
-// and the xstate trailer byte by byte.
+// The rt_sigframe that rt_sigreturn consumes: registers, FPU/xstate, blocked
+// mask and alternate stack, laid out as the x86_64 kernel reads them.  Built
+// by the restore (a restored thread's frame) and by compel (the cure frame
+// of a borrowed thread, compel/src/cure.h).  Header-only and pure so that
+// the unit tests check the layout and the xstate trailer byte by byte.
 #pragma once
 
 #include <sys/syscall.h>
@@ -15,7 +16,7 @@
 #include "ckpt/restorer_args.h"
 #include "ckpt/syscall_restart.h"
 
-namespace ckpt::restore {
+namespace ckpt {
 
 // asm/sigcontext.h, which cannot be included next to glibc's <signal.h>.
 inline constexpr uint32_t kFpXstateMagic1 = 0x46505853u;
@@ -24,6 +25,9 @@ inline constexpr size_t kFxsaveSize = 512;
 inline constexpr size_t kXsaveHeaderSize = 64;
 inline constexpr size_t kSwReservedOffset = 464;  // struct _fpx_sw_bytes in the fxsave area
 inline constexpr int kSsDisable = 2;
+// Neither 0, SS_ONSTACK nor SS_DISABLE: sigaltstack refuses it, and
+// rt_sigreturn ignores that refusal, so the alternate stack stays as it is.
+inline constexpr int kSsKeep = 3;
 
 struct FrameInput {
   user_regs_struct regs{};
@@ -31,6 +35,7 @@ struct FrameInput {
   std::vector<uint8_t> fxsave;  // 512-byte legacy area when there is no xsave
   uint64_t blocked = 0;
   bool has_altstack = false;
+  bool keep_altstack = false;  // leave the task's alternate stack alone
   uint64_t altstack_sp = 0, altstack_size = 0;
   int32_t altstack_flags = 0;
 };
@@ -100,7 +105,9 @@ inline uint64_t build_sigframe(uint8_t* buf, uint64_t base, const FrameInput& in
   sc.cs = uint16_t(r.cs); sc.ss = uint16_t(r.ss);
   frame.uc.uc_flags = CKPT_UC_SIGCONTEXT_SS | CKPT_UC_STRICT_RESTORE_SS;
   frame.uc.uc_sigmask = in.blocked;
-  if (in.has_altstack) {
+  if (in.keep_altstack) {
+    frame.uc.uc_stack.ss_flags = kSsKeep;
+  } else if (in.has_altstack) {
     frame.uc.uc_stack.ss_sp = in.altstack_sp;
     frame.uc.uc_stack.ss_size = in.altstack_size;
     // SS_ONSTACK is how the dump sees a stack in use; setting takes it as "enabled".
@@ -146,4 +153,4 @@ inline uint64_t build_sigframe(uint8_t* buf, uint64_t base, const FrameInput& in
   return base;
 }
 
-}  // namespace ckpt::restore
+}  // namespace ckpt
