@@ -37,9 +37,6 @@ void parasite_dispatch(struct parasite_args *args)
 	case PARASITE_CMD_PROCESS_INFO:
 		args->ret = parasite_process_info(args, &args->u.process_info);
 		break;
-	case PARASITE_CMD_THREAD_INFO:
-		args->ret = parasite_thread_info(args, &args->u.thread_info);
-		break;
 	case PARASITE_CMD_TIMERS:
 		args->ret = parasite_timers(&args->u.timers);
 		break;
