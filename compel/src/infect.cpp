@@ -28,11 +28,8 @@
 static_assert(sizeof(parasite_args) <= PARASITE_ARGS_SIZE, "parasite args overflow their area");
 static_assert(offsetof(parasite_args, u) == PARASITE_ARGS_HEADER_SIZE, "parasite args header");
 static_assert(sizeof(parasite_timer) == 48 && sizeof(parasite_iov) == 16);
-static_assert(offsetof(parasite_thread_info, creds) == 72 && offsetof(parasite_thread_info, speculation) == 44);
 static_assert(sizeof(parasite_area_policy) == 16 + sizeof(ckpt_mempolicy) &&
               sizeof(parasite_area_policies) == 8 + PARASITE_MAX_AREA_POLICIES * sizeof(parasite_area_policy));
-static_assert(offsetof(parasite_thread_info, mempolicy_ret) == 68 &&
-              offsetof(parasite_thread_info, mempolicy) == 72 + sizeof(parasite_creds));
 static_assert(sizeof(parasite_process_info) == 64 * 32 + 3 * 32 + 32);
 static_assert(offsetof(parasite_vmsplice, iov) == 16);
 static_assert(sizeof(parasite_msg) == 16 && sizeof(parasite_bootstrap) == 160);
@@ -59,7 +56,6 @@ void check_blob() {
 const char* command_name(uint32_t cmd) {
   switch (cmd) {
     case PARASITE_CMD_PROCESS_INFO: return "PROCESS_INFO";
-    case PARASITE_CMD_THREAD_INFO: return "THREAD_INFO";
     case PARASITE_CMD_TIMERS: return "TIMERS";
     case PARASITE_CMD_PIPE_OPEN: return "PIPE_OPEN";
     case PARASITE_CMD_VMSPLICE: return "VMSPLICE";

@@ -10,32 +10,10 @@
 
 #include "infect.h"
 #include "proc.h"
-#include "rseq.h"
 
 namespace compel {
 
 namespace {
-
-Creds to_creds(const parasite_creds& c) {
-  Creds out;
-  out.uid = c.uid;
-  out.euid = c.euid;
-  out.suid = c.suid;
-  out.fsuid = c.fsuid;
-  out.gid = c.gid;
-  out.egid = c.egid;
-  out.sgid = c.sgid;
-  out.fsgid = c.fsgid;
-  out.groups.assign(c.groups, c.groups + std::min<uint32_t>(c.ngroups, PARASITE_MAX_GROUPS));
-  out.cap_inh = c.cap_inh;
-  out.cap_prm = c.cap_prm;
-  out.cap_eff = c.cap_eff;
-  out.cap_bnd = c.cap_bnd;
-  out.cap_amb = c.cap_amb;
-  out.securebits = c.securebits;
-  out.no_new_privs = c.no_new_privs != 0;
-  return out;
-}
 
 ITimer to_itimer(const ckpt_k_itimerval& t) { return {t.interval_sec, t.interval_usec, t.value_sec, t.value_usec}; }
 
@@ -89,47 +67,6 @@ ProcessInfo Infection::process_info() {
                                             t.interval_sec, t.interval_nsec, t.value_sec, t.value_nsec,
                                             t.overrun});
     }
-  }
-  return out;
-}
-
-std::vector<ThreadInfo> Infection::thread_info() {
-  Impl& m = live(impl_);
-  std::vector<ThreadInfo> out;
-  const Process* p = m.tree->find_process(m.pid);
-  for (const Thread& th : p->threads) {
-    if (th.state == TaskState::Zombie) continue;  // an exited main thread
-    detail::ThreadRecord& t = m.borrow(th.tid);
-    const parasite_thread_info& ti =
-        m.run(th.tid, PARASITE_CMD_THREAD_INFO, 0, sizeof(parasite_thread_info)).u.thread_info;
-    ThreadInfo info{};
-    info.tid = th.tid;
-    info.blocked = t.borrowed->sigmask;
-    info.altstack_sp = ti.altstack_sp;
-    info.altstack_size = ti.altstack_size;
-    info.altstack_flags = ti.altstack_flags;
-    // The parasite runs on its own stack; whether the thread itself was on
-    // its alternate stack shows in its saved stack pointer.
-    uint64_t sp = t.borrowed->gp.rsp;
-    if (!(info.altstack_flags & SS_DISABLE) && sp - info.altstack_sp < info.altstack_size)
-      info.altstack_flags |= SS_ONSTACK;
-    info.clear_child_tid = ti.clear_child_tid;
-    info.timer_slack_ns = ti.timer_slack_ns;
-    info.pdeath_sig = ti.pdeath_sig;
-    for (int i = 0; i < 3; i++) info.speculation[i] = ti.speculation[i];
-    info.tsc = ti.tsc;
-    info.mce_kill = ti.mce_kill;
-    info.cpuid = ti.cpuid;
-    info.mempolicy_ret = ti.mempolicy_ret;
-    info.mempolicy_mode = ti.mempolicy.mode;
-    info.mempolicy_flags = ti.mempolicy.flags;
-    info.mempolicy_nodes.assign(std::begin(ti.mempolicy.nodes), std::end(ti.mempolicy.nodes));
-    info.creds = to_creds(ti.creds);
-    const detail::RseqConfig& rseq = m.rseq_configs.at(th.tid);
-    info.rseq_ptr = rseq.ptr;
-    info.rseq_len = rseq.len;
-    info.rseq_sig = rseq.sig;
-    out.push_back(std::move(info));
   }
   return out;
 }

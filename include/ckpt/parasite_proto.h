@@ -44,7 +44,6 @@
 
 enum parasite_cmd {
 	PARASITE_CMD_PROCESS_INFO = 1, /* -> parasite_process_info */
-	PARASITE_CMD_THREAD_INFO = 2,  /* -> parasite_thread_info, run in each thread */
 	PARASITE_CMD_TIMERS = 3,       /* ids -> parasite_timers */
 	PARASITE_CMD_PIPE_OPEN = 4,    /* -> parasite_pipe */
 	PARASITE_CMD_VMSPLICE = 5,     /* parasite_vmsplice ranges -> pipe */
@@ -63,39 +62,6 @@ struct parasite_process_info {
 	int32_t thp_disable;         /* PR_GET_THP_DISABLE */
 	int32_t membarrier;          /* MEMBARRIER_CMD_GET_REGISTRATIONS, or -errno */
 	int32_t memory_merge;        /* PR_GET_MEMORY_MERGE (KSM for every area), or -errno */
-};
-
-#define PARASITE_MAX_GROUPS 4096
-
-struct parasite_creds {
-	uint32_t uid, euid, suid, fsuid, gid, egid, sgid, fsgid;
-	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
-	uint32_t securebits;
-	uint32_t no_new_privs;
-	uint32_t ngroups;
-	uint32_t pad;
-	uint32_t groups[PARASITE_MAX_GROUPS];
-};
-
-struct parasite_thread_info {
-	uint64_t altstack_sp;
-	uint64_t altstack_size;
-	int32_t altstack_flags;
-	int32_t pad;
-	uint64_t clear_child_tid;
-	uint64_t timer_slack_ns;     /* PR_GET_TIMERSLACK */
-	int32_t pdeath_sig;          /* PR_GET_PDEATHSIG: Linux keeps it per thread */
-	/* PR_GET_SPECULATION_CTRL of PR_SPEC_STORE_BYPASS, _INDIRECT_BRANCH,
-	 * _L1D_FLUSH (-errno when the kernel does not know the kind). */
-	int32_t speculation[3];
-	int32_t tsc;                 /* PR_GET_TSC: PR_TSC_ENABLE or PR_TSC_SIGSEGV */
-	int32_t mce_kill;            /* PR_MCE_KILL_GET */
-	int32_t cpuid;               /* ARCH_GET_CPUID: 1 enabled, 0 faulting */
-	/* get_mempolicy(2) of the thread's own policy: 0, or -errno (then
-	 * mempolicy is all zero). */
-	int32_t mempolicy_ret;
-	struct parasite_creds creds;
-	struct ckpt_mempolicy mempolicy;
 };
 
 /* One POSIX timer: the host fills id (from /proc/PID/timers), the parasite
@@ -191,7 +157,6 @@ struct parasite_args {
 	uint32_t failed_line;   /* parasite: source line of the failing step */
 	union {
 		struct parasite_process_info process_info;
-		struct parasite_thread_info thread_info;
 		struct parasite_timers timers;
 		struct parasite_pipe pipe;
 		struct parasite_vmsplice vmsplice;

@@ -52,8 +52,6 @@ static long dispatch(struct parasite_args *args, int sock)
 	switch (args->cmd) {
 	case PARASITE_CMD_PROCESS_INFO:
 		return parasite_process_info(args, &args->u.process_info);
-	case PARASITE_CMD_THREAD_INFO:
-		return parasite_thread_info(args, &args->u.thread_info);
 	case PARASITE_CMD_TIMERS:
 		return parasite_timers(&args->u.timers);
 	case PARASITE_CMD_PIPE_OPEN:

@@ -10,7 +10,6 @@
 #define PARASITE_FAIL(args, err) ((args)->failed_line = __LINE__, (long)(err))
 
 long parasite_process_info(struct parasite_args *args, struct parasite_process_info *out);
-long parasite_thread_info(struct parasite_args *args, struct parasite_thread_info *out);
 long parasite_timers(struct parasite_timers *t);
 /* mempolicy.c */
 void parasite_read_mempolicy(uint64_t addr, int32_t *ret, struct ckpt_mempolicy *out);

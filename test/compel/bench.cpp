@@ -2,7 +2,8 @@
 // cycle against a running single-threaded target and an 8-thread target.
 // Each cycle is timed twice: the whole round (seize, infect, PROCESS_INFO,
 // cure, release) and the infection alone (infect, PROCESS_INFO, cure).
-// Then the page path: splice_pages() of a large buffer.
+// Then thread_info() of a 100-thread process, and the page path:
+// splice_pages() of a large buffer.
 // Usage: compel_bench [CYCLES [PAGES_MIB]]
 #include <fcntl.h>
 #include <sys/prctl.h>
@@ -55,6 +56,32 @@ void bench(const char* label, pid_t pid, int runs) {
               label, in.median, in.p90, f.median, f.p90);
 }
 
+// thread_info() of a process of nthreads + 1 threads, each call in a fresh
+// infection (the first call borrows every thread, as a dump's does).
+void bench_thread_info(int nthreads, int runs) {
+  ctest::Target t("many_threads", {std::to_string(nthreads)});
+  t.ready(30000);
+  std::vector<double> first;
+  for (int i = 0; i < runs + 2; i++) {
+    compel::FrozenTree tree = compel::FrozenTree::seize(t.pid());
+    {
+      compel::Infection inf = compel::Infection::infect(tree, t.pid());
+      auto t0 = Clock::now();
+      size_t n = inf.thread_info().size();
+      double ms = ms_since(t0);
+      if (n != static_cast<size_t>(nthreads) + 1) throw std::runtime_error("thread_info missed threads");
+      if (i >= 2) first.push_back(ms);
+      inf.cure();
+    }
+    tree.release();
+  }
+  Stats s = stats(first);
+  std::printf("%d threads thread_info(): median %.3f ms (p90 %.3f), %.1f us per thread\n", nthreads + 1, s.median,
+              s.p90, s.median * 1000 / (nthreads + 1));
+  t.send("stop");
+  t.expect_success(30000);
+}
+
 // Memory out through the parasite: one splice_pages() of a whole buffer
 // into /dev/null (the pipe path alone) and into a temporary file.
 void bench_pages(uint64_t mib) {
@@ -103,6 +130,7 @@ int main(int argc, char** argv) {
       t.send("stop");
       t.expect_success();
     }
+    bench_thread_info(99, std::max(runs / 10, 5));
     if (pages_mib) bench_pages(pages_mib);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "compel_bench: %s\n", e.what());

@@ -214,7 +214,10 @@ class Infection {
                uint64_t a4 = 0, uint64_t a5 = 0, uint64_t a6 = 0);
 
   ProcessInfo process_info();
-  std::vector<ThreadInfo> thread_info();  // every live thread, main first
+  // Every live thread, main first: each thread's state by single remote
+  // syscalls in it (no parasite code runs there) and its credentials from
+  // its /proc status (ids as seen from the caller's user namespace).
+  std::vector<ThreadInfo> thread_info();
   // The NUMA memory policy of the area at each address (get_mempolicy with
   // MPOL_F_ADDR in the process), in the order given.
   struct AreaPolicy {
