@@ -9,8 +9,11 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <optional>
+#include <string>
 
 #include "ckpt/mempolicy.h"
 #include "infect.h"
