@@ -119,27 +119,28 @@ void Infection::Impl::refuse_if_mdwe() {
                 "), which refuses the parasite a writable code mapping; such processes are not supported yet");
 }
 
-// The parasite's thread must keep its chain on its own stack: the chain
-// unmaps the area, and is needed before the area exists.
-pid_t Infection::Impl::pick_parasite_thread(const Process& p) const {
+// The parasite's thread keeps its chain on its own stack if it can: the
+// chain unmaps the area, and is needed before the area exists.  nullopt if
+// no thread can.
+std::optional<pid_t> Infection::Impl::pick_parasite_thread(const Process& p) const {
   for (const Thread& th : p.threads) {
     if (th.state == TaskState::Zombie) continue;
-    user_regs_struct regs;
-    detail::get_gp(th.tid, regs);
-    if (detail::room_on_own_stack(regs, kChainSlotSize, maps)) return th.tid;
+    detail::SavedState s = detail::save_state(th.tid);
+    if (detail::room_on_own_stack(s.gp, detail::cure_chain_bytes(s, kParasiteChainCalls), maps)) return th.tid;
   }
-  throw Error("cannot infect " + who() +
-              ": none of its threads is stopped on a stack that can take the frames that cure it should ckpt die "
-              "(the process's [stack], or a thread stack under its guard page): processes whose threads all run "
-              "on stacks of their own making (coroutines, goroutines) are not supported yet");
+  return std::nullopt;
 }
 
 void Infection::Impl::start() {
   maps = proc::maps(pid, main_tid);
   if (maps.empty()) throw Error("cannot infect " + who() + ": its memory map cannot be read");
   gadgets = detail::find_cure_gadgets(pid, main_tid, maps);
+  if (!gadgets.syscall_ret)
+    warn(who() + ": its code has no \"syscall; ret\" sequence: should ckpt die, the parasite area and its fds " +
+         "would stay behind (every thread would still get back)");
   const Process* p = tree->find_process(pid);
-  main_tid = pick_parasite_thread(*p);
+  std::optional<pid_t> on_stack = pick_parasite_thread(*p);
+  if (on_stack) main_tid = *on_stack;
   uint64_t blob_size = page_up(ckpt_blob_parasite_size);
   chain_slots_nr = p->threads.size();
   uint64_t base_size = blob_size + PARASITE_ARGS_SIZE + PARASITE_STACK_SIZE + kScratchSize;
@@ -159,7 +160,30 @@ void Infection::Impl::start() {
   area_mapped = true;
   if (!detail::write_mem(main_tid, area, ckpt_blob_parasite, ckpt_blob_parasite_size))
     throw Error("cannot infect " + who() + ": copying the parasite in failed: " + detail::errno_text(errno));
+  if (!bootstrap_backup.bytes.empty()) move_parasite_chain_into_area();
   start_daemon();
+}
+
+void Infection::Impl::warn(const std::string& what) const {
+  if (tree->opts.warn) tree->opts.warn(what);
+}
+
+// Into the first chain slot, without the munmap (its last frame is read
+// from the area), and the borrowed bytes back.
+void Infection::Impl::move_parasite_chain_into_area() {
+  ThreadRecord& main = tree->threads.at(main_tid);
+  std::vector<detail::ChainCall> calls = chain_calls(main);
+  if (!calls.empty()) calls.pop_back();
+  uint64_t pending = proc::pending_signals(main_tid).value_or(0);
+  detail::CureChain chain = detail::write_cure_chain(pid, main_tid, main_tid, *main.borrowed, pending, gadgets, calls,
+                                                     chain_slots + ++chain_slots_used * kChainSlotSize);
+  chains[main_tid] = chain;
+  detail::set_gp(main_tid, detail::parked_regs(main.borrowed->gp, gadgets, chain));
+  if (!detail::write_mem(main_tid, bootstrap_backup.addr, bootstrap_backup.bytes.data(), bootstrap_backup.bytes.size()))
+    throw Error("cannot infect " + who() + ": putting back the stack bytes borrowed for the first cure frames failed: " +
+                detail::errno_text(errno));
+  bootstrap_backup = {};
+  area_outlives_death = true;
 }
 
 // The main thread leaves its chain for the parasite's loop; should compel
@@ -204,7 +228,10 @@ void Infection::Impl::start_daemon() {
 std::vector<detail::ChainCall> Infection::Impl::chain_calls(ThreadRecord& t) const {
   if (t.tid != main_tid || proc::seccomp_mode(pid, t.tid) != 0) return {};
   uint64_t none = static_cast<uint64_t>(-1);
-  return {{SYS_close, none}, {SYS_close, none}, {SYS_close, none}, {SYS_munmap, area, area_size}};
+  std::vector<detail::ChainCall> calls = {
+      {SYS_close, none}, {SYS_close, none}, {SYS_close, none}, {SYS_munmap, area, area_size}};
+  static_assert(kParasiteChainCalls == 4);
+  return calls;
 }
 
 ThreadRecord& Infection::Impl::borrow(pid_t tid) {
@@ -238,11 +265,33 @@ ThreadRecord& Infection::Impl::borrow(pid_t tid) {
 uint64_t Infection::Impl::chain_top(ThreadRecord& t, const detail::SavedState& saved, size_t calls) {
   size_t bytes = detail::cure_chain_bytes(saved, calls);
   if (uint64_t top = detail::room_on_own_stack(saved.gp, bytes, maps)) return top;
+  if (!area_mapped && t.tid == main_tid) return borrow_bootstrap_room(saved, bytes);
   if (!area_mapped || t.tid == main_tid || bytes > kChainSlotSize || chain_slots_used >= chain_slots_nr)
     throw Error("cannot infect " + who() + ": thread " + std::to_string(t.tid) +
                 " has no room for the frames that cure it (" + std::to_string(bytes) + " bytes)");
   keep_area_on_death();
   return chain_slots + ++chain_slots_used * kChainSlotSize;
+}
+
+// No thread has room below its stack pointer (a stack used to its
+// bottom): the first chain goes over the top of the parasite thread's
+// stack mapping (argv, the environment, the first frames: nothing runs
+// while the tree is frozen), backed up and put back a few syscalls later.
+// Should compel die in between, those bytes stay overwritten: said.
+uint64_t Infection::Impl::borrow_bootstrap_room(const detail::SavedState& saved, size_t bytes) {
+  auto at = std::find_if(maps.begin(), maps.end(),
+                         [&](const proc::MapArea& a) { return a.start < saved.gp.rsp && saved.gp.rsp <= a.end; });
+  if (at == maps.end() || !at->write || at->end - saved.gp.rsp < bytes + 128)
+    throw Error("cannot infect " + who() + ": thread " + std::to_string(main_tid) +
+                " has no room on its stack for the frames that cure it (" + std::to_string(bytes) + " bytes)");
+  bootstrap_backup.addr = (at->end - bytes) & ~uint64_t(63);
+  bootstrap_backup.bytes.resize(at->end - bootstrap_backup.addr);
+  if (!detail::read_mem(main_tid, bootstrap_backup.addr, bootstrap_backup.bytes.data(), bootstrap_backup.bytes.size()))
+    throw Error("cannot infect " + who() + ": reading the top of its stack failed: " + detail::errno_text(errno));
+  warn("pid " + std::to_string(pid) + ": no thread has room below its stack pointer for the frames that cure it " +
+       "should ckpt die; the first ones borrow the top of thread " + std::to_string(main_tid) +
+       "'s stack for a moment, and the parasite area would stay behind");
+  return at->end;
 }
 
 // The chain of the parasite's thread would unmap the area while another
@@ -256,6 +305,8 @@ void Infection::Impl::keep_area_on_death() {
       !detail::write_mem(main_tid, main_chain.nr_slots.back(), &nr, sizeof(nr)))
     throw Error("cannot infect " + who() + ": rewriting the cure chain failed: " + detail::errno_text(errno));
   area_outlives_death = true;
+  warn(who() + ": a thread runs on a stack of its own making (a coroutine or goroutine stack?): its cure frames " +
+       "live in the parasite area, which would stay behind should ckpt die");
 }
 
 // PTRACE_O_TRACESYSGOOD tells syscall stops from signals.  A seccomp

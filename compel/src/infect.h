@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <vector>
 
@@ -41,6 +42,7 @@ struct Infection::Impl {
   // Chains of threads whose own stack cannot take one (cure.h), one slot
   // each, after the scratch page.
   static constexpr size_t kChainSlotSize = 16384;
+  static constexpr size_t kParasiteChainCalls = 4;  // chain_calls() of the parasite's thread
   uint64_t chain_slots = 0;
   size_t chain_slots_nr = 0, chain_slots_used = 0;
   bool area_outlives_death = false;  // a chain lives in it: none unmaps it
@@ -60,9 +62,19 @@ struct Infection::Impl {
 
   // Maps the parasite into the process and starts its command loop.
   void start();
-  pid_t pick_parasite_thread(const Process& p) const;
+  std::optional<pid_t> pick_parasite_thread(const Process& p) const;
+  // A parasite thread without room on its stack: its first chain goes
+  // over the top of its stack mapping, whose bytes are kept here and put
+  // back once the chain has moved into the area.
+  struct Borrowed {
+    uint64_t addr = 0;
+    std::vector<uint8_t> bytes;
+  } bootstrap_backup;
+  void move_parasite_chain_into_area();
+  void warn(const std::string& what) const;
   uint64_t chain_top(detail::ThreadRecord& t, const detail::SavedState& saved, size_t calls);
   void keep_area_on_death();
+  uint64_t borrow_bootstrap_room(const detail::SavedState& saved, size_t bytes);
   void refuse_if_mdwe();
   void start_daemon();
   // Saves a thread's state, writes its cure chain, parks it on the chain

@@ -85,7 +85,9 @@ int run_dump(const cli::Options& opts) {
   uint64_t page_size = uint64_t(sysconf(_SC_PAGESIZE));
   dump::SharedObjects shared(page_size, opts.ghost_limit);
 
-  compel::FrozenTree tree = compel::FrozenTree::seize(root);
+  compel::SeizeOptions seize_opts;
+  seize_opts.warn = [](const std::string& what) { LOG_WARN("%s", what.c_str()); };
+  compel::FrozenTree tree = compel::FrozenTree::seize(root, seize_opts);
   timespec frozen;
   clock_gettime(CLOCK_MONOTONIC, &frozen);
   uint64_t dump_time_ns = realtime_ns();

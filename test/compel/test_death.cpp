@@ -37,6 +37,15 @@ std::string thread_masks(pid_t pid) {
   return out;
 }
 
+// Where each thread is, for a failure message.
+std::string thread_states(pid_t pid) {
+  std::string out;
+  for (pid_t tid : thread_ids(pid))
+    out += "\n" + std::to_string(tid) + " " + proc_state(pid, tid) + " " +
+           read_text("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/syscall");
+  return out;
+}
+
 bool running_untraced(pid_t pid) {
   for (pid_t tid : thread_ids(pid)) {
     char st = proc_state(pid, tid);
@@ -84,10 +93,12 @@ char kill_tracer_at(pid_t target, const Reach& reach) {
 }
 
 void expect_cured(pid_t pid, const std::string& state, const std::string& masks, const char* point) {
-  CHECK(wait_until([&] { return running_untraced(pid) && observable_state(pid) == state; }, 5000), point,
-        ": the target did not come back:\n", line_diff(state, observable_state(pid)), "\nstates: ",
-        proc_state(pid), " tracer ", tracer_of(pid));
-  CHECK(thread_masks(pid) == masks, point, ": a thread's mask changed:\n", line_diff(masks, thread_masks(pid)));
+  // (The kernel lets the threads go one by one as the tracer exits: each
+  // is checked until all are back.)
+  CHECK(wait_until([&] { return running_untraced(pid) && observable_state(pid) == state && thread_masks(pid) == masks; },
+                   5000),
+        point, ": the target did not come back:\n", line_diff(state, observable_state(pid)),
+        line_diff(masks, thread_masks(pid)), "\nthreads:", thread_states(pid));
 }
 
 }  // namespace

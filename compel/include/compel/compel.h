@@ -21,6 +21,7 @@
 #include <sys/user.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -47,6 +48,10 @@ struct SeizeOptions {
   std::string freezer_cgroup;
   // Bound on every wait for a task to stop or to finish injected code.
   int timeout_ms = 10000;
+  // Told, in a sentence naming the task, what the caller may want to log
+  // as a warning (an infection that could not make itself fully safe
+  // should compel die).
+  std::function<void(const std::string&)> warn;
 };
 
 // How a task was found when it was seized; it is left the same way.
