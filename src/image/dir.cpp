@@ -8,20 +8,60 @@
 #include <algorithm>
 #include <cerrno>
 
+#include <sys/random.h>
+
+#include <cstdio>
+
 #include "image/image.h"
 #include "image/open_image.h"
 
 namespace ckpt::image {
 
+std::string set_id_text(const SetId& id) {
+  std::string out;
+  char hex[3];
+  for (uint8_t b : id) {
+    std::snprintf(hex, sizeof(hex), "%02x", b);
+    out += hex;
+  }
+  return out;
+}
+
+namespace {
+
+SetId fresh_set_id() {
+  SetId id;
+  if (getrandom(id.data(), id.size(), 0) != ssize_t(id.size())) throw sys_error("cannot draw an image set id");
+  return id;
+}
+
+}  // namespace
+
 ImageDir ImageDir::open(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) throw sys_error("cannot open images directory " + path);
-  return ImageDir(path, std::move(fd));
+  ImageDir dir(path, std::move(fd));
+  // A missing or broken inventory is reported by whoever reads it.
+  try {
+    if (dir.regular_size(Kind::Inventory)) dir.inventory_set_ = ImageReader(dir, Kind::Inventory).set_id();
+  } catch (const Error&) {
+  }
+  dir.write_set_ = dir.inventory_set_;
+  return dir;
 }
 
 ImageDir ImageDir::create(const std::string& path) {
   if (mkdir(path.c_str(), 0700) < 0 && errno != EEXIST) throw sys_error("cannot create images directory " + path);
-  return open(path);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) throw sys_error("cannot open images directory " + path);
+  ImageDir dir(path, std::move(fd));
+  dir.write_set_ = fresh_set_id();
+  return dir;
+}
+
+const SetId& ImageDir::write_set_id() const {
+  if (!write_set_) write_set_ = fresh_set_id();
+  return *write_set_;
 }
 
 std::string ImageDir::path_of(Kind kind, std::optional<uint64_t> id) const {

@@ -1,8 +1,9 @@
 // The image layer: the only code that opens image files.
 //
-// An image file is a 16-byte header (signature "CKPTIMG\0", the kind's magic,
-// the format version) followed by records, each a little-endian u32 length and
-// that many bytes of one protobuf message.  Page data is the exception: a raw,
+// An image file is a 32-byte header (signature "CKPTIMG\0", the kind's magic,
+// the format version, the id of the image set: 16 random bytes drawn for each
+// dump) followed by records, each a little-endian u32 length and that many
+// bytes of one protobuf message.  Page data is the exception: a raw,
 // page-aligned file (pages-N.img) described by the pagemap image.
 //
 // Writers create "<name>.tmp" with mode 0600 and rename it over <name> after
@@ -11,11 +12,13 @@
 // Readers open an image without following a symlink and only if it is a
 // regular file within its kind's size limit ("cannot read image DIR/FILE:
 // it is a FIFO, not a regular file"), then check the header and every length
-// and throw CorruptedImage ("corrupted image DIR/FILE: REASON").
+// and throw CorruptedImage ("corrupted image DIR/FILE: REASON"), also for an
+// image whose set id is not the inventory's (a file of another dump).
 #pragma once
 
 #include <google/protobuf/message.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -27,7 +30,7 @@
 
 namespace ckpt::image {
 
-inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kFormatVersion = 2;
 inline constexpr uint32_t kMaxRecordSize = 64u << 20;
 
 enum class Kind : uint32_t {
@@ -76,6 +79,10 @@ std::string file_type_name(unsigned mode);
 // "core-12.img", "inventory.img"
 std::string filename(Kind kind, std::optional<uint64_t> id = std::nullopt);
 
+// Which dump an image belongs to.
+using SetId = std::array<uint8_t, 16>;
+std::string set_id_text(const SetId& id);  // 32 hex digits
+
 class CorruptedImage : public Error {
  public:
   CorruptedImage(const std::string& file, const std::string& reason)
@@ -86,10 +93,18 @@ class CorruptedImage : public Error {
 // relative to it.
 class ImageDir {
  public:
-  // Opens an existing directory; throws if it does not exist.
+  // Opens an existing directory; throws if it does not exist.  If it has an
+  // inventory with a readable header, readers refuse any image of another
+  // set, and writers add to that set.
   static ImageDir open(const std::string& path);
-  // Creates the directory (mode 0700) if needed and opens it.
+  // Creates the directory (mode 0700) if needed and opens it for a new
+  // image set: a fresh set id that every image written into it carries.
   static ImageDir create(const std::string& path);
+
+  // The inventory's set id, which every image read must carry.
+  const std::optional<SetId>& inventory_set_id() const { return inventory_set_; }
+  // The set id images written now carry (drawn on first use if none).
+  const SetId& write_set_id() const;
 
   const std::string& path() const { return path_; }
   int fd() const { return fd_.get(); }
@@ -116,6 +131,8 @@ class ImageDir {
   ImageDir(std::string path, UniqueFd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
   std::string path_;
   UniqueFd fd_;
+  std::optional<SetId> inventory_set_;
+  mutable std::optional<SetId> write_set_;
 };
 
 // Writers keep using the ImageDir's fd until they commit or die, without
@@ -155,6 +172,7 @@ class ImageReader {
   Kind kind() const;
   const std::string& name() const;  // for error messages
   uint32_t version() const;         // the format version in the header
+  const SetId& set_id() const;      // the set id in the header
   // Reads the next record into `record`; false at a clean end of file.
   // Throws CorruptedImage on a short or malformed record.
   bool read(google::protobuf::Message& record);

@@ -54,12 +54,14 @@ struct ImageReader::Impl {
   std::string data;
   size_t offset = 0;
   uint32_t version = 0;
+  SetId set_id{};
   unsigned records = 0;    // records read so far
   std::string broken;      // the first corruption found, thrown again on later reads
 
-  Impl(Kind k, std::string n, UniqueFd fd, uint64_t size) : kind(k), name(std::move(n)) {
+  Impl(Kind k, std::string n, UniqueFd fd, uint64_t size, const std::optional<SetId>& expected)
+      : kind(k), name(std::move(n)) {
     data = read_whole_file(fd.get(), name, size, info(kind).max_size);
-    check_header();
+    check_header(expected);
   }
 
   [[noreturn]] void corrupt(const std::string& reason) {
@@ -67,7 +69,7 @@ struct ImageReader::Impl {
     throw CorruptedImage(name, reason);
   }
 
-  void check_header() {
+  void check_header(const std::optional<SetId>& expected) {
     const KindInfo& k = info(kind);
     if (data.empty()) corrupt("empty file, no header");
     if (data.size() < detail::kHeaderSize)
@@ -79,6 +81,10 @@ struct ImageReader::Impl {
     version = detail::get_le32(data.data() + 12);
     if (version != kFormatVersion)
       corrupt(format("unsupported format version %u (this ckpt reads %u)", version, kFormatVersion));
+    std::memcpy(set_id.data(), data.data() + detail::kSetIdOffset, set_id.size());
+    if (expected && set_id != *expected)
+      corrupt("it belongs to another dump (image set " + set_id_text(set_id) + ", the inventory's is " +
+              set_id_text(*expected) + ")");
     offset = detail::kHeaderSize;
   }
 
@@ -116,7 +122,7 @@ ImageReader::ImageReader(const ImageDir& dir, Kind kind, std::optional<uint64_t>
   if (!info(kind).prototype) throw Error("cannot read image " + name + ": raw images have no records");
   struct stat st;
   UniqueFd fd = detail::open_image_file(dir.fd(), filename(kind, id), name, info(kind).max_size, st);
-  impl_ = std::make_unique<Impl>(kind, std::move(name), std::move(fd), uint64_t(st.st_size));
+  impl_ = std::make_unique<Impl>(kind, std::move(name), std::move(fd), uint64_t(st.st_size), dir.inventory_set_id());
 }
 
 ImageReader::ImageReader(const std::string& path) {
@@ -125,7 +131,7 @@ ImageReader::ImageReader(const std::string& path) {
   if (!info(*kind).prototype) throw Error("cannot read image " + path + ": raw images have no records");
   struct stat st;
   UniqueFd fd = detail::open_image_file(AT_FDCWD, path, path, info(*kind).max_size, st);
-  impl_ = std::make_unique<Impl>(*kind, path, std::move(fd), uint64_t(st.st_size));
+  impl_ = std::make_unique<Impl>(*kind, path, std::move(fd), uint64_t(st.st_size), std::nullopt);
 }
 
 ImageReader::~ImageReader() = default;
@@ -133,6 +139,7 @@ ImageReader::~ImageReader() = default;
 Kind ImageReader::kind() const { return impl_->kind; }
 const std::string& ImageReader::name() const { return impl_->name; }
 uint32_t ImageReader::version() const { return impl_->version; }
+const SetId& ImageReader::set_id() const { return impl_->set_id; }
 
 bool ImageReader::read(google::protobuf::Message& record) { return impl_->read(record); }
 

@@ -13,7 +13,8 @@
 namespace ckpt::image::detail {
 
 inline constexpr char kSignature[8] = {'C', 'K', 'P', 'T', 'I', 'M', 'G', '\0'};
-inline constexpr size_t kHeaderSize = 16;  // signature, u32 magic, u32 version
+inline constexpr size_t kHeaderSize = 32;  // signature, u32 magic, u32 version, set id
+inline constexpr size_t kSetIdOffset = 16;
 inline constexpr size_t kLengthSize = 4;   // u32 before each record
 
 inline void put_le32(char* out, uint32_t v) {

@@ -34,6 +34,8 @@ ImageWriter::ImageWriter(const ImageDir& dir, Kind kind, std::optional<uint64_t>
   std::copy(std::begin(detail::kSignature), std::end(detail::kSignature), header);
   detail::put_le32(header + 8, impl_->kind.magic);
   detail::put_le32(header + 12, kFormatVersion);
+  const SetId& set = dir.write_set_id();
+  std::copy(set.begin(), set.end(), header + detail::kSetIdOffset);
   impl_->buffer.append(header, sizeof(header));
 }
 

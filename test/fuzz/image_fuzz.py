@@ -28,10 +28,12 @@ Must be refused (the reader can tell, whatever the mutant's bytes):
   in place of an image or an image extended to 50 GiB; a missing image
   (pages only if it holds pages); an extra image (core, mm, pages of a pid
   the pstree does not have); garbage after the record of inventory, core or
-  fs; a core, pstree or inventory of another dump.
+  fs; any image of another dump but page data (each carries its dump's
+  set id in its header).
 May restore (a flip in a value, a record boundary truncation of a
-list, garbage after a list, a file of another dump that fits, an extra file
-that is no image): either refused or restored; a restored tree is killed.
+list, garbage after a list, a pages file of another dump that fits (no
+header: the checksums of issue 12 are to catch it), an extra file that is no
+image): either refused or restored; a restored tree is killed.
 `show` refuses the same as restore for single-file mutants it can judge
 alone (every "must" above but missing, extra, foreign, sparse pages).
 
@@ -49,7 +51,7 @@ import subprocess
 import sys
 import time
 
-HEADER = 16
+HEADER = 32  # signature, magic, version, image set id
 RUN_TIMEOUT = 30
 GIANT = 50 << 30
 SINGLE = ("inventory", "core", "fs")
@@ -309,7 +311,8 @@ class Fuzz:
         if other:
             for oname in sorted(os.listdir(other)):
                 if kind_of(oname) == kind and oname.endswith(".img"):
-                    must = kind in ("core", "pstree", "inventory") and oname != name
+                    # Every image with a header carries its dump's set id.
+                    must = not raw
                     src = os.path.join(other, oname)
                     mutant(f"from another dump ({oname})", must,
                            lambda t, src=src: (os.unlink(t), shutil.copyfile(src, t)), show_must=False)

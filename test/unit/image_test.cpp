@@ -402,14 +402,16 @@ TEST(ImageReader, ReadOneOfAnEmptyImage) {
   }
 }
 
+constexpr size_t kHeader = 32;  // signature, magic, version, set id
+
 // Each kind of damage, with the message a user would read.
 class ImageCorruption : public ::testing::Test {
  protected:
   void SetUp() override {
     path_ = write_core(tmp_);
     good_ = read_bytes(path_);
-    first_len_ = le32_at(good_, 16);
-    second_at_ = 16 + 4 + first_len_;
+    first_len_ = le32_at(good_, kHeader);
+    second_at_ = kHeader + 4 + first_len_;
     ASSERT_EQ(corruption_of(path_), "");
   }
   std::string damaged(const std::string& bytes) {
@@ -438,24 +440,24 @@ TEST_F(ImageCorruption, CutInsideALength) {
 
 TEST_F(ImageCorruption, FlippedByteInALength) {
   std::string bytes = good_;
-  bytes[16 + 2] ^= 0x01;  // +64 KiB
+  bytes[kHeader + 2] ^= 0x01;  // +64 KiB
   EXPECT_EQ(damaged(bytes), prefix() + "record 1 is truncated: length " + std::to_string(first_len_ + 65536) +
-                                " but " + std::to_string(good_.size() - 20) + " bytes left");
+                                " but " + std::to_string(good_.size() - kHeader - 4) + " bytes left");
   bytes = good_;
-  bytes[16 + 3] = char(0xff);
+  bytes[kHeader + 3] = char(0xff);
   EXPECT_EQ(damaged(bytes), prefix() + "record 1 is too large: length " +
                                 std::to_string(first_len_ | 0xff000000u) + " exceeds the limit of 67108864 bytes");
 }
 
 TEST_F(ImageCorruption, Header) {
   EXPECT_EQ(damaged(""), prefix() + "empty file, no header");
-  EXPECT_EQ(damaged(good_.substr(0, 10)), prefix() + "header is truncated: 10 of 16 bytes");
+  EXPECT_EQ(damaged(good_.substr(0, 10)), prefix() + "header is truncated: 10 of 32 bytes");
   EXPECT_EQ(damaged("XKPTIMG" + good_.substr(7)), prefix() + "bad signature (not a ckpt image)");
   EXPECT_EQ(damaged(good_.substr(0, 8) + le32(0x50535452) + good_.substr(12)),
             prefix() + "bad magic 0x50535452 (expected core image)");
-  EXPECT_EQ(damaged(good_.substr(0, 12) + le32(2) + good_.substr(16)),
-            prefix() + "unsupported format version 2 (this ckpt reads 1)");
-  EXPECT_EQ(damaged(good_.substr(0, 16)), "");  // a header alone is an image without records
+  EXPECT_EQ(damaged(good_.substr(0, 12) + le32(1) + good_.substr(16)),
+            prefix() + "unsupported format version 1 (this ckpt reads 2)");
+  EXPECT_EQ(damaged(good_.substr(0, kHeader)), "");  // a header alone is an image without records
 }
 
 TEST_F(ImageCorruption, GarbageRecord) {
@@ -463,7 +465,7 @@ TEST_F(ImageCorruption, GarbageRecord) {
   EXPECT_EQ(damaged(good_.substr(0, second_at_) + le32(uint32_t(garbage.size())) + garbage),
             prefix() + "record 2 does not parse as ckpt.img.CoreEntry");
   // Well-formed protobuf that lacks what every core record must have.
-  EXPECT_EQ(damaged(good_.substr(0, 16) + le32(0)),
+  EXPECT_EQ(damaged(good_.substr(0, kHeader) + le32(0)),
             prefix() + "record 1 does not parse as ckpt.img.CoreEntry: missing required fields thread");
 }
 

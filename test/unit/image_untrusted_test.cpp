@@ -152,7 +152,7 @@ TEST(UntrustedImage, HugeLengthIsRefusedBeforeAllocating) {
   int fd = open(path.c_str(), O_WRONLY);
   ASSERT_GE(fd, 0);
   const unsigned char huge[4] = {0xff, 0xff, 0xff, 0x7f};
-  ASSERT_EQ(pwrite(fd, huge, 4, 16), 4);
+  ASSERT_EQ(pwrite(fd, huge, 4, 32), 4);  // the first length, after the 32-byte header
   close(fd);
   EXPECT_EQ(refusal(dir, Kind::Inventory),
             "corrupted image " + path + ": record 1 is too large: length 2147483647 exceeds the limit of 67108864 bytes");
@@ -214,4 +214,39 @@ TEST(UntrustedImage, RegularSizeAndImageNames) {
   append(tmp.file("core-3.img.tmp"), "x");
   append(tmp.file("core-3.img"), "x");
   EXPECT_EQ(dir.image_names(), (std::vector<std::string>{"core-3.img", "inventory.img"}));
+}
+
+// Each dump draws a set id that every image it writes carries; a directory
+// opened for reading expects the inventory's in every image, so a file of
+// another dump (even of the same pid, with the same shape) is refused.
+TEST(UntrustedImage, AnImageOfAnotherDumpIsRefused) {
+  TempDir a, b;
+  img::FsEntry fs;
+  fs.set_cwd("/");
+  fs.set_root("/");
+  fs.set_umask(022);
+  {
+    ImageDir dir = ImageDir::create(a.path());
+    write_inventory(dir);
+    ImageWriter w(dir, Kind::Fs, 7);
+    w.write(fs);
+    w.commit();
+  }
+  {
+    ImageDir dir = ImageDir::create(b.path());
+    write_inventory(dir);
+    ImageWriter w(dir, Kind::Fs, 7);
+    w.write(fs);
+    w.commit();
+  }
+  ImageDir mine = ImageDir::open(a.path());
+  ASSERT_TRUE(mine.inventory_set_id());
+  EXPECT_EQ(refusal(mine, Kind::Fs, 7), "");
+  ASSERT_EQ(rename(b.file("fs-7.img").c_str(), a.file("fs-7.img").c_str()), 0);
+  std::string msg = refusal(ImageDir::open(a.path()), Kind::Fs, 7);
+  EXPECT_NE(msg.find("corrupted image " + a.file("fs-7.img") + ": it belongs to another dump (image set "),
+            std::string::npos) << msg;
+  EXPECT_NE(msg.find(", the inventory's is " + set_id_text(*mine.inventory_set_id()) + ")"), std::string::npos) << msg;
+  // Two dumps into one directory draw two sets.
+  EXPECT_NE(ImageDir::create(a.path()).write_set_id(), ImageDir::create(a.path()).write_set_id());
 }

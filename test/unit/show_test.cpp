@@ -78,11 +78,11 @@ TEST(Show, OneFile) {
   TempDir tmp;
   make_images(tmp);
   EXPECT_EQ(show::to_json(tmp.file("pstree.img")),
-            "{\"magic\": \"pstree\", \"version\": 1, \"entries\": [\n"
+            "{\"magic\": \"pstree\", \"version\": 2, \"entries\": [\n"
             "  {\"pid\":100,\"ppid\":0,\"pgid\":100,\"sid\":1,\"threads\":[100]},\n"
             "  {\"pid\":101,\"ppid\":100,\"pgid\":101,\"sid\":1,\"threads\":[101]}\n"
             "]}");
-  EXPECT_EQ(show::to_json(tmp.file("fdinfo-101.img")), "{\"magic\": \"fdinfo\", \"version\": 1, \"entries\": []}");
+  EXPECT_EQ(show::to_json(tmp.file("fdinfo-101.img")), "{\"magic\": \"fdinfo\", \"version\": 2, \"entries\": []}");
   EXPECT_EQ(show::to_json(tmp.file("pages-1.img")), "{\"magic\": \"pages\", \"size\": 8192, \"pages\": 2}");
 }
 
@@ -101,7 +101,7 @@ TEST(Show, Directory) {
 
   const auto& inv = all.fields().at("inventory.img").struct_value().fields();
   EXPECT_EQ(inv.at("magic").string_value(), "inventory");
-  EXPECT_EQ(inv.at("version").number_value(), 1);
+  EXPECT_EQ(inv.at("version").number_value(), 2);
   ASSERT_EQ(inv.at("entries").list_value().values_size(), 1);
   const auto& entry = inv.at("entries").list_value().values(0).struct_value().fields();
   EXPECT_EQ(entry.at("arch").string_value(), "x86_64");
@@ -164,5 +164,5 @@ TEST(Show, RunShowPrintsEachPath) {
   EXPECT_EQ(rc, 0);
   EXPECT_EQ(out,
             "{\"magic\": \"pages\", \"size\": 8192, \"pages\": 2}\n"
-            "{\"magic\": \"fdinfo\", \"version\": 1, \"entries\": []}\n");
+            "{\"magic\": \"fdinfo\", \"version\": 2, \"entries\": []}\n");
 }
