@@ -269,10 +269,10 @@ dump_trial_body() {
   case $state in
     old) [ $RC = 0 ] && broken "the dump succeeded and left the old set" ;;
     new)
-          # A new set must restore: checked whenever the target is gone (it
-      # must be, then) and after each named kill; the target runs on
-      # after the random ones with --leave-running (each restore costs a
-      # third of a second).
+      # A new set must restore: checked whenever the target is gone (it
+      # may be, then) and after each kill but the random ones with
+      # --leave-running, where the target runs on (a restore each would
+      # cost a third of a second).
       if gone $PID && [ $mode = kill ]; then
         wait $PID 2>/dev/null
         restore_and_judge "the new set after the kill"
