@@ -112,6 +112,7 @@ new_target() {
   TARGETS=$(( ${TARGETS:-0} + 1 ))
   HB=$WORK/$KIND-$TARGETS.heartbeat
   start_target $KIND-$TARGETS CKPT_TEST_THREADS=$THREADS CKPT_TEST_HEARTBEAT=$HB CKPT_TEST_MIB=200
+  OURS=1
   wait_for 10 counting || fail "$KIND-$TARGETS: its counters do not move"
   PRINT=$(fingerprint $PID)
   # A complete set in its directory, for the trials to find.
@@ -146,6 +147,18 @@ counting() {
 # Its pid free again (a killed target that is not our child is reaped by
 # the subreaper; a multi-threaded one is a zombie until its last thread ends).
 pid_free() { [ ! -d /proc/$PID ]; }
+# OURS: the target is this shell's child (not a restored one, which the
+# subreaper reaps); its status, once it ended, is STATUS.  (bash keeps the
+# status of an old child by its pid: a restored target with that pid must
+# not be waited for.)
+reap_target() {
+  STATUS=0
+  if [ $OURS = 1 ]; then
+    wait $PID 2>/dev/null
+    STATUS=$?
+  fi
+  OURS=0
+}
 same_print() { [ "$(fingerprint $PID)" = "$PRINT" ]; }
 # The target as it was: running, untraced, unchanged, counting.  Says what
 # is wrong otherwise (and returns 1).
@@ -153,9 +166,10 @@ judge_target() {
   if gone $PID || ! wait_for 5 healthy $PID; then
     if gone $PID; then
       local how="gone"
-      if wait $PID 2>/dev/null; then :; else
-        local st=$?
-        [ $st -gt 128 ] && [ $st -lt 160 ] && how="killed by SIG$(kill -l $((st - 128)))"
+      if [ $OURS = 1 ]; then
+        reap_target
+        [ $STATUS -gt 128 ] && [ $STATUS -lt 160 ] && how="killed by SIG$(kill -l $((STATUS - 128)))"
+        [ $STATUS -le 128 ] && how="gone (exit $STATUS)"
       fi
       broken "the target is $how"
     else
@@ -174,7 +188,7 @@ replace_if_broken() {
   [ $TRIAL_BROKEN = 0 ] && return
   kill -KILL $PID 2>/dev/null
   wait_for 10 gone $PID || fail "$TRIAL: pid $PID does not even die of SIGKILL"
-  wait $PID 2>/dev/null
+  reap_target
   new_target
 }
 # Restores DIR and judges the target that comes back (the trials go on with
@@ -191,7 +205,7 @@ restore_and_judge() {
 kill_and_restore() {
   kill -KILL $PID 2>/dev/null
   wait_for 10 gone $PID || fail "$TRIAL: pid $PID does not die"
-  wait $PID 2>/dev/null
+  reap_target
   restore_and_judge "$1"
 }
 
@@ -274,7 +288,7 @@ dump_trial_body() {
       # --leave-running, where the target runs on (a restore each would
       # cost a third of a second).
       if gone $PID && [ $mode = kill ]; then
-        wait $PID 2>/dev/null
+        reap_target
         restore_and_judge "the new set after the kill"
       elif judge_target && { [ $how = named ] || [ $mode = kill ]; }; then
         kill_and_restore "the new set after the kill"
@@ -400,6 +414,7 @@ run_kind() {
   TRIAL_BROKEN=0
   "$CKPT" dump -t $PID -D "$DIR" 2>"$WORK/dump.err" || fail "$TRIAL: $(tail -2 "$WORK/dump.err")"
   wait_for 10 gone $PID || fail "$TRIAL: pid $PID outlived its dump"
+  reap_target
   SUMS=$(sums "$DIR")
   measure_restores
   echo "$KIND: a restore takes $((RESTORE_US / 1000)) ms (median of 3)"
@@ -431,7 +446,7 @@ measure_dumps() {
     "$CKPT" dump -t $PID -D "$DIR" 2>"$WORK/dump.err" || fail "$KIND: a complete dump failed: $(tail -2 "$WORK/dump.err")"
     kl+=($(( $(now_us) - s )))
     wait_for 10 gone $PID || fail "$KIND: pid $PID outlived its dump"
-    wait $PID 2>/dev/null
+    reap_target
     SUMS=$(sums "$DIR")
     restore_and_judge "a complete set" || fail "$KIND: the restore of a complete dump is broken"
   done
