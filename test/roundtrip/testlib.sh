@@ -8,11 +8,14 @@ fail() { echo "FAIL: $*"; exit 1; }
 # Bounded wait for a condition: wait_for SECONDS CMD..., looking again
 # every WAIT_STEP seconds.
 WAIT_STEP=0.05
+# (The deadline in microseconds: $SECONDS may tick just after the start.)
 wait_for() {
   local limit=$1; shift
-  local end=$((SECONDS + limit))
+  local now=${EPOCHREALTIME/./}
+  local end=$((now + limit * 1000000))
   until "$@"; do
-    [ $SECONDS -ge $end ] && return 1
+    now=${EPOCHREALTIME/./}
+    [ $now -ge $end ] && return 1
     sleep $WAIT_STEP
   done
 }
