@@ -161,27 +161,32 @@ reap_target() {
 }
 same_print() { [ "$(fingerprint $PID)" = "$PRINT" ]; }
 # The target as it was: running, untraced, unchanged, counting.  Says what
-# is wrong otherwise (and returns 1).
+# is wrong otherwise (and returns 1); if it died meanwhile, how it died.
 judge_target() {
-  if gone $PID || ! wait_for 5 healthy $PID; then
-    if gone $PID; then
-      local how="gone"
-      if [ $OURS = 1 ]; then
-        reap_target
-        [ $STATUS -gt 128 ] && [ $STATUS -lt 160 ] && how="killed by SIG$(kill -l $((STATUS - 128)))"
-        [ $STATUS -le 128 ] && how="gone (exit $STATUS)"
-      fi
-      broken "the target is $how"
-    else
-      broken "stopped or traced: $(task_states $PID)"
-    fi
-    return 1
+  local why=""
+  if gone $PID; then why=gone
+  elif ! wait_for 5 healthy $PID; then why="stopped or traced: $(task_states $PID)"
+  elif ! wait_for 1 same_print; then
+    why="changed: $(diff <(echo "$PRINT") <(fingerprint $PID) | grep '^[<>]' | head -4 | tr '\n' ' ')"
+  elif ! counting; then why="does not count on: heartbeat $(slots | tr '\n' ' ')"
   fi
-  if ! wait_for 1 same_print; then
-    broken "changed: $(diff <(echo "$PRINT") <(fingerprint $PID) | grep '^[<>]' | head -4 | tr '\n' ' ')"
-    return 1
+  [ -z "$why" ] && return 0
+  if gone $PID; then
+    how_gone
+    why=$HOW
   fi
-  counting || { broken "does not count on: heartbeat $(slots | tr '\n' ' ')"; return 1; }
+  broken "$why"
+  return 1
+}
+# HOW: how a target that is gone ended, if it was ours (not in a subshell:
+# only this shell may wait for it).
+how_gone() {
+  HOW="the target is gone"
+  [ $OURS = 0 ] && return
+  reap_target
+  if [ $STATUS -gt 128 ] && [ $STATUS -lt 160 ]; then HOW="the target is killed by SIG$(kill -l $((STATUS - 128)))"
+  else HOW="the target is gone (exit $STATUS)"
+  fi
 }
 # A target found broken is ended and replaced (with a fresh set in DIR).
 replace_if_broken() {
