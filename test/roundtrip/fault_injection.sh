@@ -171,7 +171,7 @@ judge_target() {
   elif ! counting; then why="does not count on: heartbeat $(slots | tr '\n' ' ')"
   fi
   [ -z "$why" ] && return 0
-  if gone $PID; then
+  if [ "$why" = gone ] || gone $PID; then
     how_gone
     why=$HOW
   fi
