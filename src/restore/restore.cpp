@@ -27,6 +27,7 @@
 #include "restore/area_features.h"
 #include "restore/child.h"
 #include "restore/helper_files.h"
+#include "restore/kill_point.h"
 #include "restore/process_image.h"
 #include "restore/restorer_area.h"
 #include "restore/session.h"
@@ -410,6 +411,7 @@ int restore_tree(const cli::Options& opts) {
   BlockChld block_chld;
   Subreaper subreaper;
   restore::TreeTracer tracer;
+  tracer.set_kill_point(tuning.kill);
   bool seccomp = false;  // some thread gets filters: every task is traced with them suspended
   for (size_t i : restore::creation_order(nodes)) {
     const ProcessImage& p = tree.procs[i];
@@ -430,15 +432,18 @@ int restore_tree(const cli::Options& opts) {
   tracer.root().mark_created();
   created.w.reset();  // the root has its copy
   go.r.reset();
+  restore::kill_point(tuning.kill, restore::KillPoint::AfterFork);
   tracer.root().seize(seccomp);
   ckpt_restorer_rseq rseq = tracer.root().rseq_config();
   for (auto& area : areas)
     if (area.start()) area.args()->ckpt_rseq = rseq;  // the children inherit the root's
   if (write(go.w.get(), "g", 1) != 1) throw sys_error(format("cannot start the restore of pid %d", root.pid()));
   go.w.reset();
+  restore::kill_point(tuning.kill, restore::KillPoint::AfterGo);
 
   auto started = std::chrono::steady_clock::now();
   tracer.run(started + kRestoreTimeout);
+  restore::kill_point(tuning.kill, restore::KillPoint::AllHeld);
   // Every thread is held: the scheduling goes on last, so that no
   // real-time thread competes with the restore (see task/sched.h); before
   // the commit of the shared memory, so that a failure here leaves the
@@ -450,6 +455,7 @@ int restore_tree(const cli::Options& opts) {
   shared.commit();
   write_pidfile(opts.pidfile, root.pid());
   subreaper.restore();
+  restore::kill_point(tuning.kill, restore::KillPoint::BeforeRelease);
   tracer.release([&](pid_t pid) {
     for (const ProcessImage& p : tree.procs)
       if (p.pid() == pid) return p.stop_signal();

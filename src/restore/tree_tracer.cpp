@@ -146,6 +146,10 @@ void TreeTracer::run(Clock::time_point deadline) {
       }
       try {
         t->on_status(status);
+        if (t->at_trap() && !trap_seen_) {
+          trap_seen_ = true;
+          kill_point(kill_point_, KillPoint::FirstTrap);
+        }
         if (!t->zombie()) advance(t->tgid(), deadline);
       } catch (const Error& e) {
         failure = Failure{WIFSTOPPED(status) ? 1 : rank_of(status), e.what()};

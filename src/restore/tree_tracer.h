@@ -22,6 +22,7 @@
 #include <memory>
 #include <vector>
 
+#include "restore/kill_point.h"
 #include "restore/tracer.h"
 
 namespace ckpt::restore {
@@ -44,6 +45,8 @@ class TreeTracer {
   // kernel resets it whenever any thread's uid changes, which the blob's
   // threads do one by one.
   void set_dumpable(pid_t tgid, int dumpable) { dumpable_[tgid] = dumpable; }
+  // CKPT_RESTORE_TEST_KILL: the points inside run() and release() (first-trap, in-release).
+  void set_kill_point(KillPoint point) { kill_point_ = point; }
 
   // Handles every task's stops until all are finished.  Throws the most
   // telling error of the tasks that died (a task's own message rather than
@@ -69,6 +72,7 @@ class TreeTracer {
       } else {
         t.detach();
       }
+      kill_point(kill_point_, KillPoint::InRelease);
     }
     released_ = true;
     for (pid_t pid : stopped) await_stopped(pid);
@@ -90,6 +94,8 @@ class TreeTracer {
   std::vector<std::unique_ptr<TracedTask>> tasks_;
   std::map<pid_t, int> dumpable_;
   bool released_ = false;
+  KillPoint kill_point_ = KillPoint::None;
+  bool trap_seen_ = false;  // for the first-trap kill point
 };
 
 }  // namespace ckpt::restore

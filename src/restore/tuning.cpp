@@ -22,6 +22,7 @@ Tuning Tuning::from_environment() {
   if (auto v = env_int("CKPT_RESTORE_AIO")) t.aio = *v != 0;
   t.fail_pid = env_int("CKPT_RESTORE_TEST_FAIL").value_or(0);
   t.vdso_proxy = env_int("CKPT_RESTORE_VDSO_PROXY").value_or(0) != 0;
+  if (const char* v = std::getenv("CKPT_RESTORE_TEST_KILL"); v && *v) t.kill = parse_kill_point(v);
   return t;
 }
 

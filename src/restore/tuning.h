@@ -12,9 +12,13 @@
 //                               jumps at the dumped one, as if it differed
 //   CKPT_RESTORE_TEST_FAIL=PID  tests only: make that task fail once its
 //                               children exist
+//   CKPT_RESTORE_TEST_KILL=POINT  tests only: ckpt SIGKILLs itself at that
+//                               point of the restore (kill_point.h)
 #pragma once
 
 #include <optional>
+
+#include "restore/kill_point.h"
 
 namespace ckpt::restore {
 
@@ -26,6 +30,7 @@ struct Tuning {
   std::optional<bool> aio;
   int fail_pid = 0;
   bool vdso_proxy = false;
+  KillPoint kill = KillPoint::None;
 
   static Tuning from_environment();
 };

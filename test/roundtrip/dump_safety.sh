@@ -10,14 +10,13 @@
 #  kills   CKPT_DUMP_TEST_KILL makes `ckpt dump` SIGKILL itself at each named
 #          point, with and without --leave-running, into a directory holding
 #          a complete earlier set (in-commit: among the renames): the
-#          target must run on (not stopped, not
-#          traced, same maps and signal mask) where the point comes before
-#          anything irreversible, the earlier set must be intact and restore
-#          from it, a kill into an empty directory or among the renames
-#          must be refused as incomplete, and the next dump into the
-#          directory must leave no .tmp behind.  Kills inside the infection window (after-infect,
-#          after-pages) are reported, not judged: the parasite does not cure
-#          itself yet (issue 9's next step).
+#          earlier set must be intact and restore, a kill into an empty
+#          directory or among the renames must be refused as incomplete,
+#          and the next dump into the directory must leave no .tmp behind
+#          (stale ones of other pids removed, a user's file kept).  What a
+#          kill does to the target is fault_injection.sh's to judge, at
+#          these points and at random times; here the target is only
+#          required to run on where the next step needs it.
 #
 #   dump_safety.sh CKPT PROG WORK
 # PROG is a round-trip program (testlib.h: ready, SIGTERM, PASS): rt_sleeper,
@@ -29,62 +28,13 @@ WORK=$3
 COMM=$(basename "$SLEEPER" | cut -c1-15)
 rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK" || exit 1
 
-. "$(dirname "$0")/testlib.sh"  # fail, wait_for (the path is absolute: ctest gives it)
-gone() { [ ! -d /proc/$1 ] || grep -q '^State:.*[ZX]' /proc/$1/status 2>/dev/null; }
-comm_is() { [ "$(cat /proc/$1/comm 2>/dev/null)" = "$2" ]; }
-# Running as before: alive, no thread stopped or traced.
-healthy() {
-  [ -d /proc/$1 ] || return 1
-  local t
-  for t in /proc/$1/task/*; do
-    grep -q '^State:.*[TtZX]' $t/status 2>/dev/null && return 1
-    grep -q '^TracerPid:[[:space:]]*0$' $t/status 2>/dev/null || return 1
-  done
-  return 0
-}
-# What must not change in a target a dump let go: its areas, each thread's
-# signal mask, its fds.
-fingerprint() {
-  {
-    cat /proc/$1/maps
-    local t
-    for t in /proc/$1/task/*; do echo "$t $(grep -E '^Sig(Blk|Ign|Cgt)' $t/status | tr '\n\t' '  ')"; done
-    ls -l /proc/$1/fd | awk '{print $9, $10, $11}'
-  } 2>/dev/null
-}
-has_pass() { grep -q '^PASS' "$1"; }
-
-READY=0
-ready_seen() { [ $READY = 1 ]; }
-# Starts the sleeper in a session of its own; sets PID, OUT.
-start_target() {
-  OUT=$WORK/$1.out
-  READY=0
-  # (In the scenario's subshell: $BASHPID, and the trap set here.)
-  # ($BASHPID inside the & would be the child's own.)
-  trap 'READY=1' USR1
-  local me=$BASHPID
-  CKPT_TEST_DRIVER=$me setsid "$SLEEPER" </dev/null >"$OUT" 2>&1 &
-  PID=$!
-  wait_for 30 ready_seen || fail "$1: the sleeper did not get ready"
-}
-# SIGTERM to a (restored) sleeper, whose verdict is PASS in OUT.
-finish_target() {
-  kill -TERM $PID
-  wait_for 30 has_pass "$OUT" || fail "$1: no PASS from pid $PID: $(cat "$OUT")"
-  wait_for 10 gone $PID || fail "$1: pid $PID does not end"
-}
-kill_target() {
-  kill -KILL $PID 2>/dev/null
-  wait_for 10 gone $PID || fail "pid $PID does not die"
-  wait $PID 2>/dev/null
-}
+TARGET_PROG=$SLEEPER
+. "$(dirname "$0")/testlib.sh"  # the path is absolute: ctest gives it
 restore_detached() {  # DIR [args]
   local dir=$1; shift
   "$CKPT" restore -D "$dir" -d "$@" || fail "restore of $dir: $(tail -3 "$dir/restore.log" 2>/dev/null)"
   wait_for 30 comm_is $PID "$COMM" || fail "pid $PID is not back after the restore of $dir"
 }
-sums() { (cd "$1" && sha256sum *.img 2>/dev/null); }
 
 links() {
   local how=$1  # symlink | hardlink
@@ -116,7 +66,6 @@ links() {
   echo "every victim untouched behind ${#names[@]} planted ${how}s"
 }
 
-INFECTED_REPORT=""
 kills() {
   local point=$1 mode=$2  # mode: leave-running | kill
   local tag=$point.$mode dir=$WORK/kill-$point.$mode
@@ -127,37 +76,17 @@ kills() {
   "$CKPT" dump -t $PID -D "$dir" --leave-running || fail "$tag: the first, complete dump"
   local before
   before=$(sums "$dir")
-  local print
-  print=$(fingerprint $PID)
   CKPT_DUMP_TEST_KILL=$point "$CKPT" dump -t $PID -D "$dir" "${args[@]}" 2>"$WORK/$tag.err"
   local rc=$?
   [ $rc -eq 137 ] || fail "$tag: the dump exited $rc, not by SIGKILL: $(cat "$WORK/$tag.err")"
-  case $point in
-    after-infect|after-pages)
-      # Bounded look at what a dead dumper leaves in an infected target.
-      local state="healthy"
-      wait_for 2 healthy $PID || state="$(grep -E '^(State|TracerPid)' /proc/$PID/status 2>/dev/null | tr '\n\t' '  ')"
-      if gone $PID; then
-        wait $PID 2>/dev/null
-        local st=$?
-        state="gone"
-        [ $st -gt 128 ] && state="killed by signal $((st - 128)) ($(kill -l $((st - 128))))"
-      fi
-      echo "target after a kill $point ($mode): $state"
-      INFECTED_REPORT+="$tag: $state; "
-      ;;
-    *)
-      wait_for 10 healthy $PID || fail "$tag: the target is stopped, traced or gone: $(grep -E '^(State|TracerPid)' /proc/$PID/status 2>/dev/null)"
-      [ "$(fingerprint $PID)" = "$print" ] || fail "$tag: maps, signal mask or fds of the target changed"
-      ;;
-  esac
   if [ $point = in-commit ]; then
     # Killed among the renames: no inventory, and restore says so.
     [ -e "$dir/inventory.img" ] && fail "$tag: an inventory in a half-committed directory"
     local msg
     msg=$("$CKPT" restore -D "$dir" -d 2>&1) && fail "$tag: the restore of a half-committed set succeeded"
     case $msg in *incomplete*"$dir"*|*"$dir"*incomplete*) ;; *) fail "$tag: the restore did not say incomplete: $msg" ;; esac
-    # A complete dump over it (the target still runs) makes it whole again.
+    # A complete dump over it makes it whole again.
+    wait_for 10 healthy $PID || fail "$tag: the target does not run on for the next dump: $(task_states $PID)"
     "$CKPT" dump -t $PID -D "$dir" --leave-running || fail "$tag: the dump after the half commit"
   else
     [ -e "$dir/inventory.img" ] || fail "$tag: no inventory: the directory is neither the old set nor a new one"
@@ -168,6 +97,7 @@ kills() {
   # A kill into a directory without an earlier set: refused as incomplete.
   if [ $point = after-freeze ] || [ $point = before-commit ]; then
     local fresh=$WORK/fresh-$tag
+    wait_for 10 healthy $PID || fail "$tag: the target does not run on for the next dump: $(task_states $PID)"
     CKPT_DUMP_TEST_KILL=$point "$CKPT" dump -t $PID -D "$fresh" "${args[@]}" 2>/dev/null
     wait_for 10 healthy $PID || fail "$tag: the target is not running on after a second kill"
     local msg
@@ -199,7 +129,7 @@ scenario() {
       n=$((n + 1))
     done
   done
-  echo "$n kill points passed; infected targets: $INFECTED_REPORT"
+  echo "$n kill points passed"
   echo PASS
 }
 
