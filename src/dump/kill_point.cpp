@@ -1,56 +1,28 @@
 #include "dump/kill_point.h"
 
-#include <signal.h>
-#include <unistd.h>
-
 #include <cstdlib>
-#include <cstring>
 
-#include "ckpt/error.h"
-#include "ckpt/log.h"
+#include "ckpt/kill_point.h"
 
 namespace ckpt::dump {
 
 namespace {
 
+constexpr const char* kVariable = "CKPT_DUMP_TEST_KILL";
+// In the order of KillPoint, after None.
+constexpr std::initializer_list<const char*> kNames = {"after-freeze", "after-infect", "after-pages", "before-commit", "in-commit", "after-commit"};
+
 KillPoint g_point = KillPoint::None;
-
-struct Named {
-  const char* name;
-  KillPoint point;
-};
-constexpr Named kPoints[] = {
-    {"after-freeze", KillPoint::AfterFreeze},   {"after-infect", KillPoint::AfterInfect},
-    {"after-pages", KillPoint::AfterPages},     {"before-commit", KillPoint::BeforeCommit},
-    {"in-commit", KillPoint::InCommit},
-    {"after-commit", KillPoint::AfterCommit},
-};
-
-const char* name_of(KillPoint p) {
-  for (const Named& n : kPoints)
-    if (n.point == p) return n.name;
-  return "none";
-}
 
 }  // namespace
 
 void read_kill_point() {
-  const char* v = getenv("CKPT_DUMP_TEST_KILL");
-  if (!v || !*v) return;
-  for (const Named& n : kPoints)
-    if (strcmp(v, n.name) == 0) {
-      g_point = n.point;
-      return;
-    }
-  throw Error(std::string("CKPT_DUMP_TEST_KILL=") + v +
-              " names no kill point (after-freeze, after-infect, after-pages, before-commit, in-commit, after-commit)");
+  const char* v = getenv(kVariable);
+  if (v && *v) g_point = KillPoint(parse_kill_point(kVariable, v, kNames));
 }
 
 void kill_point(KillPoint point) {
-  if (point != g_point) return;
-  LOG_INFO("Killing ckpt itself at %s (CKPT_DUMP_TEST_KILL)", name_of(point));
-  kill(getpid(), SIGKILL);
-  pause();
+  if (point != KillPoint::None && point == g_point) kill_self_at(kVariable, kNames.begin()[int(point) - 1]);
 }
 
 }  // namespace ckpt::dump

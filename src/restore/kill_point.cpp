@@ -1,50 +1,22 @@
 #include "restore/kill_point.h"
 
-#include <signal.h>
-#include <unistd.h>
-
-#include <cstring>
-#include <string>
-
-#include "ckpt/error.h"
-#include "ckpt/log.h"
+#include "ckpt/kill_point.h"
 
 namespace ckpt::restore {
 
 namespace {
 
-struct Named {
-  const char* name;
-  KillPoint point;
-};
-constexpr Named kPoints[] = {
-    {"after-fork", KillPoint::AfterFork},         {"after-go", KillPoint::AfterGo},
-    {"first-trap", KillPoint::FirstTrap},         {"all-held", KillPoint::AllHeld},
-    {"before-release", KillPoint::BeforeRelease}, {"in-release", KillPoint::InRelease},
-};
-
-const char* name_of(KillPoint p) {
-  for (const Named& n : kPoints)
-    if (n.point == p) return n.name;
-  return "none";
-}
+constexpr const char* kVariable = "CKPT_RESTORE_TEST_KILL";
+// In the order of KillPoint, after None.
+constexpr std::initializer_list<const char*> kNames = {"after-fork", "after-go", "first-trap",
+                                                        "all-held", "before-release", "in-release"};
 
 }  // namespace
 
-KillPoint parse_kill_point(const char* name) {
-  std::string all;
-  for (const Named& n : kPoints) {
-    if (strcmp(name, n.name) == 0) return n.point;
-    all += (all.empty() ? "" : ", ") + std::string(n.name);
-  }
-  throw Error(std::string("CKPT_RESTORE_TEST_KILL=") + name + " names no kill point (" + all + ")");
-}
+KillPoint parse_kill_point(const char* name) { return KillPoint(ckpt::parse_kill_point(kVariable, name, kNames)); }
 
 void kill_point(KillPoint asked, KillPoint here) {
-  if (asked == KillPoint::None || asked != here) return;
-  LOG_INFO("Killing ckpt itself at %s (CKPT_RESTORE_TEST_KILL)", name_of(here));
-  kill(getpid(), SIGKILL);
-  pause();
+  if (asked != KillPoint::None && asked == here) kill_self_at(kVariable, kNames.begin()[int(here) - 1]);
 }
 
 }  // namespace ckpt::restore
