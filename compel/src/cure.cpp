@@ -8,6 +8,7 @@
 #include "ckpt/kernel_types.h"
 #include "ckpt/sigframe.h"
 #include "compel/compel.h"
+#include "ptrace_util.h"
 #include "rseq.h"
 
 namespace compel::detail {
@@ -19,12 +20,6 @@ constexpr uint64_t kRedZone = 128;
 constexpr uint64_t kFlagTrap = 0x100;
 constexpr size_t kCallFrameSize = (sizeof(ckpt_rt_sigframe) + 63) & ~size_t(63);
 constexpr size_t kScanChunk = 1 << 20;
-
-std::string hex(uint64_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 bool name_has(const proc::MapArea& a, const char* part) { return a.name.find(part) != std::string::npos; }
 

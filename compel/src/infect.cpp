@@ -65,8 +65,6 @@ const char* command_name(uint32_t cmd) {
   return "?";
 }
 
-bool is_stop_signal(int sig) { return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU; }
-
 }  // namespace
 
 Infection::Impl::Impl(FrozenTree::Impl& t, pid_t p, pid_t main) : tree(&t), pid(p), main_tid(main), args(new parasite_args) {}
@@ -385,7 +383,7 @@ void Infection::Impl::tend_daemon() {
       detail::pt(PTRACE_CONT, main.tid, 0, 0, "resuming the parasite");
       return;
     case detail::Report::SignalStop:
-      if (is_stop_signal(r->sig)) {
+      if (detail::is_stop_signal(r->sig)) {
         detail::pt(PTRACE_CONT, main.tid, 0, static_cast<uint64_t>(r->sig), "resuming the parasite");
         return;
       }

@@ -90,9 +90,10 @@ struct Infection::Impl {
   long thread_syscall(pid_t tid, long nr, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0, uint64_t a4 = 0,
                       uint64_t a5 = 0, uint64_t a6 = 0);
   // A buffer of kScratchSize bytes in the target for the memory arguments
-  // of thread_syscall (read and written with detail::read_mem/write_mem
-  // through main_tid).  Valid while the parasite is mapped.
-  static constexpr size_t kScratchSize = 4096;
+  // of remote syscalls (read and written with detail::read_mem/write_mem
+  // through main_tid), room for many threads' at once.  Valid while the
+  // parasite is mapped.
+  static constexpr size_t kScratchSize = 64 * 1024;
   uint64_t scratch() const { return stack_top; }
 
   // Writes the command's header and in_len bytes of input, sends it to the

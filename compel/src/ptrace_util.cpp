@@ -1,11 +1,13 @@
 #include "ptrace_util.h"
 
 #include <sched.h>
+#include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <time.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "proc.h"
@@ -13,6 +15,14 @@
 namespace compel::detail {
 
 std::string errno_text(int err) { return std::strerror(err); }
+
+std::string hex(uint64_t v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+bool is_stop_signal(int sig) { return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU; }
 
 long pt_try(int req, pid_t tid, uint64_t addr, uint64_t data) {
   errno = 0;
@@ -113,3 +123,4 @@ std::optional<Report> wait_report(pid_t tid, bool keep_exit, Deadline deadline) 
 }
 
 }  // namespace compel::detail
+static_assert(compel::detail::kSyscallStopSig == (SIGTRAP | 0x80));

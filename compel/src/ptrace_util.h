@@ -23,6 +23,12 @@ struct Deadline {
 };
 
 std::string errno_text(int err);
+std::string hex(uint64_t v);  // "0x7f3a2c001010", for messages
+// SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU: the signals that start a group stop,
+// which compel lets happen rather than blocks.
+bool is_stop_signal(int sig);
+// The stop signal of a syscall stop (SIGTRAP | 0x80: PTRACE_O_TRACESYSGOOD).
+inline constexpr int kSyscallStopSig = 5 | 0x80;
 
 // ptrace(req, tid, addr, data); throws TaskDied if the task is gone, Error
 // otherwise ("<what> of thread TID: <reason>").

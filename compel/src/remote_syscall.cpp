@@ -8,23 +8,17 @@
 
 namespace compel::detail {
 
-namespace {
-
-constexpr int kSyscallStop = SIGTRAP | 0x80;  // PTRACE_O_TRACESYSGOOD
-
-bool is_stop_signal(int sig) { return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU; }
-
-std::string hex(uint64_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
-}  // namespace
-
-void run_to_syscall_stop(ThreadRecord& t, int request, Deadline deadline, const std::string& what) {
+void resume(ThreadRecord& t, int request, const std::string& what) {
   pt(request, t.tid, 0, 0, what.c_str());
   t.running = true;
+}
+
+void run_to_syscall_stop(ThreadRecord& t, int request, Deadline deadline, const std::string& what) {
+  resume(t, request, what);
+  wait_syscall_stop(t, request, deadline, what);
+}
+
+void wait_syscall_stop(ThreadRecord& t, int request, Deadline deadline, const std::string& what) {
   for (;;) {
     auto r = wait_report(t.tid, t.own_child, deadline);
     if (!r) throw Error(what + " in thread " + std::to_string(t.tid) + " did not finish in time");
@@ -41,7 +35,7 @@ void run_to_syscall_stop(ThreadRecord& t, int request, Deadline deadline, const 
       case Report::SignalStop:
         break;
     }
-    if (r->sig == kSyscallStop) {
+    if (r->sig == kSyscallStopSig) {
       t.running = false;
       return;
     }
@@ -59,10 +53,12 @@ void run_to_syscall_stop(ThreadRecord& t, int request, Deadline deadline, const 
   }
 }
 
-long parked_syscall(ThreadRecord& t, const CureGadgets& g, uint64_t parked_sp, Deadline deadline, long nr,
-                    uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6) {
-  std::string what = "remote syscall " + std::to_string(nr);
-  run_to_syscall_stop(t, PTRACE_SYSCALL, deadline, what);
+namespace {
+
+// At the entry stop of the chain's rt_sigreturn: make it nr(args), back to
+// the sigreturn sequence once done.
+void rewrite_entry(ThreadRecord& t, const CureGadgets& g, uint64_t parked_sp, long nr, const uint64_t (&args)[6],
+                   const std::string& what) {
   user_regs_struct regs;
   get_gp(t.tid, regs);
   if (regs.orig_rax != SYS_rt_sigreturn || regs.rip != g.sigreturn_end || regs.rsp != parked_sp)
@@ -70,17 +66,45 @@ long parked_syscall(ThreadRecord& t, const CureGadgets& g, uint64_t parked_sp, D
                 std::to_string(static_cast<long>(regs.orig_rax)) + " at " + hex(regs.rip) +
                 " instead of its cure chain's rt_sigreturn at " + hex(g.sigreturn_end));
   regs.orig_rax = static_cast<uint64_t>(nr);
-  regs.rdi = a1;
-  regs.rsi = a2;
-  regs.rdx = a3;
-  regs.r10 = a4;
-  regs.r8 = a5;
-  regs.r9 = a6;
-  regs.rip = g.sigreturn;  // back to the chain once it is done
+  regs.rdi = args[0];
+  regs.rsi = args[1];
+  regs.rdx = args[2];
+  regs.r10 = args[3];
+  regs.r8 = args[4];
+  regs.r9 = args[5];
+  regs.rip = g.sigreturn;
   set_gp(t.tid, regs);
-  run_to_syscall_stop(t, PTRACE_SYSCALL, deadline, what);
+}
+
+long exit_result(ThreadRecord& t) {
+  user_regs_struct regs;
   get_gp(t.tid, regs);
   return static_cast<long>(regs.rax);
+}
+
+std::string call_name(long nr) { return "remote syscall " + std::to_string(nr); }
+
+}  // namespace
+
+long parked_syscall(ThreadRecord& t, const CureGadgets& g, uint64_t parked_sp, Deadline deadline, long nr,
+                    uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6) {
+  std::vector<ParkedCall> one{{&t, parked_sp, nr, {a1, a2, a3, a4, a5, a6}}};
+  parked_syscalls(one, g, deadline);
+  return one[0].result;
+}
+
+void parked_syscalls(std::vector<ParkedCall>& calls, const CureGadgets& g, Deadline deadline) {
+  for (ParkedCall& c : calls) resume(*c.thread, PTRACE_SYSCALL, call_name(c.nr));
+  for (ParkedCall& c : calls) {
+    std::string what = call_name(c.nr);
+    wait_syscall_stop(*c.thread, PTRACE_SYSCALL, deadline, what);
+    rewrite_entry(*c.thread, g, c.parked_sp, c.nr, c.args, what);
+    resume(*c.thread, PTRACE_SYSCALL, what);
+  }
+  for (ParkedCall& c : calls) {
+    wait_syscall_stop(*c.thread, PTRACE_SYSCALL, deadline, call_name(c.nr));
+    c.result = exit_result(*c.thread);
+  }
 }
 
 }  // namespace compel::detail

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "cure.h"
 #include "tree.h"
@@ -23,8 +24,23 @@ long parked_syscall(ThreadRecord& t, const CureGadgets& g, uint64_t parked_sp, D
                     uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0, uint64_t a4 = 0, uint64_t a5 = 0,
                     uint64_t a6 = 0);
 
+// One syscall in each of several parked threads at once: all are started,
+// then each is rewritten at its entry stop, then each result taken at its
+// exit stop, so that the threads' round trips overlap.
+struct ParkedCall {
+  ThreadRecord* thread;
+  uint64_t parked_sp;
+  long nr;
+  uint64_t args[6];
+  long result = 0;  // out: the raw result
+};
+void parked_syscalls(std::vector<ParkedCall>& calls, const CureGadgets& g, Deadline deadline);
+
 // Resumes t with `request` until its next syscall stop, letting group stops
 // happen meanwhile.
 void run_to_syscall_stop(ThreadRecord& t, int request, Deadline deadline, const std::string& what);
+// The same in two halves: resume, then wait.
+void resume(ThreadRecord& t, int request, const std::string& what);
+void wait_syscall_stop(ThreadRecord& t, int request, Deadline deadline, const std::string& what);
 
 }  // namespace compel::detail

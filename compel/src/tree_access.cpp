@@ -35,7 +35,7 @@ class PausedIfRunning {
       detail::throw_died(t.tid, "a pause for ptrace");
     }
     // A stop signal that arrived meanwhile goes on with the thread.
-    if (r->kind == detail::Report::SignalStop && r->sig != (SIGTRAP | 0x80)) resume_sig_ = r->sig;
+    if (r->kind == detail::Report::SignalStop && r->sig != detail::kSyscallStopSig) resume_sig_ = r->sig;
     paused_ = true;
   }
   ~PausedIfRunning() {

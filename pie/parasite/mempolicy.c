@@ -1,7 +1,7 @@
-/* NUMA memory policies, as get_mempolicy(2) reports them: a thread's own
- * (addr 0, run in the thread) and an area's (MPOL_F_ADDR: the area's own,
- * MPOL_DEFAULT if it has none; numa_maps would show the main thread's
- * policy there instead, which cannot be told from an own one). */
+/* The NUMA memory policy of areas, as get_mempolicy(2) with MPOL_F_ADDR
+ * reports it: the area's own, MPOL_DEFAULT if it has none (numa_maps would
+ * show the main thread's policy there instead, which cannot be told from an
+ * own one).  A thread's own policy is read by compel with a remote syscall. */
 #include "pie.h"
 #include "parasite.h"
 
