@@ -349,6 +349,14 @@ long Infection::Impl::thread_syscall(pid_t tid, long nr, uint64_t a1, uint64_t a
   return parked_syscall(borrow(tid), nr, a1, a2, a3, a4, a5, a6);
 }
 
+// A failure to reach the parasite is its process's death, if it is dying:
+// TaskDied then, which tells the caller there is nothing left to cure.
+void Infection::Impl::throw_if_died(const std::string& during) {
+  if (!proc::is_dead(main_tid)) return;
+  daemon_running = false;
+  detail::throw_died(main_tid, during);
+}
+
 void Infection::Impl::send_command(uint32_t cmd, size_t in_len) {
   if (!daemon_running) throw Error("the parasite of " + who() + " is not running");
   args->version = PARASITE_PROTO_VERSION;
@@ -358,11 +366,16 @@ void Infection::Impl::send_command(uint32_t cmd, size_t in_len) {
   args->failed_line = 0;
   if (!detail::write_mem(main_tid, args_addr, args.get(), PARASITE_ARGS_HEADER_SIZE + in_len)) {
     int err = errno;
-    if (proc::is_dead(main_tid)) detail::throw_died(main_tid, "parasite command " + std::string(command_name(cmd)));
+    throw_if_died("parasite command " + std::string(command_name(cmd)));
     throw Error("parasite command " + std::string(command_name(cmd)) + " in " + who() +
                 ": writing its arguments failed: " + detail::errno_text(err));
   }
-  control.send(cmd, ++seq);
+  try {
+    control.send(cmd, ++seq);
+  } catch (const Error&) {
+    throw_if_died("parasite command " + std::string(command_name(cmd)));
+    throw;
+  }
 }
 
 // The main thread runs free in the parasite; a stop signal sent to the
@@ -399,11 +412,7 @@ bool Infection::Impl::poll_answer(int timeout_ms, int64_t& ret) {
   try {
     return control.poll_answer(seq, timeout_ms, ret);
   } catch (const Error&) {
-    // Its socket closes when the process dies: say so.
-    if (proc::is_dead(main_tid)) {
-      daemon_running = false;
-      detail::throw_died(main_tid, "a parasite command");
-    }
+    throw_if_died("a parasite command");
     throw;
   }
 }
@@ -412,7 +421,7 @@ parasite_args& Infection::Impl::finish_command(uint32_t cmd, int64_t ret, size_t
   std::string name = command_name(cmd);
   if (!detail::read_mem(main_tid, args_addr, args.get(), PARASITE_ARGS_HEADER_SIZE + out_len)) {
     int err = errno;
-    if (proc::is_dead(main_tid)) detail::throw_died(main_tid, "parasite command " + name);
+    throw_if_died("parasite command " + name);
     throw Error("parasite command " + name + " in " + who() + ": reading its results failed: " +
                 detail::errno_text(err));
   }

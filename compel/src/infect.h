@@ -106,6 +106,7 @@ struct Infection::Impl {
   bool poll_answer(int timeout_ms, int64_t& ret);
   parasite_args& finish_command(uint32_t cmd, int64_t ret, size_t out_len);
   void tend_daemon();
+  void throw_if_died(const std::string& during);
 
   // A pidfd naming the process through main_tid (pidfd_getfd through the
   // process's pidfd fails once the main thread has exited).
