@@ -551,6 +551,17 @@ void Infection::Impl::cure() {
     });
     if (!cured_main) attempt([&] { give_back(*main); });
   }
+  // Stack bytes the first chain borrowed, if the infection failed before
+  // it gave them back: now that no thread is parked on them (and every
+  // thread is stopped: nothing read them meanwhile).
+  if (!bootstrap_backup.bytes.empty())
+    attempt([&] {
+      if (!detail::write_mem(main_tid, bootstrap_backup.addr, bootstrap_backup.bytes.data(),
+                             bootstrap_backup.bytes.size()))
+        throw Error("cannot cure " + who() + ": putting back the stack bytes borrowed for the first cure frames "
+                    "failed: " + detail::errno_text(errno));
+      bootstrap_backup = {};
+    });
   control.close();
   pipe.reset();
   borrowed.clear();

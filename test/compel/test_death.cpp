@@ -198,3 +198,42 @@ COMPEL_TEST(tracer_dies_splicing) {
   t.send("exit");
   t.expect_success();
 }
+
+// No thread has room below its stack pointer: the first cure frames borrow
+// the top of the stack, which is given back both when the infection goes
+// on (the frames move into the area) and when it fails right after.
+COMPEL_TEST(bottom_of_stack) {
+  for (const char* mode : {"plain", "mdwe"}) {
+    Target t("deep_stack", {mode});
+    t.ready();
+    pid_t pid = t.pid();
+    CHECK(wait_until([&] { return read_text("/proc/" + std::to_string(pid) + "/syscall").rfind("0 ", 0) == 0; }, 3000));
+    std::string state = observable_state(pid);
+    std::vector<std::string> warnings;
+    for (int i = 0; i < 5; i++) {
+      compel::SeizeOptions opts;
+      opts.warn = [&](const std::string& w) { warnings.push_back(w); };
+      FrozenTree tree = FrozenTree::seize(pid, opts);
+      std::string refusal;
+      try {
+        Infection inf = Infection::infect(tree, pid);
+        CHECK(inf.syscall(SYS_getpid) == pid);
+        inf.thread_info();
+        inf.cure();
+      } catch (const compel::Error& e) {
+        refusal = e.what();
+      }
+      tree.release();
+      if (std::string(mode) == "mdwe")
+        CHECK(refusal.find("memory-deny-write-execute") != std::string::npos, "mdwe: ", refusal);
+      else
+        CHECK(refusal.empty(), refusal);
+    }
+    CHECK(!warnings.empty() && warnings[0].find("borrow the top of thread") != std::string::npos, mode,
+          ": no warning about the borrowed stack; syscall: ", read_text("/proc/" + std::to_string(pid) + "/syscall"),
+          " maps:\n", read_text("/proc/" + std::to_string(pid) + "/maps"));
+    CHECK(observable_state(pid) == state, mode, ": the target changed:\n", line_diff(state, observable_state(pid)));
+    t.send("check");
+    t.expect_success();
+  }
+}
