@@ -32,20 +32,24 @@ int search_rank(const proc::MapArea& a) {
   return 2;
 }
 
+// Both sequences end in a syscall instruction (0f 05): look only there.
 void scan(const uint8_t* p, size_t n, uint64_t base, CureGadgets& g) {
-  static const uint8_t kMovEax[] = {0xb8, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05};
-  static const uint8_t kMovRax[] = {0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05};
-  static const uint8_t kSyscallRet[] = {0x0f, 0x05, 0xc3};
-  for (size_t i = 0; i < n && (!g.sigreturn || !g.syscall_ret); i++) {
-    if (!g.sigreturn && i + sizeof(kMovEax) <= n && std::memcmp(p + i, kMovEax, sizeof(kMovEax)) == 0) {
-      g.sigreturn = base + i;
-      g.sigreturn_end = g.sigreturn + sizeof(kMovEax);
-    } else if (!g.sigreturn && i + sizeof(kMovRax) <= n && std::memcmp(p + i, kMovRax, sizeof(kMovRax)) == 0) {
-      g.sigreturn = base + i;
-      g.sigreturn_end = g.sigreturn + sizeof(kMovRax);
+  static const uint8_t kMovEax[] = {0xb8, 0x0f, 0x00, 0x00, 0x00};              // mov $15, %eax
+  static const uint8_t kMovRax[] = {0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00};  // mov $15, %rax
+  auto preceded_by = [&](size_t at, const uint8_t* seq, size_t len) {
+    return at >= len && std::memcmp(p + at - len, seq, len) == 0;
+  };
+  for (const uint8_t* hit = p; (!g.sigreturn || !g.syscall_ret) && hit + 2 <= p + n;) {
+    hit = static_cast<const uint8_t*>(memmem(hit, static_cast<size_t>(p + n - hit), "\x0f\x05", 2));
+    if (!hit) break;
+    size_t at = static_cast<size_t>(hit - p);
+    if (!g.sigreturn && (preceded_by(at, kMovEax, sizeof(kMovEax)) || preceded_by(at, kMovRax, sizeof(kMovRax)))) {
+      size_t len = preceded_by(at, kMovEax, sizeof(kMovEax)) ? sizeof(kMovEax) : sizeof(kMovRax);
+      g.sigreturn = base + at - len;
+      g.sigreturn_end = base + at + 2;
     }
-    if (!g.syscall_ret && i + sizeof(kSyscallRet) <= n && std::memcmp(p + i, kSyscallRet, sizeof(kSyscallRet)) == 0)
-      g.syscall_ret = base + i;
+    if (!g.syscall_ret && at + 3 <= n && p[at + 2] == 0xc3) g.syscall_ret = base + at;
+    hit++;
   }
 }
 
