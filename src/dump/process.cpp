@@ -58,29 +58,6 @@ int signo_of(const RawSiginfo& raw) {
   return signo;
 }
 
-// The parasite's commands and remote syscalls end in traps (SIGTRAP, forced
-// by the kernel): a SIGTRAP already pending would be taken for one, and an
-// ignored SIGTRAP is reset to SIG_DFL by the first.  Checked before the
-// process is infected, so a refused dump leaves it as it was.
-void check_sigtrap(const ProcessSnapshot& snap) {
-  constexpr uint64_t trap = 1ull << (SIGTRAP - 1);
-  if (snap.status.sig_ignored & trap)
-    throw Error(format("cannot dump the signal actions of pid %d: it ignores SIGTRAP (SIG_IGN), which the traps of ckpt's parasite would "
-                       "reset to the default action: not supported yet",
-                       snap.pid));
-  for (const RawSiginfo& s : snap.shared_pending)
-    if (signo_of(s) == SIGTRAP)
-      throw Error(format("cannot dump the pending signals of pid %d: a process-wide SIGTRAP is pending, which the traps of ckpt's "
-                         "parasite would take for their own: not supported yet",
-                         snap.pid));
-  for (const ThreadSnapshot& t : snap.threads)
-    for (const RawSiginfo& s : t.pending)
-      if (signo_of(s) == SIGTRAP)
-        throw Error(format("cannot dump thread %d of pid %d: it has a SIGTRAP pending, which the traps of ckpt's "
-                           "parasite would take for their own: not supported yet",
-                           t.tid, snap.pid));
-}
-
 // A working directory or root that was deleted (rmdir after chdir or
 // chroot) is saved as a ghost directory, made again at restore.  Recorded
 // before the parasite goes in: a refusal leaves the process as it was.
@@ -110,7 +87,6 @@ void dump_process(DumpContext& ctx, const compel::Process& process) {
   // From outside first: registers and signals before the parasite changes
   // them, areas and fds before it adds its own.
   ProcessSnapshot snap = snapshot_process(ctx.tree, process);
-  check_sigtrap(snap);
   img::FsEntry deleted_dirs;
   record_deleted_dirs(ctx, snap, deleted_dirs);
   // (With its main thread gone, /proc shows the process through a live

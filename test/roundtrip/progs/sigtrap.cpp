@@ -1,7 +1,7 @@
-// A program's own SIGTRAP handler across the round trip.  ckpt's parasite
-// (at dump) and restorer (int3 in every restored thread) stop threads with
-// traps, and a trap that finds SIGTRAP blocked makes the kernel reset its
-// action to SIG_DFL: the program's next trap would kill it.  So:
+// A program's own SIGTRAP handler across the round trip.  ckpt's restorer
+// stops every restored thread with an int3, and a trap that finds SIGTRAP
+// blocked makes the kernel reset its action to SIG_DFL: the program's next
+// trap would kill it.  So:
 //
 //   - a SIGTRAP handler (SA_SIGINFO), used after the restore: int3 and
 //     raise() in the main thread, int3 in a worker thread;
@@ -9,7 +9,7 @@
 //     unblocked in the main thread;
 //   - no SIGTRAP may be pending afterwards (ckpt's traps are its own).
 //
-// A SIGTRAP pending or ignored at dump is refused (sigtrap_pending).
+// A SIGTRAP pending or ignored at dump: sigtrap_pending, sigtrap_ignored.
 #include "mtlib.h"
 
 #include <pthread.h>

@@ -1,8 +1,8 @@
-// A SIGTRAP pending (blocked) at dump: the traps of ckpt's parasite would
-// merge with it, so the dump is refused before the process is infected.
-// The program then runs on and checks its SIGTRAP is still pending, once,
-// as it was sent (sigqueue'd to the thread with a value), and that its
-// handler is in place.
+// A SIGTRAP pending (blocked) at dump, sigqueue'd to the thread with a
+// value: the dump takes no trap (the parasite and its remote syscalls stop
+// only in syscall stops), and the restorer queues it again only after its
+// own trap.  The restored program checks its SIGTRAP is still pending,
+// once, as it was sent, and that its handler is in place.
 #include "testlib.h"
 
 #include <sys/syscall.h>
