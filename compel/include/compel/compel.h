@@ -173,7 +173,7 @@ struct ProcessInfo {
   std::vector<PosixTimer> posix_timers;
   uint32_t personality;
   uint32_t umask;
-  int pdeath_sig;               // the main thread's
+  int pdeath_sig;               // the parasite thread's (ThreadInfo has each thread's)
   int dumpable;                 // PR_GET_DUMPABLE: 0, 1, or 2 (SUID_DUMP_ROOT)
   bool child_subreaper;
   int thp_disable;              // PR_GET_THP_DISABLE
@@ -211,10 +211,10 @@ class Infection {
   Infection& operator=(Infection&&) noexcept;
   ~Infection();  // cure() if not yet done
 
-  // Runs a syscall in the main thread's context and returns its raw result
-  // (-errno on failure).  If the main thread has exited, the first live
-  // thread (the lowest tid) stands in for it, here and for the
-  // process-wide parasite commands.
+  // Runs a syscall in the parasite thread's context and returns its raw
+  // result (-errno on failure).  The parasite thread is the main thread,
+  // or, if it has exited or its stack has no room for its cure frames, the
+  // first live thread that has; it also runs the process-wide commands.
   long syscall(long nr, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0,
                uint64_t a4 = 0, uint64_t a5 = 0, uint64_t a6 = 0);
 
