@@ -343,12 +343,6 @@ long Infection::Impl::syscall(long nr, uint64_t a1, uint64_t a2, uint64_t a3, ui
   return ret;
 }
 
-long Infection::Impl::thread_syscall(pid_t tid, long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
-                                     uint64_t a5, uint64_t a6) {
-  if (tid == main_tid) return syscall(nr, a1, a2, a3, a4, a5, a6);
-  return parked_syscall(borrow(tid), nr, a1, a2, a3, a4, a5, a6);
-}
-
 // A failure to reach the parasite is its process's death, if it is dying:
 // TaskDied then, which tells the caller there is nothing left to cure.
 void Infection::Impl::throw_if_died(const std::string& during) {
@@ -435,10 +429,7 @@ parasite_args& Infection::Impl::finish_command(uint32_t cmd, int64_t ret, size_t
   return *args;
 }
 
-parasite_args& Infection::Impl::run(pid_t tid, uint32_t cmd, size_t in_len, size_t out_len) {
-  if (tid != main_tid)
-    throw Error("parasite command " + std::string(command_name(cmd)) + " in " + who() +
-                ": commands run in the main thread only");
+parasite_args& Infection::Impl::run(uint32_t cmd, size_t in_len, size_t out_len) {
   send_command(cmd, in_len);
   auto deadline = tree->deadline();
   int64_t ret = 0;

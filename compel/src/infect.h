@@ -85,10 +85,6 @@ struct Infection::Impl {
   long parked_syscall(detail::ThreadRecord& t, long nr, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0,
                       uint64_t a4 = 0, uint64_t a5 = 0, uint64_t a6 = 0);
   long syscall(long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6);
-  // Runs one syscall in thread tid (borrowing it first) and returns its raw
-  // result (-errno on failure).  Memory arguments point into scratch().
-  long thread_syscall(pid_t tid, long nr, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0, uint64_t a4 = 0,
-                      uint64_t a5 = 0, uint64_t a6 = 0);
   // A buffer of kScratchSize bytes in the target for the memory arguments
   // of remote syscalls (read and written with detail::read_mem/write_mem
   // through main_tid), room for many threads' at once.  Valid while the
@@ -98,8 +94,8 @@ struct Infection::Impl {
 
   // Writes the command's header and in_len bytes of input, sends it to the
   // parasite and reads back out_len bytes of results.  Throws if the
-  // command reports an error.  Commands run in the main thread only.
-  parasite_args& run(pid_t tid, uint32_t cmd, size_t in_len, size_t out_len);
+  // command reports an error.  Commands run in the parasite thread.
+  parasite_args& run(uint32_t cmd, size_t in_len, size_t out_len);
   void send_command(uint32_t cmd, size_t in_len);
   // The answer to the command last sent, if it came within timeout_ms;
   // meanwhile keeps the main thread going through group stops.

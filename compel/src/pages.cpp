@@ -84,7 +84,7 @@ int Infection::Impl::get_pidfd() {
 void Infection::Impl::open_pipe() {
   if (pipe) return;
   int process_fd = get_pidfd();
-  const parasite_pipe& p = run(main_tid, PARASITE_CMD_PIPE_OPEN, 0, sizeof(parasite_pipe)).u.pipe;
+  const parasite_pipe& p = run(PARASITE_CMD_PIPE_OPEN, 0, sizeof(parasite_pipe)).u.pipe;
   remote_pipe[0] = p.rfd;
   remote_pipe[1] = p.wfd;
   int fd = static_cast<int>(::syscall(SYS_pidfd_getfd, process_fd, p.rfd, 0));

@@ -28,7 +28,7 @@ Impl& live(const std::unique_ptr<Impl>& impl) {
 ProcessInfo Infection::process_info() {
   Impl& m = live(impl_);
   const parasite_process_info& pi =
-      m.run(m.main_tid, PARASITE_CMD_PROCESS_INFO, 0, sizeof(parasite_process_info)).u.process_info;
+      m.run(PARASITE_CMD_PROCESS_INFO, 0, sizeof(parasite_process_info)).u.process_info;
   ProcessInfo out{};
   for (int i = 0; i < 64; i++) {
     const ckpt_k_sigaction& a = pi.sigactions[i];
@@ -56,7 +56,7 @@ ProcessInfo Infection::process_info() {
       m.args->u.timers.timers[i].id = timers[first + i].id;
     }
     size_t len = offsetof(parasite_timers, timers) + n * sizeof(parasite_timer);
-    const parasite_timers& res = m.run(m.main_tid, PARASITE_CMD_TIMERS, len, len).u.timers;
+    const parasite_timers& res = m.run(PARASITE_CMD_TIMERS, len, len).u.timers;
     for (uint32_t i = 0; i < n; i++) {
       const proc::TimerDesc& d = timers[first + i];
       const parasite_timer& t = res.timers[i];
@@ -83,7 +83,7 @@ std::vector<Infection::AreaPolicy> Infection::area_policies(const std::vector<ui
       in.areas[i].addr = addrs[first + i];
     }
     size_t len = offsetof(parasite_area_policies, areas) + n * sizeof(parasite_area_policy);
-    const parasite_area_policies& res = m.run(m.main_tid, PARASITE_CMD_AREA_POLICIES, len, len).u.area_policies;
+    const parasite_area_policies& res = m.run(PARASITE_CMD_AREA_POLICIES, len, len).u.area_policies;
     for (uint32_t i = 0; i < n; i++) {
       const parasite_area_policy& a = res.areas[i];
       out.push_back({a.ret, a.policy.mode, a.policy.flags,
