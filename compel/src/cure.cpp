@@ -102,10 +102,10 @@ size_t cure_chain_bytes(const SavedState& saved, size_t calls) {
 
 uint64_t room_on_own_stack(const user_regs_struct& regs, size_t bytes, const std::vector<proc::MapArea>& maps) {
   uint64_t sp = regs.rsp;
-  auto at = std::find_if(maps.begin(), maps.end(), [&](const proc::MapArea& a) { return a.start < sp && sp <= a.end; });
-  if (at == maps.end() || !at->read || !at->write || sp - at->start < kRedZone + bytes) return 0;
+  const proc::MapArea* at = proc::mapping_of_stack_pointer(maps, sp);
+  if (!at || !at->read || !at->write || sp - at->start < kRedZone + bytes) return 0;
   bool stack = at->name == "[stack]";
-  if (!stack && at->name.empty() && at != maps.begin()) {
+  if (!stack && at->name.empty() && at != &maps.front()) {
     // A thread stack: its guard page right below, its TLS block (fs_base)
     // at the top, above the stack pointer.
     const proc::MapArea& below = *(at - 1);

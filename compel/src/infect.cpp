@@ -277,9 +277,8 @@ uint64_t Infection::Impl::chain_top(ThreadRecord& t, const detail::SavedState& s
 // while the tree is frozen), backed up and put back a few syscalls later.
 // Should compel die in between, those bytes stay overwritten: said.
 uint64_t Infection::Impl::borrow_bootstrap_room(const detail::SavedState& saved, size_t bytes) {
-  auto at = std::find_if(maps.begin(), maps.end(),
-                         [&](const proc::MapArea& a) { return a.start < saved.gp.rsp && saved.gp.rsp <= a.end; });
-  if (at == maps.end() || !at->write || at->end - saved.gp.rsp < bytes + 128)
+  const proc::MapArea* at = proc::mapping_of_stack_pointer(maps, saved.gp.rsp);
+  if (!at || !at->write || at->end - saved.gp.rsp < bytes + 128)
     throw Error("cannot infect " + who() + ": thread " + std::to_string(main_tid) +
                 " has no room on its stack for the frames that cure it (" + std::to_string(bytes) + " bytes)");
   bootstrap_backup.addr = (at->end - bytes) & ~uint64_t(63);
@@ -336,11 +335,7 @@ long Infection::Impl::syscall(long nr, uint64_t a1, uint64_t a2, uint64_t a3, ui
   if (!daemon_running) return parked_syscall(borrow(main_tid), nr, a1, a2, a3, a4, a5, a6);
   args->u.syscall = {nr, {a1, a2, a3, a4, a5, a6}};
   send_command(PARASITE_CMD_SYSCALL, sizeof(parasite_syscall));
-  auto deadline = tree->deadline();
-  int64_t ret = 0;
-  while (!poll_answer(10, ret))
-    if (deadline.passed()) throw Error("parasite command SYSCALL in " + who() + " did not finish in time");
-  return ret;
+  return await_answer(PARASITE_CMD_SYSCALL);  // a syscall's -errno is its result, not a failure
 }
 
 // A failure to reach the parasite is its process's death, if it is dying:
@@ -429,14 +424,18 @@ parasite_args& Infection::Impl::finish_command(uint32_t cmd, int64_t ret, size_t
   return *args;
 }
 
-parasite_args& Infection::Impl::run(uint32_t cmd, size_t in_len, size_t out_len) {
-  send_command(cmd, in_len);
+int64_t Infection::Impl::await_answer(uint32_t cmd) {
   auto deadline = tree->deadline();
   int64_t ret = 0;
   while (!poll_answer(10, ret))
     if (deadline.passed())
       throw Error("parasite command " + std::string(command_name(cmd)) + " in " + who() + " did not finish in time");
-  return finish_command(cmd, ret, out_len);
+  return ret;
+}
+
+parasite_args& Infection::Impl::run(uint32_t cmd, size_t in_len, size_t out_len) {
+  send_command(cmd, in_len);
+  return finish_command(cmd, await_answer(cmd), out_len);
 }
 
 void Infection::Impl::stop_if_running(ThreadRecord& t) {

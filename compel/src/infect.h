@@ -97,6 +97,8 @@ struct Infection::Impl {
   // command reports an error.  Commands run in the parasite thread.
   parasite_args& run(uint32_t cmd, size_t in_len, size_t out_len);
   void send_command(uint32_t cmd, size_t in_len);
+  // The result of the command last sent, within the tree's timeout.
+  int64_t await_answer(uint32_t cmd);
   // The answer to the command last sent, if it came within timeout_ms;
   // meanwhile keeps the main thread going through group stops.
   bool poll_answer(int timeout_ms, int64_t& ret);

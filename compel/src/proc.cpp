@@ -169,6 +169,12 @@ std::vector<MapArea> maps(pid_t pid, pid_t tid) {
   return out;
 }
 
+const MapArea* mapping_of_stack_pointer(const std::vector<MapArea>& maps, uint64_t sp) {
+  for (const MapArea& a : maps)
+    if (a.start < sp && sp <= a.end) return &a;
+  return nullptr;
+}
+
 std::optional<uint64_t> mapping_start(pid_t pid, pid_t tid, const char* name) {
   auto text = read_file(task_file(pid, tid, "maps"));
   if (!text) return std::nullopt;

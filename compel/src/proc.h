@@ -56,6 +56,9 @@ struct MapArea {
 };
 // The thread's maps in address order; empty if gone.
 std::vector<MapArea> maps(pid_t pid, pid_t tid);
+// The mapping a stack pointer is in (sp may equal its end: an empty
+// stack), or nullptr.
+const MapArea* mapping_of_stack_pointer(const std::vector<MapArea>& maps, uint64_t sp);
 
 // Start of the mapping named `name` (e.g. "[vdso]") in the thread's maps.
 std::optional<uint64_t> mapping_start(pid_t pid, pid_t tid, const char* name);
