@@ -31,6 +31,9 @@ const CommandInfo kCommands[] = {
      "        --tcp-established   dump established TCP connections\n"
      "        --ghost-limit SIZE  save deleted files the tree holds up to SIZE\n"
      "                            bytes each (K, M, G suffixes; default 1M)\n"
+     "        --external RES      save the fds on RES (as /proc/PID/fd shows it,\n"
+     "                            e.g. pipe:[1234]) as external: restore takes\n"
+     "                            them from --inherit-fd (repeatable)\n"
      "    -o, --log-file FILE     log file, relative to DIR (default dump.log)\n"
      "    -v[0-4]                 verbosity on stderr (default 2)\n"},
     {Command::Restore, "restore", "ckpt restore -D DIR [options]",
@@ -39,6 +42,8 @@ const CommandInfo kCommands[] = {
      "    -d, --restore-detached  exit once the tree runs instead of waiting\n"
      "    -j, --shell-job         give the restored tree ckpt's terminal\n"
      "        --pidfile FILE      write the restored root PID to FILE\n"
+     "        --inherit-fd fd[N]:RES  ckpt's fd N stands in for the external\n"
+     "                            file RES of the images (repeatable)\n"
      "        --tcp-established   restore established TCP connections\n"
      "    -o, --log-file FILE     log file, relative to DIR (default restore.log)\n"
      "    -v[0-4]                 verbosity on stderr (default 2)\n"},
@@ -67,6 +72,9 @@ enum LongOnly {
   OPT_VERSION,
   OPT_GHOST_LIMIT,
   OPT_FILE_LOCKS,
+  OPT_EXTERNAL,
+  OPT_INHERIT_FD,
+  OPT_EXT_UNIX_SK,
 };
 
 const option kLongOptions[] = {
@@ -84,6 +92,9 @@ const option kLongOptions[] = {
     {"version", no_argument, nullptr, OPT_VERSION},
     {"ghost-limit", required_argument, nullptr, OPT_GHOST_LIMIT},
     {"file-locks", no_argument, nullptr, OPT_FILE_LOCKS},
+    {"external", required_argument, nullptr, OPT_EXTERNAL},
+    {"inherit-fd", required_argument, nullptr, OPT_INHERIT_FD},
+    {"ext-unix-sk", no_argument, nullptr, OPT_EXT_UNIX_SK},
     {nullptr, 0, nullptr, 0},
 };
 
@@ -93,10 +104,10 @@ bool accepts(Command c, int opt) {
   switch (opt) {
     case 'h': case 'v': case OPT_VERSION: return true;
     case 'o': return c == Command::Dump || c == Command::Restore;
-    case 'D': case 'j': case OPT_TCP_ESTABLISHED: case OPT_FILE_LOCKS:
+    case 'D': case 'j': case OPT_TCP_ESTABLISHED: case OPT_FILE_LOCKS: case OPT_EXT_UNIX_SK:
       return c == Command::Dump || c == Command::Restore;
-    case 't': case 'R': case OPT_GHOST_LIMIT: return c == Command::Dump;
-    case 'd': case OPT_PIDFILE: return c == Command::Restore;
+    case 't': case 'R': case OPT_GHOST_LIMIT: case OPT_EXTERNAL: return c == Command::Dump;
+    case 'd': case OPT_PIDFILE: case OPT_INHERIT_FD: return c == Command::Restore;
     case OPT_ALL: case OPT_FEATURE: return c == Command::Check;
   }
   return false;
@@ -117,6 +128,18 @@ int parse_int(const char* s, const char* what, Command c) {
   if (errno || !end || *end || end == s || v <= 0 || v > (1L << 22))
     throw UsageError{std::string("invalid ") + what + " '" + s + "'", c};
   return int(v);
+}
+
+// CRIU's "fd[N]:RES": ckpt's fd N stands in for the external file RES.
+std::pair<int, std::string> parse_inherit_fd(const char* arg, Command c) {
+  std::string text = arg;
+  size_t close = text.find("]:");
+  if (!text.starts_with("fd[") || close == std::string::npos || close == 3 || close + 2 == text.size())
+    throw UsageError{"invalid --inherit-fd '" + text + "' (use fd[N]:RESOURCE, e.g. fd[3]:pipe:[1234])", c};
+  std::string number = text.substr(3, close - 3);
+  if (number.find_first_not_of("0123456789") != std::string::npos || number.size() > 7)
+    throw UsageError{"invalid fd number '" + number + "' in --inherit-fd '" + text + "'", c};
+  return {std::stoi(number), text.substr(close + 2)};
 }
 
 }  // namespace
@@ -200,6 +223,9 @@ Options parse(int argc, char** argv) {
         throw UsageError{"option '--file-locks' is not supported yet: ckpt cannot save or restore file locks (a "
                          "dump of a tree that holds any is refused)",
                          o.command};
+      case OPT_EXTERNAL: o.externals.push_back(optarg); break;
+      case OPT_EXT_UNIX_SK: o.ext_unix_sk = true; break;
+      case OPT_INHERIT_FD: o.inherit_fds.push_back(parse_inherit_fd(optarg, o.command)); break;
       case OPT_GHOST_LIMIT: {
         std::optional<uint64_t> size = parse_size(optarg);
         if (!size)

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ckpt::cli {
@@ -21,6 +22,11 @@ struct Options {
   bool leave_running = false;             // --leave-running
   bool shell_job = false;                 // -j / --shell-job
   bool tcp_established = false;           // --tcp-established
+  bool file_locks = false;                // --file-locks
+  bool ext_unix_sk = false;               // --ext-unix-sk
+  std::vector<std::string> externals;     // dump --external RES (repeatable): "pipe:[1234]"
+  // restore --inherit-fd fd[N]:RES (repeatable): ckpt's fd N stands in for RES.
+  std::vector<std::pair<int, std::string>> inherit_fds;
   uint64_t ghost_limit = 1 << 20;         // dump --ghost-limit SIZE: deleted files saved up to this size
   bool detach = false;                    // -d / --restore-detached
   std::string pidfile;                    // --pidfile

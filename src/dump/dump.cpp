@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <functional>
+
 #include "cgroup/cgroup.h"
 #include "ckpt/error.h"
 #include "ckpt/log.h"
@@ -49,23 +51,36 @@ void raise_nofile() {
 }
 
 // State ckpt cannot restore yet, found in the frozen tree before anything
-// is read or written: the dump is refused, naming the process and what it
-// holds, and the tree runs on as it was.
-void refuse_unrestorable(const compel::FrozenTree& tree, pid_t root) {
-  try {
-    dump::refuse_other_namespaces(tree);
-    for (const compel::Process& p : tree.processes()) {
-      if (p.state == compel::TaskState::Zombie) continue;
-      pid_t at = dump::proc_id_of(p);
-      files::refuse_file_locks(p.pid, at, proc::list_fds(at));
-      std::vector<pid_t> tids;
-      for (const compel::Thread& t : p.threads)
-        if (t.state != compel::TaskState::Zombie) tids.push_back(t.tid);
-      cgroup::refuse_thread_cgroups(p.pid, at, tids);
+// is read or written: the dump is refused, listing every blocker with the
+// process (and fd) and what it holds, and the tree runs on as it was.
+void refuse_unrestorable(const compel::FrozenTree& tree, pid_t root, const files::FileTable& files,
+                         const cli::Options& opts) {
+  std::vector<files::Blocker> blockers;
+  auto add = [&](pid_t pid, const std::function<void()>& check) {
+    try {
+      check();
+    } catch (const Error& e) {
+      blockers.push_back({pid, -1, e.what()});
     }
-  } catch (const Error& e) {
-    throw Error(format("cannot dump the tree of pid %d: %s", root, e.what()));
+  };
+  add(root, [&] { dump::refuse_other_namespaces(tree); });
+  for (const compel::Process& p : tree.processes()) {
+    if (p.state == compel::TaskState::Zombie) continue;
+    pid_t at = dump::proc_id_of(p);
+    std::vector<int> fds = proc::list_fds(at);
+    files.preflight(p.pid, at, fds, blockers);
+    if (!opts.file_locks) add(p.pid, [&] { files::refuse_file_locks(p.pid, at, fds); });
+    std::vector<pid_t> tids;
+    for (const compel::Thread& t : p.threads)
+      if (t.state != compel::TaskState::Zombie) tids.push_back(t.tid);
+    add(p.pid, [&] { cgroup::refuse_thread_cgroups(p.pid, at, tids); });
   }
+  if (blockers.empty()) return;
+  if (blockers.size() == 1 && blockers[0].fd >= 0) throw Error("cannot dump " + blockers[0].text());
+  if (blockers.size() == 1) throw Error(format("cannot dump the tree of pid %d: %s", root, blockers[0].reason.c_str()));
+  std::string list;
+  for (const files::Blocker& b : blockers) list += "\n  " + (b.fd >= 0 ? b.text() : b.reason);
+  throw Error(format("cannot dump the tree of pid %d, for %zu reasons:%s", root, blockers.size(), list.c_str()));
 }
 
 }  // namespace
@@ -93,10 +108,18 @@ int run_dump(const cli::Options& opts) {
   uint64_t dump_time_ns = realtime_ns();
   LOG_INFO("Froze %zu processes", tree.processes().size());
   dump::check_supported(tree, root);
-  refuse_unrestorable(tree, root);
-  dump::kill_point(dump::KillPoint::AfterFreeze);
   files::TreeTasks tasks = dump::tree_tasks(tree);
-  files::FileTable files({.shell_job = opts.shell_job, .objects = &shared, .tree = &tasks});
+  files::DumpFdOptions fd_opts;
+  fd_opts.shell_job = opts.shell_job;
+  fd_opts.file_locks = opts.file_locks;
+  fd_opts.ext_unix_sk = opts.ext_unix_sk;
+  fd_opts.tcp_established = opts.tcp_established;
+  fd_opts.externals.insert(opts.externals.begin(), opts.externals.end());
+  fd_opts.objects = &shared;
+  fd_opts.tree = &tasks;
+  files::FileTable files(fd_opts);
+  refuse_unrestorable(tree, root, files, opts);
+  dump::kill_point(dump::KillPoint::AfterFreeze);
 
   dump::DumpContext ctx{opts, tree, images, files, page_size, {}, &shared, {}};
   // One process at a time, parents first: each is infected, asked and cured
@@ -110,7 +133,7 @@ int run_dump(const cli::Options& opts) {
     }
     dump::dump_process(ctx, p);
   }
-  files.check_proc_sharing(dump::parents_of(tree));
+  files.finish(dump::parents_of(tree));
   shared.check_ghost_dirs();
 
   // Shared memory and deleted files once for the tree, read while it is

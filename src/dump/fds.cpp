@@ -18,7 +18,7 @@ size_t dump_fds(DumpContext& ctx, compel::Infection& infection, pid_t pid, pid_t
                          fds.size()));
     std::vector<files::OpenFd> open_fds;
     for (size_t i = 0; i < fds.size(); ++i) open_fds.push_back(files::describe_fd(proc_id, fds[i], std::move(owned[i])));
-    entries = ctx.files.add_process(pid, open_fds);
+    entries = ctx.files.add_process(pid, proc_id, open_fds, &infection);
   }
   image::ImageWriter& fdinfo = ctx.images.open(image::Kind::Fdinfo, uint64_t(pid));
   for (const img::FdinfoEntry& e : entries) fdinfo.write(e);

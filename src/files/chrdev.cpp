@@ -29,7 +29,7 @@ bool is_stateless_mem_device(dev_t rdev) {
 
 bool claims(const OpenFd& fd) { return S_ISCHR(fd.st.st_mode) && is_stateless_mem_device(fd.st.st_rdev); }
 
-void dump(const OpenFd& fd, const DumpFdOptions&, img::FileEntry& entry) {
+void dump(const OpenFd& fd, DumpFdContext&, img::FileEntry& entry) {
   if (fd.link.empty() || fd.link[0] != '/' || is_deleted(fd))
     throw Error("its device node " + fd.link + " has no path to reopen");
   img::ChrdevEntry* dev = entry.mutable_chrdev();
@@ -45,14 +45,14 @@ void check_device(const std::string& path, const struct stat& st, uint32_t rdev)
     throw Error(format("%s is no longer the character device %s", path.c_str(), dev_name(rdev).c_str()));
 }
 
-void check(const img::FileEntry& entry) {
+void check(const img::FileEntry& entry, const RestoreFdOptions&) {
   if (!entry.has_chrdev()) throw Error("its file entry has no device");
   struct stat st;
   if (stat(entry.chrdev().path().c_str(), &st) < 0) throw sys_error(entry.chrdev().path());
   check_device(entry.chrdev().path(), st, entry.chrdev().rdev());
 }
 
-UniqueFd open(const img::FileEntry& entry, const RestoreTarget&) {
+UniqueFd open_one(const img::FileEntry& entry, const RestoreTarget&) {
   if (!entry.has_chrdev()) throw Error("its file entry has no device");
   const img::ChrdevEntry& dev = entry.chrdev();
   int flags = int((dev.flags() & ~uint32_t(O_CREAT | O_TRUNC | O_EXCL | O_NOCTTY)) | O_CLOEXEC);
@@ -74,6 +74,18 @@ std::string describe(const img::FileEntry& entry) {
 
 }  // namespace
 
-const FileModule kChrdevModule = {img::FILE_CHRDEV, "character device", false, claims, dump, check, open, describe};
+const FileModule kChrdevModule = {
+    .kind = img::FILE_CHRDEV,
+    .name = "character device",
+    .open_per_fd = false,
+    .claims = claims,
+    .blocker = nullptr,
+    .dump = dump,
+    .finish = nullptr,
+    .check = check,
+    .open = open_single<open_one>,
+    .installed = nullptr,
+    .describe = describe,
+};
 
 }  // namespace ckpt::files

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+
 #include "ckpt/error.h"
 #include "ckpt/log.h"
 #include "files/files.h"
@@ -26,47 +27,94 @@ int compare_descriptions(int a, int b) {
   return r == 0 ? 0 : r == 1 ? -1 : 1;
 }
 
-const FileModule* claimant(const OpenFd& fd) {
-  for (const FileModule* m : modules())
-    if (m->claims(fd)) return m;
-  return nullptr;
-}
-
 }  // namespace
 
-uint32_t FileTable::id_of(const OpenFd& fd, pid_t pid) {
-  auto at = std::lower_bound(known_.begin(), known_.end(), fd.file.get(), [](const Known& k, int file) {
-    return compare_descriptions(k.file.get(), file) < 0;
-  });
-  if (at != known_.end() && compare_descriptions(at->file.get(), fd.file.get()) == 0) {
-    LOG_DEBUG("fd %d of pid %d shares file %u", fd.fd, pid, at->id);
-    return at->id;
-  }
-
-  const FileModule* module = claimant(fd);
-  if (!module) throw Error(kind_name(fd) + " is not supported yet");
-  img::FileEntry entry;
-  entry.set_id(uint32_t(entries_.size() + 1));
-  entry.set_kind(module->kind);
-  module->dump(fd, opts_, entry);
-  LOG_DEBUG("fd %d of pid %d: file %u, %s %s", fd.fd, pid, entry.id(), module->name,
-            module->describe(entry).c_str());
-
-  UniqueFd keep(fcntl(fd.file.get(), F_DUPFD_CLOEXEC, 0));
-  if (!keep) throw sys_error("cannot duplicate a stolen fd");
-  known_.insert(at, {std::move(keep), entry.id()});
-  entries_.push_back(std::move(entry));
-  users_.push_back({pid, fd.fd, {}});
-  return entries_.back().id();
+std::string Blocker::text() const {
+  if (fd < 0) return format("pid %d: %s", pid, reason.c_str());
+  return format("fd %d of pid %d: %s", fd, pid, reason.c_str());
 }
 
-std::vector<img::FdinfoEntry> FileTable::add_process(pid_t pid, std::vector<OpenFd>& fds) {
+const FileModule* module_for(const OpenFd& fd, const DumpFdOptions& opts) {
+  if (opts.externals.count(fd.link)) return &kExternalModule;
+  return claimant(fd);
+}
+
+void FileTable::preflight(pid_t pid, pid_t proc_id, const std::vector<int>& fds, std::vector<Blocker>& out) const {
+  for (int n : fds) {
+    OpenFd fd;
+    try {
+      fd = describe_fd_from_proc(proc_id, n);
+    } catch (const Error&) {
+      continue;  // closed meanwhile (a zombie thread's table): the dump will see
+    }
+    const FileModule* module = module_for(fd, opts_);
+    if (!module) {
+      out.push_back({pid, n, kind_name(fd) + " is not supported yet"});
+      continue;
+    }
+    if (!module->blocker) continue;
+    std::string why = module->blocker(fd, opts_);
+    if (!why.empty()) out.push_back({pid, n, why});
+  }
+}
+
+uint32_t FileTable::find(const std::function<int(int our_fd)>& compare) const {
+  auto at = std::lower_bound(known_.begin(), known_.end(), 0,
+                             [&](const Known& k, int) { return compare(k.file.get()) < 0; });
+  if (at != known_.end() && compare(at->file.get()) == 0) return at->id;
+  return 0;
+}
+
+int FileTable::description(uint32_t id) const { return by_id_.at(id - 1); }
+
+std::string FileTable::first_user(uint32_t id) const {
+  const Users& u = users_.at(id - 1);
+  return format("fd %d of pid %d", u.first_fd, u.first_pid);
+}
+
+uint32_t FileTable::id_of(const OpenFd& fd, DumpFdContext& ctx) {
+  int ours = fd.file.get();
+  auto same_as = [ours](int known) { return compare_descriptions(known, ours); };
+  if (uint32_t id = find(same_as)) {
+    LOG_DEBUG("fd %d of pid %d shares file %u", fd.fd, ctx.pid, id);
+    return id;
+  }
+
+  const FileModule* module = module_for(fd, opts_);
+  if (!module) throw Error(kind_name(fd) + " is not supported yet");
+  // The id is taken before dump(): a module may add descriptions of its own
+  // (an fd in flight) while it dumps this one.
+  uint32_t id = uint32_t(entries_.size() + 1);
+  UniqueFd keep(fcntl(ours, F_DUPFD_CLOEXEC, 0));
+  if (!keep) throw sys_error("cannot duplicate a stolen fd");
+  by_id_.push_back(keep.get());
+  auto at = std::lower_bound(known_.begin(), known_.end(), ours, [](const Known& k, int file) {
+    return compare_descriptions(k.file.get(), file) < 0;
+  });
+  known_.insert(at, {std::move(keep), id});
+  entries_.emplace_back();
+  users_.push_back({ctx.pid, fd.fd, {}});
+
+  img::FileEntry entry;
+  entry.set_id(id);
+  entry.set_kind(module->kind);
+  module->dump(fd, ctx, entry);
+  LOG_DEBUG("fd %d of pid %d: file %u, %s %s", fd.fd, ctx.pid, id, module->name, module->describe(entry).c_str());
+  entries_[id - 1] = std::move(entry);
+  return id;
+}
+
+uint32_t FileTable::add_description(const OpenFd& fd, DumpFdContext& ctx) { return id_of(fd, ctx); }
+
+std::vector<img::FdinfoEntry> FileTable::add_process(pid_t pid, pid_t proc_id, std::vector<OpenFd>& fds,
+                                                     compel::Infection* infection) {
+  DumpFdContext ctx{opts_, *this, pid, proc_id, infection};
   std::vector<img::FdinfoEntry> result;
   for (const OpenFd& fd : fds) {
     img::FdinfoEntry e;
     e.set_fd(uint32_t(fd.fd));
     try {
-      e.set_id(id_of(fd, pid));
+      e.set_id(id_of(fd, ctx));
       users_[e.id() - 1].pids.insert(pid);
     } catch (const Error& err) {
       throw Error(format("cannot dump fd %d of pid %d: %s", fd.fd, pid, err.what()));
@@ -75,6 +123,13 @@ std::vector<img::FdinfoEntry> FileTable::add_process(pid_t pid, std::vector<Open
     result.push_back(std::move(e));
   }
   return result;
+}
+
+void FileTable::finish(const std::map<pid_t, pid_t>& parent_of) {
+  DumpTreeContext ctx{opts_, *this};
+  for (const FileModule* m : modules())
+    if (m->finish) m->finish(ctx);
+  check_proc_sharing(parent_of);
 }
 
 void FileTable::check_proc_sharing(const std::map<pid_t, pid_t>& parent_of) const {

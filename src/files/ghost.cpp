@@ -21,7 +21,8 @@ constexpr std::string_view kDeleted = " (deleted)";
 // memfds are deleted files too, and are claimed first.
 bool claims(const OpenFd& fd) { return (S_ISREG(fd.st.st_mode) || S_ISDIR(fd.st.st_mode)) && is_deleted(fd); }
 
-void dump(const OpenFd& fd, const DumpFdOptions& opts, img::FileEntry& entry) {
+void dump(const OpenFd& fd, DumpFdContext& ctx, img::FileEntry& entry) {
+  const DumpFdOptions& opts = ctx.opts;
   std::string path = fd.link.substr(0, fd.link.size() - kDeleted.size());
   if (!opts.objects) throw Error(path + " was deleted; deleted files are not supported here");
   if (path.empty() || path[0] != '/') throw Error("its deleted file has no path (" + fd.link + ")");
@@ -33,12 +34,12 @@ void dump(const OpenFd& fd, const DumpFdOptions& opts, img::FileEntry& entry) {
   reg->set_ghost_id(opts.objects->ghost(fd));
 }
 
-void check(const img::FileEntry& entry) {
+void check(const img::FileEntry& entry, const RestoreFdOptions&) {
   if (!entry.has_reg() || !entry.reg().has_ghost_id()) throw Error("its file entry names no ghost file");
 }
 
-UniqueFd open(const img::FileEntry& entry, const RestoreTarget& target) {
-  check(entry);
+UniqueFd open_one(const img::FileEntry& entry, const RestoreTarget& target) {
+  check(entry, target.opts);
   const img::RegFileEntry& reg = entry.reg();
   const RestoreObjects* objects = target.opts.objects;
   int object = -1;
@@ -63,7 +64,17 @@ std::string describe(const img::FileEntry& entry) {
 }  // namespace
 
 const FileModule kGhostFileModule = {
-    img::FILE_GHOST, "deleted file", false, claims, dump, check, open, describe,
+    .kind = img::FILE_GHOST,
+    .name = "deleted file",
+    .open_per_fd = false,
+    .claims = claims,
+    .blocker = nullptr,
+    .dump = dump,
+    .finish = nullptr,
+    .check = check,
+    .open = open_single<open_one>,
+    .installed = nullptr,
+    .describe = describe,
 };
 
 }  // namespace ckpt::files

@@ -17,7 +17,8 @@ constexpr uint32_t kOpenTimeFlags = O_CREAT | O_TRUNC | O_EXCL | O_NOCTTY;
 
 bool claims(const OpenFd& fd) { return S_ISREG(fd.st.st_mode) && fd.link.starts_with("/memfd:") && is_deleted(fd); }
 
-void dump(const OpenFd& fd, const DumpFdOptions& opts, img::FileEntry& entry) {
+void dump(const OpenFd& fd, DumpFdContext& ctx, img::FileEntry& entry) {
+  const DumpFdOptions& opts = ctx.opts;
   if (!opts.objects) throw Error("memfd is not supported here");
   img::MemfdFileEntry* m = entry.mutable_memfd();
   m->set_shmem_id(opts.objects->memfd(fd));
@@ -25,12 +26,12 @@ void dump(const OpenFd& fd, const DumpFdOptions& opts, img::FileEntry& entry) {
   m->set_pos(fd.info.pos);
 }
 
-void check(const img::FileEntry& entry) {
+void check(const img::FileEntry& entry, const RestoreFdOptions&) {
   if (!entry.has_memfd()) throw Error("its file entry has no memfd");
 }
 
-UniqueFd open(const img::FileEntry& entry, const RestoreTarget& target) {
-  check(entry);
+UniqueFd open_one(const img::FileEntry& entry, const RestoreTarget& target) {
+  check(entry, target.opts);
   const img::MemfdFileEntry& m = entry.memfd();
   const RestoreObjects* objects = target.opts.objects;
   int object = -1;
@@ -53,7 +54,17 @@ std::string describe(const img::FileEntry& entry) {
 }  // namespace
 
 const FileModule kMemfdModule = {
-    img::FILE_MEMFD, "memfd", false, claims, dump, check, open, describe,
+    .kind = img::FILE_MEMFD,
+    .name = "memfd",
+    .open_per_fd = false,
+    .claims = claims,
+    .blocker = nullptr,
+    .dump = dump,
+    .finish = nullptr,
+    .check = check,
+    .open = open_single<open_one>,
+    .installed = nullptr,
+    .describe = describe,
 };
 
 }  // namespace ckpt::files

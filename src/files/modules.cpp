@@ -13,8 +13,21 @@ const std::vector<const FileModule*>& modules() {
       &kDirectoryModule,
       &kTtyStdioModule,
       &kChrdevModule,
+      &kExternalModule,  // claims nothing: module_for() takes the fds --external names
   };
   return table;
+}
+
+const FileModule* claimant(const OpenFd& fd) {
+  for (const FileModule* m : modules())
+    if (m->claims(fd)) return m;
+  return nullptr;
+}
+
+int OpenRequest::fd_of(uint32_t id) const {
+  auto it = opened.find(id);
+  if (it == opened.end()) throw Error(format("file %u it needs is not open", id));
+  return it->second;
 }
 
 const FileModule& module_of(img::FileKind kind) {

@@ -20,6 +20,19 @@ OpenFd describe_fd(pid_t pid, int fd, UniqueFd file) {
   return o;
 }
 
+OpenFd describe_fd_from_proc(pid_t pid, int fd) {
+  OpenFd o;
+  o.pid = pid;
+  o.fd = fd;
+  std::string fd_name = std::to_string(fd);
+  std::string link_path = proc::path(pid, "fd/" + fd_name);
+  o.link = proc::read_link(link_path);
+  std::string info_path = proc::path(pid, "fdinfo/" + fd_name);
+  o.info = proc::parse_fdinfo(proc::read_file(info_path), info_path);
+  if (stat(link_path.c_str(), &o.st) < 0) throw sys_error(format("cannot stat fd %d of pid %d", fd, pid));
+  return o;
+}
+
 bool is_deleted(const OpenFd& fd) { return fd.link.ends_with(" (deleted)"); }
 
 namespace {

@@ -26,6 +26,11 @@ struct OpenFd {
 // when pid is ourselves).
 OpenFd describe_fd(pid_t pid, int fd, UniqueFd file);
 
+// The same from /proc alone, without a duplicate (`file` stays empty; `st`
+// is stat() of /proc/PID/fd/FD): for the pre-flight, before the tree is
+// touched.  Throws Error if the fd is gone.
+OpenFd describe_fd_from_proc(pid_t pid, int fd);
+
 // What kind of object an fd no module handles is, for the refusal message:
 // "pipe", "socket", "eventfd", "io_uring", "block device 8:1" ...
 std::string kind_name(const OpenFd& fd);

@@ -17,7 +17,8 @@ namespace {
 // truncate the file.
 constexpr uint32_t kOpenTimeFlags = O_CREAT | O_TRUNC | O_EXCL | O_NOCTTY;
 
-void dump_by_path(const OpenFd& fd, const DumpFdOptions& opts, img::FileEntry& entry) {
+void dump_by_path(const OpenFd& fd, DumpFdContext& ctx, img::FileEntry& entry) {
+  const DumpFdOptions& opts = ctx.opts;
   if (fd.link.starts_with("/memfd:")) throw Error("memfd is not supported yet");
   if (is_deleted(fd))
     throw Error(fd.link.substr(0, fd.link.size() - 10) + " was deleted; deleted files are not supported yet");
@@ -36,7 +37,7 @@ void dump_by_path(const OpenFd& fd, const DumpFdOptions& opts, img::FileEntry& e
   dump_proc_entry(fd, opts, *reg);
 }
 
-void check_by_path(const img::FileEntry& entry) {
+void check_by_path(const img::FileEntry& entry, const RestoreFdOptions&) {
   if (!entry.has_reg()) throw Error("its file entry has no path");
   // A /proc/PID entry of the tree appears with its process; its inode is new.
   if (entry.reg().has_proc_pid()) return check_proc_entry(entry.reg());
@@ -78,16 +79,35 @@ std::string describe_by_path(const img::FileEntry& entry) {
 
 }  // namespace
 
+bool is_regular(const OpenFd& fd) { return S_ISREG(fd.st.st_mode); }
+bool is_directory(const OpenFd& fd) { return S_ISDIR(fd.st.st_mode); }
+
 const FileModule kRegularFileModule = {
-    img::FILE_REGULAR, "regular file", false,
-    [](const OpenFd& fd) { return S_ISREG(fd.st.st_mode); },
-    dump_by_path, check_by_path, open_by_path, describe_by_path,
+    .kind = img::FILE_REGULAR,
+    .name = "regular file",
+    .open_per_fd = false,
+    .claims = is_regular,
+    .blocker = nullptr,
+    .dump = dump_by_path,
+    .finish = nullptr,
+    .check = check_by_path,
+    .open = open_single<open_by_path>,
+    .installed = nullptr,
+    .describe = describe_by_path,
 };
 
 const FileModule kDirectoryModule = {
-    img::FILE_DIRECTORY, "directory", false,
-    [](const OpenFd& fd) { return S_ISDIR(fd.st.st_mode); },
-    dump_by_path, check_by_path, open_by_path, describe_by_path,
+    .kind = img::FILE_DIRECTORY,
+    .name = "directory",
+    .open_per_fd = false,
+    .claims = is_directory,
+    .blocker = nullptr,
+    .dump = dump_by_path,
+    .finish = nullptr,
+    .check = check_by_path,
+    .open = open_single<open_by_path>,
+    .installed = nullptr,
+    .describe = describe_by_path,
 };
 
 }  // namespace ckpt::files

@@ -98,7 +98,7 @@ void set_fs(const TaskPlan& plan) {
 
 // Its fds on /proc entries of processes made after it (children, siblings):
 // once the last task of the tree exists.
-void open_late_files(const TreeRun& run, size_t index, const files::RestoreFdOptions& opts, OpenedFiles& opened) {
+void open_late_files(const TreeRun& run, size_t index, OpenedFiles& opened) {
   if (run.created_w < 0) return;
   close(run.created_w);  // its children exist: they have their copies
   const std::set<uint32_t>& late = run.files->late[index];
@@ -108,7 +108,8 @@ void open_late_files(const TreeRun& run, size_t index, const files::RestoreFdOpt
   do n = read(run.created_r, &byte, 1);
   while (n < 0 && errno == EINTR);
   if (n != 0) throw sys_error(format("cannot restore pid %d: waiting for the tree to exist", run.tasks[index].pid));
-  for (auto& [id, fd] : files::open_files(*run.dir, late, opts, run.files->floor)) opened[id] = fd.release();
+  for (auto& [id, fd] : files::open_files(*run.files_image, late, *run.fd_opts, run.files->floor, opened))
+    opened[id] = fd.release();
 }
 
 void set_misc(const TaskPlan& plan) {
@@ -213,16 +214,14 @@ void run_task(const TreeRun& run, size_t index, OpenedFiles opened) {
       close(run.go_fd);
     }
     cgroup::enter(plan.pid, plan.cgroups);
-    files::RestoreFdOptions opts;
-    opts.shell_job = run.shell_job;
-    opts.objects = run.objects;
     set_session(plan);
-    for (auto& [id, fd] : files::open_files(*run.dir, run.files->owned[index], opts, run.files->floor))
+    for (auto& [id, fd] :
+         files::open_files(*run.files_image, run.files->owned[index], *run.fd_opts, run.files->floor, opened))
       opened[id] = fd.release();  // inherited by the children; closed with ckpt's fds
     // Before the children: they inherit these pages.
     if (plan.premaps && !plan.premaps->empty()) fill_premaps(*plan.image, *plan.premaps, *plan.helpers, plan.helper_src);
     create_children(run, plan, opened);
-    open_late_files(run, index, opts, opened);
+    open_late_files(run, index, opened);
     fail_if_asked(run, plan);
     place_helpers(plan);
     set_misc(plan);
@@ -231,9 +230,7 @@ void run_task(const TreeRun& run, size_t index, OpenedFiles opened) {
     // Before its fds take their numbers: ckpt's fds of deleted directories
     // may sit at one of them.
     set_fs(plan);
-    // (It reads its images before it places any fd, so ckpt's images
-    // directory fd may be replaced.)
-    if (!plan.target_fds.empty()) files::install_fds(*run.dir, plan.pid, opened, opts);
+    if (!plan.target_fds.empty()) files::install_fds(*run.files_image, plan.pid, opened, *run.fd_opts);
     close_foreign_fds(plan);
   } catch (const std::exception& e) {
     fail(plan, e.what());

@@ -67,8 +67,9 @@ struct TreeRun {
   std::vector<TaskPlan> tasks;    // index 0 is the root
   const image::ImageDir* dir = nullptr;  // ckpt's, inherited: read before any fd is installed
   const TreeFiles* files = nullptr;
-  const files::RestoreObjects* objects = nullptr;  // memfds and deleted files made by ckpt
-  bool shell_job = false;
+  const files::FilesImage* files_image = nullptr;  // files.img and every fdinfo
+  // --shell-job, --inherit-fd ...; the memfds and deleted files made by ckpt.
+  const files::RestoreFdOptions* fd_opts = nullptr;
   int fail_pid = 0;               // Tuning::fail_pid, for the tests of a failed tree
   int go_fd = -1;                 // the root waits for a byte: ckpt traces it
   int go_write_fd = -1;           // ckpt's end, closed in the root

@@ -253,14 +253,6 @@ void read_fs_and_fds(const image::ImageDir& dir, ProcessImage& p) {
   image::ImageReader(dir, image::Kind::Fs, p.pstree.pid()).read_only(p.fs);
   p.has_fs = true;
   require(dir, image::Kind::Fdinfo, p.pstree.pid(), p.pstree.pid());
-  image::ImageReader reader(dir, image::Kind::Fdinfo, p.pstree.pid());
-  img::FdinfoEntry fd;
-  while (reader.read(fd)) p.fds.push_back(int(fd.fd()));
-  std::sort(p.fds.begin(), p.fds.end());
-  for (size_t i = 1; i < p.fds.size(); i++)
-    if (p.fds[i] == p.fds[i - 1])
-      throw image::CorruptedImage(dir.path_of(image::Kind::Fdinfo, p.pstree.pid()),
-                                  format("fd %d is listed twice", p.fds[i]));
 }
 
 // The bytes of each live process's own pages image its runs use, by
@@ -366,6 +358,13 @@ TreeImage load_tree_image(const image::ImageDir& dir) {
   check_shared_runs(dir, t);
   if (!dir.regular_size(image::Kind::Files))
     throw Error("images in " + dir.path() + " are incomplete: no " + dir.path_of(image::Kind::Files));
+  // Every fdinfo and files.img, once.
+  std::vector<int> live;
+  for (const ProcessImage& p : t.procs)
+    if (!p.zombie) live.push_back(p.pid());
+  t.files = files::FilesImage::read(dir, live);
+  for (ProcessImage& p : t.procs)
+    for (const img::FdinfoEntry& e : t.files.fds_of(p.pid())) p.fds.push_back(int(e.fd()));
   check_pages_images(dir, t);
   check_no_extra_images(dir, t);
   return t;

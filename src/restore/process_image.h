@@ -8,6 +8,7 @@
 
 #include "core.pb.h"
 #include "files.pb.h"
+#include "files/files.h"
 #include "image/image.h"
 #include "inventory.pb.h"
 #include "mm.pb.h"
@@ -49,6 +50,7 @@ struct ProcessImage {
 struct TreeImage {
   img::InventoryEntry inventory;
   std::vector<ProcessImage> procs;
+  files::FilesImage files;             // files.img and every fdinfo
 
   const ProcessImage& root() const { return procs.front(); }
 };

@@ -258,15 +258,15 @@ void note_cow_copies(const restore::TreeImage& tree, const std::vector<std::vect
 
 // Everything that can be checked before a task exists: images, pids, files,
 // sessions and groups, the vDSO (with the areas).
-std::vector<restore::NodePlan> check_tree(const image::ImageDir& dir, const restore::TreeImage& tree,
-                                          const restore::SessionPlan& session) {
+std::vector<restore::NodePlan> check_tree(const restore::TreeImage& tree, const restore::SessionPlan& session,
+                                          const files::RestoreFdOptions& fd_opts) {
   check_kernel(tree.root());
   std::vector<restore::TreeNode> nodes;
   for (const ProcessImage& p : tree.procs) {
     restore::check_pid_free(p.pid());
     for (const img::ThreadCoreEntry& t : p.threads)
       if (int(t.tid()) != p.pid()) restore::check_pid_free(int(t.tid()));
-    if (!p.zombie) files::check_files(dir, p.pid());
+    if (!p.zombie) files::check_files(tree.files, p.pid(), fd_opts);
     if (!p.zombie) check_fs(p);
     if (!p.zombie) restore::check_area_features(p);
     nodes.push_back({p.pid(), int(p.pstree.ppid()), int(p.pstree.pgid()), int(p.pstree.sid()), p.zombie});
@@ -306,6 +306,17 @@ void set_process_knobs(const restore::TreeImage& tree, const std::vector<restore
   }
 }
 
+// What the fds of the tree may be opened with: the options of the command
+// line; the objects made by ckpt are added once they exist.
+files::RestoreFdOptions fd_options(const cli::Options& opts) {
+  files::RestoreFdOptions o;
+  o.shell_job = opts.shell_job;
+  o.file_locks = opts.file_locks;
+  o.ext_unix_sk = opts.ext_unix_sk;
+  for (const auto& [fd, key] : opts.inherit_fds) o.inherited[key] = fd;
+  return o;
+}
+
 int highest_fd(const restore::TreeImage& tree) {
   int top = 2;
   for (const ProcessImage& p : tree.procs)
@@ -325,7 +336,8 @@ int restore_tree(const cli::Options& opts) {
   LOG_INFO("restoring pid %d and %zu more processes from %s", root.pid(), n - 1, dir.path().c_str());
   task::check_root_pdeath(root, opts.detach);
   restore::SessionPlan session = restore::plan_session(root, opts.shell_job);
-  std::vector<restore::NodePlan> nodes = check_tree(dir, tree, session);
+  files::RestoreFdOptions fd_opts = fd_options(opts);
+  std::vector<restore::NodePlan> nodes = check_tree(tree, session, fd_opts);
   std::vector<std::vector<cgroup::Move>> cgroups = cgroup::plan_restore(tree);
   // The tree's shared memory and deleted files, each made once by ckpt now,
   // before any task (a failure from here on removes the segments made).
@@ -338,7 +350,7 @@ int restore_tree(const cli::Options& opts) {
   for (size_t i = 0; i < n; i++)
     if (!tree.procs[i].zombie) helpers[i] = restore::open_helper_files(dir, tree.procs[i], tuning, &shared);
   Pipe go = make_pipe();
-  restore::TreeFiles files = restore::plan_tree_files(dir, tree, nodes);
+  restore::TreeFiles files = restore::plan_tree_files(tree, nodes);
   // fds on /proc entries of other processes of the tree wait until every
   // process exists: each task holds the write end until its children
   // exist, so the read end sees EOF once the last task is created.  (Made
@@ -391,8 +403,9 @@ int restore_tree(const cli::Options& opts) {
   restore::TreeRun run;
   run.dir = &dir;
   run.files = &files;
-  run.objects = &shared.fds();
-  run.shell_job = opts.shell_job;
+  run.files_image = &tree.files;
+  fd_opts.objects = &shared.fds();
+  run.fd_opts = &fd_opts;
   run.fail_pid = tuning.fail_pid;
   run.go_fd = go.r.get();
   run.go_write_fd = go.w.get();

@@ -9,12 +9,10 @@ namespace ckpt::restore {
 namespace {
 
 // Descriptions on /proc/PID/... of a process of the tree: id -> that pid.
-std::map<uint32_t, int> proc_entries_of_tree(const image::ImageDir& dir) {
+std::map<uint32_t, int> proc_entries_of_tree(const files::FilesImage& image) {
   std::map<uint32_t, int> out;
-  image::ImageReader reader(dir, image::Kind::Files);
-  img::FileEntry f;
-  while (reader.read(f))
-    if (f.has_reg() && f.reg().proc_in_tree()) out[f.id()] = int(f.reg().proc_pid());
+  for (const auto& [id, f] : image.files)
+    if (f.has_reg() && f.reg().proc_in_tree()) out[id] = int(f.reg().proc_pid());
   return out;
 }
 
@@ -26,35 +24,59 @@ bool exists_before(const TreeImage& tree, const std::vector<NodePlan>& plan, siz
   return false;
 }
 
-}  // namespace
-
-TreeFiles plan_tree_files(const image::ImageDir& dir, const TreeImage& tree, const std::vector<NodePlan>& plan) {
+// Who must hold each group: every process whose fds use one of its files,
+// and every process that must hold a group needing it (its opener needs it
+// open), to the end of the chain of needs.
+std::map<uint32_t, std::set<size_t>> group_users(const files::FilesImage& image, const TreeImage& tree) {
   std::map<uint32_t, std::set<size_t>> users;
   for (size_t i = 0; i < tree.procs.size(); i++) {
     if (tree.procs[i].zombie) continue;
-    for (uint32_t id : files::file_ids_of(dir, tree.procs[i].pid())) users[id].insert(i);
+    for (uint32_t id : files::file_ids_of(image, tree.procs[i].pid())) users[image.group_id(id)].insert(i);
   }
+  // Needs form no cycle (FilesImage checks nothing of it, open_files does):
+  // as many rounds as there are groups at most.
+  for (size_t round = 0; round <= image.files.size(); round++) {
+    bool changed = false;
+    for (auto& [group, who] : std::map<uint32_t, std::set<size_t>>(users))
+      for (uint32_t member : image.group_of(group))
+        for (uint32_t need : image.file(member).needs()) {
+          std::set<size_t>& theirs = users[image.group_id(need)];
+          size_t before = theirs.size();
+          theirs.insert(who.begin(), who.end());
+          changed = changed || theirs.size() != before;
+        }
+    if (!changed) return users;
+  }
+  throw Error("cannot restore the files of the tree: their needs form a cycle");
+}
+
+}  // namespace
+
+TreeFiles plan_tree_files(const TreeImage& tree, const std::vector<NodePlan>& plan) {
+  const files::FilesImage& image = tree.files;
+  std::map<uint32_t, std::set<size_t>> users = group_users(image, tree);
   TreeFiles tf;
   tf.owned.resize(plan.size());
   tf.late.resize(plan.size());
   std::vector<std::vector<uint32_t>> owned = description_owners(plan, users);
-  std::map<uint32_t, int> proc_entries = users.empty() ? std::map<uint32_t, int>{} : proc_entries_of_tree(dir);
+  std::map<uint32_t, int> proc_entries = proc_entries_of_tree(image);
   for (size_t i = 0; i < owned.size(); i++)
-    for (uint32_t id : owned[i]) {
-      auto it = proc_entries.find(id);
-      if (it == proc_entries.end() || exists_before(tree, plan, i, it->second)) {
-        tf.owned[i].insert(id);
-        continue;
+    for (uint32_t group : owned[i])
+      for (uint32_t id : image.group_of(group)) {
+        auto it = proc_entries.find(id);
+        if (it == proc_entries.end() || exists_before(tree, plan, i, it->second)) {
+          tf.owned[i].insert(id);
+          continue;
+        }
+        if (users[group].size() > 1)
+          throw Error(format("cannot restore file %u of pid %d: it is open on /proc/%d/ and shared by several "
+                             "processes, but pid %d is not an ancestor of all of them (the dump should have "
+                             "refused it)",
+                             id, tree.procs[i].pid(), it->second, it->second));
+        tf.late[i].insert(id);
+        tf.late_opens = true;
       }
-      if (users[id].size() > 1)
-        throw Error(format("cannot restore file %u of pid %d: it is open on /proc/%d/ and shared by several "
-                           "processes, but pid %d is not an ancestor of all of them (the dump should have refused "
-                           "it)",
-                           id, tree.procs[i].pid(), it->second, it->second));
-      tf.late[i].insert(id);
-      tf.late_opens = true;
-    }
-  tf.budget = users.size();
+  tf.budget = image.files.size();
   return tf;
 }
 

@@ -33,10 +33,11 @@ struct TreeFiles {
   size_t budget = 0;                      // how many may be open at once at or above floor
 };
 
-// Reads which descriptions each live process uses and decides who opens
-// each.  The caller sets `floor` above every fd number of the tree and every
+// Decides who opens each description, from which each live process uses:
+// a whole group at once, by the common ancestor of every process that
+// holds one of its files or needs one.  The caller sets `floor` above every fd number of the tree and every
 // fd ckpt holds.
-TreeFiles plan_tree_files(const image::ImageDir& dir, const TreeImage& tree, const std::vector<NodePlan>& plan);
+TreeFiles plan_tree_files(const TreeImage& tree, const std::vector<NodePlan>& plan);
 
 // id -> fd number, in a task: what it inherited plus what it opened.
 using OpenedFiles = std::map<uint32_t, int>;
