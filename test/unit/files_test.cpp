@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <thread>
@@ -642,3 +643,76 @@ TEST_F(FilesTest, TerminalsAreNotSharedByIdButInstalledPerFd) {
 }
 
 }  // namespace
+
+// Groups and needs, the generic part of the module interface: whatever the
+// kind, a group is opened by one call and a needed file before its needer.
+class FilesGroupsTest : public FilesTest {
+ protected:
+  // Three regular files a, b, c dumped from one process, their entries
+  // edited by `edit` before the images are written.
+  std::vector<uint32_t> three_files(const std::function<void(std::vector<img::FileEntry>&)>& edit) {
+    std::vector<int> fds;
+    for (const char* name : {"/a", "/b", "/c"}) fds.push_back(open_file(tmp_ + name, O_RDWR | O_CREAT));
+    files::FileTable table({});
+    auto fdinfo = dump(table, fds);
+    std::vector<img::FileEntry> entries = table.entries();
+    edit(entries);
+    image::ImageWriter out(*dir_, image::Kind::Files);
+    for (const img::FileEntry& e : entries) out.write(e);
+    out.commit();
+    write_fdinfo(kImagePid, fdinfo, {{fds[0], 300}, {fds[1], 301}, {fds[2], 302}});
+    return {fdinfo[0].id(), fdinfo[1].id(), fdinfo[2].id()};
+  }
+};
+
+TEST_F(FilesGroupsTest, AGroupAndWhatItNeedsComeAlong) {
+  std::vector<uint32_t> id = three_files([](std::vector<img::FileEntry>& e) {
+    e[1].set_group(e[0].id());        // a and b: one group
+    e[0].add_needs(e[2].id());        // a needs c
+  });
+  files::FilesImage image = images();
+  EXPECT_EQ(image.group_of(id[1]), (std::vector<uint32_t>{id[0], id[1]}));
+  EXPECT_EQ(image.group_id(id[1]), id[0]);
+  EXPECT_EQ(image.group_id(id[2]), id[2]);
+  EXPECT_EQ(files::with_groups_and_needs(image, {id[1]}), (std::set<uint32_t>{id[0], id[1], id[2]}));
+  EXPECT_EQ(files::with_groups_and_needs(image, {id[2]}), (std::set<uint32_t>{id[2]}));
+  // Asked for b alone, the whole group is opened, after what it needs.
+  auto opened = files::open_files(image, files::with_groups_and_needs(image, {id[1]}), {}, 400);
+  EXPECT_EQ(opened.size(), 3u);
+  // What the process has already is not opened again.
+  auto more = files::open_files(image, {id[0], id[1], id[2]}, {}, 400, {{id[2], opened[id[2]].get()}});
+  EXPECT_EQ(more.size(), 2u);
+  EXPECT_FALSE(more.count(id[2]));
+}
+
+TEST_F(FilesGroupsTest, ACycleOfNeedsIsAnErrorNotALoop) {
+  std::vector<uint32_t> id = three_files([](std::vector<img::FileEntry>& e) {
+    e[0].add_needs(e[1].id());
+    e[1].add_needs(e[0].id());
+  });
+  files::FilesImage image = images();
+  std::string err = error_of([&] { files::open_files(image, {id[0], id[1]}, {}, 400); });
+  EXPECT_NE(err.find("needs itself"), std::string::npos) << err;
+}
+
+TEST_F(FilesGroupsTest, BrokenGroupsAndNeedsAreCorruptedImages) {
+  three_files([](std::vector<img::FileEntry>& e) { e[1].set_group(999); });
+  std::string err = error_of([&] { images(); });
+  EXPECT_NE(err.find("corrupted image"), std::string::npos) << err;
+  EXPECT_NE(err.find("which is not a group"), std::string::npos) << err;
+}
+
+TEST_F(FilesGroupsTest, ANeedOfNoFileIsACorruptedImage) {
+  three_files([](std::vector<img::FileEntry>& e) { e[2].add_needs(12345); });
+  std::string err = error_of([&] { images(); });
+  EXPECT_NE(err.find("needs file 12345, which is not there"), std::string::npos) << err;
+}
+
+TEST_F(FilesGroupsTest, AGroupOfTwoKindsIsACorruptedImage) {
+  three_files([](std::vector<img::FileEntry>& e) {
+    e[1].set_group(e[0].id());
+    e[1].set_kind(img::FILE_DIRECTORY);
+  });
+  std::string err = error_of([&] { images(); });
+  EXPECT_NE(err.find("of another kind"), std::string::npos) << err;
+}

@@ -2,6 +2,7 @@
 // and which process opens each shared file description.
 #include <gtest/gtest.h>
 
+#include "restore/task_files.h"
 #include "restore/tree_plan.h"
 
 using namespace ckpt::restore;
@@ -122,4 +123,54 @@ TEST(RestoreTreeFiles, ADescriptionIsOpenedByTheCommonAncestorOfItsUsers) {
   EXPECT_EQ(owned[4], std::vector<uint32_t>{3});
   EXPECT_TRUE(owned[2].empty());
   EXPECT_TRUE(owned[3].empty());
+}
+
+namespace {
+
+// A file entry (its kind and content do not matter to the plan).
+ckpt::img::FileEntry plan_entry(uint32_t id, uint32_t group = 0, std::vector<uint32_t> needs = {}) {
+  ckpt::img::FileEntry e;
+  e.set_id(id);
+  e.set_kind(ckpt::img::FILE_REGULAR);
+  if (group) e.set_group(group);
+  for (uint32_t n : needs) e.add_needs(n);
+  return e;
+}
+
+ckpt::img::FdinfoEntry plan_fd(uint32_t fd, uint32_t id) {
+  ckpt::img::FdinfoEntry e;
+  e.set_fd(fd);
+  e.set_id(id);
+  e.set_cloexec(false);
+  return e;
+}
+
+}  // namespace
+
+TEST(RestoreTreeFiles, AGroupAndWhatItNeedsAreOpenedWhereEveryHolderInheritsThem) {
+  //      0
+  //    1   2
+  // Files 1 and 2 are one group (a pipe): 1 held by process 1, 2 by process
+  // 2: their common ancestor, the root, opens both.  File 3 is held by
+  // process 1 alone and needs file 4, which nobody holds (an fd in flight):
+  // process 1 opens both.  File 5 needs file 1: file 1's group stays with
+  // the root, which is an ancestor of process 2, which holds file 5.
+  std::vector<TreeNode> n = {{10, 1, 10, 10}, {11, 10, 10, 10}, {12, 10, 10, 10}};
+  auto plan = plan_tree(n, root_session(SessionAction::NewSession));
+  TreeImage tree;
+  for (int pid : {10, 11, 12}) {
+    tree.procs.emplace_back();
+    tree.procs.back().pstree.set_pid(uint32_t(pid));
+  }
+  for (auto e : {plan_entry(1), plan_entry(2, 1), plan_entry(3, 0, {4}), plan_entry(4), plan_entry(5, 0, {1})})
+    tree.files.files[e.id()] = e;
+  tree.files.fds[10] = {};
+  tree.files.fds[11] = {plan_fd(3, 1), plan_fd(4, 3)};
+  tree.files.fds[12] = {plan_fd(3, 2), plan_fd(5, 5)};
+  tree.files.index("test");
+  TreeFiles tf = plan_tree_files(tree, plan);
+  EXPECT_EQ(tf.owned[0], (std::set<uint32_t>{1, 2}));
+  EXPECT_EQ(tf.owned[1], (std::set<uint32_t>{3, 4}));
+  EXPECT_EQ(tf.owned[2], (std::set<uint32_t>{5}));
+  EXPECT_EQ(tf.budget, 5u);
 }
