@@ -108,7 +108,7 @@ std::string blocker(const OpenFd& fd, const DumpFdOptions& opts) {
   if (!opts.tree) return "";
   std::string holder = holder_outside(fd, *opts.tree);
   if (holder.empty()) return "";
-  return format("its %s of %s is also open in %s, outside the tree: dump with --external %s and restore with "
+  return format("its %s of %s is connected to %s, outside the tree: dump with --external %s and restore with "
                 "--inherit-fd fd[N]:%s (N: an fd of ckpt restore on the end that stands in for it)",
                 end_name(flags).c_str(), fd.link.c_str(), holder.c_str(), fd.link.c_str(), fd.link.c_str());
 }

@@ -310,7 +310,7 @@ TEST_F(DumpTest, RefusedFdLeavesTheChildRunningAndNoImages) {
   EXPECT_NE(err.find("fd " + std::to_string(kRefusedFd) + of_pid + "io_uring is not supported yet"), std::string::npos)
       << err;
   EXPECT_NE(err.find("fd " + std::to_string(kReadyFd) + of_pid + "its write end of pipe:["), std::string::npos) << err;
-  EXPECT_NE(err.find("is also open in pid " + std::to_string(getpid())), std::string::npos) << err;
+  EXPECT_NE(err.find("is connected to pid " + std::to_string(getpid())), std::string::npos) << err;
   EXPECT_TRUE(images().empty()) << *images().begin();
   EXPECT_FALSE(traced_or_stopped(child.pid()));
   EXPECT_TRUE(child.answers_ping());
