@@ -159,9 +159,13 @@ bool data_saved(const FileTable& table, img::FileKind kind, const struct stat& s
 // new read end opened through /proc.  Empty for an anonymous write end: if
 // a read end is in the tree its dump saves the data, and if none is, no one
 // can ever read it.
+// (FIONREAD works on any end: a FIFO with nothing in it gets no new reader,
+// whose open would also wake a process of the tree blocked opening the
+// FIFO for writing.)
 UniqueFd reader_of(const OpenFd& fd, bool named) {
   if (can_read(fd.info.flags)) return UniqueFd(fcntl(fd.file.get(), F_DUPFD_CLOEXEC, 0));
-  if (!named) return {};
+  int queued = 0;
+  if (!named || ioctl(fd.file.get(), FIONREAD, &queued) < 0 || queued == 0) return {};
   std::string self = "/proc/self/fd/" + std::to_string(fd.file.get());
   UniqueFd r(::open(self.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
   if (!r) throw sys_error("cannot open a read end of " + fd.link + " to copy its data");

@@ -25,8 +25,13 @@ kill_tree() {
 
 scenario() {
   # In a session of its own (so that it is killed by process group), stdio
-  # on files ckpt restores; the loop writes a number every 10 ms.
-  setsid bash -c 'i=0; while :; do echo $i; i=$((i + 1)); sleep 0.01; done | sed "s/^/n /" | cat >> out.txt' \
+  # on files ckpt restores.  The loop writes 200 numbers every 50 ms, sed
+  # passes them on in blocks of 4 KiB, and the last stage, a shell loop,
+  # rests 0.2 s every 500 lines: it is the slowest, so the pipes before it
+  # are mostly full and the dump finds bytes in them (the test does not
+  # count on it; it prints how many).
+  setsid bash -c 'i=0; while :; do seq $i $((i + 199)); i=$((i + 200)); sleep 0.05; done | sed "s/^/n /" |
+                  while read -r line; do echo "$line"; [ $((++n % 500)) = 0 ] && sleep 0.2; done >> out.txt' \
     </dev/null >pipeline.log 2>&1 &
   pid=$!
   echo $pid > pid
@@ -38,10 +43,11 @@ scenario() {
   check_sequence || fail "the sequence is broken before the restore"
   "$CKPT" restore -D "$WORK/img" -d -v4 2>restore.err || fail "restore of the pipeline: $(tail -5 restore.err)"
   wait_for 30 comm_is $pid bash || fail "the pipeline is not back with pid $pid"
+  queued=$(grep -o '[0-9]* bytes queued' dump.err | awk '{ n += $1 } END { print n + 0 }')
   wait_for 60 more_than $((before + 300)) || fail "the restored pipeline does not write: $(lines) lines, $before at dump"
   kill_tree $pid
   check_sequence || fail "the sequence is broken after the restore ($before lines at dump)"
-  echo "$(lines) numbers in order, $before of them before the dump"
+  echo "$(lines) numbers in order, $before of them before the dump, $queued bytes in the pipes at dump"
   echo PASS
 }
 
