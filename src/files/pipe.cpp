@@ -26,7 +26,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <map>
-#include <set>
+#include <memory>
 #include <tuple>
 
 #include "ckpt/error.h"
@@ -68,36 +68,35 @@ std::string end_name(uint32_t flags) {
 // not whether it is in the tree, and a write end learns nothing (POLLERR
 // only once every reader is gone).  The scan misses holders /proc does not
 // show (an fd in flight in a unix socket outside the tree, a process of
-// another PID namespace); it costs one readlink per fd of the machine for
+// another PID namespace, a FIFO opened through another path); it costs one readlink per fd of the machine for
 // each end, which the pre-flight pays once.
+struct CloseDir {
+  void operator()(DIR* d) const { closedir(d); }
+};
+using Dir = std::unique_ptr<DIR, CloseDir>;
+
 std::string holder_outside(const OpenFd& fd, const TreeTasks& tree) {
-  DIR* dir = opendir("/proc");
-  if (!dir) throw sys_error("cannot list /proc");
-  std::string found;
-  while (dirent* d = readdir(dir)) {
+  Dir proc(opendir("/proc"));
+  if (!proc) throw sys_error("cannot list /proc");
+  while (dirent* d = readdir(proc.get())) {
     char* end;
     long pid = strtol(d->d_name, &end, 10);
     if (*end || pid <= 0 || tree.processes.count(pid_t(pid)) || tree.threads.count(pid_t(pid))) continue;
-    std::string fds = "/proc/" + std::to_string(pid) + "/fd";
-    DIR* fd_dir = opendir(fds.c_str());
-    if (!fd_dir) continue;  // gone, or a kernel thread
-    while (dirent* f = readdir(fd_dir)) {
+    Dir fds(opendir(("/proc/" + std::to_string(pid) + "/fd").c_str()));
+    if (!fds) continue;  // gone, or a kernel thread
+    while (dirent* f = readdir(fds.get())) {
       if (f->d_name[0] == '.') continue;
       char link[4096];
-      ssize_t n = readlinkat(dirfd(fd_dir), f->d_name, link, sizeof link);
+      ssize_t n = readlinkat(dirfd(fds.get()), f->d_name, link, sizeof link);
       if (n <= 0 || std::string(link, size_t(n)) != fd.link) continue;
       // A FIFO's path may name another file now: compare the inodes.
       struct stat st;
-      if (fstatat(dirfd(fd_dir), f->d_name, &st, 0) < 0 || st.st_dev != fd.st.st_dev || st.st_ino != fd.st.st_ino)
+      if (fstatat(dirfd(fds.get()), f->d_name, &st, 0) < 0 || st.st_dev != fd.st.st_dev || st.st_ino != fd.st.st_ino)
         continue;
-      found = format("pid %ld (fd %s)", pid, f->d_name);
-      break;
+      return format("pid %ld (fd %s)", pid, f->d_name);
     }
-    closedir(fd_dir);
-    if (!found.empty()) break;
   }
-  closedir(dir);
-  return found;
+  return "";
 }
 
 std::string blocker(const OpenFd& fd, const DumpFdOptions& opts) {
