@@ -12,7 +12,11 @@
 #   shared:MIB            MIB of MAP_SHARED memory mapped by two processes
 #   protnone:MIB          one process, a PROT_NONE page every MiB (1 area
 #                         per MiB; those pages are read through /proc/PID/mem)
-# default: single:256 single:1024 single:4096 threads:64:1024 tree:64:16 shared:1024
+#   pipe:MIB              one process holding both ends of a pipe of MIB
+#                         with MIB of data in it (a Python process, so its
+#                         own memory adds about 10 MiB; 1 MiB is the most
+#                         without CAP_SYS_RESOURCE)
+# default: single:256 single:1024 single:4096 threads:64:1024 tree:64:16 shared:1024 pipe:1
 #
 # Prints, per scenario and medium: dump wall time, how long the tree was
 # frozen (from dump.log), restore wall time, throughput over all the
@@ -33,7 +37,7 @@ fi
 CKPT=$PWD/build/ckpt
 HOG=$PWD/build/test/bench/ckpt_bench_memhog
 SCENARIOS=("$@")
-[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(single:256 single:1024 single:4096 threads:64:1024 tree:64:16 shared:1024)
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(single:256 single:1024 single:4096 threads:64:1024 tree:64:16 shared:1024 pipe:1)
 
 TMPFS=/dev/shm/ckpt-bench
 DISK=/var/tmp/ckpt-bench
@@ -57,16 +61,47 @@ hog_args() {
     tree) echo "$b --procs $a" ;;
     shared) echo "$a --shared" ;;
     protnone) echo "$a --prot-none" ;;
+    pipe) echo "$a" ;;
     *) echo "unknown scenario $1" >&2; exit 2 ;;
   esac
 }
 total_mib() {
   IFS=: read -r kind a b <<<"$1"
   case $kind in
-    single | shared | protnone) echo "$a" ;;
+    single | shared | protnone | pipe) echo "$a" ;;
     threads) echo "$b" ;;
     tree) echo $((a * b)) ;;
   esac
+}
+
+# The pipe scenario's process: like the memhog, "ready" once set up, and on
+# SIGTERM "OK" if the pipe gives back every byte in order, else "BAD".
+PIPE_HOLDER='
+import fcntl, os, signal, sys
+size = int(sys.argv[1]) << 20
+data = bytes(range(256)) * (size // 256)
+r, w = os.pipe()
+fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, size)
+os.write(w, data)
+def check(signo, frame):
+    got = b""
+    while len(got) < size:
+        got += os.read(r, size - len(got))
+    print("OK" if got == data else "BAD", flush=True)
+    os._exit(0)
+signal.signal(signal.SIGTERM, check)
+print("ready", flush=True)
+while True:
+    signal.pause()
+'
+# Starts the process of a scenario in a session of its own, output to $1.
+start_scenario() {
+  local log=$1 scenario=$2; shift 2
+  if [ "${scenario%%:*}" = pipe ]; then
+    setsid python3 -c "$PIPE_HOLDER" "$@" </dev/null >"$log" 2>&1 &
+  else
+    setsid "$HOG" "$@" </dev/null >"$log" 2>&1 &
+  fi
 }
 
 printf '%-16s %-6s %9s %9s %9s %10s %10s %9s %9s\n' scenario images dump_s frozen_ms restore_s dump_GB/s rest_GB/s dump_rss restore_rss
@@ -77,7 +112,7 @@ for scenario in "${SCENARIOS[@]}"; do
     dir=$TMPFS; [ $medium = disk ] && dir=$DISK
     rm -rf "$dir"; mkdir -p "$dir"
     log=$dir/hog.log
-    setsid "$HOG" "${args[@]}" </dev/null >"$log" 2>&1 &
+    start_scenario "$log" "$scenario" "${args[@]}"
     pid=$!
     until grep -q ready "$log" 2>/dev/null; do sleep 0.05; done
     read -r dump_s dump_rss < <(timed "$CKPT" dump -t "$pid" -D "$dir/img")
@@ -89,7 +124,37 @@ for scenario in "${SCENARIOS[@]}"; do
     for _ in $(seq 200); do grep -q -e OK -e BAD "$log" && break; sleep 0.05; done
     grep -q OK "$log" || echo "WARNING: restored memory of $scenario did not verify"
     gb=$(echo "$mib / 1024" | bc -l)
-    printf '%-16s %-6s %9.3f %9s %9.3f %10.2f %10.2f %7dMB %7dMB\n' "$scenario" $medium "$dump_s" "${frozen:-?}" "$rest_s" \
+    # The pipe scenario's process: like the memhog, "ready" once set up, and on
+# SIGTERM "OK" if the pipe gives back every byte in order, else "BAD".
+PIPE_HOLDER='
+import fcntl, os, signal, sys
+size = int(sys.argv[1]) << 20
+data = bytes(range(256)) * (size // 256)
+r, w = os.pipe()
+fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, size)
+os.write(w, data)
+def check(signo, frame):
+    got = b""
+    while len(got) < size:
+        got += os.read(r, size - len(got))
+    print("OK" if got == data else "BAD", flush=True)
+    os._exit(0)
+signal.signal(signal.SIGTERM, check)
+print("ready", flush=True)
+while True:
+    signal.pause()
+'
+# Starts the process of a scenario in a session of its own, output to $1.
+start_scenario() {
+  local log=$1 scenario=$2; shift 2
+  if [ "${scenario%%:*}" = pipe ]; then
+    setsid python3 -c "$PIPE_HOLDER" "$@" </dev/null >"$log" 2>&1 &
+  else
+    setsid "$HOG" "$@" </dev/null >"$log" 2>&1 &
+  fi
+}
+
+printf '%-16s %-6s %9.3f %9s %9.3f %10.2f %10.2f %7dMB %7dMB\n' "$scenario" $medium "$dump_s" "${frozen:-?}" "$rest_s" \
       "$(echo "$gb / $dump_s" | bc -l)" "$(echo "$gb / $rest_s" | bc -l)" $((dump_rss / 1024)) $((rest_rss / 1024))
     rm -rf "$dir"
   done

@@ -142,5 +142,7 @@ extern const FileModule kChrdevModule;
 extern const FileModule kMemfdModule;
 extern const FileModule kGhostFileModule;
 extern const FileModule kExternalModule;
+extern const FileModule kPipeModule;
+extern const FileModule kFifoModule;
 
 }  // namespace ckpt::files

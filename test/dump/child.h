@@ -3,6 +3,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <linux/io_uring.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -22,6 +23,15 @@ namespace ckpt::test {
 
 inline constexpr int kReadyFd = 100;  // the child's end of the handshake pipe
 inline constexpr int kPingFd = 101;   // the child reads pings here (failure tests only)
+inline constexpr int kRefusedFd = 102;  // where refusal tests put an fd of a kind ckpt refuses
+
+// An io_uring instance at fd `at`, in a child's setup: a kind ckpt refuses.
+inline void make_io_uring(int at) {
+  io_uring_params params{};
+  int fd = int(syscall(SYS_io_uring_setup, 4, &params));
+  if (fd < 0 || dup2(fd, at) != at) _exit(5);
+  close(fd);
+}
 
 // Waits for `fd` to be readable; false after `ms`.
 inline bool wait_readable(int fd, int ms) {

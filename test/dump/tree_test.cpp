@@ -303,8 +303,8 @@ TEST_F(TreeTest, ADumpReplacesAnOlderOneWhole) {
   close(fd);  // (a leftover of a crashed dump is not an image)
   before.insert(stale + ".tmp");
   {
-    Child refused(tmp_, [] {}, /*keep_pipes=*/true);
-    EXPECT_NE(dump_error(refused.pid()).find("pipe is not supported yet"), std::string::npos);
+    Child refused(tmp_, [] { make_io_uring(kRefusedFd); });
+    EXPECT_NE(dump_error(refused.pid()).find("io_uring is not supported yet"), std::string::npos);
   }
   EXPECT_EQ(images(), before);
   // ... a complete one has nothing of it left.

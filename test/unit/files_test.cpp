@@ -2,6 +2,7 @@
 // at other numbers.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/io_uring.h>
 #include <linux/kcmp.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -295,10 +296,9 @@ TEST_F(FilesTest, ProcEntriesOfTheTreeAndOutsideIt) {
 }
 
 TEST_F(FilesTest, UnsupportedKindsAreRefusedByName) {
-  int p[2];
-  ASSERT_EQ(pipe(p), 0);
-  keep(p[0]);
-  keep(p[1]);
+  io_uring_params params{};
+  int ring = keep(int(syscall(SYS_io_uring_setup, 4, &params)));
+  ASSERT_GE(ring, 0);
   int sock = keep(socket(AF_UNIX, SOCK_STREAM, 0));
   int efd = keep(eventfd(0, 0));
   std::string deleted = tmp_ + "/deleted";
@@ -311,7 +311,7 @@ TEST_F(FilesTest, UnsupportedKindsAreRefusedByName) {
   };
   std::string prefix = "cannot dump fd ";
   std::string of_pid = " of pid " + std::to_string(getpid()) + ": ";
-  EXPECT_EQ(refusal(p[0]), prefix + std::to_string(p[0]) + of_pid + "pipe is not supported yet");
+  EXPECT_EQ(refusal(ring), prefix + std::to_string(ring) + of_pid + "io_uring is not supported yet");
   EXPECT_EQ(refusal(sock), prefix + std::to_string(sock) + of_pid + "socket is not supported yet");
   EXPECT_EQ(refusal(efd), prefix + std::to_string(efd) + of_pid + "eventfd is not supported yet");
   // Without the dump's registry of shared objects (files/objects.h).
