@@ -1,0 +1,12 @@
+# Ptys made in the tree (src/files/pty.cpp).  A restored pty has the index
+# the kernel gives it, not the dumped one: the slave's path (/dev/pts/N),
+# its inode on devpts, the master's tty-index and the session's tty_nr
+# legitimately change.
+set(RT_PTY_SKIPS "fd [0-9]*" "fdinfo * ino" "fdinfo * tty-index" "stat tty_nr")
+# A shell-like reader on the slave, a session leader with it as controlling
+# terminal; queued data both ways, termios, window size, SIGWINCH.
+set(RT_SNAPSHOT_SKIP_pty_shell ${RT_PTY_SKIPS})
+add_roundtrip(pty_shell plain leave-running twice redump)
+# Raw mode, packet mode, exclusive slave, a master left locked.
+set(RT_SNAPSHOT_SKIP_pty_modes ${RT_PTY_SKIPS})
+add_roundtrip(pty_modes plain leave-running twice redump)
