@@ -46,6 +46,7 @@ FileLock parse_lock_line(std::string_view value) {
   lock.kind = kind_of(w[1]);
   if (w[3] != "READ" && w[3] != "WRITE") lock.kind = LockKind::Other;  // e.g. a lease being given up (UNLCK)
   lock.write = w[3] == "WRITE";
+  lock.file = std::string(w[5]);
   if (lock.kind == LockKind::Posix || lock.kind == LockKind::Ofd) {
     lock.start = number(w[6]).value_or(0);
     if (w[7] != "EOF") lock.end = number(w[7]);
@@ -77,7 +78,23 @@ static std::string not_restorable(const FileLock& lock) {
   return "";
 }
 
+// Whether /proc/PID/maps (`maps`) has an area of the file "MAJ:MIN:INO".
+static bool maps_file(const std::string& maps, const std::string& file) {
+  size_t colon = file.rfind(':');
+  if (colon == std::string::npos) return false;
+  std::string dev = file.substr(0, colon), ino = file.substr(colon + 1);
+  for (size_t at = 0; at < maps.size();) {
+    size_t end = maps.find('\n', at);
+    if (end == std::string::npos) end = maps.size();
+    std::vector<std::string_view> w = split_words(std::string_view(maps).substr(at, end - at));
+    if (w.size() >= 5 && w[3] == dev && w[4] == ino) return true;
+    at = end + 1;
+  }
+  return false;
+}
+
 void refuse_file_locks(pid_t pid, pid_t proc_id, const std::vector<int>& fds, bool file_locks) {
+  std::optional<std::string> maps;  // read at the first POSIX lock
   for (int fd : fds) {
     std::string info_path = proc::path(proc_id, "fdinfo/" + std::to_string(fd));
     // (The tree is frozen: its fds stay as listed.)
@@ -86,6 +103,12 @@ void refuse_file_locks(pid_t pid, pid_t proc_id, const std::vector<int>& fds, bo
       if (key != "lock") continue;
       FileLock lock = parse_lock_line(value);
       std::string why = file_locks ? not_restorable(lock) : "use --file-locks";
+      if (why.empty() && lock.kind == LockKind::Posix) {
+        if (!maps) maps = proc::read_file(proc::path(proc_id, "maps"));
+        if (maps_file(*maps, lock.file))
+          why = "the process also maps that file, and a POSIX lock on a mapped file is not supported yet (the restore "
+                "would drop it)";
+      }
       if (why.empty()) continue;
       std::string file;
       try {

@@ -48,6 +48,7 @@ struct FileLock {
   uint64_t start = 0;             // POSIX and OFD: the byte range
   std::optional<uint64_t> end;    // inclusive; none: to the end of the file
   std::string text;               // the kernel's line, for an unknown kind
+  std::string file;               // "MAJ:MIN:INO" of the locked file (hex device, decimal inode)
 };
 
 // One fdinfo "lock:" value, e.g. "1: POSIX  ADVISORY  WRITE 812 fe:00:1234 5 14".
@@ -60,7 +61,9 @@ std::string describe_lock(const FileLock& lock);
 // PATH: use --file-locks" for the first lock or lease held through any of
 // `fds` of process `pid` (`proc_id`: where /proc shows it, see
 // dump::ProcessSnapshot).  With it: the same for the first lease or lock of
-// a kind ckpt cannot take again ("...: leases are not supported yet").
+// a kind ckpt cannot take again ("...: leases are not supported yet"), and
+// for a POSIX lock on a file the process also maps (the restorer's own fd
+// of the mapping, closed after the lock is taken, would drop it).
 void refuse_file_locks(pid_t pid, pid_t proc_id, const std::vector<int>& fds, bool file_locks = false);
 
 // ---- --file-locks --------------------------------------------------------

@@ -22,3 +22,7 @@ add_test(NAME roundtrip.file_locks.restore-without-option
           --dump-arg --file-locks --expect "it holds a flock write lock; restore with --file-locks"
           --workdir ${CMAKE_CURRENT_BINARY_DIR}/work/file_locks.restore-without-option)
 set_tests_properties(roundtrip.file_locks.restore-without-option PROPERTIES TIMEOUT 600 LABELS roundtrip)
+# A POSIX lock on a file the process also maps: the restorer's fd of the
+# mapping, closed after the lock is taken, would drop it; refused.
+add_refused(file_locks.posix-mapped.refused file_locks ENV CKPT_TEST_LOCK=posix-mapped ARGS --dump-arg --file-locks
+  EXPECT "holds a POSIX write lock on @WORKDIR@/locked-file: the process also maps that file")

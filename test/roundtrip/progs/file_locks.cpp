@@ -15,6 +15,8 @@
 //                    the process: the parent holds none)
 //   inherited-flock  the parent takes a flock, forks, and closes its fd: the
 //                    child holds the lock through the description it inherited
+//   posix-mapped     a POSIX write lock on a file the process also maps
+//                    (refused even with --file-locks)
 //   all              a flock, a POSIX write lock on bytes 0-4 and an OFD read
 //                    lock on bytes 10-19, through three descriptions of the
 //                    file, and a child's POSIX read lock on bytes 30-39
@@ -22,6 +24,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 #include <string>
@@ -172,6 +175,10 @@ int main() {
     child = start_child(fd, ChildLock::None);
     close(fd);
     fd = -1;
+  } else if (kind == "posix-mapped") {
+    fd = open_file(O_RDWR);
+    posix_lock(fd, F_SETLK, F_WRLCK, 0, 0);
+    RT_CHECK(mmap(nullptr, 20, PROT_READ, MAP_SHARED, fd, 0) != MAP_FAILED, "mmap: %s", strerror(errno));
   } else if (kind == "all") {
     fd = open_file(O_RDWR);
     RT_CHECK(flock(fd, LOCK_EX) == 0, "flock: %s", strerror(errno));
@@ -189,6 +196,7 @@ int main() {
   // POSIX locks first: flock_held() closes an fd of the file, which drops
   // the POSIX locks of this process on it.
   if (kind == "posix-read") expect_posix_held(F_RDLCK, 0, getpid());
+  if (kind == "posix-mapped") expect_posix_held(F_WRLCK, 0, getpid());
   if (kind == "posix-write") {
     expect_posix_held(F_WRLCK, 5, getpid());
     expect_posix_held(F_WRLCK, 14, getpid());
