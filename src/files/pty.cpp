@@ -46,6 +46,8 @@ namespace {
 // can put back synchronously.
 constexpr size_t kLdiscRoom = 4095;
 
+constexpr int kKernelLargefile = 0100000;
+
 bool is_master(const struct stat& st) {
   return S_ISCHR(st.st_mode) && major(st.st_rdev) == 5 && minor(st.st_rdev) == 2;
 }
@@ -258,10 +260,13 @@ void put_output(int slave, const struct termios& t, const std::string& data) {
 UniqueFd open_peer(int master, int flags, bool locked) {
   int zero = 0, one = 1;
   if (locked && ioctl(master, TIOCSPTLCK, &zero) < 0) throw sys_error("cannot unlock the pty");
-  UniqueFd slave(ioctl(master, TIOCGPTPEER, flags | O_NOCTTY | O_CLOEXEC));
+  // Without O_CLOEXEC, which would stay in the file's flags (fdinfo shows
+  // it for every fd of it).
+  UniqueFd slave(ioctl(master, TIOCGPTPEER, flags | O_NOCTTY));
   int err = errno;
   if (locked) ioctl(master, TIOCSPTLCK, &one);
   if (!slave) throw sys_error("cannot open the pty's slave (TIOCGPTPEER)", err);
+  if (fcntl(slave.get(), F_SETFD, FD_CLOEXEC) < 0) throw sys_error("cannot set FD_CLOEXEC");
   return slave;
 }
 
@@ -387,7 +392,10 @@ void check(const img::FileEntry& entry, const RestoreFdOptions&) {
   if (!pty.master() && entry.needs_size() != 1) throw Error("its pty slave does not name its master");
 }
 
-int open_flags(uint32_t flags) { return int(flags & uint32_t(O_ACCMODE | O_NONBLOCK)); }
+// The flags a pty is opened with: open() adds O_LARGEFILE, TIOCGPTPEER
+// only if asked (glibc's O_LARGEFILE is 0 on 64-bit systems: the kernel's
+// value), so it is kept as it was.
+int open_flags(uint32_t flags) { return int(flags & uint32_t(O_ACCMODE | O_NONBLOCK | kKernelLargefile)); }
 
 UniqueFd open_master(const img::PtyEntry& pty) {
   UniqueFd master(::open("/dev/ptmx", open_flags(pty.flags()) | O_NOCTTY | O_CLOEXEC));

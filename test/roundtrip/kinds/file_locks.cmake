@@ -3,11 +3,18 @@
 # holder, and the holder can release it.  (Without the option the dump is
 # refused: the add_refused(file_locks...) tests of ../CMakeLists.txt.)
 foreach(lock flock posix-read posix-write ofd child-posix inherited-flock all)
+  set(skips)
+  # The kernel shows a flock with the pid that took it: the parent, which
+  # then closed its fd; restore takes it in the child, the description's
+  # only holder, so the child's pid shows.
+  if(lock STREQUAL "inherited-flock")
+    set(skips --snapshot-skip "fdinfo 3 lock")
+  endif()
   foreach(mode plain leave-running twice redump)
     add_test(NAME roundtrip.file_locks.${lock}.${mode}
       COMMAND env CKPT_TEST_LOCK=${lock}
               $<TARGET_FILE:rt_driver> --ckpt $<TARGET_FILE:ckpt> --prog $<TARGET_FILE:rt_file_locks> --mode ${mode}
-              --dump-arg --file-locks --restore-arg --file-locks
+              --dump-arg --file-locks --restore-arg --file-locks ${skips}
               --workdir ${CMAKE_CURRENT_BINARY_DIR}/work/file_locks.${lock}.${mode})
     set_tests_properties(roundtrip.file_locks.${lock}.${mode} PROPERTIES TIMEOUT 600 LABELS roundtrip)
   endforeach()

@@ -2,7 +2,7 @@
 # the kernel gives it, not the dumped one: the slave's path (/dev/pts/N),
 # its inode on devpts, the master's tty-index and the session's tty_nr
 # legitimately change.
-set(RT_PTY_SKIPS "fd [0-9]*" "fdinfo * ino" "fdinfo * tty-index" "stat tty_nr")
+set(RT_PTY_SKIPS "fd [3-9]" "fdinfo * ino" "fdinfo * tty-index" "stat tty_nr")
 # A shell-like reader on the slave, a session leader with it as controlling
 # terminal; queued data both ways, termios, window size, SIGWINCH.
 set(RT_SNAPSHOT_SKIP_pty_shell ${RT_PTY_SKIPS})
