@@ -10,6 +10,11 @@
 // whole line answered; the termios and window size are as set; the child
 // still has the (new) slave as its controlling terminal, is its foreground
 // group, and gets SIGWINCH when the parent resizes the terminal.
+//
+// CKPT_TEST_PTY=job: the reader is a foreground job instead, in a process
+// group of its own, forked by the session leader (a shell waiting for it):
+// after the restore it must have the terminal too (the leader takes it
+// before forking it again) and be the foreground group again.
 #include "testlib.h"
 
 #include <fcntl.h>
@@ -76,7 +81,7 @@ void await_queued(int master, int n) {
   }
 }
 
-std::string check_ctty(int slave) {
+std::string check_ctty(int slave, pid_t leader) {
   struct stat st;
   if (fstat(slave, &st) != 0) return "fstat";
   FILE* f = fopen("/proc/self/stat", "r");
@@ -90,9 +95,9 @@ std::string check_ctty(int slave) {
   int ppid, pgrp, session, tty_nr;
   if (!after || sscanf(after + 2, "%c %d %d %d %d", &state, &ppid, &pgrp, &session, &tty_nr) != 5) return "stat";
   if (unsigned(tty_nr) != unsigned(st.st_rdev)) return "tty_nr " + std::to_string(tty_nr);
-  if (session != getpid()) return "not a session leader";
+  if (session != leader) return "session " + std::to_string(session) + ", not " + std::to_string(leader);
   pid_t sid = 0;
-  if (ioctl(slave, TIOCGSID, &sid) != 0 || sid != getpid()) return "TIOCGSID";
+  if (ioctl(slave, TIOCGSID, &sid) != 0 || sid != leader) return "TIOCGSID";
   if (tcgetpgrp(slave) != getpgrp()) return "not the foreground group";
   int fd = open("/dev/tty", O_RDWR);
   if (fd < 0) return "cannot open /dev/tty";
@@ -100,14 +105,41 @@ std::string check_ctty(int slave) {
   return "";
 }
 
-// The child: a session leader reading lines from its terminal.
-[[noreturn]] void reader(const char* slave_path) {
+[[noreturn]] void read_lines(int slave, pid_t leader);
+
+// The child: a session leader reading lines from its terminal, or (`job`)
+// running a foreground job that does.
+[[noreturn]] void session_leader(const char* slave_path, bool job) {
   RT_CHECK(setsid() > 0, "setsid");
   int slave = open(slave_path, O_RDWR);  // without O_NOCTTY: it becomes the controlling terminal
   RT_CHECK(slave >= 0, "open %s: %s", slave_path, strerror(errno));
   RT_CHECK(ioctl(slave, TIOCSCTTY, 0) == 0 || errno == EPERM, "TIOCSCTTY");
   rt::block_signals({SIGWINCH});
-  kill(getppid(), SIGUSR2);
+  pid_t test = getppid();
+  if (!job) {
+    kill(test, SIGUSR2);
+    read_lines(slave, getpid());
+  }
+  pid_t leader = getpid();
+  pid_t reader = fork();
+  RT_CHECK(reader >= 0, "fork");
+  if (reader == 0) {
+    RT_CHECK(setpgid(0, 0) == 0, "setpgid");
+    rt::await_signal(SIGUSR2, "the shell's tcsetpgrp");
+    kill(test, SIGUSR2);
+    read_lines(slave, leader);
+  }
+  setpgid(reader, reader);
+  rt::block_signals({SIGTTOU});
+  RT_CHECK(tcsetpgrp(slave, reader) == 0, "tcsetpgrp: %s", strerror(errno));
+  kill(reader, SIGUSR2);
+  int status;
+  RT_CHECK(waitpid(reader, &status, 0) == reader, "waitpid");
+  _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 4);
+}
+
+// Answers each line read from the terminal.
+[[noreturn]] void read_lines(int slave, pid_t leader) {
   char line[512];
   for (;;) {
     ssize_t n = read(slave, line, sizeof(line) - 1);
@@ -117,7 +149,7 @@ std::string check_ctty(int slave) {
     std::string answer;
     if (l == "exit") _exit(0);
     if (l == "check") {
-      std::string bad = check_ctty(slave);
+      std::string bad = check_ctty(slave, leader);
       answer = bad.empty() ? "ok" : "bad: " + bad;
     } else if (l == "winch") {
       sigset_t one;
@@ -153,7 +185,8 @@ int main() {
   RT_CHECK(child >= 0, "fork");
   if (child == 0) {
     close(master);
-    reader(slave_path.c_str());
+    const char* variant = getenv("CKPT_TEST_PTY");
+    session_leader(slave_path.c_str(), variant && strcmp(variant, "job") == 0);
   }
   rt::await_signal(SIGUSR2, "the reader");
   write_all(master, "line1\n");
