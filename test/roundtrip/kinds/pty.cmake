@@ -23,3 +23,6 @@ foreach(mode plain leave-running twice redump)
             ${skips} --workdir ${CMAKE_CURRENT_BINARY_DIR}/work/pty_shell.job.${mode})
   set_tests_properties(roundtrip.pty_shell.job.${mode} PROPERTIES TIMEOUT 600 LABELS roundtrip)
 endforeach()
+# The controlling terminal of a session whose leader holds no fd of it.
+add_refused(pty.ctty-without-fd.refused pty_ctty_nofd
+  EXPECT "a pty of the tree, is the controlling terminal of session" "whose leader holds no fd of it; not supported yet")
