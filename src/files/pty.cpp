@@ -14,8 +14,8 @@
 // Restore: the master is opened anew (/dev/ptmx) and given that state; a
 // slave is opened from its master (TIOCGPTPEER), by the process that opens
 // it (the lowest common ancestor of its holders, not necessarily the one
-// that holds the master).  The new pty has the index the kernel gives, not
-// the dumped one: devpts allocates indexes itself.
+// that holds the master).  The new pty has the dumped index if it is free
+// (open_ptmx), else another one.
 //
 // The controlling terminal is set by the session leader (TIOCSCTTY), which
 // a process can only do for itself and which a process inherits only at
@@ -397,9 +397,36 @@ void check(const img::FileEntry& entry, const RestoreFdOptions&) {
 // value), so it is kept as it was.
 int open_flags(uint32_t flags) { return int(flags & uint32_t(O_ACCMODE | O_NONBLOCK | kKernelLargefile)); }
 
+// How many ptys ckpt holds at most while it looks for the dumped index.
+constexpr size_t kMaxPtysHeld = 4096;
+
+int pty_index(int master) {
+  int index = -1;
+  if (ioctl(master, TIOCGPTN, &index) < 0) throw sys_error("TIOCGPTN of a new pty failed");
+  return index;
+}
+
+// A new master, with the dumped index if it is free: devpts gives the
+// lowest free index, so ckpt takes new ptys, holding those below it, until
+// it gets that one or one above it (then it is taken: the pty gets another
+// index, and its slave another /dev/pts/N).
+UniqueFd open_ptmx(const img::PtyEntry& pty) {
+  std::vector<UniqueFd> below;
+  for (;;) {
+    UniqueFd master(::open("/dev/ptmx", open_flags(pty.flags()) | O_NOCTTY | O_CLOEXEC));
+    if (!master) throw sys_error("cannot open /dev/ptmx");
+    int index = pty_index(master.get());
+    if (index >= int(pty.index()) || below.size() >= kMaxPtysHeld) {
+      if (index != int(pty.index()))
+        LOG_INFO("the pty %s is restored as /dev/pts/%d (its index is taken)", tty_name(pty.index()).c_str(), index);
+      return master;
+    }
+    below.push_back(std::move(master));
+  }
+}
+
 UniqueFd open_master(const img::PtyEntry& pty) {
-  UniqueFd master(::open("/dev/ptmx", open_flags(pty.flags()) | O_NOCTTY | O_CLOEXEC));
-  if (!master) throw sys_error("cannot open /dev/ptmx");
+  UniqueFd master = open_ptmx(pty);
   int zero = 0, one = 1;
   if (ioctl(master.get(), TIOCSPTLCK, &zero) < 0) throw sys_error("cannot unlock the new pty");
   struct termios t = load_termios(pty.termios());

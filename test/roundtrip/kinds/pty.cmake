@@ -1,7 +1,7 @@
-# Ptys made in the tree (src/files/pty.cpp).  A restored pty has the index
-# the kernel gives it, not the dumped one: the slave's path (/dev/pts/N),
-# its inode on devpts, the master's tty-index and the session's tty_nr
-# legitimately change.
+# Ptys made in the tree (src/files/pty.cpp).  A restored pty has its dumped
+# index only if that is free at restore (other tests make ptys too): else
+# the slave's path (/dev/pts/N), its inode on devpts, the master's tty-index
+# and the session's tty_nr legitimately change.
 set(RT_PTY_SKIPS "fd [3-9]" "fdinfo * ino" "fdinfo * tty-index" "stat tty_nr")
 # A shell-like reader on the slave, a session leader with it as controlling
 # terminal; queued data both ways, termios, window size, SIGWINCH.
