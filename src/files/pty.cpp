@@ -103,8 +103,62 @@ bool master_in_tree(const OpenFd& fd, const DumpFdOptions& opts) {
 
 bool claims(const OpenFd& fd) { return is_master(fd.st) || is_slave(fd.st); }
 
+std::string tty_name(uint32_t index) { return format("/dev/pts/%u", index); }
+
+// Why the pty of `index` cannot be given back to the session it is the
+// controlling terminal of, or "": restore makes it so with TIOCSCTTY in the
+// session leader, on an fd of the slave.  Used by the pre-flight (from
+// /proc: tty_nr and session of /proc/PID/stat) and by finish().
+std::string ctty_refusal(uint32_t index, pid_t sid, bool leader_in_tree, bool leader_holds) {
+  if (leader_in_tree && leader_holds) return "";
+  return format("%s, a pty of the tree, is the controlling terminal of session %d, whose leader %s; not supported yet",
+                tty_name(index).c_str(), sid, leader_in_tree ? "holds no fd of it" : "is not in the tree");
+}
+
+bool holds_slave(pid_t pid, uint32_t index) {
+  std::vector<int> fds;
+  try {
+    fds = proc::list_fds(pid);
+  } catch (const Error&) {
+    return false;
+  }
+  for (int n : fds) {
+    struct stat st;
+    if (stat(proc::path(pid, "fd/" + std::to_string(n)).c_str(), &st) == 0 && is_slave(st) && slave_index(st) == index)
+      return true;
+  }
+  return false;
+}
+
+std::string ctty_blocker(uint32_t index, const TreeTasks& tree) {
+  for (pid_t pid : tree.processes) {
+    std::string stat;
+    try {
+      stat = proc::read_file(proc::path(pid, "stat"));
+    } catch (const Error&) {
+      continue;
+    }
+    size_t close = stat.rfind(')');
+    char state;
+    int ppid, pgrp, sid;
+    unsigned tty_nr;
+    if (close == std::string::npos ||
+        sscanf(stat.c_str() + close + 1, " %c %d %d %d %u", &state, &ppid, &pgrp, &sid, &tty_nr) != 5)
+      continue;
+    struct stat tty {};
+    tty.st_mode = S_IFCHR;
+    tty.st_rdev = dev_t(tty_nr);  // the same encoding as a dev_t's (major and minor split the same way)
+    if (tty_nr == 0 || !is_slave(tty) || slave_index(tty) != index) continue;
+    std::string why = ctty_refusal(index, sid, tree.processes.count(sid) != 0, holds_slave(sid, index));
+    if (!why.empty()) return why;
+  }
+  return "";
+}
+
 std::string blocker(const OpenFd& fd, const DumpFdOptions& opts) {
   if (is_slave(fd.st) && !master_in_tree(fd, opts)) return kTtyStdioModule.blocker(fd, opts);
+  if (is_master(fd.st) && opts.tree)
+    if (auto index = master_index(fd.info)) return ctty_blocker(*index, *opts.tree);
   return "";
 }
 
@@ -332,8 +386,6 @@ void dump_terminal(int master, bool slave_open, img::PtyEntry& pty) {
   pty.set_output(output);
 }
 
-std::string tty_name(uint32_t index) { return format("/dev/pts/%u", index); }
-
 void finish(DumpTreeContext& ctx) {
   std::map<uint32_t, uint32_t> master_of;          // index -> file id
   std::map<uint32_t, std::vector<uint32_t>> slaves_of;
@@ -355,16 +407,15 @@ void finish(DumpTreeContext& ctx) {
       throw Error(format("cannot dump %s: the pty master of %s: %s", ctx.table.first_user(master).c_str(),
                          tty_name(index).c_str(), e.what()));
     }
+    // The pre-flight has refused this already, from /proc; here from the
+    // kernel's own word (TIOCGSID).
     if (pty.session()) {
       pid_t sid = pid_t(pty.session());
       bool leader_holds = std::any_of(slaves.begin(), slaves.end(),
                                       [&](uint32_t s) { return ctx.table.users(s).count(sid) != 0; });
-      if (!leader_holds)
-        throw Error(format("cannot dump %s: %s, a pty of the tree, is the controlling terminal of session %d, "
-                           "whose leader %s; not supported yet",
-                           ctx.table.first_user(master).c_str(), tty_name(index).c_str(), sid,
-                           ctx.opts.tree && ctx.opts.tree->processes.count(sid) ? "holds no fd of it"
-                                                                               : "is not in the tree"));
+      bool in_tree = ctx.opts.tree && ctx.opts.tree->processes.count(sid);
+      if (std::string why = ctty_refusal(index, sid, in_tree, leader_holds); !why.empty())
+        throw Error(format("cannot dump %s: %s", ctx.table.first_user(master).c_str(), why.c_str()));
     }
     for (uint32_t s : slaves) {
       img::FileEntry& slave = ctx.table.entry(s);
