@@ -69,13 +69,10 @@ std::optional<uint32_t> master_index(const proc::Fdinfo& info) {
 }
 
 // The indexes of the masters the tree holds, from /proc (the pre-flight
-// has no duplicates).  Read once per tree: it is frozen while it is dumped.
-const std::set<uint32_t>& masters_of_tree(const TreeTasks& tree) {
-  static const TreeTasks* cached_for = nullptr;
-  static std::set<pid_t> cached_pids;
-  static std::set<uint32_t> cached;
-  if (cached_for == &tree && cached_pids == tree.processes) return cached;
-  cached.clear();
+// has no duplicates).  Read anew for each slave fd: a cache would have to
+// know when the tree is another one, and only slaves need it.
+std::set<uint32_t> masters_of_tree(const TreeTasks& tree) {
+  std::set<uint32_t> out;
   for (pid_t pid : tree.processes) {
     std::vector<int> fds;
     try {
@@ -84,17 +81,16 @@ const std::set<uint32_t>& masters_of_tree(const TreeTasks& tree) {
       continue;  // a zombie
     }
     for (int n : fds) {
+      struct stat st;
+      if (stat(proc::path(pid, "fd/" + std::to_string(n)).c_str(), &st) != 0 || !is_master(st)) continue;
       try {
-        OpenFd fd = describe_fd_from_proc(pid, n);
-        if (!is_master(fd.st)) continue;
-        if (auto index = master_index(fd.info)) cached.insert(*index);
+        if (auto index = master_index(describe_fd_from_proc(pid, n).info)) out.insert(*index);
       } catch (const Error&) {
+        // closed meanwhile (not in a frozen tree)
       }
     }
   }
-  cached_for = &tree;
-  cached_pids = tree.processes;
-  return cached;
+  return out;
 }
 
 bool master_in_tree(const OpenFd& fd, const DumpFdOptions& opts) {
