@@ -31,6 +31,8 @@ const CommandInfo kCommands[] = {
      "        --tcp-established   dump established TCP connections\n"
      "        --ghost-limit SIZE  save deleted files the tree holds up to SIZE\n"
      "                            bytes each (K, M, G suffixes; default 1M)\n"
+     "        --file-locks        save the flock, POSIX and OFD locks the tree\n"
+     "                            holds (without it such a tree is refused)\n"
      "        --external RES      save the fds on RES (as /proc/PID/fd shows it,\n"
      "                            e.g. pipe:[1234]) as external: restore takes\n"
      "                            them from --inherit-fd (repeatable)\n"
@@ -45,6 +47,8 @@ const CommandInfo kCommands[] = {
      "        --inherit-fd fd[N]:RES  ckpt's fd N stands in for the external\n"
      "                            file RES of the images (repeatable)\n"
      "        --tcp-established   restore established TCP connections\n"
+     "        --file-locks        take the saved file locks again (images with\n"
+     "                            locks are refused without it)\n"
      "    -o, --log-file FILE     log file, relative to DIR (default restore.log)\n"
      "    -v[0-4]                 verbosity on stderr (default 2)\n"},
     {Command::Show, "show", "ckpt show FILE|DIR ...",
@@ -217,12 +221,7 @@ Options parse(int argc, char** argv) {
       case 'd': o.detach = true; break;
       case OPT_TCP_ESTABLISHED: o.tcp_established = true; break;
       case OPT_PIDFILE: o.pidfile = optarg; break;
-      // Known, so that it is not taken for a typo, but refused: accepted and
-      // ignored it would let a dump drop the locks the user asked to keep.
-      case OPT_FILE_LOCKS:
-        throw UsageError{"option '--file-locks' is not supported yet: ckpt cannot save or restore file locks (a "
-                         "dump of a tree that holds any is refused)",
-                         o.command};
+      case OPT_FILE_LOCKS: o.file_locks = true; break;
       case OPT_EXTERNAL: o.externals.push_back(optarg); break;
       case OPT_EXT_UNIX_SK: o.ext_unix_sk = true; break;
       case OPT_INHERIT_FD: o.inherit_fds.push_back(parse_inherit_fd(optarg, o.command)); break;

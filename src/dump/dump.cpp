@@ -69,7 +69,7 @@ void refuse_unrestorable(const compel::FrozenTree& tree, pid_t root, const files
     pid_t at = dump::proc_id_of(p);
     std::vector<int> fds = proc::list_fds(at);
     files.preflight(p.pid, at, fds, blockers);
-    if (!opts.file_locks) add(p.pid, [&] { files::refuse_file_locks(p.pid, at, fds); });
+    add(p.pid, [&] { files::refuse_file_locks(p.pid, at, fds, opts.file_locks); });
     std::vector<pid_t> tids;
     for (const compel::Thread& t : p.threads)
       if (t.state != compel::TaskState::Zombie) tids.push_back(t.tid);

@@ -10,6 +10,7 @@
 
 #include "ckpt/error.h"
 #include "ckpt/log.h"
+#include "files/file_locks.h"
 #include "files/files.h"
 #include "files/module.h"
 
@@ -116,6 +117,10 @@ std::vector<img::FdinfoEntry> FileTable::add_process(pid_t pid, pid_t proc_id, s
     try {
       e.set_id(id_of(fd, ctx));
       users_[e.id() - 1].pids.insert(pid);
+      // --file-locks: the locks fdinfo lists on this fd, whatever its kind
+      // (file_locks.h); per fd, not per description: a POSIX lock shows on
+      // its owner's fds only.
+      if (opts_.file_locks) add_locks(fd, pid, entries_[e.id() - 1]);
     } catch (const Error& err) {
       throw Error(format("cannot dump fd %d of pid %d: %s", fd.fd, pid, err.what()));
     }
@@ -123,6 +128,15 @@ std::vector<img::FdinfoEntry> FileTable::add_process(pid_t pid, pid_t proc_id, s
     result.push_back(std::move(e));
   }
   return result;
+}
+
+void FileTable::add_locks(const OpenFd& fd, pid_t pid, img::FileEntry& entry) {
+  save_file_locks(fd.info, pid, entry);
+  // Restore takes them right after the open, which an fd made per fd
+  // (a terminal) does not go through.
+  if (!entry.locks().empty() && module_of(entry.kind()).open_per_fd)
+    throw Error(format("it holds %s, and locks on a %s are not supported yet", describe_lock(entry.locks(0)).c_str(),
+                       module_of(entry.kind()).name));
 }
 
 void FileTable::finish(const std::map<pid_t, pid_t>& parent_of) {

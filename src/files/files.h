@@ -123,6 +123,7 @@ class FileTable {
     uint32_t id;
   };
   uint32_t id_of(const OpenFd& fd, DumpFdContext& ctx);
+  void add_locks(const OpenFd& fd, pid_t pid, img::FileEntry& entry);  // --file-locks
   void check_proc_sharing(const std::map<pid_t, pid_t>& parent_of) const;
 
   DumpFdOptions opts_;

@@ -144,5 +144,6 @@ extern const FileModule kGhostFileModule;
 extern const FileModule kExternalModule;
 extern const FileModule kPipeModule;
 extern const FileModule kFifoModule;
+extern const FileModule kPtyModule;
 
 }  // namespace ckpt::files

@@ -11,6 +11,7 @@ const std::vector<const FileModule*>& modules() {
       &kGhostFileModule,
       &kRegularFileModule,
       &kDirectoryModule,
+      &kPtyModule,  // before the terminal module: it hands it the slaves of ptys made outside the tree
       &kTtyStdioModule,
       &kChrdevModule,
       &kPipeModule,

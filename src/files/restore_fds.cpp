@@ -10,6 +10,7 @@
 
 #include "ckpt/error.h"
 #include "ckpt/log.h"
+#include "files/file_locks.h"
 #include "files/files.h"
 #include "files/module.h"
 
@@ -204,6 +205,7 @@ void check_files(const FilesImage& image, int pid, const RestoreFdOptions& opts)
       for (uint32_t id : with_groups_and_needs(image, {e.id()})) {
         const img::FileEntry& file = image.file(id);
         module_of(file.kind()).check(file, opts);
+        check_file_locks(file, opts);  // locks need --file-locks
       }
     } catch (const Error& err) {
       throw fd_error(pid, int(e.fd()), err.what());
@@ -254,6 +256,9 @@ std::map<uint32_t, UniqueFd> open_groups(const FilesImage& image, const std::set
       fds = module.open(req);
       if (fds.size() != members.size())
         throw Error(format("its module made %zu files of %zu", fds.size(), members.size()));
+      // --file-locks: flock and OFD locks belong to the description, so
+      // its opener takes them, whatever its kind (file_locks.h).
+      for (size_t i = 0; i < members.size(); i++) take_description_locks(*req.group[i], fds[i].get());
     } catch (const Error& err) {
       if (plain) throw;
       throw Error(format("cannot restore file %u (%s): %s", g, module.name, err.what()));
@@ -302,6 +307,8 @@ void restore_fds(const FilesImage& image, int pid, const RestoreFdOptions& opts)
     }
   }
   install(image, pid, opened, opts);
+  by_id.clear();  // closing them would drop the POSIX locks: they come after
+  take_posix_locks(image, pid);
   LOG_INFO("Restored %zu fds of pid %d", fds.size(), pid);
 }
 

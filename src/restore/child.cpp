@@ -14,6 +14,7 @@
 
 #include "ckpt/error.h"
 #include "ckpt/log.h"
+#include "files/file_locks.h"
 #include "files/files.h"
 #include "image/image.h"
 #include "restore/helper_files.h"
@@ -232,6 +233,9 @@ void run_task(const TreeRun& run, size_t index, OpenedFiles opened) {
     set_fs(plan);
     if (!plan.target_fds.empty()) files::install_fds(*run.files_image, plan.pid, opened, *run.fd_opts);
     close_foreign_fds(plan);
+    // --file-locks: after the last close of a ckpt fd, which would drop the
+    // process's POSIX locks on that file (file_locks.h).
+    files::take_posix_locks(*run.files_image, plan.pid);
   } catch (const std::exception& e) {
     fail(plan, e.what());
   }

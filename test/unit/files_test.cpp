@@ -1,6 +1,7 @@
 // The file modules: fds of this very process dumped into images and restored
 // at other numbers.
 #include <fcntl.h>
+#include <poll.h>
 #include <gtest/gtest.h>
 #include <linux/io_uring.h>
 #include <linux/kcmp.h>
@@ -406,8 +407,9 @@ TEST_F(FilesTest, TerminalNeedsShellJobAndTakesOurStdio) {
   EXPECT_EQ(error_of([&] { dump(plain, {tty}); }),
             "cannot dump fd " + std::to_string(tty) + " of pid " + std::to_string(getpid()) +
                 ": it is a terminal (use --shell-job)");
-  // The master end is not a job's stdio.
-  EXPECT_NE(error_of([&] { dump(plain, {master}); }).find("character device 5:2"), std::string::npos);
+  // The master end is not a job's stdio: a pty made in the tree (pty.cpp).
+  dump(plain, {master});
+  EXPECT_EQ(plain.entries().back().kind(), img::FILE_PTY);
 
   files::FileTable shell({.shell_job = true});
   auto fdinfo = dump(shell, {tty});
@@ -422,6 +424,41 @@ TEST_F(FilesTest, TerminalNeedsShellJobAndTakesOurStdio) {
   if (fcntl(0, F_GETFD) < 0) GTEST_SKIP() << "no fd 0 to stand in for the terminal";
   files::restore_fds(images(), kImagePid, {.shell_job = true});
   EXPECT_TRUE(same_description(230, 0));  // a terminal above fd 2 takes our fd 0
+}
+
+// A slave whose master the tree holds is a pty, not a terminal: restored
+// as a new pair, the slave opened from the master, with the line queued
+// for the slave.
+TEST_F(FilesTest, PtyOfTheTreeIsMadeAnew) {
+  int master = keep(posix_openpt(O_RDWR | O_NOCTTY));
+  ASSERT_EQ(unlockpt(master), 0);
+  int slave = open_file(ptsname(master), O_RDWR | O_NOCTTY);
+  ASSERT_EQ(write(master, "q\n", 2), 2);
+  files::TreeTasks tree{{getpid()}, {}};
+  files::FileTable table({.tree = &tree});
+  auto fdinfo = dump(table, {master, slave});
+  table.finish({});
+  ASSERT_EQ(table.entries().size(), 2u);
+  const img::FileEntry& m = table.entries()[0];
+  const img::FileEntry& s = table.entries()[1];
+  EXPECT_EQ(s.kind(), img::FILE_PTY);
+  EXPECT_FALSE(s.pty().master());
+  ASSERT_EQ(s.needs_size(), 1);
+  EXPECT_EQ(s.needs(0), m.id());
+  EXPECT_TRUE(m.has_pty() && m.pty().has_termios());
+  EXPECT_EQ(m.pty().input(), "q\n");
+  auto readable = [](int fd) {
+    struct pollfd p {fd, POLLIN, 0};
+    return poll(&p, 1, 5000) == 1;
+  };
+  char line[8];
+  ASSERT_TRUE(readable(slave)) << "the dump took the queued line";
+  ASSERT_EQ(read(slave, line, sizeof(line)), 2);
+  write_images(table, fdinfo, {{master, 230}, {slave, 231}});
+  files::restore_fds(images(), kImagePid, {});
+  ASSERT_TRUE(readable(231)) << "the restored slave has no line";
+  ASSERT_EQ(read(231, line, sizeof(line)), 2);
+  EXPECT_EQ(std::string(line, 2), "q\n");
 }
 
 TEST_F(FilesTest, MissingFileEntryIsACorruptedImage) {

@@ -85,13 +85,17 @@ TEST(Options, Errors) {
   EXPECT_EQ(error_of({}), "no command given");
 }
 
-// Restoring file locks is a later feature: the option is refused by name,
-// never accepted and ignored.
-TEST(Options, FileLocksNotSupportedYet) {
-  const std::string refused = "option '--file-locks' is not supported yet";
-  EXPECT_EQ(error_of({"dump", "-t", "1", "-D", "d", "--file-locks"}).substr(0, refused.size()), refused);
-  EXPECT_EQ(error_of({"restore", "-D", "d", "--file-locks"}).substr(0, refused.size()), refused);
+// --file-locks is taken by dump and restore (CRIU needs it on both sides),
+// and by nothing else.
+TEST(Options, FileLocks) {
+  EXPECT_FALSE(parse_args({"dump", "-t", "1", "-D", "d"}).file_locks);
+  EXPECT_TRUE(parse_args({"dump", "-t", "1", "-D", "d", "--file-locks"}).file_locks);
+  EXPECT_FALSE(parse_args({"restore", "-D", "d"}).file_locks);
+  EXPECT_TRUE(parse_args({"restore", "-D", "d", "--file-locks"}).file_locks);
   EXPECT_EQ(error_of({"check", "--file-locks"}), "option '--file-locks' does not apply to check");
+  EXPECT_EQ(error_of({"show", "--file-locks", "d"}), "option '--file-locks' does not apply to show");
+  EXPECT_NE(usage(Command::Dump).find("--file-locks"), std::string::npos);
+  EXPECT_NE(usage(Command::Restore).find("--file-locks"), std::string::npos);
 }
 
 TEST(Options, Help) {
