@@ -142,5 +142,7 @@ extern const FileModule kChrdevModule;
 extern const FileModule kMemfdModule;
 extern const FileModule kGhostFileModule;
 extern const FileModule kExternalModule;
+extern const FileModule kInetSocketModule;
+extern const FileModule kNetlinkSocketModule;
 
 }  // namespace ckpt::files

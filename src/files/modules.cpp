@@ -13,6 +13,8 @@ const std::vector<const FileModule*>& modules() {
       &kDirectoryModule,
       &kTtyStdioModule,
       &kChrdevModule,
+      &kInetSocketModule,
+      &kNetlinkSocketModule,
       &kExternalModule,  // claims nothing: module_for() takes the fds --external names
   };
   return table;
