@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev
   iproute2 util-linux procps time bc
   xz-utils pigz perl python3
+  nginx-light memcached curl
 )
 
 missing=()
