@@ -111,12 +111,13 @@ inline void exchange(int listener, int family, const char* addr, int port) {
   int c = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   RT_CHECK(c >= 0, "socket");
   connect_to(c, family, addr, port);
+  // (Before the accept: a listener with TCP_DEFER_ACCEPT waits for data.)
+  RT_CHECK(write(c, "?", 1) == 1, "client write");
   int flags = fcntl(listener, F_GETFL);
   fcntl(listener, F_SETFL, flags & ~O_NONBLOCK);
   int a = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
   fcntl(listener, F_SETFL, flags);
   RT_CHECK(a >= 0, "accept on %s port %d: %s", addr, port, strerror(errno));
-  RT_CHECK(write(c, "?", 1) == 1, "client write");
   char ch = 0;
   RT_CHECK(read(a, &ch, 1) == 1 && ch == '?', "server read");
   RT_CHECK(write(a, "!", 1) == 1, "server write");
