@@ -269,7 +269,18 @@ void dump_udp(const OpenFd& fd, img::InetSocketEntry& e) {
     LOG_INFO("fd %d of pid %d: %d datagrams queued, saved", fd.fd, fd.pid, e.queue_size());
 }
 
+// A filter attached to the socket is not saved yet: refused rather than
+// lost.  SO_GET_FILTER with no room says how long a classic one is, and
+// EACCES for an eBPF one (which has no classic form).
+void refuse_filter(int fd) {
+  socklen_t len = 0;
+  int r = getsockopt(fd, SOL_SOCKET, SO_GET_FILTER, nullptr, &len);
+  if ((r == 0 && len > 0) || (r < 0 && errno == EACCES))
+    throw Error("it has a socket filter attached (SO_ATTACH_FILTER or SO_ATTACH_BPF), which is not supported yet");
+}
+
 void dump(const OpenFd& fd, DumpFdContext& ctx, img::FileEntry& entry) {
+  refuse_filter(fd.file.get());
   SocketKind k = socket_kind(fd);
   img::InetSocketEntry* e = entry.mutable_inet_sk();
   e->set_family(uint32_t(k.family));

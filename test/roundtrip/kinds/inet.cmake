@@ -56,6 +56,8 @@ add_inet_refused(inet.netlink-unread.refused netlink-unread
   EXPECT "its netlink socket (NETLINK_ROUTE, port id" "bytes of messages not yet read, which the kernel would not send again: not supported yet")
 add_inet_refused(inet.netlink-dump.refused netlink-dump
   EXPECT "its netlink socket (NETLINK_ROUTE, port id" "is in the middle of a dump the kernel sends it: not supported yet")
+add_inet_refused(inet.filter.refused filter
+  EXPECT "it has a socket filter attached (SO_ATTACH_FILTER or SO_ATTACH_BPF), which is not supported yet")
 add_inet_refused(inet.netfilter.refused netfilter
   EXPECT "AF_NETLINK socket (NETLINK_NETFILTER) is not supported yet")
 

@@ -6,8 +6,10 @@
 //   netlink-unread  a NETLINK_ROUTE socket with an answer not yet read
 //   netlink-dump    one with a dump request answered in part
 //   netfilter    a NETLINK_NETFILTER socket
+//   filter       a UDP socket with a socket filter (SO_ATTACH_FILTER)
 #include "inetlib.h"
 
+#include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/rtnetlink.h>
 
@@ -64,6 +66,11 @@ int main() {
   } else if (m == "netfilter") {
     other = socket(AF_NETLINK, SOCK_RAW, NETLINK_NETFILTER);
     RT_CHECK(other >= 0, "netfilter socket: %s", strerror(errno));
+  } else if (m == "filter") {
+    other = socket(AF_INET, SOCK_DGRAM, 0);
+    sock_filter accept_all[] = {{BPF_RET | BPF_K, 0, 0, 0xffff}};
+    sock_fprog prog{1, accept_all};
+    RT_CHECK(setsockopt(other, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) == 0, "SO_ATTACH_FILTER");
   } else {
     rt::fail("unknown CKPT_TEST_INET %s", mode);
   }
@@ -76,6 +83,10 @@ int main() {
   if (server >= 0) {
     talk(client, server);
     talk(server, client);
+  }
+  if (m == "filter") {
+    socklen_t len = 0;
+    RT_CHECK(getsockopt(other, SOL_SOCKET, SO_GET_FILTER, nullptr, &len) == 0 && len == 1, "the filter is gone");
   }
   if (m == "packet") RT_CHECK(getopt_int(other, SOL_SOCKET, SO_TYPE) == SOCK_RAW, "the packet socket");
   if (m == "netlink-unread" || m == "netlink-dump") {

@@ -5,6 +5,7 @@
 #include "inetlib.h"
 
 #include <linux/kcmp.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -22,6 +23,8 @@ int main() {
   pid_t child = fork();
   RT_CHECK(child >= 0, "fork");
   if (child == 0) {
+    // (Not left behind if the parent fails.)
+    RT_CHECK(prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 && getppid() == parent, "PR_SET_PDEATHSIG");
     RT_CHECK(fcntl(l, F_SETFL, O_NONBLOCK) == 0, "O_NONBLOCK");
     RT_CHECK(kill(parent, SIGUSR1) == 0, "cannot tell the parent");
     rt::wait_term();
