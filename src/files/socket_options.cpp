@@ -170,7 +170,7 @@ void apply_int(int fd, const IntOption& o, int32_t want, const char* what) {
     LOG_WARN("%s: %s reads %d after the restore, %d at dump", what, o.name, now, want);
 }
 
-void apply_strings(int fd, const Opts& opts, const char* what) {
+void apply_strings(int fd, const Opts& opts) {
   std::string now;
   if (opts.has_bindtodevice() && get_string(fd, SOL_SOCKET, SO_BINDTODEVICE, &now) && now != opts.bindtodevice()) {
     const std::string& dev = opts.bindtodevice();
@@ -184,7 +184,6 @@ void apply_strings(int fd, const Opts& opts, const char* what) {
     if (setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc.c_str(), socklen_t(cc.size())) != 0)
       throw sys_error(format("cannot set its congestion control %s (TCP_CONGESTION)", cc.c_str()));
   }
-  (void)what;
 }
 
 void apply_linger_and_timeouts(int fd, const Opts& opts) {
@@ -236,7 +235,7 @@ img::SocketOptions read_socket_options(int fd, int family, int protocol) {
 void apply_socket_options(int fd, const img::SocketOptions& opts, const char* what) {
   int family = domain_of(fd), protocol = protocol_of(fd);
   // The device first: IP options may depend on the route it gives.
-  apply_strings(fd, opts, what);
+  apply_strings(fd, opts);
   for (const IntOption& o : kIntOptions)
     if (applies(o, family, protocol) && (opts.*o.has)()) apply_int(fd, o, (opts.*o.get)(), what);
   apply_linger_and_timeouts(fd, opts);
