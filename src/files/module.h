@@ -145,5 +145,7 @@ extern const FileModule kExternalModule;
 extern const FileModule kPipeModule;
 extern const FileModule kFifoModule;
 extern const FileModule kPtyModule;
+extern const FileModule kInetSocketModule;
+extern const FileModule kNetlinkSocketModule;
 
 }  // namespace ckpt::files

@@ -16,6 +16,8 @@ const std::vector<const FileModule*>& modules() {
       &kChrdevModule,
       &kPipeModule,
       &kFifoModule,
+      &kInetSocketModule,
+      &kNetlinkSocketModule,
       &kExternalModule,  // claims nothing: module_for() takes the fds --external names
   };
   return table;

@@ -3,6 +3,7 @@
 #include <sys/sysmacros.h>
 
 #include "ckpt/error.h"
+#include "files/socket_kind.h"
 #include "proc/read.h"
 
 namespace ckpt::files {
@@ -50,12 +51,12 @@ std::string anon_inode_name(const std::string& link) {
 std::string kind_name(const OpenFd& fd) {
   const std::string& link = fd.link;
   if (link.starts_with("pipe:")) return "pipe";
-  if (link.starts_with("socket:")) return "socket";
+  if (link.starts_with("socket:")) return socket_kind_name(fd);
   if (link.starts_with("anon_inode:")) return anon_inode_name(link);
   if (link.starts_with("/memfd:")) return "memfd";
   switch (fd.st.st_mode & S_IFMT) {
     case S_IFIFO: return "FIFO " + link;
-    case S_IFSOCK: return "socket";
+    case S_IFSOCK: return socket_kind_name(fd);
     case S_IFBLK: return format("block device %u:%u (%s)", major(fd.st.st_rdev), minor(fd.st.st_rdev), link.c_str());
     case S_IFCHR: return format("character device %u:%u (%s)", major(fd.st.st_rdev), minor(fd.st.st_rdev), link.c_str());
     case S_IFDIR: return "directory " + link;
