@@ -142,5 +142,6 @@ extern const FileModule kChrdevModule;
 extern const FileModule kMemfdModule;
 extern const FileModule kGhostFileModule;
 extern const FileModule kExternalModule;
+extern const FileModule kUnixSocketModule;
 
 }  // namespace ckpt::files

@@ -13,6 +13,7 @@ const std::vector<const FileModule*>& modules() {
       &kDirectoryModule,
       &kTtyStdioModule,
       &kChrdevModule,
+      &kUnixSocketModule,
       &kExternalModule,  // claims nothing: module_for() takes the fds --external names
   };
   return table;

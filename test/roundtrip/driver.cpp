@@ -36,7 +36,8 @@
 //   restore-refused  dump (kills), then the restore must fail, its error
 //                  hold every --expect TEXT, and leave no process behind
 //
-// --dump-arg ARG (repeatable) is added to every dump.
+// --dump-arg ARG (repeatable) is added to every dump, --restore-arg ARG
+// (repeatable) to every restore.
 // Every mode also compares what /proc says about the whole tree (every
 // process and thread) before the dump and after each restore, or whatever
 // should be unchanged in that mode (proc_snapshot.h); any difference but
@@ -81,6 +82,7 @@ struct Failure : std::runtime_error {
 struct Config {
   std::string ckpt, prog, mode = "plain", workdir;
   std::vector<std::string> dump_args;  // --dump-arg, added to every dump
+  std::vector<std::string> restore_args;  // --restore-arg, added to every restore
   std::vector<std::string> expect;     // --expect, in the refused dump's (or restore's) error
   std::vector<std::string> snapshot_skip;  // --snapshot-skip, fields this test leaves out
   std::string before_restore, cleanup;  // --before-restore, --cleanup
@@ -722,7 +724,8 @@ class Driver {
 
   std::string ckpt_log() { return slurp(last_log_); }
 
-  pid_t spawn_ckpt(const std::vector<std::string>& args, const std::string& what) {
+  pid_t spawn_ckpt(std::vector<std::string> args, const std::string& what) {
+    if (!args.empty() && args[0] == "restore") args.insert(args.end(), cfg_.restore_args.begin(), cfg_.restore_args.end());
     last_log_ = cfg_.workdir + "/ckpt-" + std::to_string(++ckpt_runs_) + "-" + what + ".out";
     pid_t pid = fork();
     if (pid < 0) failf("fork failed");
@@ -804,6 +807,7 @@ Config parse(int argc, char** argv) {
     else if (a == "--mode") c.mode = next();
     else if (a == "--workdir") c.workdir = next();
     else if (a == "--dump-arg") c.dump_args.push_back(next());
+    else if (a == "--restore-arg") c.restore_args.push_back(next());
     else if (a == "--expect") c.expect.push_back(next());
     else if (a == "--snapshot-skip") c.snapshot_skip.push_back(next());
     else if (a == "--before-restore") c.before_restore = next();
