@@ -564,9 +564,9 @@ void dump(const OpenFd& fd, DumpFdContext& ctx, img::FileEntry& entry) {
     // Its data sits in the embryo, which only accept() reads.
     int outq = 0;
     if (u.has_listener_ino() && ioctl(s, SIOCOUTQ, &outq) == 0 && outq > 0)
-      throw Error(format("unix socket %u has sent %d bytes on a connection to %s that is not accepted yet: not "
+      throw Error(format("unix socket %u has sent data on a connection to %s that is not accepted yet: not "
                          "supported yet",
-                         d.ino, outq, printable(peer_name).c_str()));
+                         d.ino, printable(peer_name).c_str()));
   }
   PeekOffset from_start(s);
   if (type == SOCK_STREAM) peek_stream(s, ctx, entry);
@@ -718,18 +718,20 @@ void make_groups(DumpTreeContext& ctx, const TreeIndex& idx, const std::vector<s
     uint32_t g = root(id);
     if (size[g] > 1) ctx.table.entry(id).set_group(g);
   }
-  // A socket's fds in flight are opened before its group: one of the group
-  // itself cannot be.
+  // A socket's fds in flight are opened before its group, except those of
+  // the group itself (a pair's end sent to the other end): the group sends
+  // its own sockets, so they are no needs (which would be a cycle).
   for (uint32_t id : idx.ids) {
-    const img::FileEntry& e = ctx.table.entry(id);
+    img::FileEntry& e = ctx.table.entry(id);
+    uint32_t g = e.has_group() ? e.group() : id;
+    std::vector<uint32_t> kept;
     for (uint32_t need : e.needs()) {
       const img::FileEntry& n = ctx.table.entry(need);
       uint32_t ng = n.has_group() ? n.group() : need;
-      uint32_t g = e.has_group() ? e.group() : id;
-      if (n.kind() == img::FILE_UNIX_SOCKET && ng == g)
-        refuse(ctx, id, format("its receive queue holds an fd of unix socket %u, connected to it: not supported yet",
-                               n.unix_sk().ino()));
+      if (n.kind() != img::FILE_UNIX_SOCKET || ng != g) kept.push_back(need);
     }
+    e.clear_needs();
+    for (uint32_t need : kept) e.add_needs(need);
   }
 }
 
@@ -751,6 +753,33 @@ void check_outside_clients(DumpTreeContext& ctx, const TreeIndex& idx) {
   }
 }
 
+// Sockets in flight in each other's queues across groups: each group would
+// have to be opened before the other.
+void refuse_cycles(DumpTreeContext& ctx, const TreeIndex& idx) {
+  auto group_of = [&](uint32_t id) {
+    const img::FileEntry& e = ctx.table.entry(id);
+    return e.has_group() ? e.group() : id;
+  };
+  std::map<uint32_t, std::set<uint32_t>> edges;
+  for (uint32_t id : idx.ids)
+    for (uint32_t need : ctx.table.entry(id).needs())
+      if (ctx.table.entry(need).kind() == img::FILE_UNIX_SOCKET) edges[group_of(id)].insert(group_of(need));
+  std::map<uint32_t, int> state;  // 1: on the path, 2: done
+  std::function<void(uint32_t)> visit = [&](uint32_t g) {
+    state[g] = 1;
+    for (uint32_t n : edges[g]) {
+      if (state[n] == 1)
+        refuse(ctx, g, format("unix sockets are in flight in each other's queues (files %u and %u): not supported "
+                              "yet",
+                              g, n));
+      if (state[n] == 0) visit(n);
+    }
+    state[g] = 2;
+  };
+  for (auto& [g, _] : edges)
+    if (state[g] == 0) visit(g);
+}
+
 void finish(DumpTreeContext& ctx) {
   TreeIndex idx;
   for (const img::FileEntry& e : ctx.table.entries())
@@ -763,6 +792,7 @@ void finish(DumpTreeContext& ctx) {
   auto links = resolve_peers(ctx, idx);
   link_senders(ctx, idx, links);
   make_groups(ctx, idx, links);
+  refuse_cycles(ctx, idx);
 }
 
 // ---- restore: checks ------------------------------------------------------------
@@ -1090,7 +1120,10 @@ class GroupMaker {
 
   void send_message(int from, const Sock& to, const img::UnixMessage& m, bool by_address) {
     std::vector<int> fds;
-    for (uint32_t id : m.fds()) fds.push_back(req_.fd_of(id));
+    for (uint32_t id : m.fds()) {
+      Sock* own = member(id);
+      fds.push_back(own ? own->fd.get() : req_.fd_of(id));
+    }
     std::optional<ucred> creds;
     if (m.has_creds()) creds = ucred{pid_t(m.creds().pid()), m.creds().uid(), m.creds().gid()};
     Address a;

@@ -8,7 +8,8 @@ add_roundtrip(unix_stream plain leave-running twice redump)
 # Listening sockets (path and abstract) with pending connections accepted
 # after the restore, an accepted connection with data, a deleted socket file.
 add_roundtrip(unix_listen plain leave-running twice redump)
-# A regular file's fd in flight, credentials, a socket filter.
+# A regular file's fd in flight, credentials, a socket filter, a pair's end
+# in flight to its other end.
 add_roundtrip(unix_inflight plain leave-running twice redump)
 # A socket connected to a server outside the tree (unix_outside.sh starts
 # it, outside the driver's tree): refused without --ext-unix-sk (the program
@@ -26,3 +27,9 @@ add_test(NAME roundtrip.unix_outside.ext-unix-sk
           --workdir ${CMAKE_CURRENT_BINARY_DIR}/work/unix_outside.ext-unix-sk)
 set_tests_properties(roundtrip.unix_outside.refused roundtrip.unix_outside.ext-unix-sk
   PROPERTIES TIMEOUT 600 LABELS roundtrip)
+# Refused by name, the program running on: data written on a connection not
+# accepted yet; two pairs with an end in flight in each other's queue.
+add_refused(unix_refused.pending-data unix_refused ENV CKPT_TEST_UNIX=pending-data
+  EXPECT "has sent data on a connection to @ckpt-rt-refused-" "that is not accepted yet: not supported yet")
+add_refused(unix_refused.inflight-cycle unix_refused ENV CKPT_TEST_UNIX=inflight-cycle
+  EXPECT "unix sockets are in flight in each other's queues (files" "not supported yet")

@@ -1,7 +1,9 @@
 // What rides with unix socket messages across the round trip: a regular
 // file's fd in flight (SCM_RIGHTS, its sender closed it), received after
 // the restore at its offset, with the data after it; credentials (SO_PASSCRED, SCM_CREDENTIALS);
-// and a socket filter (SO_ATTACH_FILTER) that cuts datagrams to 4 bytes.
+// a socket filter (SO_ATTACH_FILTER) that cuts datagrams to 4 bytes; and
+// one end of a socket pair in flight to the other end, closed by the
+// process (the pair is made, then its end sent again).
 #include "unixlib.h"
 
 #include <fcntl.h>
@@ -59,10 +61,13 @@ Got recv_with(int sock) {
 }  // namespace
 
 int main() {
-  int f[2], c[2], t[2];
+  int f[2], c[2], t[2], p[2];
   RT_CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, f) == 0, "socketpair");
   RT_CHECK(socketpair(AF_UNIX, SOCK_DGRAM, 0, c) == 0, "socketpair");
   RT_CHECK(socketpair(AF_UNIX, SOCK_DGRAM, 0, t) == 0, "socketpair");
+  RT_CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, p) == 0, "socketpair");
+  send_fd(p[1], p[1], "P");  // into p[0]'s queue, which keeps it alive
+  close(p[1]);
 
   int file = open("inflight.txt", O_RDWR | O_CREAT | O_TRUNC, 0600);
   RT_CHECK(file >= 0, "open");
@@ -106,5 +111,9 @@ int main() {
   RT_CHECK(ux::recv_msg(t[1]) == "1234", "the filter is gone");
   socklen_t count = 0;
   RT_CHECK(getsockopt(t[1], SOL_SOCKET, SO_GET_FILTER, nullptr, &count) == 0 && count == 1, "filter length %u", count);
+  g = recv_with(p[0]);
+  RT_CHECK(g.data == "P" && g.fd >= 0, "no socket in flight ('%s', fd %d)", g.data.c_str(), g.fd);
+  ux::send_all(g.fd, "hi");
+  RT_CHECK(ux::recv_exact(p[0], 2) == "hi", "the end in flight is not connected to its pair");
   rt::pass();
 }

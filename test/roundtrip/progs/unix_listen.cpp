@@ -1,7 +1,8 @@
 // Listening unix sockets across the round trip, bound to a relative path
 // (mode 0640) and to an abstract name, each with a connection not accepted
 // yet, accepted after the restore; a connection accepted before the dump,
-// with data queued both ways; a datagram socket whose socket file was
+// with data queued both ways; one whose listener (abstract) was closed
+// since, which keeps its names; a datagram socket whose socket file was
 // deleted (its name stays, the file does not come back).
 #include "unixlib.h"
 
@@ -29,6 +30,16 @@ int main() {
   int pending_a = socket(AF_UNIX, SOCK_SEQPACKET, 0);
   ux::connect_to(pending_a, abstract);
 
+  // Accepted, then its listener closed.
+  std::string closed_name = "@ckpt-rt-listen-closed-" + std::to_string(getpid());
+  int lc = ux::bound(SOCK_STREAM, closed_name);
+  RT_CHECK(listen(lc, 1) == 0, "listen");
+  int orphan_client = socket(AF_UNIX, SOCK_STREAM, 0);
+  ux::connect_to(orphan_client, closed_name);
+  int orphan_served = ux::accept_within(lc);
+  close(lc);
+  ux::send_all(orphan_client, "orphan");
+
   unlink("gone.sock");
   int gone = ux::bound(SOCK_DGRAM, "gone.sock");
   RT_CHECK(unlink("gone.sock") == 0, "unlink");
@@ -49,10 +60,8 @@ int main() {
   socklen_t len = sizeof(accepting);
   RT_CHECK(getsockopt(lp, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) == 0 && accepting, "not listening");
 
-  int late_p = accept(lp, nullptr, nullptr);
-  RT_CHECK(late_p >= 0, "accept the pending path connection: %s", strerror(errno));
-  int late_a = accept(la, nullptr, nullptr);
-  RT_CHECK(late_a >= 0, "accept the pending abstract connection: %s", strerror(errno));
+  int late_p = ux::accept_within(lp);
+  int late_a = ux::accept_within(la);
   ux::send_all(pending_p, "ping");
   RT_CHECK(ux::recv_exact(late_p, 4) == "ping", "pending path connection");
   ux::send_all(late_p, "pong");
@@ -64,11 +73,25 @@ int main() {
   // New clients still get in.
   int fresh = socket(AF_UNIX, SOCK_STREAM, 0);
   ux::connect_to(fresh, "listen.sock");
-  int fresh_served = accept(lp, nullptr, nullptr);
-  RT_CHECK(fresh_served >= 0, "accept a new connection");
+  int fresh_served = ux::accept_within(lp);
   ux::send_all(fresh, "new");
   RT_CHECK(ux::recv_exact(fresh_served, 3) == "new", "new connection");
 
+  RT_CHECK(ux::recv_exact(orphan_served, 6) == "orphan", "data of the connection whose listener is closed");
+  RT_CHECK(ux::sock_name(orphan_served) == closed_name, "its accepted end named '%s'",
+           ux::sock_name(orphan_served).c_str());
+  RT_CHECK(ux::peer_name(orphan_client) == closed_name, "its client's peer '%s'", ux::peer_name(orphan_client).c_str());
+  ux::send_all(orphan_served, "back");
+  RT_CHECK(ux::recv_exact(orphan_client, 4) == "back", "the connection whose listener is closed, back");
+  {
+    // The name is free again: nobody listens on it.
+    int probe = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un a;
+    socklen_t len = ux::addr(closed_name, a);
+    RT_CHECK(connect(probe, (sockaddr*)&a, len) < 0 && errno == ECONNREFUSED, "someone listens on %s",
+             closed_name.c_str());
+    close(probe);
+  }
   RT_CHECK(ux::sock_name(gone) == "gone.sock", "deleted socket named '%s'", ux::sock_name(gone).c_str());
   RT_CHECK(access("gone.sock", F_OK) != 0, "gone.sock came back");
   rt::pass();

@@ -1,6 +1,7 @@
 // Helpers of the unix socket round trips (unix_*.cpp).
 #pragma once
 
+#include <poll.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -104,6 +105,18 @@ inline std::string recv_exact(int fd, size_t n) {
     out.append(buf, size_t(got));
   }
   return out;
+}
+
+// accept(2) of a connection that must be there: within 10 s.
+inline int accept_within(int listener) {
+  pollfd p{listener, POLLIN, 0};
+  int r;
+  do r = poll(&p, 1, 10000);
+  while (r < 0 && errno == EINTR);
+  RT_CHECK(r == 1, "no connection to accept within 10 s");
+  int fd = accept(listener, nullptr, nullptr);
+  RT_CHECK(fd >= 0, "accept: %s", strerror(errno));
+  return fd;
 }
 
 inline std::string pattern(size_t n, unsigned seed) {
