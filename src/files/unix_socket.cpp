@@ -366,8 +366,11 @@ void dump_bound_file(const Diag& d, pid_t proc_id, img::UnixSocketEntry& u) {
     u.set_file_gid(st.st_gid);
     return;
   }
+  // A moved file cannot be found from here: both come back as deleted.
   u.set_file_deleted(true);
-  LOG_INFO("unix socket %u: its socket file %s was deleted or moved since it was bound", d.ino, path.c_str());
+  LOG_WARN("unix socket %u: its socket file %s was deleted or moved since it was bound: restore binds the name and "
+           "unlinks it again (a file moved elsewhere is not made again there)",
+           d.ino, path.c_str());
 }
 
 // Restores SO_PEEK_OFF when the queue has been read.
