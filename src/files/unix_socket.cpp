@@ -571,6 +571,9 @@ void dump(const OpenFd& fd, DumpFdContext& ctx, img::FileEntry& entry) {
                          "supported yet",
                          d.ino, printable(peer_name).c_str()));
   }
+  // An unconnected stream or seqpacket socket has no queue (and refuses
+  // to be read: EINVAL, ENOTCONN).
+  if (type != SOCK_DGRAM && d.state != kConnected) return;
   PeekOffset from_start(s);
   if (type == SOCK_STREAM) peek_stream(s, ctx, entry);
   else peek_records(s, d, ctx, entry);
