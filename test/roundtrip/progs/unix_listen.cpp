@@ -2,7 +2,8 @@
 // (mode 0640) and to an abstract name, each with a connection not accepted
 // yet, accepted after the restore; a connection accepted before the dump,
 // with data queued both ways; one whose listener (abstract) was closed
-// since, which keeps its names; a datagram socket whose socket file was
+// since, which keeps its names; a stream socket bound but neither
+// listening nor connected, and one not even bound; a datagram socket whose socket file was
 // deleted (its name stays, the file does not come back).
 #include "unixlib.h"
 
@@ -39,6 +40,10 @@ int main() {
   int orphan_served = ux::accept_within(lc);
   close(lc);
   ux::send_all(orphan_client, "orphan");
+
+  unlink("idle.sock");
+  int idle = ux::bound(SOCK_STREAM, "idle.sock");
+  int blank = socket(AF_UNIX, SOCK_SEQPACKET, 0);
 
   unlink("gone.sock");
   int gone = ux::bound(SOCK_DGRAM, "gone.sock");
@@ -92,6 +97,13 @@ int main() {
              closed_name.c_str());
     close(probe);
   }
+  RT_CHECK(ux::sock_name(idle) == "idle.sock" && ux::sock_name(blank).empty(), "idle sockets' names");
+  RT_CHECK(listen(idle, 1) == 0, "listen on the idle socket: %s", strerror(errno));
+  int to_idle = socket(AF_UNIX, SOCK_STREAM, 0);
+  ux::connect_to(to_idle, "idle.sock");
+  ux::connect_to(blank, abstract);
+  ux::accept_within(idle);
+  ux::accept_within(la);
   RT_CHECK(ux::sock_name(gone) == "gone.sock", "deleted socket named '%s'", ux::sock_name(gone).c_str());
   RT_CHECK(access("gone.sock", F_OK) != 0, "gone.sock came back");
   rt::pass();
