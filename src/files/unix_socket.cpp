@@ -275,7 +275,7 @@ std::string outside_peer_reason(const std::string& peer_name, uint32_t peer_ino,
   return "";
 }
 
-std::string blocker(const OpenFd& fd, const DumpFdOptions& opts) {
+std::string peer_blocker(const OpenFd& fd, const DumpFdOptions& opts) {
   std::optional<Diag> d = diag_one(uint32_t(fd.st.st_ino));
   if (!d || !d->peer) return "";
   if (*d->peer != 0) {
@@ -295,6 +295,14 @@ std::string blocker(const OpenFd& fd, const DumpFdOptions& opts) {
                   printable(l.name).c_str(), l.ino);
   }
   return "";
+}
+
+std::string blocker(const OpenFd& fd, const DumpFdOptions& opts) {
+  try {
+    return peer_blocker(fd, opts);
+  } catch (const Error& e) {
+    return std::string("its unix socket diagnostics cannot be read: ") + e.what();
+  }
 }
 
 // ---- dump ---------------------------------------------------------------------
