@@ -36,6 +36,8 @@ const CommandInfo kCommands[] = {
      "        --external RES      save the fds on RES (as /proc/PID/fd shows it,\n"
      "                            e.g. pipe:[1234]) as external: restore takes\n"
      "                            them from --inherit-fd (repeatable)\n"
+     "        --ext-unix-sk       allow unix sockets connected to a named peer\n"
+     "                            outside the tree (connected again at restore)\n"
      "    -o, --log-file FILE     log file, relative to DIR (default dump.log)\n"
      "    -v[0-4]                 verbosity on stderr (default 2)\n"},
     {Command::Restore, "restore", "ckpt restore -D DIR [options]",
@@ -49,6 +51,8 @@ const CommandInfo kCommands[] = {
      "        --tcp-established   restore established TCP connections\n"
      "        --file-locks        take the saved file locks again (images with\n"
      "                            locks are refused without it)\n"
+     "        --ext-unix-sk       connect unix sockets again to their peers\n"
+     "                            outside the tree (dumped with --ext-unix-sk)\n"
      "    -o, --log-file FILE     log file, relative to DIR (default restore.log)\n"
      "    -v[0-4]                 verbosity on stderr (default 2)\n"},
     {Command::Show, "show", "ckpt show FILE|DIR ...",

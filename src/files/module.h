@@ -147,5 +147,6 @@ extern const FileModule kFifoModule;
 extern const FileModule kPtyModule;
 extern const FileModule kInetSocketModule;
 extern const FileModule kNetlinkSocketModule;
+extern const FileModule kUnixSocketModule;
 
 }  // namespace ckpt::files

@@ -18,6 +18,7 @@ const std::vector<const FileModule*>& modules() {
       &kFifoModule,
       &kInetSocketModule,
       &kNetlinkSocketModule,
+      &kUnixSocketModule,
       &kExternalModule,  // claims nothing: module_for() takes the fds --external names
   };
   return table;

@@ -36,8 +36,8 @@
 //   restore-refused  dump (kills), then the restore must fail, its error
 //                  hold every --expect TEXT, and leave no process behind
 //
-// --dump-arg ARG (repeatable) is added to every dump.
-// --restore-arg ARG (repeatable) is added to every restore.
+// --dump-arg ARG (repeatable) is added to every dump, --restore-arg ARG
+// (repeatable) to every restore.
 // Every mode also compares what /proc says about the whole tree (every
 // process and thread) before the dump and after each restore, or whatever
 // should be unchanged in that mode (proc_snapshot.h); any difference but

@@ -300,7 +300,7 @@ TEST_F(FilesTest, UnsupportedKindsAreRefusedByName) {
   io_uring_params params{};
   int ring = keep(int(syscall(SYS_io_uring_setup, 4, &params)));
   ASSERT_GE(ring, 0);
-  int sock = keep(socket(AF_UNIX, SOCK_STREAM, 0));
+  int sock = keep(socket(AF_VSOCK, SOCK_STREAM, 0));  // unix sockets are supported
   int efd = keep(eventfd(0, 0));
   std::string deleted = tmp_ + "/deleted";
   int del = open_file(deleted, O_RDWR | O_CREAT);
@@ -313,11 +313,38 @@ TEST_F(FilesTest, UnsupportedKindsAreRefusedByName) {
   std::string prefix = "cannot dump fd ";
   std::string of_pid = " of pid " + std::to_string(getpid()) + ": ";
   EXPECT_EQ(refusal(ring), prefix + std::to_string(ring) + of_pid + "io_uring is not supported yet");
-  EXPECT_EQ(refusal(sock), prefix + std::to_string(sock) + of_pid + "AF_UNIX stream socket is not supported yet");
+  EXPECT_EQ(refusal(sock), prefix + std::to_string(sock) + of_pid + "AF_VSOCK socket is not supported yet");
   EXPECT_EQ(refusal(efd), prefix + std::to_string(efd) + of_pid + "eventfd is not supported yet");
   // Without the dump's registry of shared objects (files/objects.h).
   EXPECT_EQ(refusal(del),
             prefix + std::to_string(del) + of_pid + deleted + " was deleted; deleted files are not supported here");
+}
+
+// Both ends of a unix socket pair: one group, each the other's pair, the
+// data queued in one kept (and still there: it is only peeked).
+TEST_F(FilesTest, AUnixSocketPairIsOneGroupWithItsQueue) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
+  keep(sv[0]);
+  keep(sv[1]);
+  ASSERT_EQ(send(sv[0], "ab", 2, 0), 2);
+  ASSERT_EQ(send(sv[0], "", 0, 0), 0);
+  files::FileTable table({});
+  std::vector<img::FdinfoEntry> fds = dump(table, {sv[0], sv[1]});
+  table.finish({{getpid(), 0}});
+  ASSERT_EQ(table.entries().size(), 2u);
+  const img::FileEntry& a = table.entries()[0];
+  const img::FileEntry& b = table.entries()[1];
+  ASSERT_EQ(a.kind(), img::FILE_UNIX_SOCKET);
+  EXPECT_EQ(a.group(), a.id());
+  EXPECT_EQ(b.group(), a.id());
+  EXPECT_EQ(a.unix_sk().pair(), b.id());
+  EXPECT_EQ(b.unix_sk().pair(), a.id());
+  ASSERT_EQ(b.unix_sk().queue_size(), 2);
+  EXPECT_EQ(b.unix_sk().queue(0).data(), "ab");
+  EXPECT_EQ(b.unix_sk().queue(1).data(), "");
+  char buf[4];
+  EXPECT_EQ(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), 2);  // not consumed
 }
 
 // A registry that records what it was asked for, as the dump's does.
