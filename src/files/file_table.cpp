@@ -12,6 +12,7 @@
 #include "ckpt/log.h"
 #include "files/files.h"
 #include "files/module.h"
+#include "files/proc_entry.h"
 
 namespace ckpt::files {
 
@@ -144,14 +145,16 @@ void FileTable::check_proc_sharing(const std::map<pid_t, pid_t>& parent_of) cons
   for (size_t i = 0; i < entries_.size(); i++) {
     const img::FileEntry& e = entries_[i];
     const Users& u = users_[i];
-    if (!e.has_reg() || !e.reg().proc_in_tree() || u.pids.size() < 2) continue;
-    pid_t q = pid_t(e.reg().proc_pid());
+    std::optional<pid_t> named = tree_process_named(e);
+    if (!named || u.pids.size() < 2) continue;
+    pid_t q = *named;
+    std::string what = e.has_reg() ? "description of " + e.reg().identity().path() : format("pidfd of pid %d", q);
     for (pid_t user : u.pids)
       if (!is_self_or_ancestor(q, user))
-        throw Error(format("cannot dump fd %d of pid %d: its description of %s is shared with other processes "
+        throw Error(format("cannot dump fd %d of pid %d: its %s is shared with other processes "
                            "of the tree, and pid %d, which it names, is neither pid %d nor an ancestor of it (a "
                            "shared description is opened before its users are forked); not supported yet",
-                           u.first_fd, u.first_pid, e.reg().identity().path().c_str(), q, user));
+                           u.first_fd, u.first_pid, what.c_str(), q, user));
   }
 }
 

@@ -142,5 +142,12 @@ extern const FileModule kChrdevModule;
 extern const FileModule kMemfdModule;
 extern const FileModule kGhostFileModule;
 extern const FileModule kExternalModule;
+extern const FileModule kEventfdModule;
+extern const FileModule kSignalfdModule;
+extern const FileModule kTimerfdModule;
+extern const FileModule kInotifyModule;
+extern const FileModule kFanotifyModule;
+extern const FileModule kPidfdModule;
+extern const FileModule kEpollModule;
 
 }  // namespace ckpt::files
