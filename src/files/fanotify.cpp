@@ -25,9 +25,6 @@ namespace ckpt::files {
 
 namespace {
 
-// fanotify_init flags a description's own flags stand for.
-constexpr uint32_t kFileFlags = FAN_CLOEXEC | FAN_NONBLOCK;
-
 bool claims(const OpenFd& fd) { return fd.link == "anon_inode:[fanotify]"; }
 
 std::string mark_name(const img::FanotifyMark& m) {
@@ -125,7 +122,9 @@ void dump(const OpenFd& fd, DumpFdContext& ctx, img::FileEntry& entry) {
   img::FanotifyEntry* e = entry.mutable_fanotify();
   e->set_flags(fd.info.flags & ~uint32_t(O_CLOEXEC));
   FdinfoFields flags = group_flags(fd);
-  e->set_init_flags(uint32_t(flags.hex("flags")) & ~kFileFlags);
+  // FAN_CLOEXEC and FAN_NONBLOCK too: the group keeps them (fdinfo shows
+  // them), whatever the fd's flags are now.
+  e->set_init_flags(uint32_t(flags.hex("flags")));
   e->set_event_flags(uint32_t(flags.hex("event-flags")));
   for (img::FanotifyMark& m : marks_of(fd)) *e->add_marks() = std::move(m);
   int queued = 0;
@@ -180,9 +179,11 @@ void add_mark(int group, const img::FanotifyMark& m) {
 UniqueFd open_one(const img::FileEntry& entry, const RestoreTarget& target) {
   check(entry, target.opts);
   const img::FanotifyEntry& e = entry.fanotify();
-  unsigned flags = (e.init_flags() & ~kFileFlags) | FAN_CLOEXEC | (e.flags() & O_NONBLOCK ? FAN_NONBLOCK : 0);
-  UniqueFd fd(fanotify_init(flags, e.event_flags()));
-  if (!fd) throw sys_error(format("fanotify_init (flags %x, event flags %x)", flags, e.event_flags()));
+  UniqueFd fd(fanotify_init(e.init_flags(), e.event_flags()));
+  if (!fd) throw sys_error(format("fanotify_init (flags %x, event flags %x)", e.init_flags(), e.event_flags()));
+  // The fd's own flags, which may differ from the group's since F_SETFL.
+  if (fcntl(fd.get(), F_SETFD, FD_CLOEXEC) < 0 || fcntl(fd.get(), F_SETFL, e.flags() & O_NONBLOCK) < 0)
+    throw sys_error("cannot set the flags of the new fanotify group");
   for (const img::FanotifyMark& m : e.marks()) add_mark(fd.get(), m);
   return fd;
 }

@@ -299,7 +299,7 @@ TEST_F(FilesTest, UnsupportedKindsAreRefusedByName) {
   keep(p[0]);
   keep(p[1]);
   int sock = keep(socket(AF_UNIX, SOCK_STREAM, 0));
-  int efd = keep(eventfd(0, 0));
+  int uffd = keep(int(syscall(SYS_userfaultfd, O_CLOEXEC)));
   std::string deleted = tmp_ + "/deleted";
   int del = open_file(deleted, O_RDWR | O_CREAT);
   ASSERT_EQ(unlink(deleted.c_str()), 0);
@@ -312,7 +312,7 @@ TEST_F(FilesTest, UnsupportedKindsAreRefusedByName) {
   std::string of_pid = " of pid " + std::to_string(getpid()) + ": ";
   EXPECT_EQ(refusal(p[0]), prefix + std::to_string(p[0]) + of_pid + "pipe is not supported yet");
   EXPECT_EQ(refusal(sock), prefix + std::to_string(sock) + of_pid + "socket is not supported yet");
-  EXPECT_EQ(refusal(efd), prefix + std::to_string(efd) + of_pid + "eventfd is not supported yet");
+  EXPECT_EQ(refusal(uffd), prefix + std::to_string(uffd) + of_pid + "userfaultfd is not supported yet");
   // Without the dump's registry of shared objects (files/objects.h).
   EXPECT_EQ(refusal(del),
             prefix + std::to_string(del) + of_pid + deleted + " was deleted; deleted files are not supported here");
