@@ -12,11 +12,15 @@
 #   shared:MIB            MIB of MAP_SHARED memory mapped by two processes
 #   protnone:MIB          one process, a PROT_NONE page every MiB (1 area
 #                         per MiB; those pages are read through /proc/PID/mem)
+#   fds:N                 one process with N eventfds
+#   epoll:N               one process with N eventfds in one epoll set
 # default: single:256 single:1024 single:4096 threads:64:1024 tree:64:16 shared:1024
+#          fds:10000 epoll:10000
 #
-# Prints, per scenario and medium: dump wall time, how long the tree was
-# frozen (from dump.log), restore wall time, throughput over all the
-# memory, ckpt's peak RSS.
+# Prints, per memory scenario and medium: dump wall time, how long the tree
+# was frozen (from dump.log), restore wall time, throughput over all the
+# memory, ckpt's peak RSS; per fd scenario (images on tmpfs): dump and
+# restore wall times and ckpt's peak RSS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Fds inherited from whoever started us (maybe from another mount namespace)
@@ -33,7 +37,13 @@ fi
 CKPT=$PWD/build/ckpt
 HOG=$PWD/build/test/bench/ckpt_bench_memhog
 SCENARIOS=("$@")
-[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(single:256 single:1024 single:4096 threads:64:1024 tree:64:16 shared:1024)
+[ ${#SCENARIOS[@]} -gt 0 ] ||
+  SCENARIOS=(single:256 single:1024 single:4096 threads:64:1024 tree:64:16 shared:1024 fds:10000 epoll:10000)
+FDHOG=$PWD/build/test/bench/ckpt_bench_fdhog
+MEM_SCENARIOS=() FD_SCENARIOS=()
+for s in "${SCENARIOS[@]}"; do
+  case $s in fds:* | epoll:*) FD_SCENARIOS+=("$s") ;; *) MEM_SCENARIOS+=("$s") ;; esac
+done
 
 TMPFS=/dev/shm/ckpt-bench
 DISK=/var/tmp/ckpt-bench
@@ -69,8 +79,9 @@ total_mib() {
   esac
 }
 
+[ ${#MEM_SCENARIOS[@]} -eq 0 ] ||
 printf '%-16s %-6s %9s %9s %9s %10s %10s %9s %9s\n' scenario images dump_s frozen_ms restore_s dump_GB/s rest_GB/s dump_rss restore_rss
-for scenario in "${SCENARIOS[@]}"; do
+for scenario in "${MEM_SCENARIOS[@]}"; do
   read -r -a args < <(hog_args "$scenario")
   mib=$(total_mib "$scenario")
   for medium in tmpfs disk; do
@@ -93,6 +104,29 @@ for scenario in "${SCENARIOS[@]}"; do
       "$(echo "$gb / $dump_s" | bc -l)" "$(echo "$gb / $rest_s" | bc -l)" $((dump_rss / 1024)) $((rest_rss / 1024))
     rm -rf "$dir"
   done
+done
+
+# Many fds: the file table (kcmp per description), fdinfo and, for epoll,
+# one kcmp search per registration at dump and one EPOLL_CTL_ADD at restore.
+[ ${#FD_SCENARIOS[@]} -eq 0 ] || { echo; printf '%-16s %9s %9s %9s %9s\n' scenario dump_s restore_s dump_rss restore_rss; }
+for scenario in "${FD_SCENARIOS[@]}"; do
+  IFS=: read -r kind n <<<"$scenario"
+  args=("$n"); [ "$kind" = epoll ] && args+=(--epoll)
+  dir=$TMPFS
+  rm -rf "$dir"; mkdir -p "$dir"
+  log=$dir/fdhog.log
+  setsid "$FDHOG" "${args[@]}" </dev/null >"$log" 2>&1 &
+  pid=$!
+  until grep -q -e ready -e BAD "$log" 2>/dev/null; do sleep 0.05; done
+  grep -q BAD "$log" && { cat "$log"; exit 1; }
+  read -r dump_s dump_rss < <(timed "$CKPT" dump -t "$pid" -D "$dir/img")
+  wait "$pid" 2>/dev/null || true
+  read -r rest_s rest_rss < <(timed "$CKPT" restore -D "$dir/img" -d)
+  kill -TERM "$pid"
+  for _ in $(seq 600); do grep -q -e OK -e BAD "$log" && break; sleep 0.05; done
+  grep -q OK "$log" || echo "WARNING: the restored fds of $scenario did not verify"
+  printf '%-16s %9.3f %9.3f %7dMB %7dMB\n' "$scenario" "$dump_s" "$rest_s" $((dump_rss / 1024)) $((rest_rss / 1024))
+  rm -rf "$dir"
 done
 
 if [ -x scripts/bench-compel.sh ]; then
