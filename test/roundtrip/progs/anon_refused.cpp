@@ -6,9 +6,17 @@
 //   bpf-map      a BPF array map
 //   bpf-prog     a BPF socket filter program
 //   userfaultfd  a userfaultfd
+//   pidfd-reaped a pidfd of a child that has ended and been reaped
+//   epoll-outside  an epoll set whose one target is held by no process of
+//                the tree: the program registered an eventfd, handed it to
+//                a grandchild that left the tree (its parent exited, so
+//                the driver, a subreaper, adopted it) and closed its own;
+//                the grandchild ends when the program does
 //
 // On SIGTERM the object still works: a NOP through the ring, the counter
-// read, an element of the map, the program's fd, the userfaultfd's API.
+// read, an element of the map, the program's fd, the userfaultfd's API,
+// the pidfd's wait, the epoll registration (the grandchild writes the
+// eventfd on SIGUSR2 and the set reports it).
 #include "testlib.h"
 
 #include <fcntl.h>
@@ -16,10 +24,15 @@
 #include <linux/io_uring.h>
 #include <linux/perf_event.h>
 #include <linux/userfaultfd.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -61,6 +74,68 @@ int make_bpf_prog() {
 
 int make_userfaultfd() { return int(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK)); }
 
+int make_reaped_pidfd() {
+  pid_t c = fork();
+  if (c == 0) _exit(0);
+  int fd = int(syscall(SYS_pidfd_open, c, 0));
+  RT_CHECK(waitpid(c, nullptr, 0) == c, "waitpid");
+  return fd;
+}
+
+pid_t g_outside = 0;
+
+// The grandchild: adopted by the driver, it holds `efd` and writes it on
+// SIGUSR2; it ends when `root` does (bounded by the test's limit).
+[[noreturn]] void outside_holder(pid_t root, int efd) {
+  int root_fd = int(syscall(SYS_pidfd_open, root, 0));
+  sigset_t usr2;
+  sigemptyset(&usr2);
+  sigaddset(&usr2, SIGUSR2);
+  sigprocmask(SIG_BLOCK, &usr2, nullptr);
+  double deadline = rt::now_seconds() + rt::kWaitLimitSeconds;
+  while (rt::now_seconds() < deadline) {
+    pollfd p{root_fd, POLLIN, 0};
+    if (poll(&p, 1, 0) > 0) _exit(0);
+    timespec ts{0, 100 * 1000 * 1000};
+    if (sigtimedwait(&usr2, nullptr, &ts) == SIGUSR2) {
+      uint64_t one = 1;
+      (void)!write(efd, &one, sizeof(one));
+    }
+  }
+  _exit(1);
+}
+
+// The set, registering an eventfd only the grandchild keeps.
+int make_epoll_outside() {
+  int set = epoll_create1(0), efd = eventfd(0, EFD_NONBLOCK);
+  RT_CHECK(set >= 0 && efd >= 0, "epoll_create1, eventfd");
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = 42;
+  RT_CHECK(epoll_ctl(set, EPOLL_CTL_ADD, efd, &ev) == 0, "EPOLL_CTL_ADD");
+  int report[2];
+  RT_CHECK(pipe(report) == 0, "pipe");
+  pid_t root = getpid();
+  pid_t a = fork();
+  RT_CHECK(a >= 0, "fork");
+  if (a == 0) {
+    pid_t g = fork();
+    if (g == 0) {
+      close(report[0]);
+      close(report[1]);
+      outside_holder(root, efd);
+    }
+    (void)!write(report[1], &g, sizeof(g));
+    _exit(0);
+  }
+  RT_CHECK(read(report[0], &g_outside, sizeof(g_outside)) == ssize_t(sizeof(g_outside)), "no grandchild pid");
+  RT_CHECK(waitpid(a, nullptr, 0) == a, "waitpid");
+  close(report[0]);
+  close(report[1]);
+  close(efd);
+  return set;
+}
+
 void check_works(const std::string& kind, int fd) {
   RT_CHECK(fcntl(fd, F_GETFD) >= 0, "the %s fd %d is gone", kind.c_str(), fd);
   if (kind == "perf") {
@@ -81,6 +156,13 @@ void check_works(const std::string& kind, int fd) {
     RT_CHECK(ioctl(fd, UFFDIO_API, &api) < 0, "the userfaultfd's API was not set");
   } else if (kind == "io_uring") {
     RT_CHECK(syscall(SYS_io_uring_enter, fd, 0, 0, 0, nullptr, 0) == 0, "io_uring_enter: %s", strerror(errno));
+  } else if (kind == "pidfd-reaped") {
+    RT_CHECK(poll(std::vector<pollfd>{{fd, POLLIN, 0}}.data(), 1, 0) == 1, "the pidfd of the reaped child is not readable");
+  } else if (kind == "epoll-outside") {
+    RT_CHECK(kill(g_outside, SIGUSR2) == 0, "signal the grandchild");
+    epoll_event ev{};
+    int n = epoll_wait(fd, &ev, 1, 10000);
+    RT_CHECK(n == 1 && ev.data.u64 == 42, "the set does not report the grandchild's eventfd");
   }
 }
 
@@ -96,7 +178,9 @@ int main() {
            : kind == "bpf-map"     ? make_bpf_map()
            : kind == "bpf-prog"    ? make_bpf_prog()
            : kind == "userfaultfd" ? make_userfaultfd()
-                                   : -2;
+           : kind == "pidfd-reaped" ? make_reaped_pidfd()
+           : kind == "epoll-outside" ? make_epoll_outside()
+                                    : -2;
   RT_CHECK(fd != -2, "unknown CKPT_TEST_KIND %s", kind.c_str());
   RT_CHECK(fd >= 0, "cannot make a %s: %s", kind.c_str(), strerror(errno));
   if (kind == "bpf-map") {
