@@ -16,11 +16,16 @@
 #                         with MIB of data in it (a Python process, so its
 #                         own memory adds about 10 MiB; 1 MiB is the most
 #                         without CAP_SYS_RESOURCE)
+#   fds:N                 one process with N eventfds
+#   epoll:N               one process with N eventfds in one epoll set
 # default: single:256 single:1024 single:4096 threads:64:1024 tree:64:16 shared:1024 pipe:1
+#          fds:9000 epoll:9000 (a restore holds about 2N fds, and the hard
+#          limit here is 20000)
 #
-# Prints, per scenario and medium: dump wall time, how long the tree was
-# frozen (from dump.log), restore wall time, throughput over all the
-# memory, ckpt's peak RSS.
+# Prints, per memory scenario and medium: dump wall time, how long the tree
+# was frozen (from dump.log), restore wall time, throughput over all the
+# memory, ckpt's peak RSS; per fd scenario (images on tmpfs): dump and
+# restore wall times and ckpt's peak RSS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Fds inherited from whoever started us (maybe from another mount namespace)
@@ -37,7 +42,13 @@ fi
 CKPT=$PWD/build/ckpt
 HOG=$PWD/build/test/bench/ckpt_bench_memhog
 SCENARIOS=("$@")
-[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(single:256 single:1024 single:4096 threads:64:1024 tree:64:16 shared:1024 pipe:1)
+[ ${#SCENARIOS[@]} -gt 0 ] ||
+  SCENARIOS=(single:256 single:1024 single:4096 threads:64:1024 tree:64:16 shared:1024 pipe:1 fds:9000 epoll:9000)
+FDHOG=$PWD/build/test/bench/ckpt_bench_fdhog
+MEM_SCENARIOS=() FD_SCENARIOS=()
+for s in "${SCENARIOS[@]}"; do
+  case $s in fds:* | epoll:*) FD_SCENARIOS+=("$s") ;; *) MEM_SCENARIOS+=("$s") ;; esac
+done
 
 TMPFS=/dev/shm/ckpt-bench
 DISK=/var/tmp/ckpt-bench
@@ -104,8 +115,9 @@ start_scenario() {
   fi
 }
 
+[ ${#MEM_SCENARIOS[@]} -eq 0 ] ||
 printf '%-16s %-6s %9s %9s %9s %10s %10s %9s %9s\n' scenario images dump_s frozen_ms restore_s dump_GB/s rest_GB/s dump_rss restore_rss
-for scenario in "${SCENARIOS[@]}"; do
+for scenario in "${MEM_SCENARIOS[@]}"; do
   read -r -a args < <(hog_args "$scenario")
   mib=$(total_mib "$scenario")
   for medium in tmpfs disk; do
@@ -124,40 +136,33 @@ for scenario in "${SCENARIOS[@]}"; do
     for _ in $(seq 200); do grep -q -e OK -e BAD "$log" && break; sleep 0.05; done
     grep -q OK "$log" || echo "WARNING: restored memory of $scenario did not verify"
     gb=$(echo "$mib / 1024" | bc -l)
-    # The pipe scenario's process: like the memhog, "ready" once set up, and on
-# SIGTERM "OK" if the pipe gives back every byte in order, else "BAD".
-PIPE_HOLDER='
-import fcntl, os, signal, sys
-size = int(sys.argv[1]) << 20
-data = bytes(range(256)) * (size // 256)
-r, w = os.pipe()
-fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, size)
-os.write(w, data)
-def check(signo, frame):
-    got = b""
-    while len(got) < size:
-        got += os.read(r, size - len(got))
-    print("OK" if got == data else "BAD", flush=True)
-    os._exit(0)
-signal.signal(signal.SIGTERM, check)
-print("ready", flush=True)
-while True:
-    signal.pause()
-'
-# Starts the process of a scenario in a session of its own, output to $1.
-start_scenario() {
-  local log=$1 scenario=$2; shift 2
-  if [ "${scenario%%:*}" = pipe ]; then
-    setsid python3 -c "$PIPE_HOLDER" "$@" </dev/null >"$log" 2>&1 &
-  else
-    setsid "$HOG" "$@" </dev/null >"$log" 2>&1 &
-  fi
-}
-
-printf '%-16s %-6s %9.3f %9s %9.3f %10.2f %10.2f %7dMB %7dMB\n' "$scenario" $medium "$dump_s" "${frozen:-?}" "$rest_s" \
+    printf '%-16s %-6s %9.3f %9s %9.3f %10.2f %10.2f %7dMB %7dMB\n' "$scenario" $medium "$dump_s" "${frozen:-?}" "$rest_s" \
       "$(echo "$gb / $dump_s" | bc -l)" "$(echo "$gb / $rest_s" | bc -l)" $((dump_rss / 1024)) $((rest_rss / 1024))
     rm -rf "$dir"
   done
+done
+
+# Many fds: the file table (kcmp per description), fdinfo and, for epoll,
+# one kcmp search per registration at dump and one EPOLL_CTL_ADD at restore.
+[ ${#FD_SCENARIOS[@]} -eq 0 ] || { echo; printf '%-16s %9s %9s %9s %9s\n' scenario dump_s restore_s dump_rss restore_rss; }
+for scenario in "${FD_SCENARIOS[@]}"; do
+  IFS=: read -r kind n <<<"$scenario"
+  args=("$n"); [ "$kind" = epoll ] && args+=(--epoll)
+  dir=$TMPFS
+  rm -rf "$dir"; mkdir -p "$dir"
+  log=$dir/fdhog.log
+  setsid "$FDHOG" "${args[@]}" </dev/null >"$log" 2>&1 &
+  pid=$!
+  until grep -q -e ready -e BAD "$log" 2>/dev/null; do sleep 0.05; done
+  grep -q BAD "$log" && { cat "$log"; exit 1; }
+  read -r dump_s dump_rss < <(timed "$CKPT" dump -t "$pid" -D "$dir/img")
+  wait "$pid" 2>/dev/null || true
+  read -r rest_s rest_rss < <(timed "$CKPT" restore -D "$dir/img" -d)
+  kill -TERM "$pid"
+  for _ in $(seq 600); do grep -q -e OK -e BAD "$log" && break; sleep 0.05; done
+  grep -q OK "$log" || echo "WARNING: the restored fds of $scenario did not verify"
+  printf '%-16s %9.3f %9.3f %7dMB %7dMB\n' "$scenario" "$dump_s" "$rest_s" $((dump_rss / 1024)) $((rest_rss / 1024))
+  rm -rf "$dir"
 done
 
 if [ -x scripts/bench-compel.sh ]; then

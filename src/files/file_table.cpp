@@ -13,6 +13,7 @@
 #include "files/file_locks.h"
 #include "files/files.h"
 #include "files/module.h"
+#include "files/proc_entry.h"
 
 namespace ckpt::files {
 
@@ -111,7 +112,7 @@ std::vector<img::FdinfoEntry> FileTable::add_process(pid_t pid, pid_t proc_id, s
                                                      compel::Infection* infection) {
   DumpFdContext ctx{opts_, *this, pid, proc_id, infection};
   std::vector<img::FdinfoEntry> result;
-  for (const OpenFd& fd : fds) {
+  for (OpenFd& fd : fds) {
     img::FdinfoEntry e;
     e.set_fd(uint32_t(fd.fd));
     try {
@@ -124,6 +125,9 @@ std::vector<img::FdinfoEntry> FileTable::add_process(pid_t pid, pid_t proc_id, s
     } catch (const Error& err) {
       throw Error(format("cannot dump fd %d of pid %d: %s", fd.fd, pid, err.what()));
     }
+    // The table keeps its own duplicate of a new description: ours goes
+    // now, so that a process of N fds costs N of ckpt's, not 2N.
+    fd.file.reset();
     e.set_cloexec(fd.info.flags & O_CLOEXEC);
     result.push_back(std::move(e));
   }
@@ -158,14 +162,16 @@ void FileTable::check_proc_sharing(const std::map<pid_t, pid_t>& parent_of) cons
   for (size_t i = 0; i < entries_.size(); i++) {
     const img::FileEntry& e = entries_[i];
     const Users& u = users_[i];
-    if (!e.has_reg() || !e.reg().proc_in_tree() || u.pids.size() < 2) continue;
-    pid_t q = pid_t(e.reg().proc_pid());
+    std::optional<pid_t> named = tree_process_named(e);
+    if (!named || u.pids.size() < 2) continue;
+    pid_t q = *named;
+    std::string what = e.has_reg() ? "description of " + e.reg().identity().path() : format("pidfd of pid %d", q);
     for (pid_t user : u.pids)
       if (!is_self_or_ancestor(q, user))
-        throw Error(format("cannot dump fd %d of pid %d: its description of %s is shared with other processes "
+        throw Error(format("cannot dump fd %d of pid %d: its %s is shared with other processes "
                            "of the tree, and pid %d, which it names, is neither pid %d nor an ancestor of it (a "
                            "shared description is opened before its users are forked); not supported yet",
-                           u.first_fd, u.first_pid, e.reg().identity().path().c_str(), q, user));
+                           u.first_fd, u.first_pid, what.c_str(), q, user));
   }
 }
 

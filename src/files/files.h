@@ -86,6 +86,7 @@ class FileTable {
   void preflight(pid_t pid, pid_t proc_id, const std::vector<int>& fds, std::vector<Blocker>& out) const;
 
   // Adds the fds of one process and returns its fdinfo entries, in fd order.
+  // Each fd's duplicate (`file`) is closed once it is dumped.
   // Throws "cannot dump fd 5 of pid 1234: pipe is not supported yet" for a
   // kind no module handles.  `infection` is the process's parasite (null in
   // tests).

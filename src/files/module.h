@@ -148,5 +148,12 @@ extern const FileModule kPtyModule;
 extern const FileModule kInetSocketModule;
 extern const FileModule kNetlinkSocketModule;
 extern const FileModule kUnixSocketModule;
+extern const FileModule kEventfdModule;
+extern const FileModule kSignalfdModule;
+extern const FileModule kTimerfdModule;
+extern const FileModule kInotifyModule;
+extern const FileModule kFanotifyModule;
+extern const FileModule kPidfdModule;
+extern const FileModule kEpollModule;
 
 }  // namespace ckpt::files

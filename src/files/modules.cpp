@@ -19,6 +19,14 @@ const std::vector<const FileModule*>& modules() {
       &kInetSocketModule,
       &kNetlinkSocketModule,
       &kUnixSocketModule,
+      // Anonymous inodes, told apart by their /proc link alone.
+      &kEventfdModule,
+      &kSignalfdModule,
+      &kTimerfdModule,
+      &kInotifyModule,
+      &kFanotifyModule,
+      &kPidfdModule,
+      &kEpollModule,
       &kExternalModule,  // claims nothing: module_for() takes the fds --external names
   };
   return table;

@@ -38,11 +38,18 @@ bool is_deleted(const OpenFd& fd) { return fd.link.ends_with(" (deleted)"); }
 
 namespace {
 
-// "anon_inode:[eventfd]" -> "eventfd", "anon_inode:inotify" -> "inotify".
+// "anon_inode:[eventfd]" -> "eventfd", "anon_inode:inotify" -> "inotify",
+// and the kernel's names that are not words: "anon_inode:bpf-map" -> "bpf
+// map", "anon_inode:[perf_event]" -> "perf event".
 std::string anon_inode_name(const std::string& link) {
   std::string name = link.substr(link.find(':') + 1);
   if (name.size() >= 2 && name.front() == '[' && name.back() == ']') name = name.substr(1, name.size() - 2);
-  if (name == "eventpoll") return "epoll";
+  static const std::pair<const char*, const char*> kWords[] = {
+      {"eventpoll", "epoll"},      {"perf_event", "perf event"}, {"bpf-map", "bpf map"},
+      {"bpf-prog", "bpf program"}, {"bpf-link", "bpf link"},     {"bpf_link", "bpf link"},
+  };
+  for (const auto& [kernel, word] : kWords)
+    if (name == kernel) return word;
   return name.empty() ? "anonymous inode" : name;
 }
 

@@ -20,7 +20,9 @@ std::optional<pid_t> leading_pid(std::string_view s, std::string_view& rest) {
   return pid;
 }
 
-std::optional<uint64_t> start_time_of(pid_t pid) {
+}  // namespace
+
+std::optional<uint64_t> process_start_time(pid_t pid) {
   std::string path = proc::path(pid, "stat");
   try {
     return proc::parse_stat(proc::read_file(path), path).start_time;
@@ -29,7 +31,11 @@ std::optional<uint64_t> start_time_of(pid_t pid) {
   }
 }
 
-}  // namespace
+std::optional<pid_t> tree_process_named(const img::FileEntry& file) {
+  if (file.has_reg() && file.reg().proc_in_tree()) return pid_t(file.reg().proc_pid());
+  if (file.has_pidfd() && file.pidfd().in_tree()) return pid_t(file.pidfd().pid());
+  return std::nullopt;
+}
 
 std::optional<ProcTarget> proc_target(const std::string& path) {
   constexpr std::string_view kProc = "/proc/";
@@ -58,7 +64,7 @@ void dump_proc_entry(const OpenFd& fd, const DumpFdOptions& opts, img::RegFileEn
     reg.set_proc_in_tree(true);
     return;
   }
-  std::optional<uint64_t> start = start_time_of(t->pid);
+  std::optional<uint64_t> start = process_start_time(t->pid);
   if (!start) throw Error(format("it is open on %s, and pid %d is gone", fd.link.c_str(), t->pid));
   reg.set_proc_start_time(*start);
 }
@@ -66,7 +72,7 @@ void dump_proc_entry(const OpenFd& fd, const DumpFdOptions& opts, img::RegFileEn
 void check_proc_entry(const img::RegFileEntry& reg) {
   if (!reg.has_proc_pid() || reg.proc_in_tree()) return;
   pid_t pid = pid_t(reg.proc_pid());
-  std::optional<uint64_t> start = start_time_of(pid);
+  std::optional<uint64_t> start = process_start_time(pid);
   const std::string& path = reg.identity().path();
   if (!start)
     throw Error(format("it was open on %s of pid %d, outside the dumped tree, and pid %d is gone", path.c_str(), pid,

@@ -43,4 +43,14 @@ void dump_proc_entry(const OpenFd& fd, const DumpFdOptions& opts, img::RegFileEn
 // reason alone.
 void check_proc_entry(const img::RegFileEntry& reg);
 
+// The process of the dumped tree a file names (an fd on /proc/PID/..., a
+// pidfd of PID): restore opens the file only once that process exists
+// (restore/task_files), and the dump refuses one shared by processes it
+// could not be handed down to.  nullopt for any other file.
+std::optional<pid_t> tree_process_named(const img::FileEntry& file);
+
+// The start time of process `pid` (stat field 22, clock ticks since boot),
+// nullopt if it is gone: whether a pid is still the process it was.
+std::optional<uint64_t> process_start_time(pid_t pid);
+
 }  // namespace ckpt::files

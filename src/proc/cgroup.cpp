@@ -21,21 +21,6 @@ std::vector<std::string> split_commas(std::string_view text) {
   return out;
 }
 
-// mountinfo writes space, tab, newline and backslash in paths as \ooo.
-std::string unescape(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); i++) {
-    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3' &&
-        s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
-      out += char((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
-      i += 3;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 std::vector<CgroupLine> parse_cgroup(std::string_view text, const std::string& origin) {
@@ -74,8 +59,8 @@ std::vector<CgroupMount> parse_cgroup_mounts(std::string_view mountinfo, const s
     if (fstype != "cgroup" && fstype != "cgroup2") return;
     CgroupMount m;
     m.v2 = fstype == "cgroup2";
-    m.root = unescape(w[3]);
-    m.mount_point = unescape(w[4]);
+    m.root = unescape_mountinfo(w[3]);
+    m.mount_point = unescape_mountinfo(w[4]);
     m.options = split_commas(dash[3]);
     mounts.push_back(std::move(m));
   });

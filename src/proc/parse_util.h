@@ -37,4 +37,8 @@ void for_each_line(std::string_view text, F&& f) {
 // "Key:\tvalue" -> {"Key", "value"}; false if the line has no colon.
 bool split_key_value(std::string_view line, std::string_view& key, std::string_view& value);
 
+// mountinfo writes space, tab, newline and backslash in paths as \ooo:
+// the path itself.
+std::string unescape_mountinfo(std::string_view s);
+
 }  // namespace ckpt::proc::detail

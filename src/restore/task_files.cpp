@@ -3,16 +3,18 @@
 #include "ckpt/error.h"
 #include "files.pb.h"
 #include "files/files.h"
+#include "files/proc_entry.h"
 
 namespace ckpt::restore {
 
 namespace {
 
-// Descriptions on /proc/PID/... of a process of the tree: id -> that pid.
+// Descriptions that name a process of the tree (on /proc/PID/..., a
+// pidfd): id -> that pid.
 std::map<uint32_t, int> proc_entries_of_tree(const files::FilesImage& image) {
   std::map<uint32_t, int> out;
   for (const auto& [id, f] : image.files)
-    if (f.has_reg() && f.reg().proc_in_tree()) out[id] = int(f.reg().proc_pid());
+    if (std::optional<pid_t> pid = files::tree_process_named(f)) out[id] = int(*pid);
   return out;
 }
 

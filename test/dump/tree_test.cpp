@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -231,9 +230,9 @@ TEST_F(TreeTest, RefusedChildLeavesTheWholeTreeRunningAndNoImages) {
   Grandchildren grandchildren;
   Child root(tmp_, [&] {
     fork_sleeper([] {
-      int efd = eventfd(0, 0);
-      dup2(efd, 7);
-      close(efd);
+      int uffd = int(syscall(SYS_userfaultfd, 0));
+      dup2(uffd, 7);
+      close(uffd);
     });
   });
   pid_t pid = root.pid();
@@ -243,7 +242,7 @@ TEST_F(TreeTest, RefusedChildLeavesTheWholeTreeRunningAndNoImages) {
   pid_t sleeper = kids[0];
 
   // The root is dumped (infected and cured) before its child is refused.
-  EXPECT_EQ(dump_error(pid), "cannot dump fd 7 of pid " + std::to_string(sleeper) + ": eventfd is not supported yet");
+  EXPECT_EQ(dump_error(pid), "cannot dump fd 7 of pid " + std::to_string(sleeper) + ": userfaultfd is not supported yet");
   EXPECT_TRUE(images().empty()) << *images().begin();
   for (pid_t p : {pid, sleeper}) EXPECT_FALSE(traced_or_stopped(p)) << p;
   EXPECT_TRUE(root.sleeps_in(SYS_pause));

@@ -96,6 +96,9 @@ const Legit kLegit[] = {
     {"status SigQ", "the count is of signals queued by every process of the user", sigq_limit},
     {"stat flags", "PF_FORKNOEXEC and PF_SUPERPRIV: process accounting's history", without_accounting_flags},
     {"autogroup", "the group's number is made anew with the session", autogroup_nice},
+    {"fdinfo * eventfd-id", "the eventfd's number, given anew by the kernel to a new eventfd"},
+    {"fdinfo * it_value", "a timerfd's time left runs with its clock, to 0 when it fires (the programs check it)"},
+    {"fdinfo * ticks", "a timerfd's expiries not yet read grow as it runs (the programs check them)"},
     {"fd *", "a deleted file whose path was taken comes back next to it", without_ghost_suffix},
     {"cwd", "a deleted directory whose path was taken comes back next to it", without_ghost_suffix},
     {"root", "a deleted directory whose path was taken comes back next to it", without_ghost_suffix},
@@ -552,9 +555,37 @@ void parse_keyed_lines(std::string_view prefix, std::string_view text, Fields& o
   }
 }
 
+// Lines of fdinfo that describe one object each (an epoll target, an
+// inotify watch, a fanotify mark) are keyed by it, whatever their order
+// (the kernel's: an epoll set's by file address).  An epoll target's inode
+// is left out: a new pipe or socket after a restore.
+void parse_fdinfo_objects(const std::string& prefix, std::string_view text, Fields& out, std::string& rest) {
+  for (std::string_view line : lines_of(text)) {
+    std::string_view l = trim(line);
+    std::string kind;
+    if (l.starts_with("tfd:")) kind = "tfd";
+    else if (l.starts_with("inotify ")) kind = "inotify";
+    else if (l.starts_with("fanotify ")) kind = "fanotify";
+    if (kind.empty()) {
+      rest += std::string(line) + "\n";
+      continue;
+    }
+    std::vector<std::string> w = words_of(std::string(l.substr(kind.size() + 1)));
+    std::string value;
+    for (size_t i = 1; i < w.size(); i++)
+      if (kind != "tfd" || (!w[i].starts_with("ino:") && !w[i].starts_with("sdev:"))) value += (i > 1 ? " " : "") + w[i];
+    std::string base = prefix + " " + kind + " " + (w.empty() ? std::string("?") : w[0]), key = base;
+    // The same fd number registered again with another file.
+    for (int n = 2; out.count(key); n++) key = base + " #" + std::to_string(n);
+    out[key] = value;
+  }
+}
+
 void parse_fdinfo(std::string_view fd, std::string_view target, std::string_view text, Fields& out) {
   Fields mine;
-  parse_keyed_lines("fdinfo " + std::string(fd), text, mine);
+  std::string rest;
+  parse_fdinfo_objects("fdinfo " + std::string(fd), text, mine, rest);
+  parse_keyed_lines("fdinfo " + std::string(fd), rest, mine);
   // The inode of anything but a still linked file is a new object's.
   if (!linked_path(target)) mine.erase("fdinfo " + std::string(fd) + " ino");
   out.merge(mine);

@@ -301,7 +301,7 @@ TEST_F(FilesTest, UnsupportedKindsAreRefusedByName) {
   int ring = keep(int(syscall(SYS_io_uring_setup, 4, &params)));
   ASSERT_GE(ring, 0);
   int sock = keep(socket(AF_VSOCK, SOCK_STREAM, 0));  // unix sockets are supported
-  int efd = keep(eventfd(0, 0));
+  int uffd = keep(int(syscall(SYS_userfaultfd, O_CLOEXEC)));
   std::string deleted = tmp_ + "/deleted";
   int del = open_file(deleted, O_RDWR | O_CREAT);
   ASSERT_EQ(unlink(deleted.c_str()), 0);
@@ -314,7 +314,7 @@ TEST_F(FilesTest, UnsupportedKindsAreRefusedByName) {
   std::string of_pid = " of pid " + std::to_string(getpid()) + ": ";
   EXPECT_EQ(refusal(ring), prefix + std::to_string(ring) + of_pid + "io_uring is not supported yet");
   EXPECT_EQ(refusal(sock), prefix + std::to_string(sock) + of_pid + "AF_VSOCK socket is not supported yet");
-  EXPECT_EQ(refusal(efd), prefix + std::to_string(efd) + of_pid + "eventfd is not supported yet");
+  EXPECT_EQ(refusal(uffd), prefix + std::to_string(uffd) + of_pid + "userfaultfd is not supported yet");
   // Without the dump's registry of shared objects (files/objects.h).
   EXPECT_EQ(refusal(del),
             prefix + std::to_string(del) + of_pid + deleted + " was deleted; deleted files are not supported here");
