@@ -15,8 +15,14 @@
 #include <linux/sched.h>
 
 #define RESTORER_EEXIST 17
-/* Tries of a tid still held by one of the blob's exiting page readers. */
-#define RESTORER_TID_TRIES 1000
+/* A tid may still be held, for a moment, by a task that is going away: one
+ * of the blob's exiting page readers, or a thread of a process that was
+ * just reaped (the kernel frees an exiting thread's pid after the process's
+ * end has been reported).  ckpt checked before that no live task has it:
+ * EEXIST is tried again, yielding first, then sleeping 1 ms at a time, for
+ * up to about 2 s. */
+#define RESTORER_TID_YIELDS 1000
+#define RESTORER_TID_SLEEPS 2000
 
 static void set_thread_state(struct ckpt_restorer_args *a, const struct ckpt_restorer_thread *t)
 {
@@ -226,10 +232,16 @@ void restorer_create_threads(const struct restorer_view *v)
 		if (t->flags & CKPT_THREAD_MAIN)
 			continue;
 		long ret = -RESTORER_EEXIST;
-		for (int i = 0; i < RESTORER_TID_TRIES && ret == -RESTORER_EEXIST; i++) {
+		for (int i = 0; i < RESTORER_TID_YIELDS + RESTORER_TID_SLEEPS && ret == -RESTORER_EEXIST; i++) {
 			ret = clone_thread(v, t);
-			if (ret == -RESTORER_EEXIST)
+			if (ret != -RESTORER_EEXIST)
+				break;
+			if (i < RESTORER_TID_YIELDS) {
 				sys_call0(__NR_sched_yield);
+			} else {
+				struct { long sec, nsec; } ms = { 0, 1000000 };
+				sys_call2(__NR_nanosleep, &ms, 0);
+			}
 		}
 		if (ret < 0)
 			restorer_fail(a, CKPT_STEP_THREAD_CREATE, ret, t->tid, 0);

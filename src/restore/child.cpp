@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <ctime>
 #include <cstring>
 
 #include "ckpt/error.h"
@@ -250,10 +251,21 @@ pid_t clone_with_pid(int pid) {
   ca.exit_signal = SIGCHLD;
   ca.set_tid = reinterpret_cast<uint64_t>(&tid);
   ca.set_tid_size = 1;
-  long r = syscall(SYS_clone3, &ca, sizeof(ca));
-  if (r >= 0) return pid_t(r);
-  int err = errno;
-  if (err == EEXIST) check_pid_free(pid);  // names the holder
+  // A pid no live task holds may still be taken for a moment by a task
+  // going away (the kernel frees an exiting thread's pid after its process's
+  // end was reported): EEXIST without a holder is tried again, for up to 2 s.
+  constexpr int kTries = 2000;
+  long r = -1;
+  int err = 0;
+  for (int i = 0; i < kTries; i++) {
+    r = syscall(SYS_clone3, &ca, sizeof(ca));
+    if (r >= 0) return pid_t(r);
+    err = errno;
+    if (err != EEXIST) break;
+    check_pid_free(pid);  // throws naming the holder
+    timespec ms{0, 1000000};
+    nanosleep(&ms, nullptr);
+  }
   if (err == EEXIST) throw Error(format("cannot restore pid %d: the pid is taken", pid));
   if (err == EPERM)
     throw Error(format("cannot restore pid %d: creating a task with a chosen pid needs CAP_CHECKPOINT_RESTORE or "

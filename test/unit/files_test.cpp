@@ -313,7 +313,7 @@ TEST_F(FilesTest, UnsupportedKindsAreRefusedByName) {
   std::string prefix = "cannot dump fd ";
   std::string of_pid = " of pid " + std::to_string(getpid()) + ": ";
   EXPECT_EQ(refusal(ring), prefix + std::to_string(ring) + of_pid + "io_uring is not supported yet");
-  EXPECT_EQ(refusal(sock), prefix + std::to_string(sock) + of_pid + "AF_VSOCK socket is not supported yet");
+  EXPECT_EQ(refusal(sock), prefix + std::to_string(sock) + of_pid + "AF_VSOCK stream socket is not supported yet");
   EXPECT_EQ(refusal(uffd), prefix + std::to_string(uffd) + of_pid + "userfaultfd is not supported yet");
   // Without the dump's registry of shared objects (files/objects.h).
   EXPECT_EQ(refusal(del),
