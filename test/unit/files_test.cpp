@@ -26,6 +26,7 @@
 #include "files/module.h"
 #include "files/objects.h"
 #include "files/proc_entry.h"
+#include "error_of.h"
 #include "image/image.h"
 
 using namespace ckpt;
@@ -113,15 +114,7 @@ class FilesTest : public ::testing::Test {
   std::vector<int> restored_;
 };
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using test::error_of;
 
 TEST_F(FilesTest, RegularFilesKeepSharedDescriptionsPositionsAndCloexec) {
   std::string path = tmp_ + "/data";

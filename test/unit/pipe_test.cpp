@@ -13,6 +13,7 @@
 #include "ckpt/error.h"
 #include "files/files.h"
 #include "files/module.h"
+#include "error_of.h"
 #include "image/image.h"
 
 using namespace ckpt;
@@ -80,15 +81,7 @@ class PipeTest : public ::testing::Test {
   std::vector<int> restored_;
 };
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using test::error_of;
 
 TEST_F(PipeTest, BothEndsAreOneGroupWithTheDataLeftInPlace) {
   int p[2];
