@@ -14,53 +14,21 @@
 #include "files/files.h"
 #include "files/module.h"
 #include "error_of.h"
+#include "files_fixture.h"
 #include "image/image.h"
 
 using namespace ckpt;
 
 namespace {
 
-constexpr int kImagePid = 4343;
-
-class PipeTest : public ::testing::Test {
+class PipeTest : public test::FilesFixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/ckpt-pipe-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    tmp_ = tmpl;
-    dir_ = std::make_unique<image::ImageDir>(image::ImageDir::create(tmp_ + "/images"));
-  }
-  void TearDown() override {
-    for (int fd : restored_) close(fd);
-    dir_.reset();
-    std::filesystem::remove_all(tmp_);
-  }
-  int keep(int fd) {
-    EXPECT_GE(fd, 0) << strerror(errno);
-    owned_.emplace_back(fd);
-    return fd;
-  }
-  std::vector<img::FdinfoEntry> dump(files::FileTable& table, const std::vector<int>& fds) {
-    std::vector<files::OpenFd> open_fds;
-    for (int fd : fds) open_fds.push_back(files::describe_fd(getpid(), fd, UniqueFd(fcntl(fd, F_DUPFD_CLOEXEC, 0))));
-    return table.add_process(getpid(), getpid(), open_fds);
-  }
   // Writes the images with each fd moved to `renumber[fd]` and restores them.
   void restore(const std::vector<img::FileEntry>& entries, std::vector<img::FdinfoEntry> fdinfo,
                const std::map<int, int>& renumber) {
-    {
-      image::ImageWriter files(*dir_, image::Kind::Files);
-      for (const img::FileEntry& e : entries) files.write(e);
-      files.commit();
-      image::ImageWriter fds(*dir_, image::Kind::Fdinfo, uint64_t(kImagePid));
-      for (img::FdinfoEntry& e : fdinfo) {
-        e.set_fd(uint32_t(renumber.at(int(e.fd()))));
-        restored_.push_back(int(e.fd()));
-        fds.write(e);
-      }
-      fds.commit();
-    }
-    files::FilesImage image = files::FilesImage::read(*dir_, {kImagePid});
+    write_files(entries);
+    write_fdinfo(kImagePid, std::move(fdinfo), renumber);
+    files::FilesImage image = images();
     files::check_files(image, kImagePid, {});
     files::restore_fds(image, kImagePid, {});
   }
@@ -74,11 +42,6 @@ class PipeTest : public ::testing::Test {
     ssize_t got = read(fd, s.data(), n);
     return s.substr(0, got > 0 ? size_t(got) : 0);
   }
-
-  std::string tmp_;
-  std::unique_ptr<image::ImageDir> dir_;
-  std::vector<UniqueFd> owned_;
-  std::vector<int> restored_;
 };
 
 using test::error_of;
