@@ -19,8 +19,7 @@
 #   fds:N                 one process with N eventfds
 #   epoll:N               one process with N eventfds in one epoll set
 # default: single:256 single:1024 single:4096 threads:64:1024 tree:64:16 shared:1024 pipe:1
-#          fds:9000 epoll:9000 (a restore holds about 2N fds, and the hard
-#          limit here is 20000)
+#          fds:10000 epoll:10000
 #
 # Prints, per memory scenario and medium: dump wall time, how long the tree
 # was frozen (from dump.log), restore wall time, throughput over all the
@@ -43,7 +42,7 @@ CKPT=$PWD/build/ckpt
 HOG=$PWD/build/test/bench/ckpt_bench_memhog
 SCENARIOS=("$@")
 [ ${#SCENARIOS[@]} -gt 0 ] ||
-  SCENARIOS=(single:256 single:1024 single:4096 threads:64:1024 tree:64:16 shared:1024 pipe:1 fds:9000 epoll:9000)
+  SCENARIOS=(single:256 single:1024 single:4096 threads:64:1024 tree:64:16 shared:1024 pipe:1 fds:10000 epoll:10000)
 FDHOG=$PWD/build/test/bench/ckpt_bench_fdhog
 MEM_SCENARIOS=() FD_SCENARIOS=()
 for s in "${SCENARIOS[@]}"; do

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -189,7 +190,8 @@ struct FilesImage {
 //
 //   in each process, before forking its children:
 //     ids = file_ids_of(pid) and of every descendant, minus what it inherited
-//     opened = open_files(image, ids, opts, floor)   // at fds >= floor
+//     opened = open_files(image, ids, opts, room)    // at fds >= room.floor,
+//                                                    // or at their own numbers
 //   fork the children (they inherit `opened`)
 //   install_fds(image, pid, every id -> fd it holds, opts)
 //   close the opened fds and whatever else is not the process's own
@@ -208,14 +210,26 @@ std::set<uint32_t> file_ids_of(const FilesImage& image, int pid);
 // Every id `ids` brings along: their groups and what they need, and so on.
 std::set<uint32_t> with_groups_and_needs(const FilesImage& image, const std::set<uint32_t>& ids);
 
+// Where open_files() puts what it opens: in [floor, ceiling), above every
+// fd number the process will have, or, for an id of `at`, at that number
+// when it is free.  `at` is for descriptions only the opening process
+// uses: placed at one of their own numbers they need no second fd, which
+// halves the fd numbers a process of many fds needs while it is restored.
+struct FdRoom {
+  FdRoom(int floor = 0) : floor(floor) {}  // NOLINT: a plain floor is the common case
+  int floor;
+  int ceiling = std::numeric_limits<int>::max();
+  const std::map<uint32_t, int>* at = nullptr;
+};
+
 // Opens each description of `ids` once (whole groups; needed files first,
-// from `already` if it is there), in the CURRENT process, at fd numbers >=
-// `floor` with FD_CLOEXEC set (fork keeps it, an exec would not);
+// from `already` if it is there), in the CURRENT process, where `room`
+// says, with FD_CLOEXEC set (fork keeps it, an exec would not);
 // positioned and flagged as dumped.  Returns id -> fd of what it opened.
 // Throws Error "cannot restore file 3 (regular file): REASON"; a terminal
 // id is refused (install_fds() makes terminal fds).
 std::map<uint32_t, UniqueFd> open_files(const FilesImage& image, const std::set<uint32_t>& ids,
-                                        const RestoreFdOptions& opts, int floor,
+                                        const RestoreFdOptions& opts, const FdRoom& room,
                                         const std::map<uint32_t, int>& already = {});
 
 // Places every fd of `pid` at its number in the CURRENT process: dup3 of
@@ -223,7 +237,7 @@ std::map<uint32_t, UniqueFd> open_files(const FilesImage& image, const std::set<
 // caller's fd of the same number (see above).  Then each module's
 // installed() step.  Any fd the caller has at a restored number is
 // replaced; `opened` fds may sit anywhere, even at a target number (they
-// are moved out of the way first).  Fds not in the image are left alone,
+// are moved out of the way first, unless it is a number of their own).  Fds not in the image are left alone,
 // the `opened` ones included.  Throws Error "cannot restore fd N of pid P:
 // REASON" (an id missing from `opened` is one: "its file 4 was not opened").
 void install_fds(const FilesImage& image, int pid, const std::map<uint32_t, int>& opened,

@@ -31,6 +31,27 @@ UniqueFd move_above(UniqueFd fd, int floor) {
   return moved;
 }
 
+// Puts a just opened description of `id` where `room` says: at its own
+// number if it has one there and it is free, else above the floor and
+// below the ceiling (the helper fds live above it).
+UniqueFd place(UniqueFd fd, uint32_t id, const FdRoom& room) {
+  if (room.at) {
+    auto it = room.at->find(id);
+    if (it != room.at->end()) {
+      int number = it->second;
+      if (fd.get() == number) return fd;
+      if (fcntl(number, F_GETFD) < 0 && errno == EBADF) {
+        if (dup3(fd.get(), number, O_CLOEXEC) < 0) throw sys_error(format("cannot move an fd to %d", number));
+        return UniqueFd(number);
+      }
+    }
+  }
+  UniqueFd placed = move_above(std::move(fd), room.floor);
+  if (placed.get() >= room.ceiling)
+    throw Error(format("no fd number is left for it below %d (the helper fds sit above)", room.ceiling));
+  return placed;
+}
+
 // One past the highest fd number of the process.
 int floor_of(const std::vector<img::FdinfoEntry>& fds) {
   int floor = 0;
@@ -62,6 +83,13 @@ std::vector<uint32_t> groups_in_order(const FilesImage& image, const std::set<ui
   return order;
 }
 
+// Whether `number` is one of the fds of `pid` that use file `id`.
+bool has_number(const std::vector<img::FdinfoEntry>& fds, uint32_t id, int number) {
+  auto it = std::lower_bound(fds.begin(), fds.end(), number,
+                             [](const img::FdinfoEntry& e, int n) { return int(e.fd()) < n; });
+  return it != fds.end() && int(it->fd()) == number && it->id() == id;
+}
+
 // Places the fds of `pid`: shared descriptions from `opened`, terminals from
 // the caller's own stdio.  Everything is opened or moved above every target
 // number first, so that no dup3 closes a source still to be used.
@@ -86,7 +114,7 @@ void install(const FilesImage& image, int pid, const std::map<uint32_t, int>& op
       auto it = opened.find(e.id());
       if (it == opened.end()) throw Error(format("its file %u was not opened", e.id()));
       int source = it->second;
-      if (source < floor) {
+      if (source < floor && !has_number(fds, e.id(), source)) {
         UniqueFd copy(fcntl(source, F_DUPFD_CLOEXEC, floor));
         if (!copy) throw sys_error(format("cannot move fd %d of its file %u above %d", source, e.id(), floor));
         source = copy.get();
@@ -100,8 +128,9 @@ void install(const FilesImage& image, int pid, const std::map<uint32_t, int>& op
   for (const img::FdinfoEntry& e : fds) {
     auto it = by_fd.find(e.fd());
     int source = it != by_fd.end() ? it->second.get() : source_of_id.at(e.id());
-    if (dup3(source, int(e.fd()), e.cloexec() ? O_CLOEXEC : 0) < 0)
-      throw fd_error(pid, int(e.fd()), std::string("dup3: ") + strerror(errno));
+    int placed = source == int(e.fd()) ? fcntl(source, F_SETFD, e.cloexec() ? FD_CLOEXEC : 0)
+                                       : dup3(source, int(e.fd()), e.cloexec() ? O_CLOEXEC : 0);
+    if (placed < 0) throw fd_error(pid, int(e.fd()), std::string("dup3: ") + strerror(errno));
   }
   for (const img::FdinfoEntry& e : fds) {
     const img::FileEntry& file = image.file(e.id());
@@ -200,9 +229,12 @@ int max_fd(const FilesImage& image, int pid) {
 }
 
 void check_files(const FilesImage& image, int pid, const RestoreFdOptions& opts) {
+  std::set<uint32_t> checked;  // each file once, however many fds and groups bring it
   for (const img::FdinfoEntry& e : image.fds_of(pid)) {
+    if (checked.count(e.id())) continue;
     try {
       for (uint32_t id : with_groups_and_needs(image, {e.id()})) {
+        if (!checked.insert(id).second) continue;
         const img::FileEntry& file = image.file(id);
         module_of(file.kind()).check(file, opts);
         check_file_locks(file, opts);  // locks need --file-locks
@@ -238,7 +270,7 @@ namespace {
 
 // open_files(), its errors with the module's reason alone when `plain`.
 std::map<uint32_t, UniqueFd> open_groups(const FilesImage& image, const std::set<uint32_t>& ids,
-                                         const RestoreFdOptions& opts, int floor,
+                                         const RestoreFdOptions& opts, const FdRoom& room,
                                          const std::map<uint32_t, int>& already, bool plain) {
   std::map<uint32_t, UniqueFd> opened;
   std::map<uint32_t, int> open_now = already;  // what the process has: for `needs`
@@ -264,7 +296,13 @@ std::map<uint32_t, UniqueFd> open_groups(const FilesImage& image, const std::set
       throw Error(format("cannot restore file %u (%s): %s", g, module.name, err.what()));
     }
     for (size_t i = 0; i < members.size(); i++) {
-      UniqueFd fd = move_above(std::move(fds[i]), floor);
+      UniqueFd fd;
+      try {
+        fd = place(std::move(fds[i]), members[i], room);
+      } catch (const Error& err) {
+        if (plain) throw;
+        throw Error(format("cannot restore file %u (%s): %s", members[i], module.name, err.what()));
+      }
       LOG_DEBUG("file %u at fd %d: %s %s", members[i], fd.get(), module.name,
                 module.describe(*req.group[i]).c_str());
       open_now[members[i]] = fd.get();
@@ -277,9 +315,9 @@ std::map<uint32_t, UniqueFd> open_groups(const FilesImage& image, const std::set
 }  // namespace
 
 std::map<uint32_t, UniqueFd> open_files(const FilesImage& image, const std::set<uint32_t>& ids,
-                                        const RestoreFdOptions& opts, int floor,
+                                        const RestoreFdOptions& opts, const FdRoom& room,
                                         const std::map<uint32_t, int>& already) {
-  return open_groups(image, ids, opts, floor, already, false);
+  return open_groups(image, ids, opts, room, already, false);
 }
 
 void install_fds(const FilesImage& image, int pid, const std::map<uint32_t, int>& opened,
@@ -294,10 +332,14 @@ void restore_fds(const FilesImage& image, int pid, const RestoreFdOptions& opts)
   // Fd by fd, so that an error names the first fd of its file.
   std::map<uint32_t, UniqueFd> by_id;
   std::map<uint32_t, int> opened;
+  std::map<uint32_t, int> own_number;  // each file at its first fd, when that is free
+  for (const img::FdinfoEntry& e : fds) own_number.emplace(e.id(), int(e.fd()));
+  FdRoom room(floor_of(fds));
+  room.at = &own_number;
   for (const img::FdinfoEntry& e : fds) {
     if (module_of(image.file(e.id()).kind()).open_per_fd || opened.count(e.id())) continue;
     try {
-      for (auto& [id, fd] : open_groups(image, with_groups_and_needs(image, {e.id()}), opts, floor_of(fds), opened,
+      for (auto& [id, fd] : open_groups(image, with_groups_and_needs(image, {e.id()}), opts, room, opened,
                                         true)) {
         opened[id] = fd.get();
         by_id[id] = std::move(fd);
@@ -307,6 +349,8 @@ void restore_fds(const FilesImage& image, int pid, const RestoreFdOptions& opts)
     }
   }
   install(image, pid, opened, opts);
+  for (auto& [id, fd] : by_id)
+    if (has_number(fds, id, fd.get())) (void)fd.release();  // installed where it was opened
   by_id.clear();  // closing them would drop the POSIX locks: they come after
   take_posix_locks(image, pid);
   LOG_INFO("Restored %zu fds of pid %d", fds.size(), pid);

@@ -110,8 +110,30 @@ void open_late_files(const TreeRun& run, size_t index, OpenedFiles& opened) {
   do n = read(run.created_r, &byte, 1);
   while (n < 0 && errno == EINTR);
   if (n != 0) throw sys_error(format("cannot restore pid %d: waiting for the tree to exist", run.tasks[index].pid));
-  for (auto& [id, fd] : files::open_files(*run.files_image, late, *run.fd_opts, run.files->floor, opened))
+  files::FdRoom room(run.files->floor);
+  room.ceiling = run.files->ceiling;
+  for (auto& [id, fd] : files::open_files(*run.files_image, late, *run.fd_opts, room, opened))
     opened[id] = fd.release();
+}
+
+// The descriptions this process opens: those only it uses at their own
+// numbers, freed first of what an ancestor opened for itself alone.
+void open_own_files(const TreeRun& run, size_t index, OpenedFiles& opened) {
+  const TreeFiles& tf = *run.files;
+  for (auto it = opened.begin(); it != opened.end();) {
+    auto owner = tf.private_owner.find(it->first);
+    if (owner == tf.private_owner.end() || owner->second == index) {
+      ++it;
+      continue;
+    }
+    close(it->second);
+    it = opened.erase(it);
+  }
+  files::FdRoom room(tf.floor);
+  room.ceiling = tf.ceiling;
+  room.at = &tf.own_number[index];
+  for (auto& [id, fd] : files::open_files(*run.files_image, tf.owned[index], *run.fd_opts, room, opened))
+    opened[id] = fd.release();  // inherited by the children; closed with ckpt's fds
 }
 
 void set_misc(const TaskPlan& plan) {
@@ -217,9 +239,7 @@ void run_task(const TreeRun& run, size_t index, OpenedFiles opened) {
     }
     cgroup::enter(plan.pid, plan.cgroups);
     set_session(plan);
-    for (auto& [id, fd] :
-         files::open_files(*run.files_image, run.files->owned[index], *run.fd_opts, run.files->floor, opened))
-      opened[id] = fd.release();  // inherited by the children; closed with ckpt's fds
+    open_own_files(run, index, opened);
     // Before the children: they inherit these pages.
     if (plan.premaps && !plan.premaps->empty()) fill_premaps(*plan.image, *plan.premaps, *plan.helpers, plan.helper_src);
     create_children(run, plan, opened);

@@ -360,7 +360,13 @@ int restore_tree(const cli::Options& opts) {
   // Shared descriptions above every fd of the tree and of ckpt; the helper
   // fds above those.
   files.floor = highest_fd(tree) + 1;
-  int helper_fd_first = files.floor + int(files.budget) + 1;
+  size_t own_placed = 0;
+  for (const auto& numbers : files.own_number) own_placed += numbers.size();
+  // A description meant for its own number goes above the floor when an fd
+  // of ckpt or another member of its group holds that number.
+  files.budget += std::min(own_placed, proc::list_fds(getpid()).size() + files.largest_group);
+  files.ceiling = files.floor + int(files.budget) + 1;
+  int helper_fd_first = files.ceiling;
   size_t most_helpers = 0;
   for (const auto& h : helpers) most_helpers = std::max(most_helpers, h.fds.size());
   struct rlimit nofile;

@@ -78,7 +78,22 @@ TreeFiles plan_tree_files(const TreeImage& tree, const std::vector<NodePlan>& pl
         tf.late[i].insert(id);
         tf.late_opens = true;
       }
-  tf.budget = image.files.size();
+  tf.own_number.resize(plan.size());
+  size_t placed = 0;
+  for (size_t i = 0; i < owned.size(); i++) {
+    for (uint32_t group : owned[i]) {
+      tf.largest_group = std::max(tf.largest_group, image.group_of(group).size());
+      if (users[group] != std::set<size_t>{i}) continue;
+      for (uint32_t id : image.group_of(group)) tf.private_owner[id] = i;
+    }
+    if (tree.procs[i].zombie) continue;
+    for (const img::FdinfoEntry& e : image.fds_of(tree.procs[i].pid())) {
+      auto it = tf.private_owner.find(e.id());
+      if (it == tf.private_owner.end() || it->second != i || tf.late[i].count(e.id())) continue;
+      if (tf.own_number[i].emplace(e.id(), int(e.fd())).second) placed++;
+    }
+  }
+  tf.budget = image.files.size() - placed;
   return tf;
 }
 

@@ -29,14 +29,25 @@ struct TreeFiles {
   // user (the dump refuses such a description shared by several).
   std::vector<std::set<uint32_t>> late;
   bool late_opens = false;
+  // Per process index: descriptions only that process uses, each opened
+  // at its lowest fd number there (when free), so it needs no second fd
+  // above the floor; id -> that number.  Children close what they inherit
+  // of them (`private_owner`: id -> process index).
+  std::vector<std::map<uint32_t, int>> own_number;
+  std::map<uint32_t, size_t> private_owner;
+  size_t largest_group = 0;
   int floor = 0;                          // descriptions are opened at or above this
+  int ceiling = 0;                        // and below this (the helper fds start there)
   size_t budget = 0;                      // how many may be open at once at or above floor
 };
 
 // Decides who opens each description, from which each live process uses:
 // a whole group at once, by the common ancestor of every process that
-// holds one of its files or needs one.  The caller sets `floor` above every fd number of the tree and every
-// fd ckpt holds.
+// holds one of its files or needs one.  `budget` counts the descriptions
+// not placed at their own numbers; the caller adds room for those whose
+// number turns out taken (by an fd of ckpt, or a group's other member),
+// sets `floor` above every fd number of the tree and every fd ckpt holds,
+// and `ceiling` at floor + budget.
 TreeFiles plan_tree_files(const TreeImage& tree, const std::vector<NodePlan>& plan);
 
 // id -> fd number, in a task: what it inherited plus what it opened.

@@ -172,5 +172,11 @@ TEST(RestoreTreeFiles, AGroupAndWhatItNeedsAreOpenedWhereEveryHolderInheritsThem
   EXPECT_EQ(tf.owned[0], (std::set<uint32_t>{1, 2}));
   EXPECT_EQ(tf.owned[1], (std::set<uint32_t>{3, 4}));
   EXPECT_EQ(tf.owned[2], (std::set<uint32_t>{5}));
-  EXPECT_EQ(tf.budget, 5u);
+  // Files 3 and 5 are each used by one process alone: opened at their own
+  // numbers there, they need no room above the floor; file 4 has no number.
+  EXPECT_EQ(tf.own_number[0], (std::map<uint32_t, int>{}));
+  EXPECT_EQ(tf.own_number[1], (std::map<uint32_t, int>{{3, 4}}));
+  EXPECT_EQ(tf.own_number[2], (std::map<uint32_t, int>{{5, 5}}));
+  EXPECT_EQ(tf.private_owner, (std::map<uint32_t, size_t>{{3, 1}, {4, 1}, {5, 2}}));
+  EXPECT_EQ(tf.budget, 3u);
 }
