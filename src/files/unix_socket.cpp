@@ -33,6 +33,7 @@
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <memory>
 #include <numeric>
 #include <optional>
 #include <set>
@@ -353,8 +354,35 @@ void dump_filter(int fd, img::UnixSocketEntry& u) {
   u.set_filter_locked(get_opt<int>(fd, SOL_SOCKET, SO_LOCK_FILTER, "SO_LOCK_FILTER") != 0);
 }
 
-// The file a path name is bound to: mode and owner, or deleted (or moved,
-// which looks the same from here) if the path no longer leads to it.
+// A socket file renamed within its directory since it was bound: found
+// there by its inode.  One moved further is not looked for (that would be
+// a walk of the file systems) and comes back as deleted.
+std::optional<std::string> find_moved_file(const std::string& path, uint64_t ino, dev_t dev) {
+  std::string dir = path.substr(0, path.rfind('/'));
+  if (dir.empty()) dir = "/";
+  std::unique_ptr<DIR, int (*)(DIR*)> d(opendir(dir.c_str()), closedir);
+  if (!d) return std::nullopt;
+  constexpr int kMostEntries = 100000;  // a spool directory: give up rather than stall the frozen tree
+  int seen = 0;
+  while (dirent* e = readdir(d.get())) {
+    if (++seen > kMostEntries) return std::nullopt;
+    if (e->d_ino != ino) continue;
+    struct stat st;
+    if (fstatat(dirfd(d.get()), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_ino == ino && st.st_dev == dev &&
+        S_ISSOCK(st.st_mode))
+      return (dir == "/" ? "" : dir) + "/" + e->d_name;
+  }
+  return std::nullopt;
+}
+
+void keep_file_attributes(const struct stat& st, img::UnixSocketEntry& u) {
+  u.set_file_mode(st.st_mode & 07777);
+  u.set_file_uid(st.st_uid);
+  u.set_file_gid(st.st_gid);
+}
+
+// The file a path name is bound to: mode and owner; where it was renamed
+// to within its directory; or deleted if the path no longer leads to it.
 void dump_bound_file(const Diag& d, pid_t proc_id, img::UnixSocketEntry& u) {
   const std::string& name = u.name();
   std::string path = name;
@@ -367,17 +395,23 @@ void dump_bound_file(const Diag& d, pid_t proc_id, img::UnixSocketEntry& u) {
   u.set_vfs_ino(d.vfs->udiag_vfs_ino);
   u.set_vfs_dev(user_dev(d.vfs->udiag_vfs_dev));
   struct stat st;
-  if (lstat(path.c_str(), &st) == 0 && st.st_ino == d.vfs->udiag_vfs_ino &&
-      st.st_dev == user_dev(d.vfs->udiag_vfs_dev)) {
-    u.set_file_mode(st.st_mode & 07777);
-    u.set_file_uid(st.st_uid);
-    u.set_file_gid(st.st_gid);
+  dev_t dev = user_dev(d.vfs->udiag_vfs_dev);
+  if (lstat(path.c_str(), &st) == 0 && st.st_ino == d.vfs->udiag_vfs_ino && st.st_dev == dev) {
+    keep_file_attributes(st, u);
     return;
   }
-  // A moved file cannot be found from here: both come back as deleted.
+  if (std::optional<std::string> moved = find_moved_file(path, d.vfs->udiag_vfs_ino, dev)) {
+    if (lstat(moved->c_str(), &st) == 0) {
+      keep_file_attributes(st, u);
+      u.set_moved_to(*moved);
+      LOG_INFO("unix socket %u: its socket file %s was renamed to %s since it was bound", d.ino, path.c_str(),
+               moved->c_str());
+      return;
+    }
+  }
   u.set_file_deleted(true);
-  LOG_WARN("unix socket %u: its socket file %s was deleted or moved since it was bound: restore binds the name and "
-           "unlinks it again (a file moved elsewhere is not made again there)",
+  LOG_WARN("unix socket %u: its socket file %s was deleted since it was bound (or moved out of its directory): "
+           "restore binds the name and unlinks it again (a file moved elsewhere is not made again there)",
            d.ino, path.c_str());
 }
 
@@ -835,6 +869,13 @@ void check_name_free(const img::UnixSocketEntry& u) {
   }
   std::string path = path_of(u);
   struct stat st;
+  if (u.has_moved_to()) {
+    // Its file comes back where it was moved to, from its bound path.
+    if (lstat(path.c_str(), &st) == 0)
+      throw Error(format("its socket file %s was renamed to %s before the dump, but the path %s exists now",
+                         path.c_str(), u.moved_to().c_str(), path.c_str()));
+    path = u.moved_to();
+  }
   if (lstat(path.c_str(), &st) < 0) return;
   if (u.file_deleted())
     throw Error(format("its socket file %s was deleted before the dump, but the path exists now", path.c_str()));
@@ -888,8 +929,7 @@ class GroupMaker {
     connect_peers();
     for (Sock& s : socks_) shut_down(s);
     for (Sock& s : socks_) finish_socket(s);
-    for (Sock& s : socks_)
-      if (s.u->file_deleted() && binds_own_name(*s.u)) unlink(path_of(*s.u).c_str());
+    for (Sock& s : socks_) put_files_back(s);
     std::vector<UniqueFd> out;
     for (Sock& s : socks_) out.push_back(std::move(s.fd));
     return out;
@@ -951,14 +991,27 @@ class GroupMaker {
     if (!is_abstract(u.name())) {
       struct stat st;
       // check() found it stale: the dumped socket's own file, say.
-      if (lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && !u.file_deleted() &&
-          is_stale_socket(path, int(u.type())))
-        unlink(path.c_str());
+      const std::string& file = u.has_moved_to() ? u.moved_to() : path;
+      if (lstat(file.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && !u.file_deleted() &&
+          is_stale_socket(file, int(u.type())))
+        unlink(file.c_str());
     }
     bind_to(s.fd.get(), u);
     if (is_abstract(u.name()) || !u.has_file_mode()) return;
     if (chmod(path.c_str(), u.file_mode()) < 0) throw sys_error("cannot set the mode of " + path);
     if (lchown(path.c_str(), u.file_uid(), u.file_gid()) < 0) throw sys_error("cannot set the owner of " + path);
+  }
+
+  // Last, once nothing connects or sends by name any more: a file deleted
+  // since the bind goes again, one renamed goes to its new path (the
+  // socket's name stays the bound path, as it did).
+  static void put_files_back(const Sock& s) {
+    const img::UnixSocketEntry& u = *s.u;
+    if (!binds_own_name(u)) return;
+    std::string path = path_of(u);
+    if (u.file_deleted()) unlink(path.c_str());
+    if (u.has_moved_to() && rename(path.c_str(), u.moved_to().c_str()) < 0)
+      throw sys_error(format("cannot move its socket file %s to %s", path.c_str(), u.moved_to().c_str()));
   }
 
   void bind_names() {

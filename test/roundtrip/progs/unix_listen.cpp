@@ -49,6 +49,12 @@ int main() {
   int gone = ux::bound(SOCK_DGRAM, "gone.sock");
   RT_CHECK(unlink("gone.sock") == 0, "unlink");
 
+  unlink("moved.sock");
+  unlink("moved-here.sock");
+  int moved = ux::bound(SOCK_STREAM, "moved.sock");
+  RT_CHECK(listen(moved, 2) == 0, "listen");
+  RT_CHECK(rename("moved.sock", "moved-here.sock") == 0 && chmod("moved-here.sock", 0600) == 0, "rename");
+
   rt::block_term();
   rt::ready();
   rt::wait_term();
@@ -106,5 +112,12 @@ int main() {
   ux::accept_within(la);
   RT_CHECK(ux::sock_name(gone) == "gone.sock", "deleted socket named '%s'", ux::sock_name(gone).c_str());
   RT_CHECK(access("gone.sock", F_OK) != 0, "gone.sock came back");
+  RT_CHECK(ux::sock_name(moved) == "moved.sock", "moved socket named '%s'", ux::sock_name(moved).c_str());
+  RT_CHECK(access("moved.sock", F_OK) != 0, "moved.sock came back at its old path");
+  RT_CHECK(stat("moved-here.sock", &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 07777) == 0600,
+           "moved-here.sock missing or mode 0%o", st.st_mode & 07777);
+  int to_moved = socket(AF_UNIX, SOCK_STREAM, 0);
+  ux::connect_to(to_moved, "moved-here.sock");
+  ux::accept_within(moved);
   rt::pass();
 }
