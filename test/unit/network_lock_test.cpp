@@ -239,8 +239,11 @@ TEST(NetworkLock, ConnectionTextNamesBothEnds) {
 
 TEST(NetworkLock, TheTableHoldsBothDirectionsOfEachConnection) {
   in_netns([] {
-    NetworkLock lock = NetworkLock::lock(
-        kTable, {conn4("127.0.0.1", 5000, "127.0.0.2", 41234), conn6("::1", 6000, "fd00::2", 42345)});
+    // Both ends of the IPv4 connection are in the list (both in the tree):
+    // the same two tuples twice.
+    NetworkLock lock = NetworkLock::lock(kTable, {conn4("127.0.0.1", 5000, "127.0.0.2", 41234),
+                                                  conn6("::1", 6000, "fd00::2", 42345),
+                                                  conn4("127.0.0.2", 41234, "127.0.0.1", 5000)});
     EXPECT_TRUE(lock.locked());
     EXPECT_EQ(lock.table(), kTable);
     EXPECT_TRUE(NetworkLock::table_exists(kTable));
