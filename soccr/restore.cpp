@@ -60,8 +60,7 @@ void make_room(int sock, int opt, int force_opt, size_t bytes, const char* name)
   detail::set_int(sock, SOL_SOCKET, opt, need, name);
   // Past net.core.[rw]mem_max only the FORCE variant (CAP_NET_ADMIN, which
   // repair needs anyway) goes further.
-  if (detail::get_int(sock, SOL_SOCKET, opt, name) < need)
-    detail::set_int(sock, SOL_SOCKET, force_opt, need, name);
+  if (detail::get_int(sock, SOL_SOCKET, opt, name) < need) detail::set_int(sock, SOL_SOCKET, force_opt, need, name);
 }
 
 void set_queue_seq(int sock, int queue, uint32_t seq, const char* name) {
@@ -83,7 +82,8 @@ void set_options(int sock, const TcpState& st) {
   std::vector<tcp_repair_opt> opts;
   opts.push_back({TCPOPT_MAXSEG, st.mss});
   if (st.window_scaling)
-    opts.push_back({TCPOPT_WINDOW, static_cast<uint32_t>(st.snd_wscale) | (static_cast<uint32_t>(st.rcv_wscale) << 16)});
+    opts.push_back(
+        {TCPOPT_WINDOW, static_cast<uint32_t>(st.snd_wscale) | (static_cast<uint32_t>(st.rcv_wscale) << 16)});
   if (st.sack) opts.push_back({TCPOPT_SACK_PERMITTED, 0});
   if (st.timestamps) opts.push_back({TCPOPT_TIMESTAMP, 0});
   detail::set_raw(sock, IPPROTO_TCP, TCP_REPAIR_OPTIONS, opts.data(),

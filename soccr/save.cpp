@@ -44,8 +44,8 @@ std::string peek_queue(int sock, int queue, size_t size, const char* name) {
   ssize_t got = recv(sock, data.data(), data.size(), MSG_PEEK | MSG_DONTWAIT);
   if (got < 0) throw Error(std::string("recv MSG_PEEK of the ") + name, errno);
   if (static_cast<size_t>(got) != size)
-    throw Error(std::string("the ") + name + " changed while it was saved (" + std::to_string(size) +
-                " bytes, then " + std::to_string(got) + "): segments still arrive, is the network locked?");
+    throw Error(std::string("the ") + name + " changed while it was saved (" + std::to_string(size) + " bytes, then " +
+                std::to_string(got) + "): segments still arrive, is the network locked?");
   data.resize(size);
   return data;
 }

@@ -15,9 +15,7 @@
 namespace soccr {
 namespace {
 
-std::string with_errno(const std::string& what, int err) {
-  return err == 0 ? what : what + ": " + std::strerror(err);
-}
+std::string with_errno(const std::string& what, int err) { return err == 0 ? what : what + ": " + std::strerror(err); }
 
 }  // namespace
 
@@ -70,8 +68,8 @@ void select_queue(int sock, int queue) {
 }
 
 std::string state_name(int state) {
-  static const char* const names[] = {"?",         "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1",
-                                      "FIN_WAIT2", "TIME_WAIT",   "CLOSE",    "CLOSE_WAIT", "LAST_ACK",
+  static const char* const names[] = {"?",         "ESTABLISHED", "SYN_SENT",    "SYN_RECV",   "FIN_WAIT1",
+                                      "FIN_WAIT2", "TIME_WAIT",   "CLOSE",       "CLOSE_WAIT", "LAST_ACK",
                                       "LISTEN",    "CLOSING",     "NEW_SYN_RECV"};
   if (state > 0 && state < static_cast<int>(sizeof(names) / sizeof(names[0]))) return names[state];
   return "state " + std::to_string(state);
@@ -126,8 +124,7 @@ void Repair::release() noexcept {
   }
 }
 
-Repair::Repair(Repair&& other) noexcept
-    : sock_(std::exchange(other.sock_, -1)), reuse_addr_(other.reuse_addr_) {}
+Repair::Repair(Repair&& other) noexcept : sock_(std::exchange(other.sock_, -1)), reuse_addr_(other.reuse_addr_) {}
 
 Repair& Repair::operator=(Repair&& other) noexcept {
   if (this != &other) {

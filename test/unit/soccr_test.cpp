@@ -7,6 +7,8 @@
 // own (unshare(CLONE_NEWNET), lo brought up), so the host's network is never
 // touched; the child's googletest failures are printed by the child and
 // reported to the parent through its exit status.
+#include "soccr.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -26,8 +28,6 @@
 #include <functional>
 #include <string>
 #include <thread>
-
-#include "soccr.h"
 
 namespace {
 
@@ -190,7 +190,8 @@ std::string recv_exactly(int fd, size_t size) {
 
 // Waits until `fd` has `bytes` unread (the peer's data arrived).
 void wait_inq(int fd, int bytes) {
-  for (int i = 0; i < 1000 && queued(fd, SIOCINQ) != bytes; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 1000 && queued(fd, SIOCINQ) != bytes; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   ASSERT_EQ(queued(fd, SIOCINQ), bytes);
 }
 
@@ -401,8 +402,7 @@ TEST(Soccr, InFlightDataIsRetransmitted) {
       soccr::Repair repair(p.client.get());
       int q = TCP_SEND_QUEUE;
       ASSERT_EQ(setsockopt(p.client.get(), IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)), 0);
-      ASSERT_EQ(send(p.client.get(), in_flight.data(), in_flight.size(), 0),
-                static_cast<ssize_t>(in_flight.size()));
+      ASSERT_EQ(send(p.client.get(), in_flight.data(), in_flight.size(), 0), static_cast<ssize_t>(in_flight.size()));
       st = soccr::save(p.client.get());
       repair.keep();
     }
@@ -489,5 +489,31 @@ TEST(Soccr, RepairRefusesAListener) {
     Pair p = connect_pair(AF_INET);
     EXPECT_EQ(error_of([&] { soccr::Repair r(p.listener.get()); }),
               "setsockopt TCP_REPAIR: cannot repair a listening socket: Operation not permitted");
+  });
+}
+
+// A restore that fails half-way leaves the socket in repair mode, so that
+// closing it sends nothing to the peer; the message names the step.
+TEST(Soccr, FailedRestoreStaysInRepairMode) {
+  in_netns([] {
+    Pair p = connect_pair(AF_INET6);
+    soccr::TcpState st;
+    {
+      soccr::Repair repair(p.client.get());
+      st = soccr::save(p.client.get());
+    }
+    // An address of the documentation prefix: no interface here has it.
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&st.local.addr);
+    ASSERT_EQ(inet_pton(AF_INET6, "2001:db8::1", &in6->sin6_addr), 1);
+    in6->sin6_port = htons(5000);
+    Fd fresh(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    EXPECT_EQ(error_of([&] { soccr::restore(fresh.get(), st); }),
+              "bind to [2001:db8::1]:5000: Cannot assign requested address");
+    int q = TCP_NO_QUEUE;
+    EXPECT_EQ(setsockopt(fresh.get(), IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)), 0)
+        << "not in repair mode any more: " << strerror(errno);
+    // The original connection was only saved, not closed: it goes on.
+    send_all(p.client.get(), "on");
+    EXPECT_EQ(recv_exactly(p.server.get(), 2), "on");
   });
 }
