@@ -58,14 +58,6 @@ Connection loopback_connection() {
   return c;
 }
 
-soccr::Sequences repaired_sequences(int sock, const char* side) {
-  if (!soccr::repair_on(sock)) throw sys_error(format("cannot put the %s socket into TCP_REPAIR", side));
-  soccr::Sequences seq = {};
-  if (!soccr::read_sequences(sock, seq))
-    throw sys_error(format("cannot read the sequence numbers of the %s socket", side));
-  return seq;
-}
-
 // The network lock needs CAP_NET_ADMIN in ckpt's network namespace: say so
 // before the kernel's bare "Operation not permitted".
 void check_net_admin() {
@@ -106,16 +98,18 @@ std::string kernel_hint(const std::string& err) {
 
 std::string probe_tcp_repair() {
   Connection c = loopback_connection();
-  soccr::Sequences client = repaired_sequences(c.client.get(), "client");
-  soccr::Sequences server = repaired_sequences(c.server.get(), "server");
+  soccr::Repair client_repair(c.client.get());
+  soccr::Repair server_repair(c.server.get());
+  soccr::TcpState client = soccr::save(c.client.get());
+  soccr::TcpState server = soccr::save(c.server.get());
   // All data was delivered and acknowledged, so each side's send sequence is
   // the other's receive sequence.
   if (client.send_seq != server.recv_seq || server.send_seq != client.recv_seq)
     throw Error(format("the repaired sequence numbers disagree "
                        "(client send %u recv %u, server send %u recv %u)",
                        client.send_seq, client.recv_seq, server.send_seq, server.recv_seq));
-  if (!soccr::repair_off(c.client.get()) || !soccr::repair_off(c.server.get()))
-    throw sys_error("cannot leave TCP_REPAIR");
+  client_repair.off();
+  server_repair.off();
   return {};
 }
 
