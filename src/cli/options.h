@@ -22,6 +22,10 @@ struct Options {
   bool leave_running = false;             // --leave-running
   bool shell_job = false;                 // -j / --shell-job
   bool tcp_established = false;           // --tcp-established
+  bool tcp_close = false;                 // --tcp-close: connections not saved (dump) or come back closed
+  bool skip_in_flight = false;            // dump --skip-in-flight: connections not accepted yet are dropped
+  enum class NetworkLock { Nftables, Skip };
+  NetworkLock network_lock = NetworkLock::Nftables;  // --network-lock nftables|skip
   bool file_locks = false;                // --file-locks
   bool ext_unix_sk = false;               // --ext-unix-sk
   std::vector<std::string> externals;     // dump --external RES (repeatable): "pipe:[1234]"
