@@ -156,8 +156,8 @@ int run_dump(const cli::Options& opts) {
   LOG_INFO("Froze %zu processes", tree.processes().size());
   dump::check_supported(tree, root);
   files::TreeTasks tasks = dump::tree_tasks(tree);
-  // Declared before the repairs: on a failure they leave repair mode first,
-  // then the connections are unlocked, then the tree runs on.
+  // Declared before the held connections: on a failure they are closed,
+  // then unlocked, then the tree runs on.
   net::NetworkLock network_lock;
   files::TcpRepairs tcp_repairs;
   std::optional<files::diag::InetIndex> tcp_sockets = tcp_listing();
@@ -206,7 +206,6 @@ int run_dump(const cli::Options& opts) {
   // tree to be killed must, or a failed commit would lose it.
   double frozen_ms = 0;
   if (opts.leave_running) {
-    tcp_repairs.leave_repair();
     tree.release();
     frozen_ms = ms_since(frozen);
     network_lock.unlock();
@@ -218,10 +217,11 @@ int run_dump(const cli::Options& opts) {
   dump::kill_point(dump::KillPoint::AfterCommit);
   LOG_INFO("Committed the images in %.0f ms", ms_since(committing));
   if (!opts.leave_running) {
+    // Their sockets go silently with the tree; the lock stays until the
+    // restore.
+    tcp_repairs.silence();
     tree.kill();
     frozen_ms = ms_since(frozen);
-    // Their sockets go silently; the lock stays until the restore.
-    tcp_repairs.close_in_repair();
     if (network_lock.locked()) {
       LOG_INFO("The TCP connections stay locked until the restore (nftables table %s)", network_lock.table().c_str());
       network_lock.keep();

@@ -99,13 +99,16 @@ void save_state(const soccr::TcpState& st, img::TcpConnection& t) {
 
 }  // namespace
 
-void TcpRepairs::hold(UniqueFd sock, soccr::Repair repair) { held_.emplace_back(std::move(sock), std::move(repair)); }
-
-void TcpRepairs::leave_repair() { held_.clear(); }
-
-void TcpRepairs::close_in_repair() {
-  for (auto& [sock, repair] : held_) repair.keep();
-  held_.clear();
+void TcpRepairs::silence() {
+  for (const UniqueFd& sock : held_) {
+    try {
+      soccr::Repair(sock.get()).keep();
+    } catch (const soccr::Error& err) {
+      // Then it may send a FIN as it goes (the lock drops it), and linger
+      // until the kernel gives up on it.
+      LOG_WARN("a TCP connection of the tree goes with its tree as a normal close: %s", err.what());
+    }
+  }
 }
 
 std::string connection_text(const img::InetSocketEntry& e) {
@@ -126,7 +129,8 @@ void save_connection(int sock, img::InetSocketEntry& e, TcpRepairs& repairs) {
     soccr::Repair repair(ours.get());
     soccr::TcpState st = soccr::save(ours.get());
     save_state(st, *e.mutable_tcp());
-    repairs.hold(std::move(ours), std::move(repair));
+    repair.off();
+    repairs.hold(std::move(ours));
   } catch (const soccr::Error& err) {
     throw Error(format("cannot save TCP connection %s: %s", what.c_str(), err.what()));
   }

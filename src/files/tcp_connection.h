@@ -7,7 +7,6 @@
 
 #include <sys/types.h>
 
-#include <utility>
 #include <vector>
 
 #include "ckpt/unique_fd.h"
@@ -19,31 +18,31 @@ namespace ckpt::files {
 
 struct FilesImage;
 
-// Our duplicates of the tree's connections, in repair mode from the moment
-// they are saved: the process cannot send on them, nor can the kernel
-// answer its peer.  Their fate follows the dump's:
-//   dump failed (destructor): repair off, the connections go on;
-//   --leave-running: leave_repair() before the tree runs again;
-//   tree killed: close_in_repair(): a socket closed in repair mode goes
-//     silently, sending neither FIN nor RST, and frees its address.
+// Our duplicates of the tree's connections, held from their save to the
+// end of the dump.  Each is in repair mode only while it is saved: the
+// lock keeps the peer's segments away meanwhile, so what was saved stays
+// true, and a dump killed with SIGKILL leaves no socket of the running
+// tree in repair mode.  Their fate follows the dump's:
+//   dump failed or --leave-running (destructor): closed, nothing changes;
+//   tree to be killed: silence() first puts them in repair mode again, so
+//     that they go with the tree sending neither FIN nor RST, freeing
+//     their addresses for the restore.
 class TcpRepairs {
  public:
   TcpRepairs() = default;
   TcpRepairs(const TcpRepairs&) = delete;
   TcpRepairs& operator=(const TcpRepairs&) = delete;
-  ~TcpRepairs() = default;  // each Repair before its fd (pair order)
 
-  void hold(UniqueFd sock, soccr::Repair repair);
-  void leave_repair();
-  void close_in_repair();
+  void hold(UniqueFd sock) { held_.push_back(std::move(sock)); }
+  void silence();
   size_t size() const { return held_.size(); }
 
  private:
-  std::vector<std::pair<UniqueFd, soccr::Repair>> held_;
+  std::vector<UniqueFd> held_;
 };
 
 // Saves the connection of `sock` (our duplicate, ESTABLISHED) into
-// e.tcp, and its peer into e.dst_*; `sock` stays in repair mode, held by
+// e.tcp, and its peer into e.dst_*, in repair mode; a duplicate is held by
 // `repairs`.  Throws Error naming the connection.
 void save_connection(int sock, img::InetSocketEntry& e, TcpRepairs& repairs);
 
