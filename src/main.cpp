@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <exception>
 
 #include "ckpt/error.h"
@@ -18,20 +19,33 @@ using namespace ckpt;
 
 namespace {
 
-// Dump and restore log to a file in the images directory (CRIU's dump.log /
-// restore.log), -o naming another file relative to it.
+// Dump and restore log to a file in the work directory (-W; by default the
+// images directory), CRIU's dump.log / restore.log, -o naming another file
+// relative to it.
 void open_log_file(const cli::Options& o) {
   std::string name = o.log_file.empty() ? cli::default_log_name(o.command) : o.log_file;
-  if (name.empty() || o.images_dir.empty()) return;
+  if (name.empty()) return;
+  if (name[0] == '/') {
+    log::open_file(AT_FDCWD, name, name);
+    return;
+  }
+  if (!o.work_dir.empty()) {
+    // A work directory named by the user must be there: CRIU does not make
+    // it either, and a typo should not scatter logs.
+    UniqueFd dir(open(o.work_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir) throw sys_error("cannot open the work directory " + o.work_dir);
+    log::open_file(dir.get(), name, o.work_dir + "/" + name);
+    return;
+  }
+  if (o.images_dir.empty()) return;
   // dump creates its images directory, and its log goes in there; for a
   // restore from a directory that does not exist the command itself says so.
   if (o.command == cli::Command::Dump) mkdir(o.images_dir.c_str(), 0700);
   UniqueFd dir(open(o.images_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir) return;
-  std::string path = name[0] == '/' ? name : o.images_dir + "/" + name;
   // Relative to the directory's fd: the name is looked up where the images
   // are, whatever happens to the path meanwhile.
-  log::open_file(name[0] == '/' ? AT_FDCWD : dir.get(), name, path);
+  log::open_file(dir.get(), name, o.images_dir + "/" + name);
 }
 
 // protobuf's own complaints (e.g. a path that is not UTF-8 in a string
@@ -45,15 +59,36 @@ int dispatch(const cli::Options& o) {
     case cli::Command::Check: return run_check(o);
     case cli::Command::Show: return run_show(o);
     case cli::Command::Dump: return run_dump(o);
-    case cli::Command::Restore: return run_restore(o);
+    case cli::Command::Restore: {
+      int rc = run_restore(o);
+      // Attached, ckpt exits with the restored root's status, as a shell
+      // would; criu exits 0 once it has restored the tree (a failed restore
+      // throws, and exits 1 below).
+      return o.as_criu ? 0 : rc;
+    }
+    case cli::Command::Verify: return run_verify(o);
     case cli::Command::Version:
-      printf("ckpt version %s\n", CKPT_VERSION);
+      // CRIU's spelling, which scripts that ask criu for its version parse.
+      if (o.as_criu) printf("Version: %s\n", CKPT_VERSION);
+      else printf("ckpt version %s\n", CKPT_VERSION);
       return 0;
     case cli::Command::Help:
-      fputs(cli::usage().c_str(), stdout);
+      fputs(cli::usage(std::nullopt, o.as_criu).c_str(), stdout);
       return 0;
   }
   return 1;
+}
+
+// The name ckpt was started as, for messages: "criu" when it stands in for
+// CRIU (argv[0]), else "ckpt".
+const char* prog_name(bool as_criu) { return as_criu ? "criu" : "ckpt"; }
+
+// Exit status 0 on success and 1 on any failure, as CRIU; the one
+// exception is ckpt's attached restore, which passes on the restored
+// root's own status (see dispatch()).
+int exit_status(const cli::Options& o, int rc) {
+  if (o.command == cli::Command::Restore && !o.as_criu) return rc;
+  return rc == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -65,12 +100,13 @@ int main(int argc, char** argv) {
   try {
     opts = cli::parse(argc, argv);
   } catch (const cli::UsageError& e) {
-    fprintf(stderr, "ckpt: %s\n", e.message.c_str());
-    fputs(cli::usage(e.command).c_str(), stderr);
+    bool as_criu = argc > 0 && cli::started_as_criu(argv[0]);
+    fprintf(stderr, "%s: %s\n", prog_name(as_criu), e.message.c_str());
+    if (e.show_usage) fputs(cli::usage(e.command, as_criu).c_str(), stderr);
     return 1;
   }
   if (opts.help_for) {
-    fputs(cli::usage(opts.help_for).c_str(), stdout);
+    fputs(cli::usage(opts.help_for, opts.as_criu).c_str(), stdout);
     return 0;
   }
   log::set_verbosity(opts.verbosity);
@@ -78,10 +114,10 @@ int main(int argc, char** argv) {
     open_log_file(opts);
     int rc = dispatch(opts);
     log::close_file();
-    return rc;
+    return exit_status(opts, rc);
   } catch (const std::exception& e) {
     log::file_only(log::Level::Error, "%s", e.what());
-    fprintf(stderr, "ckpt %s: %s\n", cli::command_name(opts.command), e.what());
+    fprintf(stderr, "%s %s: %s\n", prog_name(opts.as_criu), cli::command_name(opts.command), e.what());
     log::close_file();
     return 1;
   }

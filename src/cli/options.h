@@ -66,20 +66,55 @@ struct Options {
   bool show_mems = false;                 // --mems: memory areas with sizes and pages saved
 };
 
-// Thrown for a bad command line; the message is one line and the caller
-// prints the usage after it.
+// Thrown for a bad command line; the message is one line.  The caller prints
+// the usage after it unless show_usage is false (an option refused by name,
+// a config file's error: the line says all there is to say).
 struct UsageError {
   std::string message;
   std::optional<Command> command;
+  bool show_usage = true;
 };
 
+// Where parse() looks for config files.  The default is the real system's
+// (see system_parse_env); the tests point it elsewhere.
+struct ParseEnv {
+  std::string global_config;               // "" for none
+  std::optional<std::string> home;         // $HOME: HOME/.ckpt/default.conf
+  std::optional<std::string> config_env;   // as criu: $CRIU_CONFIG_FILE
+};
+// /etc/ckpt/default.conf and $HOME; as criu (argv[0]), /etc/criu and
+// ~/.criu, as CRIU reads them, and $CRIU_CONFIG_FILE.
+ParseEnv system_parse_env(bool as_criu);
+// argv[0]'s basename is "criu": ckpt stands in for CRIU (Options::as_criu).
+bool started_as_criu(const char* argv0);
+
 Options parse(int argc, char** argv);  // throws UsageError
-std::string usage(std::optional<Command> command = std::nullopt);
+Options parse(int argc, char** argv, const ParseEnv& env);
+std::string usage(std::optional<Command> command = std::nullopt, bool as_criu = false);
 const char* command_name(Command c);
 // "1048576", "64K", "2M", "1G" (binary multiples) -> bytes; nullopt if it is
 // not such a size.
 std::optional<uint64_t> parse_size(const std::string& text);
 // The default log file name of a command ("dump.log"), or "" for none.
 std::string default_log_name(Command c);
+
+// The option table, as data: every option ckpt knows, CRIU's and its own,
+// and for each command whether it is honoured or refused by name.  An
+// option of neither set "does not apply" to that command.
+enum class OptArg { None, Required, Optional };
+struct OptionSpec {
+  const char* name;        // long name, without the dashes
+  char short_name;         // 0: none
+  OptArg arg;
+  unsigned honoured;       // command_bit()s where it takes effect
+  unsigned refused;        // command_bit()s where it is refused by name
+  bool negatable;          // CRIU's boolean: --no-NAME too
+  bool ckpt_only;          // not CRIU's
+  int id;
+};
+constexpr unsigned command_bit(Command c) { return 1u << static_cast<unsigned>(c); }
+const std::vector<OptionSpec>& option_table();
+// The spec of --NAME (exact long name), or nullptr.
+const OptionSpec* find_option(const std::string& name);
 
 }  // namespace ckpt::cli
