@@ -334,8 +334,15 @@ std::pair<int, std::string> parse_inherit_fd(const std::string& text, Command c)
   return {std::stoi(number), text.substr(close + 2)};
 }
 
+// An option refused by name.  Not thrown at once: a later setting of the
+// same option may take it back (`auto-dedup` in a config file, then
+// --no-auto-dedup on the command line), so parse() keeps it pending.
+struct Refusal {
+  UsageError error;
+};
+
 [[noreturn]] void refuse(const std::string& what, Command c, const std::string& hint = "") {
-  throw UsageError{"option " + what + " is not supported yet" + (hint.empty() ? "" : " (" + hint + ")"), c, false};
+  throw Refusal{{"option " + what + " is not supported yet" + (hint.empty() ? "" : " (" + hint + ")"), c, false}};
 }
 
 // The boolean options, each its field.
@@ -447,6 +454,26 @@ void apply(Options& o, const Item& item) {
   }
 }
 
+// The refusals still standing, each with the option it refuses, in the
+// order they were met.
+using Pending = std::vector<std::pair<const OptionSpec*, UsageError>>;
+
+// apply(), keeping a refusal pending until the same option is set again;
+// origin ("FILE:LINE", or "" for the command line) prefixes its errors.
+void apply_item(Options& o, const Item& item, const std::string& origin, Pending* pending) {
+  auto prefixed = [&](const UsageError& e) {
+    return origin.empty() ? e : UsageError{origin + ": " + e.message, e.command, false};
+  };
+  std::erase_if(*pending, [&](const auto& p) { return p.first == item.spec; });
+  try {
+    apply(o, item);
+  } catch (const Refusal& r) {
+    pending->emplace_back(item.spec, prefixed(r.error));
+  } catch (const UsageError& e) {
+    throw prefixed(e);
+  }
+}
+
 // What the command line says, before any of it is applied.
 struct CommandLine {
   std::vector<Item> items;
@@ -545,30 +572,26 @@ std::optional<Item> config_item(const ConfigItem& ci, Command c) {
   return Item{&spec, ci.value, r->negated, spelled};
 }
 
-void apply_config_file(Options& o, const std::string& path, bool missing_ok) {
+void apply_config_file(Options& o, const std::string& path, bool missing_ok, Pending* pending) {
   for (const ConfigItem& ci : read_config_file(path, missing_ok)) {
     std::optional<Item> item = config_item(ci, o.command);
-    if (!item) continue;
-    try {
-      apply(o, *item);
-    } catch (const UsageError& e) {
-      throw UsageError{ci.origin + ": " + e.message, o.command, false};
-    }
+    if (item) apply_item(o, *item, ci.origin, pending);
   }
 }
 
 // The config files, in order: the defaults (unless --no-default-config),
 // then each --config.  As criu, CRIU's: a --config replaces the defaults,
 // and $CRIU_CONFIG_FILE comes between.
-void apply_config_files(Options& o, const ParseEnv& env) {
+void apply_config_files(Options& o, const ParseEnv& env, Pending* pending) {
   bool defaults = !o.no_default_config && !(o.as_criu && !o.config_files.empty());
   if (defaults) {
-    if (!env.global_config.empty()) apply_config_file(o, env.global_config, true);
+    if (!env.global_config.empty()) apply_config_file(o, env.global_config, true, pending);
     if (env.home && !env.home->empty())
-      apply_config_file(o, *env.home + (o.as_criu ? "/.criu/default.conf" : "/.ckpt/default.conf"), true);
+      apply_config_file(o, *env.home + (o.as_criu ? "/.criu/default.conf" : "/.ckpt/default.conf"), true, pending);
   }
-  if (o.as_criu && env.config_env && !env.config_env->empty()) apply_config_file(o, *env.config_env, false);
-  for (const std::string& path : o.config_files) apply_config_file(o, path, false);
+  if (o.as_criu && env.config_env && !env.config_env->empty())
+    apply_config_file(o, *env.config_env, false, pending);
+  for (const std::string& path : o.config_files) apply_config_file(o, path, false, pending);
 }
 
 void check_paths(const Options& o) {
@@ -701,10 +724,12 @@ Options parse(int argc, char** argv, const ParseEnv& env) {
     if (item.spec->id == kConfig) o.config_files.push_back(*item.value);
     if (item.spec->id == kNoDefaultConfig) o.no_default_config = true;
   }
-  apply_config_files(o, env);
+  Pending pending;
+  apply_config_files(o, env, &pending);
   // The command line last: it wins over every config file (and a
   // repeatable option's values from the files come first).
-  for (const Item& item : cl.items) apply(o, item);
+  for (const Item& item : cl.items) apply_item(o, item, "", &pending);
+  if (!pending.empty()) throw pending.front().second;
 
   o.paths = cl.paths;
   if (cl.exec_cmd) {
