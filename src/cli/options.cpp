@@ -568,7 +568,8 @@ std::optional<Item> config_item(const ConfigItem& ci, Command c) {
     throw fail("option '" + spelled + "' belongs on the command line, not in a config file");
   if (!((spec.honoured | spec.refused) & command_bit(c))) return std::nullopt;
   if (ci.value && (spec.arg == OptArg::None || r->negated)) throw fail("option '" + spelled + "' takes no argument");
-  if (!ci.value && spec.arg == OptArg::Required && !r->negated) throw fail("option '" + spelled + "' needs an argument");
+  if (!ci.value && spec.arg == OptArg::Required && !r->negated)
+    throw fail("option '" + spelled + "' needs an argument");
   return Item{&spec, ci.value, r->negated, spelled};
 }
 
@@ -608,7 +609,8 @@ void check_paths(const Options& o) {
       break;
     case Command::Verify:
       if (o.paths.empty()) throw UsageError{"verify needs a DIR", o.command};
-      if (o.paths.size() > 1) throw UsageError{"unexpected argument '" + o.paths[1] + "' (verify takes one DIR)", o.command};
+      if (o.paths.size() > 1)
+        throw UsageError{"unexpected argument '" + o.paths[1] + "' (verify takes one DIR)", o.command};
       break;
     default:
       break;

@@ -192,7 +192,8 @@ TEST(CriuOptions, TableHoldsOnlyCriusOptions) {
 // The refused options' short forms are refused by their long name.
 TEST(CriuOptions, RefusedShortForms) {
   EXPECT_EQ(error_with(ParseEnv{}, {"restore", "-D", "d", "-M", "a:b"}), "option --ext-mount-map is not supported yet");
-  EXPECT_EQ(error_with(ParseEnv{}, {"dump", "-t", "1", "-D", "d", "-L", "/lib"}), "option --libdir is not supported yet");
+  EXPECT_EQ(error_with(ParseEnv{}, {"dump", "-t", "1", "-D", "d", "-L", "/lib"}),
+            "option --libdir is not supported yet");
 }
 
 TEST(ConfigSyntax, Lines) {
@@ -233,7 +234,8 @@ TEST(ConfigSyntax, Errors) {
   EXPECT_EQ(error("\nghost-limit 1 2\n"),
             "/etc/x.conf:2: option 'ghost-limit' has more than one argument (quote an argument that holds spaces)");
   EXPECT_EQ(error("work-dir \"/tmp\n"), "/etc/x.conf:1: unterminated double quote");
-  EXPECT_EQ(error("--tcp-established\n"), "/etc/x.conf:1: '--tcp-established': write the option without its leading dashes");
+  EXPECT_EQ(error("--tcp-established\n"),
+            "/etc/x.conf:1: '--tcp-established': write the option without its leading dashes");
   EXPECT_EQ(error("a=b c\n"), "/etc/x.conf:1: option 'a' has more than one argument");
   EXPECT_EQ(error("=b\n"), "/etc/x.conf:1: an argument without an option name");
 }
@@ -340,7 +342,8 @@ TEST(ConfigFiles, OtherCommandsOptionsAreSkipped) {
                                 "manage-cgroups=ignore\nextra\n");
   Options r = parse_with(env, {"show", "d"});
   EXPECT_FALSE(r.tcp_established);
-  EXPECT_EQ(error_with(env, {"restore", "-D", "d"}), env.global_config + ":5: option --auto-dedup is not supported yet");
+  EXPECT_EQ(error_with(env, {"restore", "-D", "d"}),
+            env.global_config + ":5: option --auto-dedup is not supported yet");
   // The command line takes a config file's refused option back.
   Options d = parse_with(env, {"restore", "-D", "d", "--no-auto-dedup"});
   EXPECT_EQ(d.manage_cgroups, Options::ManageCgroups::Ignore);

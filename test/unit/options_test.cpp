@@ -263,7 +263,8 @@ TEST(Options, Refused) {
 }
 
 TEST(Options, NegationsAndPrefixes) {
-  Options o = parse_args({"restore", "-D", "d", "--tcp-established", "--no-tcp-established", "-d", "--no-restore-detached"});
+  Options o = parse_args(
+      {"restore", "-D", "d", "--tcp-established", "--no-tcp-established", "-d", "--no-restore-detached"});
   EXPECT_FALSE(o.tcp_established);
   EXPECT_FALSE(o.detach);
   EXPECT_TRUE(parse_args({"dump", "-t", "1", "-D", "d", "--tcp-est"}).tcp_established);  // getopt's prefixes
