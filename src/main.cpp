@@ -23,12 +23,18 @@ namespace {
 void open_log_file(const cli::Options& o) {
   std::string name = o.log_file.empty() ? cli::default_log_name(o.command) : o.log_file;
   if (name.empty() || o.images_dir.empty()) return;
+  // --log-pid (semantics branch): the name gets ckpt's pid, as CRIU's
+  // per-process logs do (the restored tasks log nothing of their own).
+  if (o.log_pid) name += "." + std::to_string(getpid());
   // dump creates its images directory, and its log goes in there; for a
   // restore from a directory that does not exist the command itself says so.
   if (o.command == cli::Command::Dump) mkdir(o.images_dir.c_str(), 0700);
-  UniqueFd dir(open(o.images_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  // -W DIR (semantics branch): the log goes there instead; it must exist.
+  const std::string& where = o.work_dir.empty() ? o.images_dir : o.work_dir;
+  UniqueFd dir(open(where.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir && !o.work_dir.empty()) throw sys_error("cannot open the work directory " + o.work_dir + " (-W)");
   if (!dir) return;
-  std::string path = name[0] == '/' ? name : o.images_dir + "/" + name;
+  std::string path = name[0] == '/' ? name : where + "/" + name;
   // Relative to the directory's fd: the name is looked up where the images
   // are, whatever happens to the path meanwhile.
   log::open_file(name[0] == '/' ? AT_FDCWD : dir.get(), name, path);

@@ -97,6 +97,14 @@ enum LongOnly {
   OPT_TCP_CLOSE,
   OPT_SKIP_IN_FLIGHT,
   OPT_NETWORK_LOCK,
+  // --- semantics branch: parse cases for its tests (replaced at merge by the options branch) ---
+  OPT_TIMEOUT,
+  OPT_FREEZE_CGROUP,
+  OPT_LOG_PID,
+  OPT_LINK_REMAP,
+  OPT_MANAGE_CGROUPS,
+  OPT_ACTION_SCRIPT,
+  OPT_EXEC_CMD,
 };
 
 const option kLongOptions[] = {
@@ -120,6 +128,18 @@ const option kLongOptions[] = {
     {"tcp-close", no_argument, nullptr, OPT_TCP_CLOSE},
     {"skip-in-flight", no_argument, nullptr, OPT_SKIP_IN_FLIGHT},
     {"network-lock", required_argument, nullptr, OPT_NETWORK_LOCK},
+    // --- semantics branch (replaced at merge) ---
+    {"leave-stopped", no_argument, nullptr, 's'},
+    {"timeout", required_argument, nullptr, OPT_TIMEOUT},
+    {"freeze-cgroup", required_argument, nullptr, OPT_FREEZE_CGROUP},
+    {"restore-sibling", no_argument, nullptr, 'S'},
+    {"log-pid", no_argument, nullptr, OPT_LOG_PID},
+    {"root", required_argument, nullptr, 'r'},
+    {"work-dir", required_argument, nullptr, 'W'},
+    {"link-remap", no_argument, nullptr, OPT_LINK_REMAP},
+    {"manage-cgroups", optional_argument, nullptr, OPT_MANAGE_CGROUPS},
+    {"action-script", required_argument, nullptr, OPT_ACTION_SCRIPT},
+    {"exec-cmd", no_argument, nullptr, OPT_EXEC_CMD},
     {nullptr, 0, nullptr, 0},
 };
 
@@ -135,6 +155,11 @@ bool accepts(Command c, int opt) {
     case 't': case 'R': case OPT_GHOST_LIMIT: case OPT_EXTERNAL: case OPT_SKIP_IN_FLIGHT: return c == Command::Dump;
     case 'd': case OPT_PIDFILE: case OPT_INHERIT_FD: return c == Command::Restore;
     case OPT_ALL: case OPT_FEATURE: return c == Command::Check;
+    // --- semantics branch (replaced at merge) ---
+    case 's': case OPT_LOG_PID: case 'W': case OPT_MANAGE_CGROUPS: case OPT_ACTION_SCRIPT:
+      return c == Command::Dump || c == Command::Restore;
+    case OPT_TIMEOUT: case OPT_FREEZE_CGROUP: case OPT_LINK_REMAP: return c == Command::Dump;
+    case 'S': case 'r': case OPT_EXEC_CMD: return c == Command::Restore;
   }
   return false;
 }
@@ -223,7 +248,7 @@ Options parse(int argc, char** argv) {
   optind = 2;
   opterr = 0;
   int opt;
-  while ((opt = getopt_long(argc, argv, ":t:D:o:Rjdhv::", kLongOptions, nullptr)) != -1) {
+  while ((opt = getopt_long(argc, argv, ":t:D:o:RjdhsSr:W:v::", kLongOptions, nullptr)) != -1) {
     if (opt == '?') {
       std::string bad = optopt ? std::string("-") + char(optopt) : std::string(argv[optind - 1]);
       throw UsageError{"unknown option '" + bad + "' for " + ci->name, o.command};
@@ -267,6 +292,29 @@ Options parse(int argc, char** argv) {
       }
       case OPT_ALL: o.check_all = true; break;
       case OPT_FEATURE: o.features.push_back(optarg); break;
+      // --- semantics branch (replaced at merge) ---
+      case 's': o.leave_stopped = true; break;
+      case OPT_TIMEOUT: o.freeze_timeout_s = parse_int(optarg, "timeout", o.command); break;
+      case OPT_FREEZE_CGROUP: o.freeze_cgroup = optarg; break;
+      case 'S': o.restore_sibling = true; break;
+      case OPT_LOG_PID: o.log_pid = true; break;
+      case 'r': o.root = optarg; break;
+      case 'W': o.work_dir = optarg; break;
+      case OPT_LINK_REMAP: o.link_remap = true; break;
+      case OPT_MANAGE_CGROUPS:
+        // CRIU's spelling "--manage-cgroups MODE" too: the next word if it is a mode.
+        if (!optarg && optind < argc &&
+            (!std::strcmp(argv[optind], "soft") || !std::strcmp(argv[optind], "none") ||
+             !std::strcmp(argv[optind], "ignore") || !std::strcmp(argv[optind], "props") ||
+             !std::strcmp(argv[optind], "full") || !std::strcmp(argv[optind], "strict")))
+          optarg = argv[optind++];
+        if (!optarg || !std::strcmp(optarg, "soft")) o.manage_cgroups = Options::ManageCgroups::Default;
+        else if (!std::strcmp(optarg, "none")) o.manage_cgroups = Options::ManageCgroups::None;
+        else if (!std::strcmp(optarg, "ignore")) o.manage_cgroups = Options::ManageCgroups::Ignore;
+        else throw UsageError{std::string("--manage-cgroups ") + optarg + " is not supported yet", o.command};
+        break;
+      case OPT_ACTION_SCRIPT: o.action_scripts.push_back(optarg); break;
+      case OPT_EXEC_CMD: o.exec_cmd = "-"; break;  // the command: the arguments after the options
       case 'h': o.help_for = o.command; break;
       case OPT_VERSION: o.command = Command::Version; return o;
       case 'v':
@@ -286,6 +334,13 @@ Options parse(int argc, char** argv) {
   if (o.help_for) return o;
 
   for (int i = optind; i < argc; i++) o.paths.push_back(argv[i]);
+  // --- semantics branch (replaced at merge): --exec-cmd [--] CMD ARGS... ---
+  if (!o.exec_cmd.empty()) {
+    if (o.paths.empty()) throw UsageError{"--exec-cmd needs a command after the options", o.command};
+    o.exec_cmd = o.paths.front();
+    o.exec_cmd_args.assign(o.paths.begin() + 1, o.paths.end());
+    o.paths.clear();
+  }
   switch (o.command) {
     case Command::Dump:
       if (!o.tree_pid) throw UsageError{"dump needs -t PID", o.command};

@@ -1,0 +1,15 @@
+# CRIU's options that change what dump and restore do, each from a shell
+# (criu_options.sh CASE): -s/--leave-stopped on both sides, -S/--restore-sibling,
+# --action-script stages in order (and a failing script), --exec-cmd,
+# --manage-cgroups ignore, --timeout on a vfork parent, --freeze-cgroup on a
+# cgroup v2 directory of the test's, -W and --log-pid (and --root refused).
+foreach(case leave-stopped restore-sibling action-script exec-cmd manage-cgroups freeze-cgroup logs)
+  add_test(NAME roundtrip.criu_options.${case}
+    COMMAND rt_subreaper ${CMAKE_CURRENT_SOURCE_DIR}/criu_options.sh ${case} $<TARGET_FILE:ckpt>
+            $<TARGET_FILE:rt_sleeper> ${CMAKE_CURRENT_BINARY_DIR}/work/criu_options.${case})
+  set_tests_properties(roundtrip.criu_options.${case} PROPERTIES TIMEOUT 300 LABELS roundtrip)
+endforeach()
+add_test(NAME roundtrip.criu_options.timeout
+  COMMAND rt_subreaper ${CMAKE_CURRENT_SOURCE_DIR}/criu_options.sh timeout $<TARGET_FILE:ckpt>
+          $<TARGET_FILE:rt_vfork_hold> ${CMAKE_CURRENT_BINARY_DIR}/work/criu_options.timeout)
+set_tests_properties(roundtrip.criu_options.timeout PROPERTIES TIMEOUT 300 LABELS roundtrip)
