@@ -33,7 +33,9 @@ make_cgroup() {
 remove_cgroup() {
   [ -n "$CGROUP" ] && [ -d "$CGROUP" ] || return 0
   for p in $(cat "$CGROUP/cgroup.procs" 2>/dev/null); do kill -KILL $p 2>/dev/null; done
-  wait_for 10 sh -c "[ ! -s '$CGROUP/cgroup.procs' ]"
+  # (cgroup files show size 0: their content says whether one is left.)
+  cgroup_empty() { [ -z "$(cat "$CGROUP/cgroup.procs" 2>/dev/null)" ]; }
+  wait_for 10 cgroup_empty
   rmdir "$CGROUP" || echo "(cannot remove $CGROUP)"
 }
 dump_killed() {
