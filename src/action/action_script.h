@@ -1,7 +1,8 @@
 // CRIU's action scripts (--action-script FILE, repeatable): each script is
 // run at each stage of a dump or a restore, with the stage's name in
 // CRTOOLS_SCRIPT_ACTION, the images directory in CRTOOLS_IMAGE_DIR and, at
-// restore once the root exists, its pid in CRTOOLS_INIT_PID.  A script is
+// dump once the tree is frozen and at restore once the root exists, the
+// root's pid in CRTOOLS_INIT_PID.  A script is
 // run as `/bin/sh -c FILE` (so FILE may carry arguments, as CRIU allows),
 // with ckpt's stdin, stdout and stderr and no other fd of ckpt, and ckpt
 // waits for it.  A script that exits non-zero (or is killed) fails the

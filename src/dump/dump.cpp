@@ -190,7 +190,7 @@ int run_dump(const cli::Options& opts) {
   image::ImageDir dir = image::ImageDir::create(opts.images_dir);
   LOG_INFO("Dumping the tree of pid %d into %s", root, dir.path().c_str());
   check_freeze_cgroup(opts.freeze_cgroup);
-  const action::Scripts scripts(opts.action_scripts, absolute(opts.images_dir));
+  action::Scripts scripts(opts.action_scripts, absolute(opts.images_dir));
   scripts.run(action::Stage::PreDump);
   dump::PendingImages images(dir);
   uint64_t page_size = uint64_t(sysconf(_SC_PAGESIZE));
@@ -205,6 +205,7 @@ int run_dump(const cli::Options& opts) {
   clock_gettime(CLOCK_MONOTONIC, &frozen);
   uint64_t dump_time_ns = realtime_ns();
   LOG_INFO("Froze %zu processes", tree.processes().size());
+  scripts.set_init_pid(root);  // CRTOOLS_INIT_PID from here on, as CRIU once it has the tree
   dump::check_supported(tree, root);
   files::TreeTasks tasks = dump::tree_tasks(tree);
   // Declared before the held connections: on a failure they are closed,

@@ -110,8 +110,8 @@ case_action_script() {
   dump_killed "${scripts[@]}"
   expect_stages "a pre-dump - $WORK/img
 b pre-dump - $WORK/img
-a post-dump - $WORK/img
-b post-dump - $WORK/img" dump
+a post-dump $PID $WORK/img
+b post-dump $PID $WORK/img" dump
   restore_detached "${scripts[@]}"
   expect_stages "a pre-restore - $WORK/img
 b pre-restore - $WORK/img
@@ -133,7 +133,7 @@ b post-resume $PID $WORK/img" restore
     fail "the failed dump does not name the script, stage and status: $(cat "$WORK/dump.err")"
   expect_stages "a pre-dump - $WORK/img2
 b pre-dump - $WORK/img2
-a post-dump - $WORK/img2" "failed dump"
+a post-dump $PID $WORK/img2" "failed dump"
   wait_for 10 healthy $PID || fail "pid $PID does not run on after the failed dump: $(task_states $PID)"
   finish_target "after the failed dump"
   echo "action scripts: a failing post-dump script fails the dump, the tree runs on"
@@ -146,6 +146,38 @@ a post-dump - $WORK/img2" "failed dump"
     fail "the failed restore does not name the script, stage and status: $(cat "$WORK/restore.err")"
   [ ! -d /proc/$PID ] || fail "pid $PID exists after a restore that failed at pre-restore"
   echo "action scripts: a failing pre-restore script fails the restore before anything exists"
+}
+
+# The network stages, with a TCP connection of the program to itself
+# (rt_inet_refused, CKPT_TEST_INET=established; in a network namespace).
+case_action_script_tcp() {
+  cat >"$WORK/script.sh" <<SCRIPT
+#!/bin/sh
+echo "\$CRTOOLS_SCRIPT_ACTION" >> "$WORK/stages"
+SCRIPT
+  chmod +x "$WORK/script.sh"
+  local opts=(--tcp-established --action-script "$WORK/script.sh")
+  start_target tcp-running CKPT_TEST_INET=established
+  "$CKPT" dump -t $PID -D "$WORK/img-r" -R "${opts[@]}" 2>"$WORK/dump.err" || fail "dump -R: $(cat "$WORK/dump.err")"
+  expect_stages "pre-dump
+network-lock
+post-dump
+network-unlock" "dump -R --tcp-established"
+  finish_target "dump -R"
+  start_target tcp CKPT_TEST_INET=established
+  dump_killed "${opts[@]}"
+  expect_stages "pre-dump
+network-lock
+post-dump" "dump --tcp-established"
+  restore_detached "${opts[@]}"
+  expect_stages "pre-restore
+network-lock
+post-restore
+pre-resume
+network-unlock
+post-resume" "restore --tcp-established"
+  finish_target "restore --tcp-established"
+  echo "action scripts: the network stages in order, dump -R, dump and restore"
 }
 
 case_exec_cmd() {
@@ -278,6 +310,7 @@ run() {
     leave-stopped) case_leave_stopped ;;
     restore-sibling) case_restore_sibling ;;
     action-script) case_action_script ;;
+    action-script-tcp) case_action_script_tcp ;;
     exec-cmd) case_exec_cmd ;;
     manage-cgroups) case_manage_cgroups ;;
     timeout) case_timeout ;;

@@ -13,3 +13,10 @@ add_test(NAME roundtrip.criu_options.timeout
   COMMAND rt_subreaper ${CMAKE_CURRENT_SOURCE_DIR}/criu_options.sh timeout $<TARGET_FILE:ckpt>
           $<TARGET_FILE:rt_vfork_hold> ${CMAKE_CURRENT_BINARY_DIR}/work/criu_options.timeout)
 set_tests_properties(roundtrip.criu_options.timeout PROPERTIES TIMEOUT 300 LABELS roundtrip)
+# The network stages of the action scripts, around a TCP connection of the
+# program to itself, in a network namespace of the test's own.
+add_test(NAME roundtrip.criu_options.action-script-tcp
+  COMMAND unshare -n sh -c "ip link set lo up && exec \"$0\" \"$@\""
+          $<TARGET_FILE:rt_subreaper> ${CMAKE_CURRENT_SOURCE_DIR}/criu_options.sh action-script-tcp
+          $<TARGET_FILE:ckpt> $<TARGET_FILE:rt_inet_refused> ${CMAKE_CURRENT_BINARY_DIR}/work/criu_options.action-script-tcp)
+set_tests_properties(roundtrip.criu_options.action-script-tcp PROPERTIES TIMEOUT 300 LABELS roundtrip)
