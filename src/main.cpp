@@ -25,6 +25,9 @@ namespace {
 void open_log_file(const cli::Options& o) {
   std::string name = o.log_file.empty() ? cli::default_log_name(o.command) : o.log_file;
   if (name.empty()) return;
+  // --log-pid: the name gets ckpt's pid, as CRIU's per-process logs do (the
+  // restored tasks log nothing of their own).
+  if (o.log_pid) name += "." + std::to_string(getpid());
   if (name[0] == '/') {
     log::open_file(AT_FDCWD, name, name);
     return;

@@ -13,6 +13,12 @@
 #include <functional>
 #include <optional>
 
+#include <linux/magic.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include "action/action_script.h"
 #include "cgroup/cgroup.h"
 #include "ckpt/error.h"
 #include "ckpt/log.h"
@@ -80,7 +86,8 @@ void refuse_unrestorable(const compel::FrozenTree& tree, pid_t root, const files
     std::vector<pid_t> tids;
     for (const compel::Thread& t : p.threads)
       if (t.state != compel::TaskState::Zombie) tids.push_back(t.tid);
-    add(p.pid, [&] { cgroup::refuse_thread_cgroups(p.pid, at, tids); });
+    if (opts.manage_cgroups == cli::Options::ManageCgroups::Default)
+      add(p.pid, [&] { cgroup::refuse_thread_cgroups(p.pid, at, tids); });
   }
   if (blockers.empty()) return;
   if (blockers.size() == 1 && blockers[0].fd >= 0) throw Error("cannot dump " + blockers[0].text());
@@ -95,7 +102,8 @@ void refuse_unrestorable(const compel::FrozenTree& tree, pid_t root, const files
 // The tree's established connections, locked before any of their sockets
 // is touched: while the tree is frozen and after it is killed, the kernel
 // must neither answer their peers nor reset them.
-net::NetworkLock lock_connections(const compel::FrozenTree& tree, pid_t root, const cli::Options& opts) {
+net::NetworkLock lock_connections(const compel::FrozenTree& tree, pid_t root, const cli::Options& opts,
+                                  const action::Scripts& scripts, bool& stage_ran) {
   if (!opts.tcp_established || opts.tcp_close) return {};
   std::vector<std::pair<pid_t, std::vector<int>>> fds;
   for (const compel::Process& p : tree.processes()) {
@@ -105,6 +113,10 @@ net::NetworkLock lock_connections(const compel::FrozenTree& tree, pid_t root, co
   }
   std::vector<net::Connection> conns = files::tree_connections(fds);
   if (conns.empty()) return {};
+  // The scripts' stage comes whoever locks: with --network-lock skip they
+  // may be what locks the network.
+  scripts.run(action::Stage::NetworkLock);
+  stage_ran = true;
   if (opts.network_lock == cli::Options::NetworkLock::Skip) {
     LOG_INFO("%zu TCP connections are not locked (--network-lock skip)", conns.size());
     return {};
@@ -132,6 +144,40 @@ std::optional<files::diag::InetIndex> tcp_listing() {
   }
 }
 
+// --freeze-cgroup PATH: a cgroup v2 directory (its cgroup.freeze freezes
+// every task in it and below).
+void check_freeze_cgroup(const std::string& path) {
+  if (path.empty()) return;
+  struct statfs fs;
+  struct stat st;
+  if (statfs(path.c_str(), &fs) < 0 || stat(path.c_str(), &st) < 0)
+    throw sys_error(format("cannot freeze cgroup %s (--freeze-cgroup)", path.c_str()));
+  if (!S_ISDIR(st.st_mode) || fs.f_type != CGROUP2_SUPER_MAGIC)
+    throw Error(format("cannot freeze cgroup %s (--freeze-cgroup): it is not a cgroup v2 directory", path.c_str()));
+  if (access((path + "/cgroup.freeze").c_str(), W_OK) < 0)
+    throw Error(format("cannot freeze cgroup %s (--freeze-cgroup): it has no cgroup.freeze (the root cgroup cannot "
+                       "be frozen)",
+                       path.c_str()));
+}
+
+// -s / --leave-stopped: every process of the tree gets SIGSTOP while it is
+// still held; on detach it takes the signal and enters a group stop, so no
+// instruction of the tree runs after the dump.  (A process stopped when it
+// was seized is put back into its stop anyway.)
+void stop_tree(const compel::FrozenTree& tree) {
+  for (const compel::Process& p : tree.processes())
+    if (p.state != compel::TaskState::Zombie && kill(p.pid, SIGSTOP) < 0)
+      throw sys_error(format("cannot leave pid %d stopped", p.pid));
+}
+
+std::string absolute(const std::string& path) {
+  char* real = realpath(path.c_str(), nullptr);
+  if (!real) return path;
+  std::string out = real;
+  free(real);
+  return out;
+}
+
 int run_dump(const cli::Options& opts) {
   if (opts.tree_pid <= 0) throw Error("dump needs the pid of the tree to dump (-t PID)");
   if (opts.images_dir.empty()) throw Error("dump needs an images directory (-D DIR)");
@@ -143,17 +189,23 @@ int run_dump(const cli::Options& opts) {
 
   image::ImageDir dir = image::ImageDir::create(opts.images_dir);
   LOG_INFO("Dumping the tree of pid %d into %s", root, dir.path().c_str());
+  check_freeze_cgroup(opts.freeze_cgroup);
+  action::Scripts scripts(opts.action_scripts, absolute(opts.images_dir));
+  scripts.run(action::Stage::PreDump);
   dump::PendingImages images(dir);
   uint64_t page_size = uint64_t(sysconf(_SC_PAGESIZE));
   dump::SharedObjects shared(page_size, opts.ghost_limit);
 
   compel::SeizeOptions seize_opts;
   seize_opts.warn = [](const std::string& what) { LOG_WARN("%s", what.c_str()); };
+  seize_opts.timeout_ms = opts.freeze_timeout_s * 1000;
+  seize_opts.freezer_cgroup = opts.freeze_cgroup;
   compel::FrozenTree tree = compel::FrozenTree::seize(root, seize_opts);
   timespec frozen;
   clock_gettime(CLOCK_MONOTONIC, &frozen);
   uint64_t dump_time_ns = realtime_ns();
   LOG_INFO("Froze %zu processes", tree.processes().size());
+  scripts.set_init_pid(root);  // CRTOOLS_INIT_PID from here on, as CRIU once it has the tree
   dump::check_supported(tree, root);
   files::TreeTasks tasks = dump::tree_tasks(tree);
   // Declared before the held connections: on a failure they are closed,
@@ -175,7 +227,8 @@ int run_dump(const cli::Options& opts) {
   fd_opts.tree = &tasks;
   files::FileTable files(fd_opts);
   refuse_unrestorable(tree, root, files, opts);
-  network_lock = lock_connections(tree, root, opts);
+  bool network_stage = false;  // network-lock ran: network-unlock comes if the tree runs on
+  network_lock = lock_connections(tree, root, opts, scripts, network_stage);
   fail_if_asked("after-network-lock");
   dump::kill_point(dump::KillPoint::AfterFreeze);
 
@@ -203,20 +256,41 @@ int run_dump(const cli::Options& opts) {
   image::ImageWriter inventory(dir, image::Kind::Inventory);
   inventory.write(dump::make_inventory(uint32_t(root), uint32_t(ctx.page_size), opts.shell_job, dump_time_ns));
   // A tree left running needs not wait for the images to reach the disk; a
-  // tree to be killed must, or a failed commit would lose it.
+  // tree to be killed must, or a failed commit would lose it.  With action
+  // scripts it waits for the post-dump stage, which comes with the images
+  // committed and the tree still frozen (as CRIU's), and may fail the dump.
+  // -s leaves the tree stopped instead of killing it (and wins over -R).
   double frozen_ms = 0;
-  if (opts.leave_running) {
+  bool keep_tree = opts.leave_running || opts.leave_stopped;
+  auto let_go = [&] {
+    if (opts.leave_stopped) stop_tree(tree);
     tree.release();
     frozen_ms = ms_since(frozen);
-    network_lock.unlock();
-    LOG_INFO("Released the tree of pid %d", root);
+    // A stopped tree keeps its connections locked, as CRIU leaves them:
+    // it is meant to be restored elsewhere or killed.
+    if (opts.leave_stopped && network_lock.locked()) {
+      LOG_INFO("The TCP connections stay locked (nftables table %s): the tree is left stopped",
+               network_lock.table().c_str());
+      network_lock.keep();
+    } else {
+      network_lock.unlock();
+      if (network_stage) scripts.run(action::Stage::NetworkUnlock);
+    }
+    LOG_INFO("Released the tree of pid %d%s", root, opts.leave_stopped ? ", stopped (--leave-stopped)" : "");
+  };
+  bool released = false;
+  if (keep_tree && scripts.empty()) {
+    let_go();
+    released = true;
   }
   timespec committing;
   clock_gettime(CLOCK_MONOTONIC, &committing);
   images.commit_all(inventory);
   dump::kill_point(dump::KillPoint::AfterCommit);
   LOG_INFO("Committed the images in %.0f ms", ms_since(committing));
-  if (!opts.leave_running) {
+  scripts.run(action::Stage::PostDump);
+  if (keep_tree && !released) let_go();
+  if (!keep_tree) {
     // Their sockets go silently with the tree; the lock stays until the
     // restore.
     tcp_repairs.silence();

@@ -94,7 +94,10 @@ void dump_process(DumpContext& ctx, const compel::Process& process) {
   MemorySnapshot mem =
       snapshot_memory(snap.proc_id, snap.stat, ctx.page_size, *ctx.shared, parent_memory(ctx, process));
   std::vector<int> fds = proc::list_fds(snap.proc_id);
-  std::vector<img::CgroupEntry> cgroups = cgroup::dump_cgroups(snap.proc_id);
+  // --manage-cgroups none|ignore: none recorded, so the restore leaves the
+  // process in the cgroups it inherits.
+  std::vector<img::CgroupEntry> cgroups;
+  if (ctx.opts.manage_cgroups == cli::Options::ManageCgroups::Default) cgroups = cgroup::dump_cgroups(snap.proc_id);
 
   image::PagesWriter& pages = ctx.images.open_pages(uint64_t(pid));
   ParasiteReport report = run_parasite(ctx, pid, snap.proc_id, mem, fds, pages);

@@ -265,10 +265,13 @@ void run_task(const TreeRun& run, size_t index, OpenedFiles opened) {
 
 }  // namespace
 
-pid_t clone_with_pid(int pid) {
+pid_t clone_with_pid(int pid, bool sibling) {
   pid_t tid = pid;
   clone_args ca{};
-  ca.exit_signal = SIGCHLD;
+  // A sibling's parent is ours (CLONE_PARENT); the kernel then gives it
+  // our own exit signal, and wants none here.
+  ca.flags = sibling ? CLONE_PARENT : 0;
+  ca.exit_signal = sibling ? 0 : SIGCHLD;
   ca.set_tid = reinterpret_cast<uint64_t>(&tid);
   ca.set_tid_size = 1;
   // A pid no live task holds may still be taken for a moment by a task
@@ -290,6 +293,10 @@ pid_t clone_with_pid(int pid) {
   if (err == EPERM)
     throw Error(format("cannot restore pid %d: creating a task with a chosen pid needs CAP_CHECKPOINT_RESTORE or "
                        "CAP_SYS_ADMIN",
+                       pid));
+  if (err == EINVAL && sibling && getpid() == 1)
+    throw Error(format("cannot restore pid %d with --restore-sibling: ckpt is the init of its pid namespace, which "
+                       "has no parent to share",
                        pid));
   if (err == EINVAL)
     throw Error(format("cannot restore pid %d: this system cannot have that pid (see /proc/sys/kernel/pid_max)", pid));

@@ -80,7 +80,9 @@ struct TreeRun {
 
 // clone3 with set_tid = {pid}: returns 0 in the child.  Throws "cannot
 // restore pid N: the pid is taken by ..." and the like.
-pid_t clone_with_pid(int pid);
+// `sibling` (--restore-sibling): the task is created with CLONE_PARENT,
+// the caller's sibling rather than its child.
+pid_t clone_with_pid(int pid, bool sibling = false);
 
 // The root's code (task 0), after ckpt's clone3.
 [[noreturn]] void run_root(const TreeRun& run);

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <tuple>
 
+#include "action/action_script.h"
 #include "cgroup/cgroup.h"
 #include "ckpt/error.h"
 #include "ckpt/fresh_file.h"
@@ -329,19 +330,26 @@ files::RestoreFdOptions fd_options(const cli::Options& opts) {
 struct RestoreLock {
   std::string table;          // "" : nothing to unlock (--network-lock skip)
   net::NetworkLock made_here;
+  bool stage = false;         // the network-lock scripts ran: network-unlock comes
 
-  void unlock() {
+  void unlock(const action::Scripts& scripts) {
+    if (stage) scripts.run(action::Stage::NetworkUnlock);
     if (table.empty()) return;
     if (made_here.locked()) made_here.unlock();
     else if (net::NetworkLock::unlock_table(table)) LOG_INFO("Unlocked the TCP connections (nftables table %s)", table.c_str());
   }
 };
 
-RestoreLock lock_connections(const restore::TreeImage& tree, const cli::Options& opts) {
+RestoreLock lock_connections(const restore::TreeImage& tree, const cli::Options& opts,
+                             const action::Scripts& scripts) {
   RestoreLock lock;
+  std::vector<net::Connection> conns = files::image_connections(tree.files);
+  if (!conns.empty() && !opts.tcp_close) {
+    scripts.run(action::Stage::NetworkLock);
+    lock.stage = true;
+  }
   if (opts.network_lock == cli::Options::NetworkLock::Skip) return lock;
   lock.table = net::lock_table_name(tree.root().pid());
-  std::vector<net::Connection> conns = files::image_connections(tree.files);
   if (conns.empty() || opts.tcp_close || net::NetworkLock::table_exists(lock.table)) return lock;
   lock.made_here = net::NetworkLock::lock(lock.table, conns);
   LOG_INFO("Locked %zu TCP connections until the tree runs (nftables table %s)", conns.size(), lock.table.c_str());
@@ -356,10 +364,21 @@ int highest_fd(const restore::TreeImage& tree) {
   return top;
 }
 
+std::string absolute(const std::string& path) {
+  char* real = realpath(path.c_str(), nullptr);
+  if (!real) return path;
+  std::string out = real;
+  free(real);
+  return out;
+}
+
 // Everything up to the restored tree running on its own; ckpt keeps no
 // file or mapping of the restore once this returns.
 int restore_tree(const cli::Options& opts) {
+  if (!opts.root.empty()) throw Error("option --root is not supported yet");
   image::ImageDir dir = image::ImageDir::open(opts.images_dir);
+  action::Scripts scripts(opts.action_scripts, absolute(opts.images_dir));
+  scripts.run(action::Stage::PreRestore);
   const restore::Tuning tuning = restore::Tuning::from_environment();
   restore::TreeImage tree = restore::load_tree_image(dir);
   const ProcessImage& root = tree.root();
@@ -369,8 +388,11 @@ int restore_tree(const cli::Options& opts) {
   restore::SessionPlan session = restore::plan_session(root, opts.shell_job);
   files::RestoreFdOptions fd_opts = fd_options(opts);
   std::vector<restore::NodePlan> nodes = check_tree(tree, session, fd_opts);
-  std::vector<std::vector<cgroup::Move>> cgroups = cgroup::plan_restore(tree);
-  RestoreLock network_lock = lock_connections(tree, opts);
+  // --manage-cgroups none|ignore: every task stays in the cgroups it
+  // inherits from ckpt.
+  std::vector<std::vector<cgroup::Move>> cgroups(n);
+  if (opts.manage_cgroups == cli::Options::ManageCgroups::Default) cgroups = cgroup::plan_restore(tree);
+  RestoreLock network_lock = lock_connections(tree, opts, scripts);
   // The tree's shared memory and deleted files, each made once by ckpt now,
   // before any task (a failure from here on removes the segments made).
   restore::SharedMemory shared = restore::SharedMemory::load(dir, tree);
@@ -478,8 +500,9 @@ int restore_tree(const cli::Options& opts) {
   }
   fflush(stdout);
   fflush(stderr);
-  pid_t child = restore::clone_with_pid(root.pid());
+  pid_t child = restore::clone_with_pid(root.pid(), opts.restore_sibling);
   if (child == 0) restore::run_root(run);
+  scripts.set_init_pid(root.pid());
   tracer.root().mark_created();
   created.w.reset();  // the root has its copy
   go.r.reset();
@@ -495,6 +518,11 @@ int restore_tree(const cli::Options& opts) {
   auto started = std::chrono::steady_clock::now();
   tracer.run(started + kRestoreTimeout);
   restore::kill_point(tuning.kill, restore::KillPoint::AllHeld);
+  // Every task is in place and held: a script failing here or at
+  // pre-resume fails the restore, the held tree is killed, and nothing is
+  // committed yet (the images can be restored again).
+  scripts.run(action::Stage::PostRestore);
+  scripts.run(action::Stage::PreResume);
   // Every thread is held: the scheduling goes on last, so that no
   // real-time thread competes with the restore (see task/sched.h); before
   // the commit of the shared memory, so that a failure here leaves the
@@ -507,24 +535,44 @@ int restore_tree(const cli::Options& opts) {
   write_pidfile(opts.pidfile, root.pid());
   subreaper.restore();
   restore::kill_point(tuning.kill, restore::KillPoint::BeforeRelease);
+  // -s: every process that ran at the dump is left in a SIGSTOP stop.
   tracer.release([&](pid_t pid) {
     for (const ProcessImage& p : tree.procs)
-      if (p.pid() == pid) return p.stop_signal();
+      if (p.pid() == pid) return p.stop_signal() ? p.stop_signal() : opts.leave_stopped ? SIGSTOP : 0;
     return 0;
   });
   auto took = std::chrono::steady_clock::now() - started;
-  network_lock.unlock();
+  network_lock.unlock(scripts);
+  // The tree runs: a failing script fails the command, the tree runs on.
+  scripts.run(action::Stage::PostResume);
   for (size_t i = 0; i < n; i++)
     if (!tree.procs[i].zombie) log_restored(tree.procs[i], areas[i], premaps[i], took);
   if (n > 1) LOG_INFO("tree of pid %d restored: %zu processes", root.pid(), n);
   return root.pid();
 }
 
+// --exec-cmd: ckpt becomes the command, which so is the parent of the
+// restored root (CRIU's meaning); its fds are ckpt's but the log's.
+[[noreturn]] void exec_command(const cli::Options& opts) {
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(opts.exec_cmd.c_str()));
+  for (const std::string& a : opts.exec_cmd_args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  LOG_INFO("Running the --exec-cmd command %s", opts.exec_cmd.c_str());
+  log::close_file();
+  fflush(stdout);
+  fflush(stderr);
+  execvp(argv[0], argv.data());
+  throw sys_error(format("cannot run the --exec-cmd command %s (the restored tree runs on)", opts.exec_cmd.c_str()));
+}
+
 }  // namespace
 
 int run_restore(const cli::Options& opts) {
   int pid = restore_tree(opts);
-  if (opts.detach) return 0;
+  if (!opts.exec_cmd.empty()) exec_command(opts);
+  // A sibling is not ckpt's to wait for: ckpt's parent is its parent.
+  if (opts.detach || opts.restore_sibling) return 0;
   return wait_for_exit(pid);
 }
 
