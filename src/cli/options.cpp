@@ -183,7 +183,7 @@ const std::vector<OptionSpec> kOptions = {
     {"freeze-cgroup", 0, REQ, D, 0, false, false, kFreezeCgroup},
     {"log-pid", 0, NO, D | R, 0, NEG, false, kLogPid},
     {"display-stats", 0, NO, D | R, 0, NEG, false, kDisplayStats},
-    {"root", 'r', REQ, R, 0, false, false, kRoot},
+    {"root", 'r', REQ, 0, R, false, false, kRoot},  // refused: files are not resolved in another root yet
     {"work-dir", 'W', REQ, D | R, 0, false, false, kWorkDir},
     {"link-remap", 0, NO, D, 0, NEG, false, kLinkRemap},
     {"manage-cgroups", 0, OPT, D | R, 0, false, false, kManageCgroups},  // none|ignore; other modes refused

@@ -375,7 +375,6 @@ std::string absolute(const std::string& path) {
 // Everything up to the restored tree running on its own; ckpt keeps no
 // file or mapping of the restore once this returns.
 int restore_tree(const cli::Options& opts) {
-  if (!opts.root.empty()) throw Error("option --root is not supported yet");
   image::ImageDir dir = image::ImageDir::open(opts.images_dir);
   action::Scripts scripts(opts.action_scripts, absolute(opts.images_dir));
   scripts.run(action::Stage::PreRestore);

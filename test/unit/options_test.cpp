@@ -168,12 +168,12 @@ TEST(Options, CriuDumpOptions) {
 }
 
 TEST(Options, CriuRestoreOptions) {
-  Options o = parse_args({"restore", "-D", "d", "-d", "-S", "-s", "-r", "/newroot", "--pidfile", "p",
+  Options o = parse_args({"restore", "-D", "d", "-d", "-S", "-s", "--pidfile", "p",
                           "--manage-cgroups=ignore", "--display-stats", "--log-pid", "--json", "-W", "w"});
   EXPECT_TRUE(o.detach);
   EXPECT_TRUE(o.restore_sibling);
   EXPECT_TRUE(o.leave_stopped);
-  EXPECT_EQ(o.root, "/newroot");
+  EXPECT_EQ(error_of({"restore", "-D", "d", "-r", "/newroot"}), "option --root is not supported yet");
   EXPECT_EQ(o.manage_cgroups, Options::ManageCgroups::Ignore);
   EXPECT_TRUE(o.display_stats);
   EXPECT_TRUE(o.log_pid);
