@@ -16,11 +16,17 @@ struct CommandInfo {
 };
 
 const CommandInfo kCommands[] = {
-    {Command::Check, "check", "ckpt check [--all] [--feature NAME]",
+    {Command::Check, "check", "ckpt check [--all] [--feature NAME] | check -t PID [dump options]",
      "  Probes the kernel facilities ckpt needs and prints 'Looks good.' when\n"
      "  dump and restore can work here.\n"
-     "    --all            also report optional facilities\n"
-     "    --feature NAME   check only NAME (repeatable; --feature list names them)\n"},
+     "        --all               also report optional facilities\n"
+     "        --feature NAME      check only NAME (repeatable; --feature list names them)\n"
+     "  With -t, checks whether the running tree of PID can be dumped, without\n"
+     "  stopping it, and lists every blocker with its remedy (exit 1 if any).\n"
+     "    -t, --tree PID          root of the tree to check\n"
+     "    -j, --shell-job, --tcp-established, --tcp-close, --skip-in-flight,\n"
+     "    --file-locks, --ext-unix-sk, --external RES, --ghost-limit SIZE:\n"
+     "                            as for dump\n"},
     {Command::Dump, "dump", "ckpt dump -t PID -D DIR [options]",
      "  Freezes the process tree rooted at PID and writes its images to DIR.\n"
      "    -t, --tree PID          root of the tree to dump\n"
@@ -129,10 +135,14 @@ bool accepts(Command c, int opt) {
   switch (opt) {
     case 'h': case 'v': case OPT_VERSION: return true;
     case 'o': return c == Command::Dump || c == Command::Restore;
-    case 'D': case 'j': case OPT_TCP_ESTABLISHED: case OPT_FILE_LOCKS: case OPT_EXT_UNIX_SK: case OPT_TCP_CLOSE:
-    case OPT_NETWORK_LOCK:
+    case 'D': case OPT_NETWORK_LOCK:
       return c == Command::Dump || c == Command::Restore;
-    case 't': case 'R': case OPT_GHOST_LIMIT: case OPT_EXTERNAL: case OPT_SKIP_IN_FLIGHT: return c == Command::Dump;
+    // check -t PID takes the dump options that change its verdict.
+    case 'j': case OPT_TCP_ESTABLISHED: case OPT_FILE_LOCKS: case OPT_EXT_UNIX_SK: case OPT_TCP_CLOSE:
+      return c == Command::Dump || c == Command::Restore || c == Command::Check;
+    case 't': case OPT_GHOST_LIMIT: case OPT_EXTERNAL: case OPT_SKIP_IN_FLIGHT:
+      return c == Command::Dump || c == Command::Check;
+    case 'R': return c == Command::Dump;
     case 'd': case OPT_PIDFILE: case OPT_INHERIT_FD: return c == Command::Restore;
     case OPT_ALL: case OPT_FEATURE: return c == Command::Check;
   }
