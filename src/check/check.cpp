@@ -113,6 +113,14 @@ int run_check(const cli::Options& opts) {
     if (opts.check_all || !opts.features.empty()) throw Error("-t cannot be used with --all or --feature");
     return check::check_tree(opts);
   }
+  // The dump options are check -t's: without it they would be ignored.
+  cli::Options plain;
+  const char* dump_only = opts.shell_job ? "--shell-job" : opts.tcp_established ? "--tcp-established"
+                        : opts.tcp_close ? "--tcp-close" : opts.skip_in_flight ? "--skip-in-flight"
+                        : opts.file_locks ? "--file-locks" : opts.ext_unix_sk ? "--ext-unix-sk"
+                        : !opts.externals.empty() ? "--external"
+                        : opts.ghost_limit != plain.ghost_limit ? "--ghost-limit" : nullptr;
+  if (dump_only) throw Error(format("option %s applies to check only with -t PID", dump_only));
   if (opts.check_all && !opts.features.empty())
     throw Error("--all and --feature cannot be used together");
   check::become_reaper();
