@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 # must not reach the process we dump.
 for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null
 scripts/install-deps.sh >/dev/null
-scripts/build.sh >/dev/null
+# Only what the demo runs: the binary and the demo program, not the test
+# suite.
+scripts/build.sh ckpt ckpt_demo_ticker >/dev/null
 CKPT=$PWD/build/ckpt
 TICKER=$PWD/build/test/demo/ckpt_demo_ticker
 WORK=$(mktemp -d /tmp/ckpt-demo.XXXXXX)

@@ -13,6 +13,7 @@ PACKAGES=(
   iproute2 util-linux procps time bc
   xz-utils pigz perl python3
   sqlite3
+  libcap2-bin groff-base man-db
   nginx-light memcached curl
 )
 

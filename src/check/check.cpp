@@ -4,9 +4,11 @@
 
 #include "check/isolate.h"
 #include "check/probe.h"
+#include "check/tree_check.h"
 #include "ckpt/error.h"
 #include "ckpt/log.h"
 #include "commands.h"
+#include "util/caps.h"
 
 namespace ckpt {
 namespace check {
@@ -33,9 +35,27 @@ void print_missing(const Probe& p, const Outcome& out) {
          p.need == Need::Optional ? " (optional)" : "");
 }
 
+// The capabilities dump and restore need that ckpt lacks, on one line:
+// "capabilities: missing: CAP_NET_ADMIN (to repair ...), ...".
+bool check_capabilities(bool all) {
+  std::vector<caps::Need> missing = caps::missing(caps::dump_restore_needs());
+  if (missing.empty()) {
+    if (all) printf("capabilities: ok\n");
+    return true;
+  }
+  std::string list;
+  bool required = false;
+  for (const caps::Need& n : missing) {
+    list += (list.empty() ? "" : ", ") + caps::name(n.cap) + " (" + n.what + (n.required ? ")" : "; optional)");
+    required |= n.required;
+  }
+  printf("capabilities: missing: %s\n", list.c_str());
+  return !required;
+}
+
 // Plain `check` lists only failures; `--all` lists every probe.
 int check_probes(bool all) {
-  bool required_ok = true;
+  bool required_ok = check_capabilities(all);
   for (const Probe& p : all_probes()) {
     if (!all && p.need == Need::Optional) continue;
     Outcome out = run_probe(p);
@@ -89,6 +109,12 @@ int check_features(const std::vector<std::string>& names) {
 }  // namespace check
 
 int run_check(const cli::Options& opts) {
+  if (opts.tree_pid > 0) {
+    if (opts.check_all || !opts.features.empty()) throw Error("-t cannot be used with --all or --feature");
+    return check::check_tree(opts);
+  }
+  // The dump options are check -t's: the parser refuses them on the command
+  // line without -t; from a config file they are there for dump.
   if (opts.check_all && !opts.features.empty())
     throw Error("--all and --feature cannot be used together");
   check::become_reaper();

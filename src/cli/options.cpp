@@ -27,13 +27,17 @@ const char kCommonHelp[] =
     "    -h, --help              this help\n";
 
 const CommandInfo kCommands[] = {
-    {Command::Check, "check", "ckpt check [--all] [--feature NAME] [-t PID]",
+    {Command::Check, "check", "ckpt check [--all] [--feature NAME] | check -t PID [dump options]",
      "  Probes the kernel facilities ckpt needs and prints 'Looks good.' when\n"
      "  dump and restore can work here.\n"
      "        --all               also report optional facilities\n"
      "        --feature NAME      check only NAME (repeatable; --feature list names them)\n"
-     "    -t, --tree PID          list what stops the tree under PID from being\n"
-     "                            dumped, without stopping it\n"
+     "  With -t, checks whether the running tree of PID can be dumped, without\n"
+     "  stopping it, and lists every blocker with its remedy (exit 1 if any).\n"
+     "    -t, --tree PID          root of the tree to check\n"
+     "    -j, --shell-job, --tcp-established, --tcp-close, --skip-in-flight,\n"
+     "    --file-locks, --ext-unix-sk, --external RES, --ghost-limit SIZE:\n"
+     "                            as for dump\n"
      "        --json              print one JSON object at the end\n"},
     {Command::Dump, "dump", "ckpt dump -t PID -D DIR [options]",
      "  Freezes the process tree rooted at PID and writes its images to DIR.\n"
@@ -162,18 +166,18 @@ const std::vector<OptionSpec> kOptions = {
     {"verbosity", 'v', OPT, ALL, 0, false, false, kVerbosity},
     {"leave-running", 'R', NO, D, 0, false, false, kLeaveRunning},
     {"leave-stopped", 's', NO, D | R, 0, false, false, kLeaveStopped},
-    {"shell-job", 'j', NO, D | R, 0, NEG, false, kShellJob},
+    {"shell-job", 'j', NO, D | R | C, 0, NEG, false, kShellJob},
     {"restore-detached", 'd', NO, R, 0, NEG, false, kDetach},
     {"restore-sibling", 'S', NO, R, 0, NEG, false, kRestoreSibling},
-    {"tcp-established", 0, NO, D | R, 0, NEG, false, kTcpEstablished},
-    {"tcp-close", 0, NO, D | R, 0, NEG, false, kTcpClose},
-    {"skip-in-flight", 0, NO, D, 0, NEG, false, kSkipInFlight},
+    {"tcp-established", 0, NO, D | R | C, 0, NEG, false, kTcpEstablished},
+    {"tcp-close", 0, NO, D | R | C, 0, NEG, false, kTcpClose},
+    {"skip-in-flight", 0, NO, D | C, 0, NEG, false, kSkipInFlight},
     {"network-lock", 0, REQ, D | R, 0, false, false, kNetworkLock},
-    {"file-locks", 'l', NO, D | R, 0, NEG, false, kFileLocks},
-    {"ext-unix-sk", 'x', OPT, D | R, 0, false, false, kExtUnixSk},
-    {"external", 0, REQ, D, R, false, false, kExternal},  // restore's mnt/dev/veth/macvlan: refused
+    {"file-locks", 'l', NO, D | R | C, 0, NEG, false, kFileLocks},
+    {"ext-unix-sk", 'x', OPT, D | R | C, 0, false, false, kExtUnixSk},
+    {"external", 0, REQ, D | C, R, false, false, kExternal},  // restore's mnt/dev/veth/macvlan: refused
     {"inherit-fd", 0, REQ, R, 0, false, false, kInheritFd},
-    {"ghost-limit", 0, REQ, D, 0, false, false, kGhostLimit},
+    {"ghost-limit", 0, REQ, D | C, 0, false, false, kGhostLimit},
     {"pidfile", 0, REQ, R, 0, false, false, kPidfile},
     {"all", 0, NO, C, 0, false, false, kAll},
     {"feature", 0, REQ, C, 0, false, false, kFeature},
@@ -396,6 +400,18 @@ void set_network_lock(Options& o, const std::string& method) {
   else if (method == "skip") o.network_lock = Options::NetworkLock::Skip;
   else if (method == "iptables") refuse("--network-lock iptables", o.command, "use nftables, the default, or skip");
   else throw UsageError{"invalid network lock '" + method + "' (use nftables or skip)", o.command};
+}
+
+// The dump options `check -t PID` takes: they change whether the tree can
+// be dumped.  Without -t they would change nothing, so they are refused.
+bool changes_tree_verdict(int id) {
+  switch (id) {
+    case kShellJob: case kTcpEstablished: case kTcpClose: case kSkipInFlight: case kFileLocks: case kExtUnixSk:
+    case kExternal: case kGhostLimit:
+      return true;
+    default:
+      return false;
+  }
 }
 
 // The effect of one option on o, or why it has none.
@@ -732,6 +748,10 @@ Options parse(int argc, char** argv, const ParseEnv& env) {
   // repeatable option's values from the files come first).
   for (const Item& item : cl.items) apply_item(o, item, "", &pending);
   if (!pending.empty()) throw pending.front().second;
+  if (o.command == Command::Check && !o.tree_pid)
+    for (const Item& item : cl.items)
+      if (changes_tree_verdict(item.spec->id))
+        throw UsageError{std::string("option --") + item.spec->name + " applies to check only with -t PID", o.command};
 
   o.paths = cl.paths;
   if (cl.exec_cmd) {

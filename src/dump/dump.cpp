@@ -27,11 +27,10 @@
 #include "dump/context.h"
 #include "dump/inventory.h"
 #include "dump/kill_point.h"
-#include "dump/namespaces.h"
+#include "dump/preflight.h"
 #include "dump/process.h"
 #include "dump/task_state.h"
 #include "dump/tree.h"
-#include "files/file_locks.h"
 #include "files/inet_diag.h"
 #include "files/tcp_connection.h"
 #include "net/network_lock.h"
@@ -65,36 +64,11 @@ void raise_nofile() {
 
 // State ckpt cannot restore yet, found in the frozen tree before anything
 // is read or written: the dump is refused, listing every blocker with the
-// process (and fd) and what it holds, and the tree runs on as it was.
+// process (and fd) and what it holds, and the tree runs on as it was.  The
+// same pre-flight as `ckpt check -t` (dump/preflight.h).
 void refuse_unrestorable(const compel::FrozenTree& tree, pid_t root, const files::FileTable& files,
                          const cli::Options& opts) {
-  std::vector<files::Blocker> blockers;
-  auto add = [&](pid_t pid, const std::function<void()>& check) {
-    try {
-      check();
-    } catch (const Error& e) {
-      blockers.push_back({pid, -1, e.what()});
-    }
-  };
-  add(root, [&] { dump::refuse_other_namespaces(tree); });
-  for (const compel::Process& p : tree.processes()) {
-    if (p.state == compel::TaskState::Zombie) continue;
-    pid_t at = dump::proc_id_of(p);
-    std::vector<int> fds = proc::list_fds(at);
-    files.preflight(p.pid, at, fds, blockers);
-    add(p.pid, [&] { files::refuse_file_locks(p.pid, at, fds, opts.file_locks); });
-    std::vector<pid_t> tids;
-    for (const compel::Thread& t : p.threads)
-      if (t.state != compel::TaskState::Zombie) tids.push_back(t.tid);
-    if (opts.manage_cgroups == cli::Options::ManageCgroups::Default)
-      add(p.pid, [&] { cgroup::refuse_thread_cgroups(p.pid, at, tids); });
-  }
-  if (blockers.empty()) return;
-  if (blockers.size() == 1 && blockers[0].fd >= 0) throw Error("cannot dump " + blockers[0].text());
-  if (blockers.size() == 1) throw Error(format("cannot dump the tree of pid %d: %s", root, blockers[0].reason.c_str()));
-  std::string list;
-  for (const files::Blocker& b : blockers) list += "\n  " + (b.fd >= 0 ? b.text() : b.reason);
-  throw Error(format("cannot dump the tree of pid %d, for %zu reasons:%s", root, blockers.size(), list.c_str()));
+  dump::refuse(dump::preflight(dump::view_of(tree, root), files, opts), root);
 }
 
 }  // namespace
@@ -206,23 +180,15 @@ int run_dump(const cli::Options& opts) {
   uint64_t dump_time_ns = realtime_ns();
   LOG_INFO("Froze %zu processes", tree.processes().size());
   scripts.set_init_pid(root);  // CRTOOLS_INIT_PID from here on, as CRIU once it has the tree
-  dump::check_supported(tree, root);
   files::TreeTasks tasks = dump::tree_tasks(tree);
   // Declared before the held connections: on a failure they are closed,
   // then unlocked, then the tree runs on.
   net::NetworkLock network_lock;
   files::TcpRepairs tcp_repairs;
   std::optional<files::diag::InetIndex> tcp_sockets = tcp_listing();
-  files::DumpFdOptions fd_opts;
+  files::DumpFdOptions fd_opts = dump::fd_options(opts);
   fd_opts.tcp_repairs = &tcp_repairs;
   fd_opts.tcp_sockets = tcp_sockets ? &*tcp_sockets : nullptr;
-  fd_opts.tcp_close = opts.tcp_close;
-  fd_opts.skip_in_flight = opts.skip_in_flight;
-  fd_opts.shell_job = opts.shell_job;
-  fd_opts.file_locks = opts.file_locks;
-  fd_opts.ext_unix_sk = opts.ext_unix_sk;
-  fd_opts.tcp_established = opts.tcp_established;
-  fd_opts.externals.insert(opts.externals.begin(), opts.externals.end());
   fd_opts.objects = &shared;
   fd_opts.tree = &tasks;
   files::FileTable files(fd_opts);

@@ -69,10 +69,10 @@ void check_for_children(pid_t pid, pid_t tid) {
 
 }  // namespace
 
-void refuse_other_namespaces(const compel::FrozenTree& tree) {
+void refuse_other_namespaces(const TreeView& tree) {
   // ckpt's own namespace's init: its restore could only give it pid 1 back
   // in a new namespace, which ckpt does not make yet.
-  for (const compel::Process& p : tree.processes())
+  for (const TaskView& p : tree.processes)
     if (p.pid == 1)
       throw Error("pid 1 is the init of ckpt's PID namespace: it could only be restored as pid 1 of a new PID "
                   "namespace, and namespaces are not supported yet");
@@ -80,9 +80,8 @@ void refuse_other_namespaces(const compel::FrozenTree& tree) {
   // own task in ckpt's pid namespace and puts its child in the new one: the
   // child is the one to name), then a task whose next children would be.
   for (auto check : {check_own, check_for_children})
-    for (const compel::Process& p : tree.processes())
-      for (const compel::Thread& t : p.threads)
-        if (t.state != compel::TaskState::Zombie) check(p.pid, t.tid);
+    for (const TaskView& p : tree.processes)
+      for (pid_t tid : p.tids) check(p.pid, tid);
 }
 
 }  // namespace ckpt::dump

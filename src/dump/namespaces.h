@@ -6,7 +6,7 @@
 
 #include <sys/types.h>
 
-#include "compel/compel.h"
+#include "dump/tree_view.h"
 
 namespace ckpt::dump {
 
@@ -17,6 +17,6 @@ namespace ckpt::dump {
 // is not ckpt's own, or whose pid_for_children / time_for_children is not.
 // ckpt run inside the tree's namespaces (say both in one PID namespace)
 // dumps it.
-void refuse_other_namespaces(const compel::FrozenTree& tree);
+void refuse_other_namespaces(const TreeView& tree);
 
 }  // namespace ckpt::dump

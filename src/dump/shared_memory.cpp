@@ -191,6 +191,10 @@ uint32_t SharedObjects::memfd(const files::OpenFd& fd) {
 }
 
 std::string SharedObjects::ghost_refusal(const std::string& path, const struct stat& st) const {
+  return dump::ghost_refusal(path, st, ghost_limit_);
+}
+
+std::string ghost_refusal(const std::string& path, const struct stat& st, uint64_t ghost_limit_) {
   if (st.st_nlink > 0)
     return format("%s was deleted but the file still has %llu other name(s); that is not supported yet", path.c_str(),
                   (unsigned long long)st.st_nlink);

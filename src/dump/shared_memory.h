@@ -36,6 +36,10 @@
 
 namespace ckpt::dump {
 
+// Why the deleted file `path` (stat `st`) cannot be saved as a ghost with
+// dump --ghost-limit `limit` ("" if it can); the pre-flight asks it too.
+std::string ghost_refusal(const std::string& path, const struct stat& st, uint64_t limit);
+
 class SharedObjects final : public files::DumpObjects {
  public:
   SharedObjects(uint64_t page_size, uint64_t ghost_limit) : page_size_(page_size), ghost_limit_(ghost_limit) {}
@@ -79,7 +83,6 @@ class SharedObjects final : public files::DumpObjects {
 
   Shmem* find_shmem(const Key& key);
   Shmem& new_shmem(const Key& key, img::ShmemKind kind, const struct stat& st, UniqueFd fd);
-  // Why a deleted file cannot be saved ("" if it can).
   std::string ghost_refusal(const std::string& path, const struct stat& st) const;
   Ghost& new_ghost(pid_t user, const std::string& path, const struct stat& st, UniqueFd fd);
   img::SysvShmEntry sysv_state(pid_t pid, const proc::MapsEntry& area, int shmid, int fd) const;

@@ -15,7 +15,7 @@ namespace {
 // Whether `id` names a process group (or session, with `of_session`) that a
 // process of the tree leads: restore recreates it by making that process
 // its leader first.
-bool led_in_tree(const std::map<pid_t, const compel::Process*>& by_pid, pid_t id, bool of_session) {
+bool led_in_tree(const std::map<pid_t, const TaskView*>& by_pid, pid_t id, bool of_session) {
   auto it = by_pid.find(id);
   if (it == by_pid.end()) return false;
   return (of_session ? it->second->sid : it->second->pgid) == id;
@@ -24,8 +24,7 @@ bool led_in_tree(const std::map<pid_t, const compel::Process*>& by_pid, pid_t id
 // A child's session and group must be ones restore can give it again: led
 // by a process of the tree, or the root's own (which, with --shell-job, are
 // the shell's and outside the tree; the children in them join the root's).
-void check_groups(const compel::Process& p, const compel::Process& root,
-                  const std::map<pid_t, const compel::Process*>& by_pid) {
+void check_groups(const TaskView& p, const TaskView& root, const std::map<pid_t, const TaskView*>& by_pid) {
   if (p.sid != root.sid && !led_in_tree(by_pid, p.sid, true))
     throw Error(format("cannot dump pid %d: its session %d is neither the root's (%d) nor led by a process of the tree",
                        p.pid, p.sid, root.sid));
@@ -37,13 +36,15 @@ void check_groups(const compel::Process& p, const compel::Process& root,
 
 }  // namespace
 
-void check_supported(const compel::FrozenTree& tree, pid_t root) {
-  const compel::Process& top = tree.process(root);
-  if (top.state == compel::TaskState::Zombie) throw Error(format("cannot dump pid %d: it is a zombie", root));
-  std::map<pid_t, const compel::Process*> by_pid;
-  for (const compel::Process& p : tree.processes()) by_pid[p.pid] = &p;
-  for (const compel::Process& p : tree.processes()) {
-    if (p.pid != root) check_groups(p, top, by_pid);
+void check_supported(const TreeView& tree) {
+  pid_t root = tree.root;
+  const TaskView* top = tree.find(root);
+  if (!top) throw Error(format("cannot dump pid %d: it has gone", root));
+  if (top->zombie) throw Error(format("cannot dump pid %d: it is a zombie", root));
+  std::map<pid_t, const TaskView*> by_pid;
+  for (const TaskView& p : tree.processes) by_pid[p.pid] = &p;
+  for (const TaskView& p : tree.processes) {
+    if (p.pid != root) check_groups(p, *top, by_pid);
   }
 }
 

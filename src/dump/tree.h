@@ -5,6 +5,7 @@
 
 #include "compel/compel.h"
 #include "dump/pending_images.h"
+#include "dump/tree_view.h"
 #include "files/files.h"
 #include "pstree.pb.h"
 
@@ -14,7 +15,7 @@ namespace ckpt::dump {
 // process with more than one thread, a zombie root, a child in a session or
 // process group restore could not give it again (neither the root's nor led
 // by a process of the tree).
-void check_supported(const compel::FrozenTree& tree, pid_t root);
+void check_supported(const TreeView& tree);
 
 // The pstree record of one process; a zombie's carries its exit status and
 // exit signal from /proc/PID/stat.

@@ -51,12 +51,12 @@ void FileTable::preflight(pid_t pid, pid_t proc_id, const std::vector<int>& fds,
     }
     const FileModule* module = module_for(fd, opts_);
     if (!module) {
-      out.push_back({pid, n, kind_name(fd) + " is not supported yet"});
+      out.push_back({.pid = pid, .fd = n, .reason = kind_name(fd) + " is not supported yet", .kind = kind_name(fd)});
       continue;
     }
     if (!module->blocker) continue;
     std::string why = module->blocker(fd, opts_);
-    if (!why.empty()) out.push_back({pid, n, why});
+    if (!why.empty()) out.push_back({.pid = pid, .fd = n, .reason = why, .kind = module->name});
   }
 }
 

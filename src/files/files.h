@@ -76,6 +76,10 @@ struct Blocker {
   int fd;                         // -1: not about one fd
   std::string reason;
   std::string text() const;       // "fd 5 of pid 1234: REASON"
+  // For `ckpt check -t` (dump/preflight.h fills them):
+  std::string kind = {};          // what the fd is: "pipe", "io_uring" ...; "" if not about an fd
+  std::string area = {};          // a memory area: "memory area 7f00-7f10 (/x)", or ""
+  std::string remedy = {};        // the option or action that resolves it: "use --ext-unix-sk", or ""
 };
 
 // Every open file description of the tree, each once.  Fds that share a

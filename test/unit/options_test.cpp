@@ -93,7 +93,11 @@ TEST(Options, FileLocks) {
   EXPECT_TRUE(parse_args({"dump", "-t", "1", "-D", "d", "--file-locks"}).file_locks);
   EXPECT_FALSE(parse_args({"restore", "-D", "d"}).file_locks);
   EXPECT_TRUE(parse_args({"restore", "-D", "d", "--file-locks"}).file_locks);
-  EXPECT_EQ(error_of({"check", "--file-locks"}), "option '--file-locks' does not apply to check");
+  // check takes the dump options that change check -t's verdict, and
+  // only with -t.
+  EXPECT_TRUE(parse_args({"check", "-t", "1", "--file-locks"}).file_locks);
+  EXPECT_EQ(error_of({"check", "--file-locks"}), "option --file-locks applies to check only with -t PID");
+  EXPECT_EQ(error_of({"check", "--leave-running"}), "option '--leave-running' does not apply to check");
   EXPECT_EQ(error_of({"show", "--file-locks", "d"}), "option '--file-locks' does not apply to show");
   EXPECT_NE(usage(Command::Dump).find("--file-locks"), std::string::npos);
   EXPECT_NE(usage(Command::Restore).find("--file-locks"), std::string::npos);
