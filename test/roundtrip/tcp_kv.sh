@@ -65,6 +65,7 @@ scenario() {
     [ "$(fetch 3 key-$i)" = "$(value_of $i)" ] || fail "after the restore, key-$i has another value"
   done
   [ "$(connection)" = "$conn" ] || fail "the client's connection is '$(connection)', was '$conn'"
+  [ -n "$(server_side)" ] || fail "memcached's side of the connection is not back: $(ss -tan)"
   echo "after the restore: the same connection ($conn) reads back the 100 keys"
   store 3 after "stored-after-the-restore"
   exec 4<>/dev/tcp/127.0.0.1/$PORT || fail "a new client cannot connect"

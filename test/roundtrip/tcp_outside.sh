@@ -28,7 +28,9 @@ esac
 
 "$@"
 rc=$?
-# The peer ends by itself once its connections did (or failed).
+# The peer ends by itself once its connections did (or failed); after a
+# failed driver it may wait for a restore that never comes.
+[ $rc = 0 ] || kill -KILL $peer 2>/dev/null
 wait_for 120 gone $peer || { kill -KILL $peer; echo "the peer did not end within 120 s"; }
 wait $peer 2>/dev/null
 peer_rc=$?

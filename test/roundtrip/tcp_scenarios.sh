@@ -17,6 +17,9 @@
 #
 # Run in a network namespace of its own with lo up.
 set -u
+# Fds inherited from ctest must not reach the dumped target (ckpt would
+# refuse a pipe to outside the tree).
+for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null
 CASE=$1 CKPT=$2 WORK=$3 PEER=$4 ECHO=$5 CLIENT=$6
 rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK" || exit 1
 . "$(dirname "$0")/testlib.sh"  # fail, wait_for, gone, healthy, start_target, finish_target
@@ -84,6 +87,8 @@ failed_dump() {
   rc=$?
   echo "the dump made to fail after the lock: exit $rc; its last lines:"; tail -3 dump.log
   [ $rc = 1 ] || fail "the dump exited with $rc, want 1: $(tail -20 dump.log)"
+  # (Failed where it was made to, not refused before the lock.)
+  grep -q after-network-lock dump.log || fail "the dump's error does not name after-network-lock: $(tail -5 dump.log)"
   no_lock_table "after the failed dump"
   healthy $PID || fail "the client does not run on after the failed dump: $(task_states $PID)"
   ss -Htn state established | grep -q '127.0.0.1:41000' || fail "the connection is gone: $(ss -tan)"

@@ -48,14 +48,19 @@ endforeach()
 
 # A server: its listener and two accepted connections; both go on after the
 # restore and the listener accepts a third.
-add_tcp_outside(tcp_server.plain tcp_server plain "stream;--connect;127.0.0.1;5000;--conns;2;--third;--go-after;1"
-                "CKPT_TEST_TCP_LISTEN=127.0.0.1 5000" "${TCP_OPTS}")
+foreach(mode plain redump)
+  add_tcp_outside(tcp_server.${mode} tcp_server ${mode} "stream;--connect;127.0.0.1;5000;--conns;2;--third;--go-after;1"
+                  "CKPT_TEST_TCP_LISTEN=127.0.0.1 5000" "${TCP_OPTS}")
+endforeach()
 
 # Without --tcp-established: refused naming the connection and the option;
 # the program runs on and the peer exchanges everything with it after.
 add_tcp_outside(tcp_client.refused tcp_client refused "stream;--listen;127.0.0.1;5000"
                 "CKPT_TEST_TCP_PEER=127.0.0.1 5000;CKPT_TEST_TCP_LOCAL=127.0.0.1 41000"
                 "--expect;established TCP connection 127.0.0.1:41000 -> 127.0.0.1:5000;--expect;--tcp-established")
+add_tcp_outside(tcp_client.ipv6.refused tcp_client refused "stream;--listen;::1;5000"
+                "CKPT_TEST_TCP_PEER=::1 5000;CKPT_TEST_TCP_LOCAL=::1 41000"
+                "--expect;established TCP connection [::1]:41000 -> [::1]:5000;--expect;--tcp-established")
 
 # --leave-running 20 times, the peer pinging throughout; a dump made to
 # fail after the lock (no table left, the connection works); two hosts on
