@@ -52,8 +52,10 @@ const std::vector<Probe>& all_probes() {
        "dump and restore with --tcp-established cannot save or recreate TCP connections",
        probe_tcp_repair},
       {"nftables", Required,
-       "libnftables adds and deletes a table, chain and rule in a new network namespace",
-       "dump with --tcp-established cannot lock the network while connections are saved",
+       "with CAP_NET_ADMIN, in a new network namespace, the network lock of an IPv4 and an IPv6 "
+       "connection is taken (an nftables inet table: tuple sets, input and output chains) and released",
+       "dump with --tcp-established cannot lock the network while connections are saved "
+       "(use --network-lock skip if the caller locks it)",
        probe_nftables},
       {"ptrace-rseq", Optional,
        "PTRACE_GET_RSEQ_CONFIGURATION reads a seized child's rseq registration",

@@ -1,10 +1,11 @@
 // Probes of the network facilities behind --tcp-established: TCP_REPAIR
-// (through libsoccr) and nftables (to lock the network during a dump).
+// (through libsoccr) and nftables (the network lock, src/net/network_lock.h,
+// taken for real on a fake connection).
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <nftables/libnftables.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/capability.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include "check/probe.h"
 #include "ckpt/error.h"
 #include "ckpt/unique_fd.h"
+#include "net/network_lock.h"
 #include "soccr.h"
 
 namespace ckpt::check {
@@ -56,58 +58,80 @@ Connection loopback_connection() {
   return c;
 }
 
-soccr::Sequences repaired_sequences(int sock, const char* side) {
-  if (!soccr::repair_on(sock)) throw sys_error(format("cannot put the %s socket into TCP_REPAIR", side));
-  soccr::Sequences seq = {};
-  if (!soccr::read_sequences(sock, seq))
-    throw sys_error(format("cannot read the sequence numbers of the %s socket", side));
-  return seq;
+// The network lock needs CAP_NET_ADMIN in ckpt's network namespace: say so
+// before the kernel's bare "Operation not permitted".
+void check_net_admin() {
+  std::unique_ptr<_cap_struct, int (*)(void*)> caps(cap_get_proc(), cap_free);
+  cap_flag_value_t v = CAP_CLEAR;
+  if (!caps || cap_get_flag(caps.get(), CAP_NET_ADMIN, CAP_EFFECTIVE, &v) != 0)
+    throw sys_error("cannot read ckpt's capabilities");
+  if (v != CAP_SET)
+    throw Error("ckpt has no CAP_NET_ADMIN, which the nftables network lock needs (run ckpt as root)");
 }
 
-struct NftCtxFree {
-  void operator()(nft_ctx* ctx) const { nft_ctx_free(ctx); }
-};
+// A connection nobody has: 192.0.2.0/24 and 2001:db8::/32 are documentation
+// ranges, and the namespace is empty anyway.
+net::Connection fake_connection(int family) {
+  net::Connection c;
+  c.family = family;
+  if (family == AF_INET) {
+    inet_pton(AF_INET, "192.0.2.1", c.local_addr.data());
+    inet_pton(AF_INET, "192.0.2.2", c.remote_addr.data());
+  } else {
+    inet_pton(AF_INET6, "2001:db8::1", c.local_addr.data());
+    inet_pton(AF_INET6, "2001:db8::2", c.remote_addr.data());
+  }
+  c.local_port = 5000;
+  c.remote_port = 41234;
+  return c;
+}
 
-// A table with a hooked chain and a TCP rule: what a network lock needs.
-constexpr const char* kNftProbeRules =
-    "add table inet ckpt_check\n"
-    "add chain inet ckpt_check output { type filter hook output priority 0; policy accept; }\n"
-    "add rule inet ckpt_check output ip daddr 127.0.0.2 tcp dport 1 drop\n"
-    "delete table inet ckpt_check\n";
+// What the kernel lacks when the lock is refused for another reason than
+// permission (nf_tables absent, or built without the inet family or sets).
+std::string kernel_hint(const std::string& err) {
+  if (err.find("not permitted") != std::string::npos) return "";
+  return "; the lock needs the kernel's nf_tables with the inet family and hash sets "
+         "(CONFIG_NF_TABLES, CONFIG_NF_TABLES_INET; the nf_tables module loaded or loadable)";
+}
 
 }  // namespace
 
 std::string probe_tcp_repair() {
   Connection c = loopback_connection();
-  soccr::Sequences client = repaired_sequences(c.client.get(), "client");
-  soccr::Sequences server = repaired_sequences(c.server.get(), "server");
+  soccr::Repair client_repair(c.client.get());
+  soccr::Repair server_repair(c.server.get());
+  soccr::TcpState client = soccr::save(c.client.get());
+  soccr::TcpState server = soccr::save(c.server.get());
   // All data was delivered and acknowledged, so each side's send sequence is
   // the other's receive sequence.
   if (client.send_seq != server.recv_seq || server.send_seq != client.recv_seq)
     throw Error(format("the repaired sequence numbers disagree "
                        "(client send %u recv %u, server send %u recv %u)",
                        client.send_seq, client.recv_seq, server.send_seq, server.recv_seq));
-  if (!soccr::repair_off(c.client.get()) || !soccr::repair_off(c.server.get()))
-    throw sys_error("cannot leave TCP_REPAIR");
+  client_repair.off();
+  server_repair.off();
   return {};
 }
 
 std::string probe_nftables() {
+  check_net_admin();
   // A private network namespace: nothing on the host sees the test table.
   // This runs in a throw-away probe process, so ckpt stays where it was.
   if (unshare(CLONE_NEWNET) != 0) throw sys_error("cannot create a network namespace for the nftables test");
-  std::unique_ptr<nft_ctx, NftCtxFree> ctx(nft_ctx_new(NFT_CTX_DEFAULT));
-  if (!ctx) throw Error("nft_ctx_new failed");
-  nft_ctx_buffer_output(ctx.get());
-  nft_ctx_buffer_error(ctx.get());
-  if (nft_run_cmd_from_buffer(ctx.get(), kNftProbeRules) != 0) {
-    std::string err = nft_ctx_get_error_buffer(ctx.get());
-    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
-    if (size_t nl = err.find('\n'); nl != std::string::npos) err.resize(nl);
-    if (err.empty()) err = "no error text";
-    throw Error("libnftables could not add a table, chain and rule: " + err);
+  const std::string table = "ckpt_check";
+  try {
+    // Exactly what a dump does: the lock of an IPv4 and an IPv6 connection.
+    net::NetworkLock lock = net::NetworkLock::lock(table, {fake_connection(AF_INET), fake_connection(AF_INET6)});
+    if (!net::NetworkLock::table_exists(table))
+      throw Error("nftables table inet " + table + " was made but is not listed");
+    lock.unlock();
+  } catch (const Error& e) {
+    throw Error(e.what() + kernel_hint(e.what()));
   }
-  return {};
+  if (net::NetworkLock::table_exists(table))
+    throw Error("nftables table inet " + table + " is still listed after unlock");
+  return "the network lock (table inet ckpt_check, IPv4 and IPv6 tuple sets at input and output) "
+         "was taken and released";
 }
 
 }  // namespace ckpt::check

@@ -28,7 +28,14 @@ const CommandInfo kCommands[] = {
      "    -R, --leave-running     let the tree run on after the dump\n"
      "    -j, --shell-job         the tree was started from a shell: its terminal\n"
      "                            fds are re-attached to ckpt's at restore\n"
-     "        --tcp-established   dump established TCP connections\n"
+     "        --tcp-established   dump established TCP connections (locked\n"
+     "                            from the network until the restore)\n"
+     "        --tcp-close         dump established TCP connections without their\n"
+     "                            state: they come back closed\n"
+     "        --skip-in-flight    drop connections still waiting to be accepted\n"
+     "        --network-lock M    nftables (default): lock the saved connections\n"
+     "                            with a table of ckpt's own; skip: the caller\n"
+     "                            locks the network itself\n"
      "        --ghost-limit SIZE  save deleted files the tree holds up to SIZE\n"
      "                            bytes each (K, M, G suffixes; default 1M)\n"
      "        --file-locks        save the flock, POSIX and OFD locks the tree\n"
@@ -49,6 +56,10 @@ const CommandInfo kCommands[] = {
      "        --inherit-fd fd[N]:RES  ckpt's fd N stands in for the external\n"
      "                            file RES of the images (repeatable)\n"
      "        --tcp-established   restore established TCP connections\n"
+     "        --tcp-close         restore them closed instead\n"
+     "        --network-lock M    nftables (default): keep the connections locked\n"
+     "                            until the tree runs, then remove the lock; skip:\n"
+     "                            the caller locks and unlocks the network\n"
      "        --file-locks        take the saved file locks again (images with\n"
      "                            locks are refused without it)\n"
      "        --ext-unix-sk       connect unix sockets again to their peers\n"
@@ -83,6 +94,9 @@ enum LongOnly {
   OPT_EXTERNAL,
   OPT_INHERIT_FD,
   OPT_EXT_UNIX_SK,
+  OPT_TCP_CLOSE,
+  OPT_SKIP_IN_FLIGHT,
+  OPT_NETWORK_LOCK,
 };
 
 const option kLongOptions[] = {
@@ -103,6 +117,9 @@ const option kLongOptions[] = {
     {"external", required_argument, nullptr, OPT_EXTERNAL},
     {"inherit-fd", required_argument, nullptr, OPT_INHERIT_FD},
     {"ext-unix-sk", no_argument, nullptr, OPT_EXT_UNIX_SK},
+    {"tcp-close", no_argument, nullptr, OPT_TCP_CLOSE},
+    {"skip-in-flight", no_argument, nullptr, OPT_SKIP_IN_FLIGHT},
+    {"network-lock", required_argument, nullptr, OPT_NETWORK_LOCK},
     {nullptr, 0, nullptr, 0},
 };
 
@@ -112,9 +129,10 @@ bool accepts(Command c, int opt) {
   switch (opt) {
     case 'h': case 'v': case OPT_VERSION: return true;
     case 'o': return c == Command::Dump || c == Command::Restore;
-    case 'D': case 'j': case OPT_TCP_ESTABLISHED: case OPT_FILE_LOCKS: case OPT_EXT_UNIX_SK:
+    case 'D': case 'j': case OPT_TCP_ESTABLISHED: case OPT_FILE_LOCKS: case OPT_EXT_UNIX_SK: case OPT_TCP_CLOSE:
+    case OPT_NETWORK_LOCK:
       return c == Command::Dump || c == Command::Restore;
-    case 't': case 'R': case OPT_GHOST_LIMIT: case OPT_EXTERNAL: return c == Command::Dump;
+    case 't': case 'R': case OPT_GHOST_LIMIT: case OPT_EXTERNAL: case OPT_SKIP_IN_FLIGHT: return c == Command::Dump;
     case 'd': case OPT_PIDFILE: case OPT_INHERIT_FD: return c == Command::Restore;
     case OPT_ALL: case OPT_FEATURE: return c == Command::Check;
   }
@@ -228,6 +246,16 @@ Options parse(int argc, char** argv) {
       case OPT_FILE_LOCKS: o.file_locks = true; break;
       case OPT_EXTERNAL: o.externals.push_back(optarg); break;
       case OPT_EXT_UNIX_SK: o.ext_unix_sk = true; break;
+      case OPT_TCP_CLOSE: o.tcp_close = true; break;
+      case OPT_SKIP_IN_FLIGHT: o.skip_in_flight = true; break;
+      case OPT_NETWORK_LOCK:
+        if (std::strcmp(optarg, "nftables") == 0) o.network_lock = Options::NetworkLock::Nftables;
+        else if (std::strcmp(optarg, "skip") == 0) o.network_lock = Options::NetworkLock::Skip;
+        else if (std::strcmp(optarg, "iptables") == 0)
+          throw UsageError{"--network-lock iptables is not supported: use nftables (the default) or skip", o.command};
+        else
+          throw UsageError{std::string("invalid network lock '") + optarg + "' (use nftables or skip)", o.command};
+        break;
       case OPT_INHERIT_FD: o.inherit_fds.push_back(parse_inherit_fd(optarg, o.command)); break;
       case OPT_GHOST_LIMIT: {
         std::optional<uint64_t> size = parse_size(optarg);

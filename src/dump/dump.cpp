@@ -3,11 +3,15 @@
 //
 // Failure at any step unwinds: the Infection cures its process, pending
 // images are unlinked, the FrozenTree releases every task as it was found.
+#include <netinet/in.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <functional>
+#include <optional>
 
 #include "cgroup/cgroup.h"
 #include "ckpt/error.h"
@@ -22,6 +26,9 @@
 #include "dump/task_state.h"
 #include "dump/tree.h"
 #include "files/file_locks.h"
+#include "files/inet_diag.h"
+#include "files/tcp_connection.h"
+#include "net/network_lock.h"
 #include "proc/read.h"
 
 namespace ckpt {
@@ -85,6 +92,46 @@ void refuse_unrestorable(const compel::FrozenTree& tree, pid_t root, const files
 
 }  // namespace
 
+// The tree's established connections, locked before any of their sockets
+// is touched: while the tree is frozen and after it is killed, the kernel
+// must neither answer their peers nor reset them.
+net::NetworkLock lock_connections(const compel::FrozenTree& tree, pid_t root, const cli::Options& opts) {
+  if (!opts.tcp_established || opts.tcp_close) return {};
+  std::vector<std::pair<pid_t, std::vector<int>>> fds;
+  for (const compel::Process& p : tree.processes()) {
+    if (p.state == compel::TaskState::Zombie) continue;
+    pid_t at = dump::proc_id_of(p);
+    fds.emplace_back(at, proc::list_fds(at));
+  }
+  std::vector<net::Connection> conns = files::tree_connections(fds);
+  if (conns.empty()) return {};
+  if (opts.network_lock == cli::Options::NetworkLock::Skip) {
+    LOG_INFO("%zu TCP connections are not locked (--network-lock skip)", conns.size());
+    return {};
+  }
+  net::NetworkLock lock = net::NetworkLock::lock(net::lock_table_name(root), conns);
+  LOG_INFO("Locked %zu TCP connections (nftables table %s)", conns.size(), lock.table().c_str());
+  return lock;
+}
+
+// CKPT_DUMP_TEST_FAIL=after-network-lock: the tests' way to make a dump
+// fail once its connections are locked.
+void fail_if_asked(const char* point) {
+  const char* v = std::getenv("CKPT_DUMP_TEST_FAIL");
+  if (v && std::strcmp(v, point) == 0) throw Error(format("failing %s, as CKPT_DUMP_TEST_FAIL asks", point));
+}
+
+// A listing of the kernel's TCP sockets for the pre-flight; none if the
+// kernel cannot list them (each socket then asks and gets the error).
+std::optional<files::diag::InetIndex> tcp_listing() {
+  try {
+    return files::diag::InetIndex(IPPROTO_TCP);
+  } catch (const Error& e) {
+    LOG_DEBUG("no listing of TCP sockets: %s", e.what());
+    return std::nullopt;
+  }
+}
+
 int run_dump(const cli::Options& opts) {
   if (opts.tree_pid <= 0) throw Error("dump needs the pid of the tree to dump (-t PID)");
   if (opts.images_dir.empty()) throw Error("dump needs an images directory (-D DIR)");
@@ -109,7 +156,16 @@ int run_dump(const cli::Options& opts) {
   LOG_INFO("Froze %zu processes", tree.processes().size());
   dump::check_supported(tree, root);
   files::TreeTasks tasks = dump::tree_tasks(tree);
+  // Declared before the held connections: on a failure they are closed,
+  // then unlocked, then the tree runs on.
+  net::NetworkLock network_lock;
+  files::TcpRepairs tcp_repairs;
+  std::optional<files::diag::InetIndex> tcp_sockets = tcp_listing();
   files::DumpFdOptions fd_opts;
+  fd_opts.tcp_repairs = &tcp_repairs;
+  fd_opts.tcp_sockets = tcp_sockets ? &*tcp_sockets : nullptr;
+  fd_opts.tcp_close = opts.tcp_close;
+  fd_opts.skip_in_flight = opts.skip_in_flight;
   fd_opts.shell_job = opts.shell_job;
   fd_opts.file_locks = opts.file_locks;
   fd_opts.ext_unix_sk = opts.ext_unix_sk;
@@ -119,6 +175,8 @@ int run_dump(const cli::Options& opts) {
   fd_opts.tree = &tasks;
   files::FileTable files(fd_opts);
   refuse_unrestorable(tree, root, files, opts);
+  network_lock = lock_connections(tree, root, opts);
+  fail_if_asked("after-network-lock");
   dump::kill_point(dump::KillPoint::AfterFreeze);
 
   dump::DumpContext ctx{opts, tree, images, files, page_size, {}, &shared, {}};
@@ -150,6 +208,7 @@ int run_dump(const cli::Options& opts) {
   if (opts.leave_running) {
     tree.release();
     frozen_ms = ms_since(frozen);
+    network_lock.unlock();
     LOG_INFO("Released the tree of pid %d", root);
   }
   timespec committing;
@@ -158,8 +217,15 @@ int run_dump(const cli::Options& opts) {
   dump::kill_point(dump::KillPoint::AfterCommit);
   LOG_INFO("Committed the images in %.0f ms", ms_since(committing));
   if (!opts.leave_running) {
+    // Their sockets go silently with the tree; the lock stays until the
+    // restore.
+    tcp_repairs.silence();
     tree.kill();
     frozen_ms = ms_since(frozen);
+    if (network_lock.locked()) {
+      LOG_INFO("The TCP connections stay locked until the restore (nftables table %s)", network_lock.table().c_str());
+      network_lock.keep();
+    }
     LOG_INFO("Killed the tree of pid %d", root);
   }
   LOG_INFO("Dumped the tree of pid %d: %zu processes (%zu zombies), %zu open file descriptions", root,

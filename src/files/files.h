@@ -27,6 +27,10 @@ class DumpObjects;
 struct RestoreObjects;
 struct DumpFdContext;
 struct FileModule;
+class TcpRepairs;
+namespace diag {
+class InetIndex;
+}
 
 }  // namespace ckpt::files
 namespace compel {
@@ -48,6 +52,13 @@ struct DumpFdOptions {
   bool file_locks = false;        // --file-locks: locks are dumped, not refused
   bool ext_unix_sk = false;       // --ext-unix-sk: unix peers outside the tree allowed
   bool tcp_established = false;   // --tcp-established
+  bool tcp_close = false;         // --tcp-close: connections saved without their state (come back closed)
+  bool skip_in_flight = false;    // --skip-in-flight: connections not accepted yet are dropped
+  // Holds the tree's connections in repair mode once saved (tcp_connection.h).
+  TcpRepairs* tcp_repairs = nullptr;
+  // The pre-flight's listing of TCP sockets; without it each socket is
+  // looked up in the kernel's.
+  const diag::InetIndex* tcp_sockets = nullptr;
   // --external RES: fds whose /proc link is RES ("pipe:[1234]") are saved
   // as external (FILE_EXTERNAL), handed in at restore with --inherit-fd.
   std::set<std::string> externals;
@@ -154,6 +165,8 @@ struct RestoreFdOptions {
   bool shell_job = false;
   bool file_locks = false;        // --file-locks: locks in the images are taken again
   bool ext_unix_sk = false;       // --ext-unix-sk
+  bool tcp_established = false;   // --tcp-established: connections in the images may be restored
+  bool tcp_close = false;         // --tcp-close: they come back closed
   // --inherit-fd fd[N]:RES: the fd of ckpt that stands in for the external
   // file RES (ExternalEntry.key) of the images.
   std::map<std::string, int> inherited;

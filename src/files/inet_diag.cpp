@@ -89,6 +89,17 @@ std::optional<InetSocket> find_inet(uint64_t inode, int protocol) {
   return std::nullopt;
 }
 
+InetIndex::InetIndex(int protocol) {
+  for (int family : {AF_INET, AF_INET6})
+    for (const InetSocket& s : inet_sockets(family, protocol, ~0u))
+      if (s.inode) by_inode_.emplace(s.inode, s);
+}
+
+const InetSocket* InetIndex::find(uint64_t inode) const {
+  auto it = by_inode_.find(inode);
+  return it == by_inode_.end() ? nullptr : &it->second;
+}
+
 std::string endpoint(int family, const uint8_t* addr, uint16_t port) {
   char text[INET6_ADDRSTRLEN] = "?";
   inet_ntop(family, addr, text, sizeof(text));

@@ -10,6 +10,7 @@
 
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace ckpt::files::diag {
@@ -37,6 +38,18 @@ std::vector<InetSocket> inet_sockets(int family, int protocol, uint32_t states);
 // The TCP or UDP socket of inode `inode`, either family; none if the
 // kernel lists none (a TCP socket never bound, say).
 std::optional<InetSocket> find_inet(uint64_t inode, int protocol);
+
+// One listing of every socket of a protocol, both families, by inode: the
+// dump's pre-flight asks it for each socket of the tree instead of the
+// kernel (a tree of 1,000 connections would list them 1,000 times).
+class InetIndex {
+ public:
+  explicit InetIndex(int protocol);
+  const InetSocket* find(uint64_t inode) const;
+
+ private:
+  std::unordered_map<uint64_t, InetSocket> by_inode_;
+};
 
 // "127.0.0.1:8080", "[::1]:8080".
 std::string endpoint(int family, const uint8_t* addr, uint16_t port);

@@ -1,11 +1,13 @@
-// Inet sockets that carry no connection: TCP sockets listening or never
-// connected, UDP sockets bound, connected or neither (IPv4 and IPv6).
+// Inet sockets: TCP sockets listening, never connected or established
+// (the connection itself: tcp_connection.h), UDP sockets bound, connected
+// or neither (IPv4 and IPv6).
 // Saved: family, protocol, addresses, backlog, owner, file flags, options
 // (socket_options.h) and, for UDP, the datagrams waiting to be read.
 // Restored: a new socket with its options, bound to its address, given its
-// datagrams back, then listening or connected as it was.  TCP connections
-// (any state but LISTEN and CLOSE) are refused by name, and so is a
-// listener with connections waiting in its accept queue.
+// datagrams back, then listening or connected as it was.  Established
+// connections need --tcp-established; the other TCP states are refused by
+// name, and so is a listener with connections waiting in its accept queue
+// (unless --skip-in-flight drops them).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -22,8 +24,10 @@
 
 #include "ckpt/error.h"
 #include "ckpt/log.h"
+#include "files/inet_address.h"
 #include "files/inet_diag.h"
 #include "files/module.h"
+#include "files/tcp_connection.h"
 #include "files/socket_kind.h"
 #include "files/socket_options.h"
 
@@ -40,132 +44,57 @@ bool is_tcp_or_udp(const SocketKind& k) {
 
 bool claims(const OpenFd& fd) { return S_ISSOCK(fd.st.st_mode) && is_tcp_or_udp(socket_kind(fd)); }
 
-// ---- addresses -------------------------------------------------------------
-
-struct Address {
-  int family = 0;
-  uint8_t addr[16] = {};
-  uint16_t port = 0;
-  uint32_t scope_id = 0;
-  size_t addr_len() const { return family == AF_INET6 ? 16 : 4; }
-  bool is_any() const {
-    for (size_t i = 0; i < addr_len(); i++)
-      if (addr[i]) return false;
-    return true;
-  }
-  std::string text() const { return diag::endpoint(family, addr, port); }
-};
-
-Address from_sockaddr(const sockaddr_storage& ss) {
-  Address a;
-  a.family = ss.ss_family;
-  if (ss.ss_family == AF_INET) {
-    const auto& in = reinterpret_cast<const sockaddr_in&>(ss);
-    memcpy(a.addr, &in.sin_addr, 4);
-    a.port = ntohs(in.sin_port);
-  } else if (ss.ss_family == AF_INET6) {
-    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(ss);
-    memcpy(a.addr, &in6.sin6_addr, 16);
-    a.port = ntohs(in6.sin6_port);
-    a.scope_id = in6.sin6_scope_id;
-  }
-  return a;
-}
-
-socklen_t to_sockaddr(const Address& a, sockaddr_storage& ss) {
-  memset(&ss, 0, sizeof(ss));
-  if (a.family == AF_INET) {
-    auto& in = reinterpret_cast<sockaddr_in&>(ss);
-    in.sin_family = AF_INET;
-    memcpy(&in.sin_addr, a.addr, 4);
-    in.sin_port = htons(a.port);
-    return sizeof(in);
-  }
-  auto& in6 = reinterpret_cast<sockaddr_in6&>(ss);
-  in6.sin6_family = AF_INET6;
-  memcpy(&in6.sin6_addr, a.addr, 16);
-  in6.sin6_port = htons(a.port);
-  in6.sin6_scope_id = a.scope_id;
-  return sizeof(in6);
-}
-
-std::optional<Address> local_address(int fd) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof(ss);
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return std::nullopt;
-  return from_sockaddr(ss);
-}
-
-std::optional<Address> peer_address(int fd) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof(ss);
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return std::nullopt;
-  return from_sockaddr(ss);
-}
-
-// The address an entry keeps (src_* or dst_*), checked: a corrupted image
-// gives an Error.
-Address entry_address(int family, const std::string& bytes, uint32_t port, uint32_t scope_id, const char* what) {
-  Address a;
-  a.family = family;
-  if (bytes.size() != a.addr_len() || port > 65535)
-    throw Error(format("its %s address is %zu bytes, port %u: not an %s address", what, bytes.size(), port,
-                       family == AF_INET6 ? "IPv6" : "IPv4"));
-  memcpy(a.addr, bytes.data(), bytes.size());
-  a.port = uint16_t(port);
-  a.scope_id = scope_id;
-  return a;
-}
-
 // ---- refusals ----------------------------------------------------------------
 
-std::string connection_text(const diag::InetSocket& s) {
+std::string diag_connection_text(const diag::InetSocket& s) {
   return diag::endpoint(s.family, s.src, s.sport) + " -> " + diag::endpoint(s.family, s.dst, s.dport);
 }
 
-// Why a TCP socket in state `s` cannot be dumped; "" for LISTEN and CLOSE.
-std::string tcp_state_refusal(const diag::InetSocket& s, const DumpFdOptions& opts) {
-  if (s.state == TCP_LISTEN || s.state == TCP_CLOSE || s.state == kTcpBoundInactive) return "";
-  std::string even = opts.tcp_established ? ", even with --tcp-established" : "";
-  if (s.state == TCP_ESTABLISHED)
-    return format("established TCP connection %s is not supported yet%s (the TCP issue adds it)",
-                  connection_text(s).c_str(), even.c_str());
-  return format("TCP connection %s in state %s is not supported yet%s (the TCP issue adds it)",
-                connection_text(s).c_str(), diag::tcp_state_name(s.state).c_str(), even.c_str());
+// Why a TCP socket in state `state` (connection `what`) cannot be dumped;
+// "" if it can.
+std::string tcp_state_refusal(int state, const std::string& what, const DumpFdOptions& opts) {
+  if (state == TCP_LISTEN || state == TCP_CLOSE || state == kTcpBoundInactive) return "";
+  if (state == TCP_ESTABLISHED)
+    return opts.tcp_established || opts.tcp_close
+               ? ""
+               : format("established TCP connection %s: use --tcp-established", what.c_str());
+  return format("TCP connection %s in state %s is not supported yet%s", what.c_str(),
+                diag::tcp_state_name(state).c_str(), opts.tcp_established ? ", even with --tcp-established" : "");
 }
 
 // The connections waiting in the accept queue of the listener `l`: sockets
 // of its port that no process holds yet (inode 0), established or already
-// closed by their peer.
-std::string accept_queue_refusal(const diag::InetSocket& l) {
-  if (l.state != TCP_LISTEN || l.rqueue == 0) return "";
+// closed by their peer.  They cannot be put back into a listener's queue:
+// refused, or dropped with --skip-in-flight.
+std::string accept_queue_refusal(const diag::InetSocket& l, uint32_t waiting, const DumpFdOptions& opts) {
+  if (l.state != TCP_LISTEN || waiting == 0 || opts.skip_in_flight) return "";
+  const char* how = "connections not accepted yet cannot be restored; use --skip-in-flight to drop them";
   uint32_t states = (1u << TCP_ESTABLISHED) | (1u << TCP_CLOSE_WAIT);
   for (const diag::InetSocket& c : diag::inet_sockets(l.family, IPPROTO_TCP, states)) {
     bool same_address = memcmp(c.src, l.src, sizeof(l.src)) == 0 ||
                         std::all_of(l.src, l.src + sizeof(l.src), [](uint8_t b) { return b == 0; });
     if (c.inode != 0 || c.sport != l.sport || !same_address) continue;
-    return format("a connection %s <- %s waits in its accept queue%s: established TCP connections are not "
-                  "supported yet",
+    return format("a connection %s <- %s waits in its accept queue%s: %s",
                   diag::endpoint(c.family, c.src, c.sport).c_str(), diag::endpoint(c.family, c.dst, c.dport).c_str(),
-                  l.rqueue > 1 ? format(" (with %u others)", l.rqueue - 1).c_str() : "");
+                  waiting > 1 ? format(" (with %u others)", waiting - 1).c_str() : "", how);
   }
-  return format("%u connections wait in the accept queue of its listening socket %s: established TCP "
-                "connections are not supported yet",
-                l.rqueue, diag::endpoint(l.family, l.src, l.sport).c_str());
-}
-
-// For a TCP socket the kernel lists (listening, or in a connection).
-std::string tcp_refusal(const diag::InetSocket& s, const DumpFdOptions& opts) {
-  std::string why = tcp_state_refusal(s, opts);
-  return why.empty() ? accept_queue_refusal(s) : why;
+  return format("%u connections wait in the accept queue of its listening socket %s: %s", waiting,
+                diag::endpoint(l.family, l.src, l.sport).c_str(), how);
 }
 
 std::string blocker(const OpenFd& fd, const DumpFdOptions& opts) {
   if (socket_kind(fd).protocol != IPPROTO_TCP) return "";
   try {
-    std::optional<diag::InetSocket> s = diag::find_inet(fd.st.st_ino, IPPROTO_TCP);
+    std::optional<diag::InetSocket> s;
+    if (opts.tcp_sockets) {
+      if (const diag::InetSocket* found = opts.tcp_sockets->find(fd.st.st_ino)) s = *found;
+    } else {
+      s = diag::find_inet(fd.st.st_ino, IPPROTO_TCP);
+    }
     // Not listed: never bound, or bound only (CLOSE).  dump() looks again.
-    return s ? tcp_refusal(*s, opts) : "";
+    if (!s) return "";
+    std::string why = tcp_state_refusal(s->state, diag_connection_text(*s), opts);
+    return why.empty() ? accept_queue_refusal(*s, s->rqueue, opts) : why;
   } catch (const Error& e) {
     return e.what();
   }
@@ -182,26 +111,47 @@ tcp_info tcp_info_of(int fd) {
   return info;
 }
 
+std::string connection_of(int fd) {
+  std::optional<InetAddress> local = local_address(fd), remote = peer_address(fd);
+  return (local ? local->text() : "?") + " -> " + (remote ? remote->text() : "?");
+}
+
+void dump_listener(const OpenFd& fd, const DumpFdContext& ctx, const tcp_info& info, img::InetSocketEntry& e) {
+  std::optional<diag::InetSocket> s;
+  if (const diag::InetSocket* found = ctx.opts.tcp_sockets ? ctx.opts.tcp_sockets->find(fd.st.st_ino) : nullptr)
+    s = *found;
+  else
+    s = diag::find_inet(fd.st.st_ino, IPPROTO_TCP);
+  if (!s) throw Error("its listening socket is not listed by the kernel's socket diagnostics");
+  // TCP_INFO of a listener counts its accept queue now (tcpi_unacked).
+  s->state = TCP_LISTEN;
+  if (std::string why = accept_queue_refusal(*s, info.tcpi_unacked, ctx.opts); !why.empty()) throw Error(why);
+  if (info.tcpi_unacked)
+    LOG_WARN("fd %d of pid %d: %u connections waiting in the accept queue of %s are dropped (--skip-in-flight)",
+             fd.fd, fd.pid, info.tcpi_unacked, diag::endpoint(s->family, s->src, s->sport).c_str());
+  e.set_backlog(s->wqueue);
+}
+
 void dump_tcp(const OpenFd& fd, const DumpFdContext& ctx, img::InetSocketEntry& e) {
-  tcp_info info = tcp_info_of(fd.file.get());
+  int sock = fd.file.get();
+  tcp_info info = tcp_info_of(sock);
   e.set_state(info.tcpi_state);
-  std::optional<diag::InetSocket> s = diag::find_inet(fd.st.st_ino, IPPROTO_TCP);
-  if (s) {
-    s->state = info.tcpi_state;
-    if (std::string why = tcp_refusal(*s, ctx.opts); !why.empty()) throw Error(why);
-  } else if (info.tcpi_state != TCP_CLOSE) {
-    throw Error(format("its TCP socket is in state %s but the kernel's socket diagnostics do not list it",
-                       diag::tcp_state_name(info.tcpi_state).c_str()));
+  if (info.tcpi_state == TCP_LISTEN) return dump_listener(fd, ctx, info, e);
+  if (std::string why = tcp_state_refusal(info.tcpi_state, connection_of(sock), ctx.opts); !why.empty())
+    throw Error(why);
+  if (info.tcpi_state == TCP_ESTABLISHED && ctx.opts.tcp_close) {
+    save_closed_connection(sock, e);
+    return;
+  }
+  if (info.tcpi_state == TCP_ESTABLISHED) {
+    if (!ctx.opts.tcp_repairs) throw Error("established TCP connections are not saved by this dump");
+    save_connection(sock, e, *ctx.opts.tcp_repairs);
+    return;
   }
   // A socket whose connection ended (or failed) is CLOSE too; connect()
   // gave it a receive MSS, which a new socket has not.
   if (info.tcpi_state == TCP_CLOSE && info.tcpi_rcv_mss != 0)
-    throw Error("TCP socket whose connection has ended or failed (state CLOSE) is not supported yet (the TCP issue "
-                "adds it)");
-  if (info.tcpi_state == TCP_LISTEN) {
-    if (!s) throw Error("its listening socket is not listed by the kernel's socket diagnostics");
-    e.set_backlog(s->wqueue);
-  }
+    throw Error("TCP socket whose connection has ended or failed (state CLOSE) is not supported yet");
 }
 
 // The datagrams of the receive queue, read without taking them: a peek
@@ -236,7 +186,7 @@ void save_datagrams(int fd, img::InetSocketEntry& e) {
     img::QueuedDatagram* d = e.add_queue();
     d->set_data(buf.data(), size_t(n));
     if (msg.msg_namelen > 0 && (from.ss_family == AF_INET || from.ss_family == AF_INET6)) {
-      Address a = from_sockaddr(from);
+      InetAddress a = from_sockaddr(from);
       d->set_addr(a.addr, a.addr_len());
       d->set_port(a.port);
     }
@@ -246,7 +196,7 @@ void save_datagrams(int fd, img::InetSocketEntry& e) {
 }
 
 void dump_udp(const OpenFd& fd, img::InetSocketEntry& e) {
-  std::optional<Address> peer = peer_address(fd.file.get());
+  std::optional<InetAddress> peer = peer_address(fd.file.get());
   e.set_state(peer ? TCP_ESTABLISHED : TCP_CLOSE);
   if (peer) {
     e.set_dst_addr(peer->addr, peer->addr_len());
@@ -289,7 +239,7 @@ void dump(const OpenFd& fd, DumpFdContext& ctx, img::FileEntry& entry) {
   e->set_uid(fd.st.st_uid);
   if (k.protocol == IPPROTO_TCP) dump_tcp(fd, ctx, *e);
   else dump_udp(fd, *e);
-  std::optional<Address> local = local_address(fd.file.get());
+  std::optional<InetAddress> local = local_address(fd.file.get());
   if (!local) throw sys_error("cannot read its address (getsockname)");
   if (local->port || !local->is_any()) {
     e->set_src_addr(local->addr, local->addr_len());
@@ -301,15 +251,22 @@ void dump(const OpenFd& fd, DumpFdContext& ctx, img::FileEntry& entry) {
 
 // ---- restore -------------------------------------------------------------------
 
-void check(const img::FileEntry& entry, const RestoreFdOptions&) {
+void check(const img::FileEntry& entry, const RestoreFdOptions& opts) {
   if (!entry.has_inet_sk()) throw Error("its file entry has no inet socket");
   const img::InetSocketEntry& e = entry.inet_sk();
   if (e.family() != AF_INET && e.family() != AF_INET6) throw Error(format("bad socket family %u", e.family()));
   bool tcp = e.type() == SOCK_STREAM && e.protocol() == IPPROTO_TCP;
   bool udp = e.type() == SOCK_DGRAM && e.protocol() == IPPROTO_UDP;
   if (!tcp && !udp) throw Error(format("bad socket type %u, protocol %u", e.type(), e.protocol()));
-  if (tcp && e.state() != TCP_LISTEN && e.state() != TCP_CLOSE)
+  if (tcp && e.state() != TCP_LISTEN && e.state() != TCP_CLOSE && e.state() != TCP_ESTABLISHED)
     throw Error(format("TCP state %s cannot be restored", diag::tcp_state_name(int(e.state())).c_str()));
+  if (tcp && e.state() == TCP_ESTABLISHED) {
+    // Without its state (dumped with --tcp-close) it can only come back closed.
+    if (!e.has_src_addr() || !e.has_dst_addr()) throw Error("its established TCP connection has no addresses");
+    if (e.has_tcp() && !opts.tcp_established && !opts.tcp_close)
+      throw Error(format("established TCP connection %s: use --tcp-established (or --tcp-close)",
+                         connection_text(e).c_str()));
+  }
   if (udp && e.state() != TCP_ESTABLISHED && e.state() != TCP_CLOSE)
     throw Error(format("bad UDP state %u", e.state()));
   if (e.has_src_addr()) entry_address(int(e.family()), e.src_addr(), e.src_port(), e.scope_id(), "local");
@@ -322,7 +279,7 @@ void check(const img::FileEntry& entry, const RestoreFdOptions&) {
 // bind(); a port the kernel still keeps for a connection in TIME_WAIT
 // refuses a socket without SO_REUSEADDR, which a restore right after the
 // dump meets: SO_REUSEADDR is then set for the bind only.
-void bind_to(int fd, const Address& a, const img::SocketOptions& opts) {
+void bind_to(int fd, const InetAddress& a, const img::SocketOptions& opts) {
   sockaddr_storage ss;
   socklen_t len = to_sockaddr(a, ss);
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0) return;
@@ -340,8 +297,8 @@ void bind_to(int fd, const Address& a, const img::SocketOptions& opts) {
 
 // Where datagrams for the socket bound to `local` can be sent from here:
 // its address, or the loopback one if it is bound to any.
-Address destination_of(const Address& local, const Address& sender) {
-  Address to = local;
+InetAddress destination_of(const InetAddress& local, const InetAddress& sender) {
+  InetAddress to = local;
   if (!to.is_any()) return to;
   memset(to.addr, 0, sizeof(to.addr));
   if (to.family == AF_INET) {
@@ -358,11 +315,11 @@ Address destination_of(const Address& local, const Address& sender) {
 // A socket of the tree bound to `from` that is open already (finish()
 // made it needed), -1 if none: the datagram is sent from it, since its port
 // is taken now.
-int needed_sender(const OpenRequest& req, const Address& from) {
+int needed_sender(const OpenRequest& req, const InetAddress& from) {
   for (uint32_t id : req.group.at(0)->needs()) {
     auto it = req.opened.find(id);
     if (it == req.opened.end()) continue;
-    std::optional<Address> a = local_address(it->second);
+    std::optional<InetAddress> a = local_address(it->second);
     if (a && a->family == from.family && a->port == from.port &&
         (a->is_any() || memcmp(a->addr, from.addr, a->addr_len()) == 0))
       return it->second;
@@ -373,7 +330,7 @@ int needed_sender(const OpenRequest& req, const Address& from) {
 // A socket sending from `from`: bound to it if the kernel lets us (its
 // owner, outside the tree, may still hold it; SO_REUSEADDR and
 // IP_TRANSPARENT help), else from any port, which is logged.
-UniqueFd sender_socket(const Address& from, const char* what) {
+UniqueFd sender_socket(const InetAddress& from, const char* what) {
   UniqueFd s(socket(from.family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (!s) throw sys_error("cannot make a socket to put its datagrams back");
   int on = 1;
@@ -407,12 +364,12 @@ double now_seconds() {
 
 // Sends each saved datagram again to the new socket, from its sender's
 // address, oldest first, and waits (bounded) until all are queued.
-void put_back_datagrams(int fd, const OpenRequest& req, const Address& local, const char* what) {
+void put_back_datagrams(int fd, const OpenRequest& req, const InetAddress& local, const char* what) {
   const img::InetSocketEntry& e = req.group.at(0)->inet_sk();
   if (e.queue().empty()) return;
   std::map<std::string, UniqueFd> senders;  // by sender address text
   for (const img::QueuedDatagram& d : e.queue()) {
-    Address from;
+    InetAddress from;
     from.family = int(e.family());
     if (d.has_addr()) from = entry_address(int(e.family()), d.addr(), d.port(), 0, "sender");
     int sender = needed_sender(req, from);
@@ -445,6 +402,12 @@ void put_back_datagrams(int fd, const OpenRequest& req, const Address& local, co
     LOG_WARN("%s: %d of its %d queued datagrams are back", what, have, e.queue_size());
 }
 
+// Last, once its data is back: a peek offset would have moved with it.
+void finish_socket(int s, const img::InetSocketEntry& e) {
+  apply_peek_offset(s, e.opts());
+  if ((e.flags() & O_NONBLOCK) && fcntl(s, F_SETFL, O_NONBLOCK) != 0) throw sys_error("cannot set O_NONBLOCK");
+}
+
 UniqueFd open_one(const OpenRequest& req) {
   const img::FileEntry& entry = *req.group.at(0);
   check(entry, req.target.opts);
@@ -455,8 +418,19 @@ UniqueFd open_one(const OpenRequest& req) {
   // The owner first: a SO_REUSEPORT group takes sockets of one owner only.
   if (e.has_uid() && e.uid() != geteuid() && fchown(s.get(), e.uid(), uid_t(-1)) != 0)
     throw sys_error(format("cannot give its socket to uid %u", e.uid()));
+  if (e.protocol() == IPPROTO_TCP && e.state() == TCP_ESTABLISHED) {
+    // TCP_MAXSEG of a connection reads its live MSS, not a user's
+    // setting: soccr puts the MSS back through the repair options.
+    img::SocketOptions opts = e.opts();
+    opts.clear_tcp_maxseg();
+    apply_socket_options(s.get(), opts, what.c_str());
+    if (req.target.opts.tcp_close || !e.has_tcp()) restore_closed(s.get(), e);
+    else restore_connection(s.get(), e);
+    finish_socket(s.get(), e);
+    return s;
+  }
   apply_socket_options(s.get(), e.opts(), what.c_str());
-  Address local;
+  InetAddress local;
   if (e.has_src_addr()) {
     local = entry_address(int(e.family()), e.src_addr(), e.src_port(), e.scope_id(), "local");
     bind_to(s.get(), local, e.opts());
@@ -465,7 +439,7 @@ UniqueFd open_one(const OpenRequest& req) {
   if (e.state() == TCP_LISTEN && listen(s.get(), int(e.backlog())) != 0)
     throw sys_error(format("cannot listen on %s", local.text().c_str()));
   if (e.protocol() == IPPROTO_UDP && e.state() == TCP_ESTABLISHED) {
-    Address peer = entry_address(int(e.family()), e.dst_addr(), e.dst_port(), e.dst_scope_id(), "peer");
+    InetAddress peer = entry_address(int(e.family()), e.dst_addr(), e.dst_port(), e.dst_scope_id(), "peer");
     sockaddr_storage ss;
     socklen_t len = to_sockaddr(peer, ss);
     if (connect(s.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0)
@@ -475,8 +449,7 @@ UniqueFd open_one(const OpenRequest& req) {
     int how = (e.shutdown() & 3) == 3 ? SHUT_RDWR : (e.shutdown() & 1) ? SHUT_RD : SHUT_WR;
     if (shutdown(s.get(), how) != 0) throw sys_error("cannot shut it down as it was");
   }
-  apply_peek_offset(s.get(), e.opts());
-  if ((e.flags() & O_NONBLOCK) && fcntl(s.get(), F_SETFL, O_NONBLOCK) != 0) throw sys_error("cannot set O_NONBLOCK");
+  finish_socket(s.get(), e);
   return s;
 }
 
@@ -530,7 +503,7 @@ std::string describe(const img::FileEntry& entry) {
   const char* family = e.family() == AF_INET6 ? "v6" : "v4";
   std::string local = "unbound";
   if (e.src_addr().size() == 4 || e.src_addr().size() == 16) {
-    Address a;
+    InetAddress a;
     a.family = int(e.family());
     memcpy(a.addr, e.src_addr().data(), e.src_addr().size());
     a.port = uint16_t(e.src_port());
@@ -539,6 +512,9 @@ std::string describe(const img::FileEntry& entry) {
   std::string more;
   if (e.state() == TCP_LISTEN) more = format(" listening (backlog %u)", e.backlog());
   if (e.protocol() == IPPROTO_UDP && e.state() == TCP_ESTABLISHED) more = format(" connected to port %u", e.dst_port());
+  if (e.has_tcp())
+    return format("TCP%s %s (%zu+%zu bytes to send, %zu to read) (flags 0%o)", family, connection_text(e).c_str(),
+                  e.tcp().sent().size(), e.tcp().unsent().size(), e.tcp().received().size(), e.flags());
   if (e.queue_size()) more += format(", %d datagrams queued", e.queue_size());
   return format("%s%s %s%s (flags 0%o)", proto, family, local.c_str(), more.c_str(), e.flags());
 }

@@ -79,7 +79,9 @@ const IntOption kIntOptions[] = {
     OPT(IPPROTO_IP, IP_RECVERR, kAll, ip_recverr),
     OPT(IPPROTO_IP, IP_PKTINFO, kAll, ip_pktinfo),
     OPT(IPPROTO_IP, IP_MTU_DISCOVER, kAll, ip_mtu_discover),
-    OPT(IPPROTO_IP, IP_MULTICAST_TTL, kAll, ip_multicast_ttl),
+    // The kernel refuses the multicast hop limits on stream sockets (and
+    // an accepted TCP socket reads its SYN's TTL there): UDP only.
+    OPT(IPPROTO_IP, IP_MULTICAST_TTL, kUdp, ip_multicast_ttl),
     OPT(IPPROTO_IP, IP_MULTICAST_LOOP, kAll, ip_multicast_loop),
     OPT(IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, kAll, ip_bind_address_no_port),
     OPT(IPPROTO_IP, IP_RECVTOS, kAll, ip_recvtos),
@@ -87,7 +89,7 @@ const IntOption kIntOptions[] = {
     OPT(IPPROTO_IPV6, IPV6_V6ONLY, kV6, ipv6_v6only),
     OPT(IPPROTO_IPV6, IPV6_TCLASS, kV6, ipv6_tclass),
     OPT(IPPROTO_IPV6, IPV6_UNICAST_HOPS, kV6, ipv6_unicast_hops),
-    OPT(IPPROTO_IPV6, IPV6_MULTICAST_HOPS, kV6, ipv6_multicast_hops),
+    OPT(IPPROTO_IPV6, IPV6_MULTICAST_HOPS, kV6 | kUdp, ipv6_multicast_hops),
     OPT(IPPROTO_IPV6, IPV6_MULTICAST_LOOP, kV6, ipv6_multicast_loop),
     OPT(IPPROTO_IPV6, IPV6_RECVPKTINFO, kV6, ipv6_recvpktinfo),
     OPT(IPPROTO_IPV6, IPV6_RECVERR, kV6, ipv6_recverr),

@@ -22,6 +22,8 @@
 #include "ckpt/log.h"
 #include "commands.h"
 #include "files/files.h"
+#include "files/tcp_connection.h"
+#include "net/network_lock.h"
 #include "proc/maps.h"
 #include "proc/read.h"
 #include "restore/area_features.h"
@@ -313,8 +315,37 @@ files::RestoreFdOptions fd_options(const cli::Options& opts) {
   o.shell_job = opts.shell_job;
   o.file_locks = opts.file_locks;
   o.ext_unix_sk = opts.ext_unix_sk;
+  o.tcp_established = opts.tcp_established;
+  o.tcp_close = opts.tcp_close;
   for (const auto& [fd, key] : opts.inherit_fds) o.inherited[key] = fd;
   return o;
+}
+
+// The connections of the images stay locked until the tree runs: by the
+// table the dump left, or by a new one if there is none (the images came
+// from another machine, or the table was removed).  A table made here
+// goes if the restore fails; the dump's stays, so that the restore can be
+// tried again with the peers still waiting.
+struct RestoreLock {
+  std::string table;          // "" : nothing to unlock (--network-lock skip)
+  net::NetworkLock made_here;
+
+  void unlock() {
+    if (table.empty()) return;
+    if (made_here.locked()) made_here.unlock();
+    else if (net::NetworkLock::unlock_table(table)) LOG_INFO("Unlocked the TCP connections (nftables table %s)", table.c_str());
+  }
+};
+
+RestoreLock lock_connections(const restore::TreeImage& tree, const cli::Options& opts) {
+  RestoreLock lock;
+  if (opts.network_lock == cli::Options::NetworkLock::Skip) return lock;
+  lock.table = net::lock_table_name(tree.root().pid());
+  std::vector<net::Connection> conns = files::image_connections(tree.files);
+  if (conns.empty() || opts.tcp_close || net::NetworkLock::table_exists(lock.table)) return lock;
+  lock.made_here = net::NetworkLock::lock(lock.table, conns);
+  LOG_INFO("Locked %zu TCP connections until the tree runs (nftables table %s)", conns.size(), lock.table.c_str());
+  return lock;
 }
 
 int highest_fd(const restore::TreeImage& tree) {
@@ -339,6 +370,7 @@ int restore_tree(const cli::Options& opts) {
   files::RestoreFdOptions fd_opts = fd_options(opts);
   std::vector<restore::NodePlan> nodes = check_tree(tree, session, fd_opts);
   std::vector<std::vector<cgroup::Move>> cgroups = cgroup::plan_restore(tree);
+  RestoreLock network_lock = lock_connections(tree, opts);
   // The tree's shared memory and deleted files, each made once by ckpt now,
   // before any task (a failure from here on removes the segments made).
   restore::SharedMemory shared = restore::SharedMemory::load(dir, tree);
@@ -481,6 +513,7 @@ int restore_tree(const cli::Options& opts) {
     return 0;
   });
   auto took = std::chrono::steady_clock::now() - started;
+  network_lock.unlock();
   for (size_t i = 0; i < n; i++)
     if (!tree.procs[i].zombie) log_restored(tree.procs[i], areas[i], premaps[i], took);
   if (n > 1) LOG_INFO("tree of pid %d restored: %zu processes", root.pid(), n);

@@ -123,3 +123,21 @@ TEST(Options, GhostLimit) {
   EXPECT_FALSE(parse_size(""));
   EXPECT_FALSE(parse_size("12KB"));
 }
+
+TEST(Options, TcpConnections) {
+  Options d = parse_args({"dump", "-t", "1", "-D", "d", "--tcp-established", "--skip-in-flight", "--network-lock",
+                          "skip"});
+  EXPECT_TRUE(d.tcp_established);
+  EXPECT_TRUE(d.skip_in_flight);
+  EXPECT_EQ(d.network_lock, Options::NetworkLock::Skip);
+  EXPECT_EQ(parse_args({"dump", "-t", "1", "-D", "d"}).network_lock, Options::NetworkLock::Nftables);
+  Options r = parse_args({"restore", "-D", "d", "--tcp-close", "--network-lock=nftables"});
+  EXPECT_TRUE(r.tcp_close);
+  EXPECT_EQ(r.network_lock, Options::NetworkLock::Nftables);
+  EXPECT_EQ(error_of({"dump", "-t", "1", "-D", "d", "--network-lock", "iptables"}),
+            "--network-lock iptables is not supported: use nftables (the default) or skip");
+  EXPECT_EQ(error_of({"dump", "-t", "1", "-D", "d", "--network-lock", "pf"}),
+            "invalid network lock 'pf' (use nftables or skip)");
+  EXPECT_EQ(error_of({"restore", "-D", "d", "--skip-in-flight"}),
+            "option '--skip-in-flight' does not apply to restore");
+}

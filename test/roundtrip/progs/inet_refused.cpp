@@ -1,6 +1,7 @@
 // What the inet modules refuse, chosen by CKPT_TEST_INET; each time the
 // program runs on and checks what it holds still works:
-//   established  a TCP connection to itself, accepted (both ends refused)
+//   established  a TCP connection to itself, accepted (both ends refused; with
+//                --tcp-established both come back and talk)
 //   queued       a connection waiting in a listener's accept queue
 //   packet       an AF_PACKET socket
 //   netlink-unread  a NETLINK_ROUTE socket with an answer not yet read
