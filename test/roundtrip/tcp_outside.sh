@@ -21,7 +21,7 @@ mkfifo "$WORK/ctl" || exit 1
 "$PEER" "${peer_args[@]}" --ctl "$WORK/ctl" </dev/null >"$WORK/peer.out" 2>&1 &
 peer=$!
 trap 'kill -KILL $peer 2>/dev/null' EXIT
-listening() { grep -q '^listening' "$WORK/peer.out"; }
+listening() { grep -q "^listening" "$WORK/peer.out" 2>/dev/null; }
 case " ${peer_args[*]} " in
 *" --listen "*) wait_for 30 listening || fail "the peer does not listen: $(cat "$WORK/peer.out")";;
 esac
