@@ -11,12 +11,18 @@ set(TCP_WORK ${CMAKE_CURRENT_BINARY_DIR}/work)
 # add_tcp_outside(NAME PROG MODE PEER-ARGS ENV DRIVER-ARGS): rt_driver in
 # MODE on PROG with the peer outside (tcp_outside.sh).  The driver's
 # --before-restore tells the peer a restore comes ("restore" on its FIFO).
+# Mode twice keeps the connection locked between the two restored lives
+# itself (tcp_twice_hook.sh).
 function(add_tcp_outside name prog mode peer_args env driver_args)
   set(peer_work ${TCP_WORK}/${name}.peer)
+  set(hook "echo restore > ${peer_work}/ctl")
+  if(mode STREQUAL "twice")
+    set(hook "bash ${TCP_DIR}/tcp_twice_hook.sh ${peer_work} 41000")
+  endif()
   add_test(NAME roundtrip.${name}
     COMMAND ${TCP_NETNS} bash ${TCP_DIR}/tcp_outside.sh ${peer_work} $<TARGET_FILE:rt_tcp_peer> ${peer_args} --
             env ${env} $<TARGET_FILE:rt_driver> --ckpt $<TARGET_FILE:ckpt> --prog $<TARGET_FILE:rt_${prog}>
-            --mode ${mode} --before-restore "echo restore > ${peer_work}/ctl" ${driver_args}
+            --mode ${mode} --before-restore "${hook}" ${driver_args}
             --workdir ${TCP_WORK}/${name})
   set_tests_properties(roundtrip.${name} PROPERTIES TIMEOUT 600 LABELS roundtrip)
 endfunction()
@@ -25,7 +31,8 @@ set(TCP_OPTS --dump-arg --tcp-established --restore-arg --tcp-established)
 
 # A client with 100 KiB queued each way, unread, at dump time: byte-exact
 # after, no reset.  The peer reads nothing before the last restore (twice:
-# the first restored process only looks and leaves in repair mode).
+# the first restored process only looks and leaves in repair mode, the
+# connection locked by the test meanwhile).
 foreach(family 4 6)
   if(family EQUAL 4)
     set(env "CKPT_TEST_TCP_PEER=127.0.0.1 5000" "CKPT_TEST_TCP_LOCAL=127.0.0.1 41000")
