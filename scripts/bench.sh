@@ -23,7 +23,7 @@
 #                         not read, to peers in one helper process outside
 #                         the tree, all in a private network namespace
 # default: single:256 single:1024 single:4096 threads:64:1024 tree:64:16 shared:1024 pipe:1
-#          fds:10000 epoll:10000
+#          fds:10000 epoll:10000 tcp:1000 (about 10 s)
 #
 # Prints, per memory scenario and medium: dump wall time, how long the tree
 # was frozen (from dump.log), restore wall time, throughput over all the
@@ -50,7 +50,8 @@ CKPT=$PWD/build/ckpt
 HOG=$PWD/build/test/bench/ckpt_bench_memhog
 SCENARIOS=("$@")
 [ ${#SCENARIOS[@]} -gt 0 ] ||
-  SCENARIOS=(single:256 single:1024 single:4096 threads:64:1024 tree:64:16 shared:1024 pipe:1 fds:10000 epoll:10000)
+  SCENARIOS=(single:256 single:1024 single:4096 threads:64:1024 tree:64:16 shared:1024 pipe:1 fds:10000 epoll:10000
+    tcp:1000)
 FDHOG=$PWD/build/test/bench/ckpt_bench_fdhog
 MEM_SCENARIOS=() FD_SCENARIOS=() TCP_SCENARIOS=()
 for s in "${SCENARIOS[@]}"; do
