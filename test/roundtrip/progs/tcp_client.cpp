@@ -81,7 +81,9 @@ int main() {
     look_and_leave(fd, local, peer, queued);
   RT_CHECK(inet::local_of(fd) == local && inet::peer_of(fd) == peer, "%s -> %s, was %s -> %s",
            inet::local_of(fd).c_str(), inet::peer_of(fd).c_str(), local.c_str(), peer.c_str());
+  double start = now_seconds();
   finish_tree_side({fd});
-  printf("%s -> %s: %zu bytes each way, byte-exact\n", local.c_str(), peer.c_str(), kTotal);
+  printf("%s -> %s: %zu bytes each way, byte-exact, in %.0f ms\n", local.c_str(), peer.c_str(), kTotal,
+         (now_seconds() - start) * 1000);
   pass();
 }
