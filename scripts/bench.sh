@@ -18,13 +18,21 @@
 #                         without CAP_SYS_RESOURCE)
 #   fds:N                 one process with N eventfds
 #   epoll:N               one process with N eventfds in one epoll set
+#   tcp:N                 one process with N established TCP connections
+#                         (--tcp-established), each with 64 KiB queued it has
+#                         not read, to peers in one helper process outside
+#                         the tree, all in a private network namespace
 # default: single:256 single:1024 single:4096 threads:64:1024 tree:64:16 shared:1024 pipe:1
-#          fds:10000 epoll:10000
+#          fds:10000 epoll:10000 tcp:1000 (about 10 s)
 #
 # Prints, per memory scenario and medium: dump wall time, how long the tree
 # was frozen (from dump.log), restore wall time, throughput over all the
 # memory, ckpt's peak RSS; per fd scenario (images on tmpfs): dump and
-# restore wall times and ckpt's peak RSS.
+# restore wall times and ckpt's peak RSS; per tcp scenario (images on
+# tmpfs): dump and restore wall times, and how long the peers' connections
+# stall: from the dump's start until the helper sees the holder's
+# heartbeats (one byte per connection every max(20, N/5) ms) flow again
+# after the restore, the median and the longest over the connections.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Fds inherited from whoever started us (maybe from another mount namespace)
@@ -42,11 +50,12 @@ CKPT=$PWD/build/ckpt
 HOG=$PWD/build/test/bench/ckpt_bench_memhog
 SCENARIOS=("$@")
 [ ${#SCENARIOS[@]} -gt 0 ] ||
-  SCENARIOS=(single:256 single:1024 single:4096 threads:64:1024 tree:64:16 shared:1024 pipe:1 fds:10000 epoll:10000)
+  SCENARIOS=(single:256 single:1024 single:4096 threads:64:1024 tree:64:16 shared:1024 pipe:1 fds:10000 epoll:10000
+    tcp:1000)
 FDHOG=$PWD/build/test/bench/ckpt_bench_fdhog
-MEM_SCENARIOS=() FD_SCENARIOS=()
+MEM_SCENARIOS=() FD_SCENARIOS=() TCP_SCENARIOS=()
 for s in "${SCENARIOS[@]}"; do
-  case $s in fds:* | epoll:*) FD_SCENARIOS+=("$s") ;; *) MEM_SCENARIOS+=("$s") ;; esac
+  case $s in fds:* | epoll:*) FD_SCENARIOS+=("$s") ;; tcp:*) TCP_SCENARIOS+=("$s") ;; *) MEM_SCENARIOS+=("$s") ;; esac
 done
 
 TMPFS=/dev/shm/ckpt-bench
@@ -162,6 +171,56 @@ for scenario in "${FD_SCENARIOS[@]}"; do
   grep -q OK "$log" || echo "WARNING: the restored fds of $scenario did not verify"
   printf '%-16s %9.3f %9.3f %7dMB %7dMB\n' "$scenario" "$dump_s" "$rest_s" $((dump_rss / 1024)) $((rest_rss / 1024))
   rm -rf "$dir"
+done
+
+# Many established TCP connections, each locked by the dump's nftables
+# table and saved and restored with TCP_REPAIR.  The holder and its peers
+# (rt_tcp_many, test/roundtrip/progs/tcp_many.cpp) and ckpt in a network
+# namespace of their own; it prints "dump_s restore_s stall_median_ms
+# stall_max_ms verdict".
+TCPHOG=$PWD/build/test/roundtrip/rt_tcp_many
+TCP_BENCH='
+set -u
+CKPT=$1 HOG=$2 N=$3 DIR=$4
+ip link set lo up
+ulimit -n $((2 * N + 256))
+period=$((N / 5)); [ $period -lt 20 ] && period=20
+# A bounded wait for a line in a log: until LIMIT_S PATTERN FILE.
+until_seen() { local i; for i in $(seq $(($1 * 20))); do grep -q "$2" "$3" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+setsid "$HOG" helper $N 5000 </dev/null >"$DIR/helper.log" 2>&1 &
+helper=$!
+until_seen 30 listening "$DIR/helper.log" || { echo "- - - - helper-did-not-listen"; exit 1; }
+setsid "$HOG" holder $N 5000 $period </dev/null >"$DIR/holder.log" 2>&1 &
+pid=$!
+until_seen 120 "^ready" "$DIR/holder.log" && until_seen 120 "^ready" "$DIR/helper.log" ||
+  { echo "- - - - not-ready"; kill -KILL $pid $helper; exit 1; }
+sleep 0.5  # a few heartbeats before the dump
+start=$(date +%s.%N)
+"$CKPT" dump -t $pid -D "$DIR/img" --tcp-established >"$DIR/dump.out" 2>&1 || { echo "- - - - dump-failed"; cat "$DIR/dump.out" >&2; kill -KILL $helper; exit 1; }
+dumped=$(date +%s.%N)
+wait $pid 2>/dev/null
+"$CKPT" restore -D "$DIR/img" -d --tcp-established >"$DIR/restore.out" 2>&1 || { echo "- - - - restore-failed"; cat "$DIR/restore.out" >&2; kill -KILL $helper; exit 1; }
+restored=$(date +%s.%N)
+kill -USR1 $helper
+until_seen 60 flowing "$DIR/helper.log" || echo "WARNING: not every connection flows again within 60 s" >&2
+kill -TERM $pid
+until_seen 120 "OK\|BAD" "$DIR/holder.log"
+until_seen 60 gap_max "$DIR/helper.log" || kill -KILL $helper
+read -r _ gap_max _ gap_med _ resume_max _ resume_med _ resets _ eofs < <(grep gap_max "$DIR/helper.log")
+verdict=$(grep -o -e OK -e "BAD.*" "$DIR/holder.log" | head -1)
+[ "${resets:-1}" = 0 ] || verdict="$verdict,resets:${resets:-?}"
+printf "%.3f %.3f %.0f %.0f %s\n" "$(echo "$dumped - $start" | bc -l)" "$(echo "$restored - $dumped" | bc -l)" \
+  "$(echo "($resume_med - $start) * 1000" | bc -l)" "$(echo "($resume_max - $start) * 1000" | bc -l)" "${verdict:-none}"
+'
+[ ${#TCP_SCENARIOS[@]} -eq 0 ] || { echo; printf '%-16s %9s %9s %16s %13s %s\n' scenario dump_s restore_s stall_median_ms stall_max_ms verdict; }
+for scenario in "${TCP_SCENARIOS[@]}"; do
+  IFS=: read -r kind n <<<"$scenario"
+  dir=$TMPFS
+  rm -rf "$dir"; mkdir -p "$dir"
+  read -r dump_s rest_s stall_med stall_max verdict < <(unshare -n bash -c "$TCP_BENCH" tcp-bench "$CKPT" "$TCPHOG" "$n" "$dir") || true
+  printf '%-16s %9s %9s %16s %13s %s\n' "$scenario" "$dump_s" "$rest_s" "$stall_med" "$stall_max" "$verdict"
+  [ "$verdict" = OK ] || echo "WARNING: the connections of $scenario did not verify (see $dir)"
+  [ "$verdict" = OK ] && rm -rf "$dir"
 done
 
 if [ -x scripts/bench-compel.sh ]; then
