@@ -45,6 +45,9 @@ const CommandInfo kCommands[] = {
      "                            them from --inherit-fd (repeatable)\n"
      "        --ext-unix-sk       allow unix sockets connected to a named peer\n"
      "                            outside the tree (connected again at restore)\n"
+     "        --display-stats     print what the dump took at the end\n"
+     "        --json              print one JSON object at the end: status,\n"
+     "                            class of failure, blockers, stats\n"
      "    -o, --log-file FILE     log file, relative to DIR (default dump.log)\n"
      "    -v[0-4]                 verbosity on stderr (default 2)\n"},
     {Command::Restore, "restore", "ckpt restore -D DIR [options]",
@@ -64,6 +67,9 @@ const CommandInfo kCommands[] = {
      "                            locks are refused without it)\n"
      "        --ext-unix-sk       connect unix sockets again to their peers\n"
      "                            outside the tree (dumped with --ext-unix-sk)\n"
+     "        --display-stats     print what the restore took at the end\n"
+     "        --json              print one JSON object at the end: status,\n"
+     "                            class of failure, blockers, stats\n"
      "    -o, --log-file FILE     log file, relative to DIR (default restore.log)\n"
      "    -v[0-4]                 verbosity on stderr (default 2)\n"},
     {Command::Show, "show", "ckpt show FILE|DIR ...",
@@ -97,6 +103,8 @@ enum LongOnly {
   OPT_TCP_CLOSE,
   OPT_SKIP_IN_FLIGHT,
   OPT_NETWORK_LOCK,
+  OPT_DISPLAY_STATS,  // stats engineer (issue 12)
+  OPT_JSON,
 };
 
 const option kLongOptions[] = {
@@ -120,6 +128,8 @@ const option kLongOptions[] = {
     {"tcp-close", no_argument, nullptr, OPT_TCP_CLOSE},
     {"skip-in-flight", no_argument, nullptr, OPT_SKIP_IN_FLIGHT},
     {"network-lock", required_argument, nullptr, OPT_NETWORK_LOCK},
+    {"display-stats", no_argument, nullptr, OPT_DISPLAY_STATS},
+    {"json", no_argument, nullptr, OPT_JSON},
     {nullptr, 0, nullptr, 0},
 };
 
@@ -132,6 +142,7 @@ bool accepts(Command c, int opt) {
     case 'D': case 'j': case OPT_TCP_ESTABLISHED: case OPT_FILE_LOCKS: case OPT_EXT_UNIX_SK: case OPT_TCP_CLOSE:
     case OPT_NETWORK_LOCK:
       return c == Command::Dump || c == Command::Restore;
+    case OPT_DISPLAY_STATS: case OPT_JSON: return c == Command::Dump || c == Command::Restore;
     case 't': case 'R': case OPT_GHOST_LIMIT: case OPT_EXTERNAL: case OPT_SKIP_IN_FLIGHT: return c == Command::Dump;
     case 'd': case OPT_PIDFILE: case OPT_INHERIT_FD: return c == Command::Restore;
     case OPT_ALL: case OPT_FEATURE: return c == Command::Check;
@@ -256,6 +267,8 @@ Options parse(int argc, char** argv) {
         else
           throw UsageError{std::string("invalid network lock '") + optarg + "' (use nftables or skip)", o.command};
         break;
+      case OPT_DISPLAY_STATS: o.display_stats = true; break;
+      case OPT_JSON: o.json = true; break;
       case OPT_INHERIT_FD: o.inherit_fds.push_back(parse_inherit_fd(optarg, o.command)); break;
       case OPT_GHOST_LIMIT: {
         std::optional<uint64_t> size = parse_size(optarg);
