@@ -22,7 +22,7 @@ rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK" || exit 1
 # json_check FILE PYTHON-EXPR...: each expression of `o` must be true.
 json_check() {
   local file=$1; shift
-  python3 - "$file" "$@" <<'PY' || fail "$(cat "$1")"
+  python3 - "$file" "$@" <<'PY' || fail "$file: $(cat "$file")"
 import json, sys
 text = open(sys.argv[1]).read()
 lines = [l for l in text.splitlines() if l.strip()]
