@@ -10,7 +10,7 @@ PACKAGES=(
   libcap-dev libbsd-dev libnftables-dev nftables
   libgnutls28-dev libaio-dev
   libgtest-dev
-  iproute2 util-linux procps time bc
+  iproute2 util-linux bsdutils procps time bc
   xz-utils pigz perl python3
   sqlite3
   libcap2-bin groff-base man-db

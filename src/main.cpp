@@ -7,12 +7,14 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <string_view>
 
 #include "ckpt/error.h"
 #include "ckpt/log.h"
 #include "ckpt/unique_fd.h"
 #include "cli/options.h"
 #include "commands.h"
+#include "report/report.h"
 #include "version.h"
 
 using namespace ckpt;
@@ -55,6 +57,21 @@ void open_log_file(const cli::Options& o) {
 // field) go to ckpt's log at debug level instead of raw stderr lines.
 void protobuf_log(google::protobuf::LogLevel, const char* file, int line, const std::string& msg) {
   log::write(log::Level::Debug, "protobuf %s:%d: %s", file, line, msg.c_str());
+}
+
+// --json on a command line that does not parse: the report still comes, of
+// class "usage" (the options were not read, so --json is looked for by hand).
+void report_usage_error(int argc, char** argv, const cli::UsageError& e) {
+  bool json = false;
+  for (int i = 1; i < argc; i++)
+    if (std::string_view(argv[i]) == "--json") json = true;
+  if (!json) return;
+  report::Report r;
+  r.command = e.command ? cli::command_name(*e.command) : (argc > 1 ? argv[1] : "");
+  r.ok = false;
+  r.failure = report::FailureClass::Usage;
+  r.error = e.message;
+  report::print(r);
 }
 
 int dispatch(const cli::Options& o) {
@@ -106,6 +123,7 @@ int main(int argc, char** argv) {
     bool as_criu = argc > 0 && cli::started_as_criu(argv[0]);
     fprintf(stderr, "%s: %s\n", prog_name(as_criu), e.message.c_str());
     if (e.show_usage) fputs(cli::usage(e.command, as_criu).c_str(), stderr);
+    report_usage_error(argc, argv, e);
     return 1;
   }
   if (opts.help_for) {

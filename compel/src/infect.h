@@ -110,7 +110,7 @@ struct Infection::Impl {
   // process's pidfd fails once the main thread has exited).
   int get_pidfd();
   void open_pipe();
-  uint64_t splice_batch(uint32_t nr, int out_fd);
+  uint64_t splice_batch(uint32_t nr, int out_fd, const std::function<void(uint64_t)>& progress);
 
   void cure();               // throws the first failure, after undoing all it can
   void cure_quietly() noexcept;

@@ -95,7 +95,7 @@ void Infection::Impl::open_pipe() {
   ::fcntl(fd, F_SETPIPE_SZ, kPipeSize);
 }
 
-uint64_t Infection::Impl::splice_batch(uint32_t nr, int out_fd) {
+uint64_t Infection::Impl::splice_batch(uint32_t nr, int out_fd, const std::function<void(uint64_t)>& progress) {
   args->u.vmsplice.wfd = remote_pipe[1];
   args->u.vmsplice.nr = nr;
   args->u.vmsplice.spliced = 0;
@@ -108,6 +108,7 @@ uint64_t Infection::Impl::splice_batch(uint32_t nr, int out_fd) {
     uint64_t moved = drain.run();
     if (moved) {
       drained += moved;
+      if (progress) progress(moved);
       deadline = tree->deadline();  // the bound is on progress, not on size
     }
     if (poll_answer(0, ret)) break;
@@ -116,7 +117,9 @@ uint64_t Infection::Impl::splice_batch(uint32_t nr, int out_fd) {
     pollfd fds[2] = {{pipe.get(), POLLIN, 0}, {control.fd(), POLLIN, 0}};
     ::poll(fds, 2, 10);
   }
-  drained += drain.run();
+  uint64_t rest = drain.run();
+  drained += rest;
+  if (progress && rest) progress(rest);
   const parasite_args& res = finish_command(PARASITE_CMD_VMSPLICE, ret, offsetof(parasite_vmsplice, iov));
   if (res.u.vmsplice.spliced != drained)
     throw Error("memory of " + who() + ": the parasite spliced " + std::to_string(res.u.vmsplice.spliced) +
@@ -124,7 +127,8 @@ uint64_t Infection::Impl::splice_batch(uint32_t nr, int out_fd) {
   return drained;
 }
 
-uint64_t Infection::splice_pages(const std::vector<Range>& ranges, int out_fd) {
+uint64_t Infection::splice_pages(const std::vector<Range>& ranges, int out_fd,
+                                 const std::function<void(uint64_t)>& progress) {
   if (!impl_ || !impl_->tree) throw Error("the infection is already cured");
   Impl& m = *impl_;
   m.open_pipe();
@@ -132,7 +136,7 @@ uint64_t Infection::splice_pages(const std::vector<Range>& ranges, int out_fd) {
   for (size_t first = 0; first < ranges.size(); first += PARASITE_MAX_IOVS) {
     uint32_t n = static_cast<uint32_t>(std::min<size_t>(ranges.size() - first, PARASITE_MAX_IOVS));
     for (uint32_t i = 0; i < n; i++) m.args->u.vmsplice.iov[i] = {ranges[first + i].start, ranges[first + i].len};
-    total += m.splice_batch(n, out_fd);
+    total += m.splice_batch(n, out_fd, progress);
   }
   return total;
 }

@@ -27,7 +27,7 @@
 #include "ckpt/kernel_types.h"
 #include "ckpt/mempolicy.h"
 
-#define CKPT_RESTORER_ARGS_VERSION 6u
+#define CKPT_RESTORER_ARGS_VERSION 7u
 #define CKPT_RESTORER_ARGS_MAGIC 0x52535452u /* "RSTR" */
 
 /* Distinctive exit code of a task whose blob gave up; the reason is in
@@ -142,6 +142,10 @@ struct ckpt_restorer_status {
 	uint64_t pages_ns;        /* how long reading the pages took (CLOCK_MONOTONIC) */
 	int32_t tid;              /* the thread that failed */
 	uint32_t pad;
+	/* For the stats and the progress line, read by ckpt at any time: */
+	uint64_t pages_done;      /* bytes of pages the blob has read so far (atomic adds) */
+	uint64_t created_ns;      /* CLOCK_MONOTONIC when ckpt's code in the new task started */
+	uint64_t files_ns;        /* how long ckpt's code in the task took (fds, session, task state) */
 	char message[CKPT_RESTORER_MESSAGE_SIZE]; /* the child's error sentence */
 };
 

@@ -78,6 +78,12 @@ static void finish_short(const struct restorer_view *v, const struct ckpt_restor
 	}
 }
 
+/* ckpt polls the count for its progress line and its stats. */
+static void count_done(struct ckpt_restorer_args *a, uint64_t len)
+{
+	__atomic_fetch_add(&a->status.pages_done, len, __ATOMIC_RELAXED);
+}
+
 static void run_batch(struct reader *rd, aio_context_t ctx, uint32_t n)
 {
 	const struct restorer_view *v = rd->v;
@@ -116,6 +122,7 @@ static void run_batch(struct reader *rd, aio_context_t ctx, uint32_t n)
 				restorer_fail(a, CKPT_STEP_AIO_READ, rd->events[e].res, r->vaddr, r->len);
 			if ((uint64_t)rd->events[e].res < r->len)
 				finish_short(v, r, rd->events[e].res);
+			count_done(a, r->len);
 		}
 		reaped += ret;
 	}
@@ -180,10 +187,12 @@ static int read_share(struct reader *rd)
 	for (uint32_t i = rd->index; i < v->nr_runs; i += rd->stride) {
 		if ((runs[i].flags & CKPT_RUN_UFFD) && uffd >= 0) {
 			uffd_copy(v, &runs[i]);
+			count_done(a, runs[i].len);
 			continue;
 		}
 		if (!aio) {
 			read_plain(v, &runs[i]);
+			count_done(a, runs[i].len);
 			continue;
 		}
 		if (!ctx) {

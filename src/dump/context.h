@@ -12,6 +12,7 @@
 #include "dump/pending_images.h"
 #include "dump/shared_memory.h"
 #include "files/files.h"
+#include "stats/progress.h"
 
 namespace ckpt::dump {
 
@@ -20,6 +21,10 @@ struct DumpStats {
   uint64_t pages = 0;
   uint64_t shared_pages = 0;  // in another process's pages image
   uint64_t fds = 0;
+  // For stats-dump.img (summed over the processes):
+  uint64_t pages_scanned = 0;
+  uint64_t memory_ns = 0;     // page scans and page writing
+  uint64_t files_ns = 0;      // the fds
 };
 
 struct DumpContext {
@@ -34,6 +39,8 @@ struct DumpContext {
   // The memory of every process dumped so far, by pid: its children's pages
   // still shared with it are found there.
   std::map<pid_t, DumpedMemory> dumped_memory;
+  // The progress line (a no-op unless stderr is a terminal).
+  stats::Progress* progress = nullptr;
 };
 
 }  // namespace ckpt::dump

@@ -35,6 +35,10 @@
 #include "files/tcp_connection.h"
 #include "net/network_lock.h"
 #include "proc/read.h"
+#include "report/json.h"
+#include "report/report.h"
+#include "stats/progress.h"
+#include "stats/stats.h"
 
 namespace ckpt {
 
@@ -152,11 +156,31 @@ std::string absolute(const std::string& path) {
   return out;
 }
 
-int run_dump(const cli::Options& opts) {
-  if (opts.tree_pid <= 0) throw Error("dump needs the pid of the tree to dump (-t PID)");
-  if (opts.images_dir.empty()) throw Error("dump needs an images directory (-D DIR)");
+// What a dump took, written after its commit (stats/stats.h), shown by
+// --display-stats and in --json.
+void finish_stats(const image::ImageDir& dir, const cli::Options& opts, img::DumpStatsEntry& entry,
+                  report::Outcome& out) {
+  entry.set_bytes_written(stats::images_bytes(dir));
+  entry.set_pages_skipped_zero(stats::skipped_pages(entry.pages_scanned(), entry.pages_written(), entry.pages_shared()));
+  try {
+    stats::write(dir, entry);
+  } catch (const Error& e) {
+    // The images are committed and the dump is done: the stats are extra.
+    LOG_WARN("the dump's stats are not saved: %s", e.what());
+  }
+  out.stats_json = report::message_json(entry);
+  if (opts.display_stats) fputs(stats::display(entry).c_str(), opts.json ? stderr : stdout);
+}
+
+int dump_tree(const cli::Options& opts, report::Outcome& out) {
+  if (opts.tree_pid <= 0) throw report::UsageFailure("dump needs the pid of the tree to dump (-t PID)");
+  if (opts.images_dir.empty()) throw report::UsageFailure("dump needs an images directory (-D DIR)");
   timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
+  const stats::Clock::time_point started = stats::Clock::now();
+  img::DumpStatsEntry st;
+  stats::Progress progress("dump", true);
+  progress.set_phase("freezing the tree");
   pid_t root = opts.tree_pid;
   raise_nofile();
   dump::read_kill_point();
@@ -177,6 +201,13 @@ int run_dump(const cli::Options& opts) {
   compel::FrozenTree tree = compel::FrozenTree::seize(root, seize_opts);
   timespec frozen;
   clock_gettime(CLOCK_MONOTONIC, &frozen);
+  st.set_freeze_ns(stats::ns_since(started));
+  // The total of the progress line: each process's anonymous memory until
+  // its pages are planned.
+  for (const compel::Process& p : tree.processes())
+    if (p.state != compel::TaskState::Zombie)
+      progress.set_part(uint64_t(p.pid), stats::anon_resident_bytes(dump::proc_id_of(p)));
+  progress.set_phase("checking the tree");
   uint64_t dump_time_ns = realtime_ns();
   LOG_INFO("Froze %zu processes", tree.processes().size());
   scripts.set_init_pid(root);  // CRTOOLS_INIT_PID from here on, as CRIU once it has the tree
@@ -198,7 +229,8 @@ int run_dump(const cli::Options& opts) {
   fail_if_asked("after-network-lock");
   dump::kill_point(dump::KillPoint::AfterFreeze);
 
-  dump::DumpContext ctx{opts, tree, images, files, page_size, {}, &shared, {}};
+  dump::DumpContext ctx{opts, tree, images, files, page_size, {}, &shared, {}, &progress};
+  progress.set_phase("dumping");
   // One process at a time, parents first: each is infected, asked and cured
   // before the next, and the file table spans them all.  A zombie is only a
   // pstree record.
@@ -210,8 +242,12 @@ int run_dump(const cli::Options& opts) {
     }
     dump::dump_process(ctx, p);
   }
-  files.finish(dump::parents_of(tree));
+  {
+    stats::Timed t(ctx.stats.files_ns);
+    files.finish(dump::parents_of(tree));
+  }
   shared.check_ghost_dirs();
+  const stats::Clock::time_point writing = stats::Clock::now();
 
   // Shared memory and deleted files once for the tree, read while it is
   // still frozen.
@@ -251,7 +287,9 @@ int run_dump(const cli::Options& opts) {
   }
   timespec committing;
   clock_gettime(CLOCK_MONOTONIC, &committing);
+  progress.set_phase("committing");
   images.commit_all(inventory);
+  const stats::Clock::time_point committed = stats::Clock::now();
   dump::kill_point(dump::KillPoint::AfterCommit);
   LOG_INFO("Committed the images in %.0f ms", ms_since(committing));
   scripts.run(action::Stage::PostDump);
@@ -274,7 +312,26 @@ int run_dump(const cli::Options& opts) {
            "once), %llu fds in %.0f ms; frozen for %.0f ms", root, (unsigned long long)ctx.stats.vmas,
            (unsigned long long)ctx.stats.pages, double(ctx.stats.pages * ctx.page_size) / (1 << 20),
            (unsigned long long)ctx.stats.shared_pages, (unsigned long long)ctx.stats.fds, ms_since(start), frozen_ms);
+  progress.finish();
+  st.set_memory_ns(ctx.stats.memory_ns);
+  st.set_files_ns(ctx.stats.files_ns);
+  st.set_write_ns(stats::ns_between(writing, committed));
+  st.set_frozen_ns(uint64_t(frozen_ms * 1e6));
+  st.set_pages_scanned(ctx.stats.pages_scanned);
+  st.set_pages_written(ctx.stats.pages);
+  st.set_pages_shared(ctx.stats.shared_pages);
+  st.set_processes(uint32_t(tree.processes().size()));
+  uint32_t threads = 0;
+  for (const compel::Process& p : tree.processes()) threads += uint32_t(p.threads.size());
+  st.set_threads(threads);
+  st.set_fds(uint32_t(ctx.stats.fds));
+  st.set_total_ns(stats::ns_since(started));
+  finish_stats(dir, opts, st, out);
   return 0;
+}
+
+int run_dump(const cli::Options& opts) {
+  return report::run_reported("dump", opts.json, [&](report::Outcome& out) { return dump_tree(opts, out); });
 }
 
 }  // namespace ckpt

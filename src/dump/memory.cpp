@@ -196,6 +196,7 @@ MemorySnapshot snapshot_memory(pid_t pid, const proc::Stat& stat, uint64_t page_
       if (!file) throw mem::area_error(area, pid, "its object could not be looked up through " + map_file_path(pid, area));
       shared.add_area(pid, area, *file, *vma);
     }
+    if (vma->pages != mem::PageSource::None) m.pages_scanned += area.size() / page_size;
     uint64_t pages = plan_area(m, area_pages(scanner, area, *vma, pid), *vma, sharing);
     vma->entry.set_has_pages(pages > 0);
     if (vma->entry.kind() == img::VMA_VDSO) {
@@ -213,7 +214,8 @@ MemorySnapshot snapshot_memory(pid_t pid, const proc::Stat& stat, uint64_t page_
   return m;
 }
 
-void dump_pages(compel::Infection& infection, const MemorySnapshot& mem, image::PagesWriter& pages, pid_t pid) {
+void dump_pages(compel::Infection& infection, const MemorySnapshot& mem, image::PagesWriter& pages, pid_t pid,
+                const std::function<void(uint64_t)>& progress) {
   if (mem.plan.ranges().empty()) return;
   auto start = std::chrono::steady_clock::now();
   uint64_t written = 0;
@@ -221,7 +223,7 @@ void dump_pages(compel::Infection& infection, const MemorySnapshot& mem, image::
   // parasite (vmsplice), those of unreadable areas read by ckpt between them.
   std::vector<compel::Infection::Range> readable;
   auto splice_readable = [&] {
-    if (!readable.empty()) written += infection.splice_pages(readable, pages.fd());
+    if (!readable.empty()) written += infection.splice_pages(readable, pages.fd(), progress);
     readable.clear();
   };
   std::optional<UnreadablePages> unreadable;
@@ -231,7 +233,9 @@ void dump_pages(compel::Infection& infection, const MemorySnapshot& mem, image::
     if (vi < mem.vmas.size() && !(mem.vmas[vi].entry.prot() & PROT_READ)) {
       splice_readable();
       if (!unreadable) unreadable.emplace(pid);
-      written += unreadable->copy(r, pages);
+      uint64_t n = unreadable->copy(r, pages);
+      written += n;
+      if (progress) progress(n);
     } else {
       readable.push_back({r.start, r.size()});
     }

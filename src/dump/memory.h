@@ -2,6 +2,8 @@
 // pages that hold data (pagemap-<pid>.img, pages-<id>.img).
 #pragma once
 
+#include <functional>
+
 #include <sys/types.h>
 
 #include <vector>
@@ -21,6 +23,7 @@ struct MemorySnapshot {
   img::MmEntry mm;              // brk is set from the parasite's report
   std::vector<mem::Vma> vmas;   // address order, has_pages set
   mem::PagePlan plan;
+  uint64_t pages_scanned = 0;   // of the areas whose page tables were read (for the stats)
 };
 
 // What a dumped process leaves for the dump of its children: where its
@@ -43,7 +46,9 @@ MemorySnapshot snapshot_memory(pid_t pid, const proc::Stat& stat, uint64_t page_
                                const DumpedMemory* parent = nullptr);
 
 // Splices the planned pages from inside the process into `pages`.
-void dump_pages(compel::Infection& infection, const MemorySnapshot& mem, image::PagesWriter& pages, pid_t pid);
+// `progress`, if any, hears of the bytes as they are written.
+void dump_pages(compel::Infection& infection, const MemorySnapshot& mem, image::PagesWriter& pages, pid_t pid,
+                const std::function<void(uint64_t)>& progress = {});
 
 // mm-<pid>.img and pagemap-<pid>.img; `pages_id` names the pages image.
 void write_memory_images(PendingImages& images, pid_t pid, const MemorySnapshot& mem, uint32_t pages_id);

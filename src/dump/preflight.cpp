@@ -19,6 +19,7 @@
 #include "proc/maps.h"
 #include "proc/read.h"
 #include "proc/status.h"
+#include "report/report.h"
 #include "util/caps.h"
 
 namespace ckpt::dump {
@@ -220,6 +221,24 @@ std::vector<files::Blocker> preflight(const TreeView& tree, const files::FileTab
   return out;
 }
 
+// The structured form --json prints (report/report.h).
+std::vector<report::Blocker> reported(const std::vector<files::Blocker>& blockers,
+                                      const std::function<std::string(const files::Blocker&)>& text) {
+  std::vector<report::Blocker> out;
+  for (const files::Blocker& b : blockers) {
+    report::Blocker r;
+    r.pid = b.pid;
+    r.fd = b.fd;
+    r.reason = b.reason;
+    r.text = text(b);
+    r.area = b.area;
+    r.kind = b.kind;
+    r.hint = b.remedy;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 void refuse(const std::vector<files::Blocker>& blockers, pid_t root) {
   if (blockers.empty()) return;
   auto text = [](const files::Blocker& b) {
@@ -227,11 +246,14 @@ void refuse(const std::vector<files::Blocker>& blockers, pid_t root) {
     if (!b.area.empty()) return format("%s of pid %d: %s", b.area.c_str(), b.pid, b.reason.c_str());
     return b.reason;
   };
-  if (blockers.size() == 1 && blockers[0].fd >= 0) throw Error("cannot dump " + blockers[0].text());
-  if (blockers.size() == 1) throw Error(format("cannot dump the tree of pid %d: %s", root, text(blockers[0]).c_str()));
+  std::vector<report::Blocker> found = reported(blockers, text);
+  if (blockers.size() == 1 && blockers[0].fd >= 0) throw report::Blocked("cannot dump " + blockers[0].text(), found);
+  if (blockers.size() == 1)
+    throw report::Blocked(format("cannot dump the tree of pid %d: %s", root, text(blockers[0]).c_str()), found);
   std::string list;
   for (const files::Blocker& b : blockers) list += "\n  " + text(b);
-  throw Error(format("cannot dump the tree of pid %d, for %zu reasons:%s", root, blockers.size(), list.c_str()));
+  throw report::Blocked(format("cannot dump the tree of pid %d, for %zu reasons:%s", root, blockers.size(), list.c_str()),
+                        found);
 }
 
 std::string check_line(const files::Blocker& b) {

@@ -4,6 +4,8 @@
 #include <sys/syscall.h>
 
 #include <cstring>
+#include <functional>
+#include <optional>
 
 #include "cgroup/cgroup.h"
 #include "ckpt/error.h"
@@ -14,6 +16,7 @@
 #include "dump/task_state.h"
 #include "mem/numa_policy.h"
 #include "proc/read.h"
+#include "stats/stats.h"
 
 namespace ckpt::dump {
 
@@ -37,8 +40,16 @@ ParasiteReport run_parasite(DumpContext& ctx, pid_t pid, pid_t proc_id, const Me
   for (const mem::Vma& v : mem.vmas) starts.push_back(v.entry.start());
   report.area_policies = infection.area_policies(starts);
   // Fds first: a refused fd fails the dump before the long part.
-  ctx.stats.fds += dump_fds(ctx, infection, pid, proc_id, fds);
-  dump_pages(infection, mem, pages, pid);
+  {
+    stats::Timed t(ctx.stats.files_ns);
+    ctx.stats.fds += dump_fds(ctx, infection, pid, proc_id, fds);
+  }
+  {
+    stats::Timed t(ctx.stats.memory_ns);
+    std::function<void(uint64_t)> progress;
+    if (ctx.progress && ctx.progress->active()) progress = [&](uint64_t n) { ctx.progress->add_done(n); };
+    dump_pages(infection, mem, pages, pid, progress);
+  }
   kill_point(KillPoint::AfterPages);
   infection.cure();
   LOG_DEBUG("Cured pid %d", pid);
@@ -91,8 +102,12 @@ void dump_process(DumpContext& ctx, const compel::Process& process) {
   record_deleted_dirs(ctx, snap, deleted_dirs);
   // (With its main thread gone, /proc shows the process through a live
   // thread; messages from these then name that thread.)
+  std::optional<stats::Timed> scanning(std::in_place, ctx.stats.memory_ns);
   MemorySnapshot mem =
       snapshot_memory(snap.proc_id, snap.stat, ctx.page_size, *ctx.shared, parent_memory(ctx, process));
+  scanning.reset();
+  // The estimate for this process becomes the exact figure.
+  if (ctx.progress) ctx.progress->set_part(uint64_t(pid), mem.plan.bytes());
   std::vector<int> fds = proc::list_fds(snap.proc_id);
   // --manage-cgroups none|ignore: none recorded, so the restore leaves the
   // process in the cgroups it inherits.
@@ -129,6 +144,7 @@ void dump_process(DumpContext& ctx, const compel::Process& process) {
   ctx.stats.vmas += mem.vmas.size();
   ctx.stats.pages += mem.plan.pages();
   ctx.stats.shared_pages += mem.plan.shared_pages();
+  ctx.stats.pages_scanned += mem.pages_scanned;
   ctx.dumped_memory[pid] = {snap.proc_id, mem::DumpedPages(mem.plan, uint32_t(pid), ctx.page_size)};
 }
 

@@ -46,6 +46,8 @@ enum class Kind : uint32_t {
   Shmem,      // shmem-<id>.img       ShmemRecord* (first one holds the head)
   ShmemPages, // shmem-pages-<id>.img raw page data of a shmem object, no header
   Ghost,      // ghost-<id>.img       GhostRecord* (first one holds the head)
+  StatsDump,    // stats-dump.img     DumpStatsEntry (after the commit: outside the set's checks)
+  StatsRestore, // stats-restore.img  RestoreStatsEntry (written by each restore)
 };
 
 struct KindInfo {
@@ -72,7 +74,8 @@ struct ParsedFilename {
   std::optional<uint64_t> id;
 };
 std::optional<ParsedFilename> parse_filename(const std::string& filename);
-// Whether images of this kind hold exactly one record (inventory, core, fs).
+// Whether images of this kind hold exactly one record (inventory, core, fs,
+// stats).
 bool holds_one_record(Kind kind);
 // "a FIFO", "a symbolic link", "a regular file"..., for messages.
 std::string file_type_name(unsigned mode);

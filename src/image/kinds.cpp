@@ -11,6 +11,7 @@
 #include "pstree.pb.h"
 #include "ghost.pb.h"
 #include "shmem.pb.h"
+#include "stats.pb.h"
 
 namespace ckpt::image {
 
@@ -37,6 +38,9 @@ std::vector<KindInfo> make_kinds() {
       {Kind::Shmem, "shmem", 0x53484d4d /* SHMM */, true, &img::ShmemRecord::default_instance(), 512 * MiB},
       {Kind::ShmemPages, "shmem-pages", 0, true, nullptr, kUnbounded},
       {Kind::Ghost, "ghost", 0x47485354 /* GHST */, true, &img::GhostRecord::default_instance(), 4 * GiB},
+      {Kind::StatsDump, "stats-dump", 0x53544144 /* STAD */, false, &img::DumpStatsEntry::default_instance(), 1 * MiB},
+      {Kind::StatsRestore, "stats-restore", 0x53544152 /* STAR */, false, &img::RestoreStatsEntry::default_instance(),
+       1 * MiB},
   };
 }
 
@@ -59,20 +63,26 @@ std::optional<ParsedFilename> parse_filename(const std::string& filename) {
   name.remove_suffix(kSuffix.size());
   std::string_view stem = name;
   std::optional<uint64_t> id;
+  // A name ending in "-DIGITS" carries an id; any other dash is part of the
+  // kind's name ("stats-dump").
   if (size_t dash = name.rfind('-'); dash != std::string_view::npos) {
     std::string_view digits = name.substr(dash + 1);
     uint64_t value = 0;
     auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
-    stem = name.substr(0, dash);
-    id = value;
+    if (!digits.empty() && ec == std::errc() && end == digits.data() + digits.size()) {
+      stem = name.substr(0, dash);
+      id = value;
+    }
   }
   for (const KindInfo& k : kinds())
     if (stem == k.name && k.per_id == id.has_value()) return ParsedFilename{k.kind, id};
   return std::nullopt;
 }
 
-bool holds_one_record(Kind kind) { return kind == Kind::Inventory || kind == Kind::Core || kind == Kind::Fs; }
+bool holds_one_record(Kind kind) {
+  return kind == Kind::Inventory || kind == Kind::Core || kind == Kind::Fs || kind == Kind::StatsDump ||
+         kind == Kind::StatsRestore;
+}
 
 std::optional<Kind> kind_of_filename(const std::string& filename) {
   if (auto parsed = parse_filename(filename)) return parsed->kind;

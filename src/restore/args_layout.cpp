@@ -53,7 +53,7 @@ static_assert(sizeof(ckpt_restorer_page_file) == 16);
 static_assert(sizeof(ckpt_restorer_range) == 16);
 static_assert(sizeof(ckpt_restorer_posix_timer) == 64);
 static_assert(sizeof(ckpt_restorer_rlimit) == 24);
-static_assert(sizeof(ckpt_restorer_status) == 48 + CKPT_RESTORER_MESSAGE_SIZE);
+static_assert(sizeof(ckpt_restorer_status) == 72 + CKPT_RESTORER_MESSAGE_SIZE);
 static_assert(sizeof(ckpt_restorer_mm) == 11 * 8 + 8);
 static_assert(sizeof(ckpt_restorer_creds) % 8 == 0 && sizeof(ckpt_restorer_thread) % 8 == 0);
 static_assert(sizeof(ckpt_restorer_process) % 8 == 0);
@@ -68,6 +68,6 @@ static_assert(PR_SPEC_STORE_BYPASS == 0 && PR_SPEC_INDIRECT_BRANCH == 1 && PR_SP
 static_assert(sizeof(ckpt_sock_filter) == sizeof(struct sock_filter));
 static_assert(offsetof(ckpt_sock_filter, jf) == offsetof(struct sock_filter, jf));
 static_assert(offsetof(ckpt_sock_filter, k) == offsetof(struct sock_filter, k));
-static_assert(CKPT_RESTORER_ARGS_VERSION == 6 && sizeof(ckpt_restorer_args) == 1152 &&
+static_assert(CKPT_RESTORER_ARGS_VERSION == 7 && sizeof(ckpt_restorer_args) == 1176 &&
                   sizeof(ckpt_restorer_process) == 256 && sizeof(ckpt_restorer_thread) == 200,
               "the args changed: bump CKPT_RESTORER_ARGS_VERSION and these sizes together");

@@ -165,6 +165,12 @@ void set_misc(const TaskPlan& plan) {
   __builtin_unreachable();
 }
 
+uint64_t monotonic_ns() {
+  timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return uint64_t(t.tv_sec) * 1000000000 + uint64_t(t.tv_nsec);
+}
+
 [[noreturn]] void fail(const TaskPlan& plan, const char* what) {
   ckpt_restorer_status& st = plan.area->args()->status;
   snprintf(st.message, sizeof(st.message), "%s", what);
@@ -237,6 +243,9 @@ void run_task(const TreeRun& run, size_t index, OpenedFiles opened) {
       if (n != 1) _exit(CKPT_RESTORER_EXIT_CHILD_FAILED);  // ckpt gave up
       close(run.go_fd);
     }
+    // For the stats: when the task began, and how long its part here took.
+    ckpt_restorer_status& st = plan.area->args()->status;
+    st.created_ns = monotonic_ns();
     cgroup::enter(plan.pid, plan.cgroups);
     set_session(plan);
     open_own_files(run, index, opened);
@@ -257,6 +266,7 @@ void run_task(const TreeRun& run, size_t index, OpenedFiles opened) {
     // --file-locks: after the last close of a ckpt fd, which would drop the
     // process's POSIX locks on that file (file_locks.h).
     files::take_posix_locks(*run.files_image, plan.pid);
+    st.files_ns = monotonic_ns() - st.created_ns;
   } catch (const std::exception& e) {
     fail(plan, e.what());
   }

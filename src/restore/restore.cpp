@@ -27,6 +27,8 @@
 #include "net/network_lock.h"
 #include "proc/maps.h"
 #include "proc/read.h"
+#include "report/json.h"
+#include "report/report.h"
 #include "restore/area_features.h"
 #include "restore/child.h"
 #include "restore/helper_files.h"
@@ -38,6 +40,8 @@
 #include "restore/tracer.h"
 #include "restore/tree_tracer.h"
 #include "restore/vdso.h"
+#include "stats/progress.h"
+#include "stats/stats.h"
 #include "task/affinity.h"
 #include "task/autogroup.h"
 #include "task/prctl.h"
@@ -189,17 +193,22 @@ restore::TaskPlan task_plan(const ProcessImage& p, const restore::NodePlan& node
   return plan;
 }
 
-// (Pages of premapped areas are read before the blob, in ckpt's code, and
-// not counted here.)
-void log_restored(const ProcessImage& p, const restore::RestorerArea& area, const std::vector<restore::Premap>& premaps,
-                  std::chrono::steady_clock::duration took) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(took).count();
+// The bytes of pages the blob reads.  (Pages of premapped areas are read
+// before the blob, in ckpt's code, and not counted.)
+uint64_t blob_page_bytes(const ProcessImage& p, const std::vector<restore::Premap>& premaps) {
   uint64_t page_bytes = 0;
   for (const auto& r : p.runs)
     if (std::none_of(premaps.begin(), premaps.end(), [&](const restore::Premap& m) {
           return p.vmas[m.vma].start() <= r.vaddr && r.vaddr < p.vmas[m.vma].end();
         }))
       page_bytes += r.len;
+  return page_bytes;
+}
+
+void log_restored(const ProcessImage& p, const restore::RestorerArea& area, const std::vector<restore::Premap>& premaps,
+                  std::chrono::steady_clock::duration took) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(took).count();
+  uint64_t page_bytes = blob_page_bytes(p, premaps);
   double pages_s = double(area.args()->status.pages_ns) / 1e9;
   LOG_INFO("pid %d restored in %lld ms; %.1f MiB of pages read by the blob in %.0f ms (%.2f GB/s)", p.pid(),
            (long long)ms, double(page_bytes) / (1 << 20), pages_s * 1e3,
@@ -372,9 +381,60 @@ std::string absolute(const std::string& path) {
   return out;
 }
 
+// What the restore took, from ckpt's clocks and what each task's code and
+// blob left in its status; written into the images directory (the set is
+// unchanged: stats-restore.img is outside its checks), shown by
+// --display-stats and in --json.
+void finish_stats(const image::ImageDir& dir, const cli::Options& opts, const restore::TreeImage& tree,
+                  const std::vector<restore::RestorerArea>& areas, img::RestoreStatsEntry& st, report::Outcome& out) {
+  uint64_t page_size = uint64_t(sysconf(_SC_PAGESIZE));
+  uint32_t threads = 0, fds = 0;
+  uint64_t files_ns = 0, memory_ns = 0, bytes = 0;
+  for (size_t i = 0; i < tree.procs.size(); i++) {
+    const ProcessImage& p = tree.procs[i];
+    if (p.zombie || !areas[i].start()) continue;
+    const ckpt_restorer_status& s = areas[i].args()->status;
+    threads += uint32_t(p.threads.size());
+    fds += uint32_t(p.fds.size());
+    files_ns += s.files_ns;
+    memory_ns += s.pages_ns;
+    bytes += s.pages_done;
+  }
+  st.set_files_ns(files_ns);
+  st.set_memory_ns(memory_ns);
+  st.set_bytes_read(bytes);
+  st.set_pages_restored(bytes / page_size);
+  st.set_processes(uint32_t(tree.procs.size()));
+  st.set_threads(threads);
+  st.set_fds(fds);
+  try {
+    stats::write(dir, st);
+  } catch (const Error& e) {
+    // The tree runs: the stats are extra.
+    LOG_WARN("the restore's stats are not saved: %s", e.what());
+  }
+  out.stats_json = report::message_json(st);
+  if (opts.display_stats) fputs(stats::display(st).c_str(), opts.json ? stderr : stdout);
+  fflush(stdout);
+}
+
+// The moment the last task of the tree began (CLOCK_MONOTONIC, as
+// steady_clock), from what each wrote into its status.
+stats::Clock::time_point last_created(const std::vector<restore::RestorerArea>& areas, stats::Clock::time_point floor) {
+  stats::Clock::time_point last = floor;
+  for (const restore::RestorerArea& a : areas)
+    if (a.start() && a.args()->status.created_ns)
+      last = std::max(last, stats::Clock::time_point(std::chrono::nanoseconds(a.args()->status.created_ns)));
+  return last;
+}
+
 // Everything up to the restored tree running on its own; ckpt keeps no
 // file or mapping of the restore once this returns.
-int restore_tree(const cli::Options& opts) {
+int restore_tree(const cli::Options& opts, report::Outcome& out) {
+  const stats::Clock::time_point started_at = stats::Clock::now();
+  img::RestoreStatsEntry st;
+  stats::Progress progress("restore", true);
+  progress.set_phase("reading the images");
   image::ImageDir dir = image::ImageDir::open(opts.images_dir);
   action::Scripts scripts(opts.action_scripts, absolute(opts.images_dir));
   scripts.run(action::Stage::PreRestore);
@@ -497,8 +557,21 @@ int restore_tree(const cli::Options& opts) {
     }
     if (int d = task::dumpable_after_creds(p.core.process()); d >= 0) tracer.set_dumpable(p.pid(), d);
   }
+  // The progress line's total: what the blobs read; their counts move it.
+  for (size_t i = 0; i < n; i++)
+    if (!tree.procs[i].zombie) progress.set_part(i, blob_page_bytes(tree.procs[i], premaps[i]));
+  progress.set_phase("creating the tree");
+  if (progress.active())
+    tracer.set_idle([&] {
+      uint64_t done = 0;
+      for (const restore::RestorerArea& a : areas)
+        if (a.start()) done += __atomic_load_n(&a.args()->status.pages_done, __ATOMIC_RELAXED);
+      progress.set_done(done);
+    });
   fflush(stdout);
   fflush(stderr);
+  const stats::Clock::time_point forking = stats::Clock::now();
+  st.set_load_ns(stats::ns_between(started_at, forking));
   pid_t child = restore::clone_with_pid(root.pid(), opts.restore_sibling);
   if (child == 0) restore::run_root(run);
   scripts.set_init_pid(root.pid());
@@ -517,6 +590,9 @@ int restore_tree(const cli::Options& opts) {
   auto started = std::chrono::steady_clock::now();
   tracer.run(started + kRestoreTimeout);
   restore::kill_point(tuning.kill, restore::KillPoint::AllHeld);
+  const stats::Clock::time_point held = stats::Clock::now();
+  st.set_fork_ns(stats::ns_between(forking, last_created(areas, forking)));
+  progress.set_phase("releasing the tree");
   // Every task is in place and held: a script failing here or at
   // pre-resume fails the restore, the held tree is killed, and nothing is
   // committed yet (the images can be restored again).
@@ -547,6 +623,10 @@ int restore_tree(const cli::Options& opts) {
   for (size_t i = 0; i < n; i++)
     if (!tree.procs[i].zombie) log_restored(tree.procs[i], areas[i], premaps[i], took);
   if (n > 1) LOG_INFO("tree of pid %d restored: %zu processes", root.pid(), n);
+  progress.finish();
+  st.set_release_ns(stats::ns_since(held));
+  st.set_total_ns(stats::ns_since(started_at));
+  finish_stats(dir, opts, tree, areas, st, out);
   return root.pid();
 }
 
@@ -568,7 +648,10 @@ int restore_tree(const cli::Options& opts) {
 }  // namespace
 
 int run_restore(const cli::Options& opts) {
-  int pid = restore_tree(opts);
+  // With --json the report comes once the tree runs, before ckpt waits for
+  // the root (without -d).
+  int pid = report::run_reported("restore", opts.json,
+                                 [&](report::Outcome& out) { return restore_tree(opts, out); });
   if (!opts.exec_cmd.empty()) exec_command(opts);
   // A sibling is not ckpt's to wait for: ckpt's parent is its parent.
   if (opts.detach || opts.restore_sibling) return 0;

@@ -167,7 +167,12 @@ void TreeTracer::run(Clock::time_point deadline) {
         if (!t->finished()) waiting += format(" %d", t->pid());
       throw Error("restore timed out waiting for pid" + waiting);
     }
-    wait_chld(std::min(failure ? grace_end : deadline, deadline) - now);
+    Clock::duration wait = std::min(failure ? grace_end : deadline, deadline) - now;
+    if (idle_) {
+      idle_();
+      wait = std::min<Clock::duration>(wait, std::chrono::milliseconds(100));
+    }
+    wait_chld(wait);
   }
 }
 

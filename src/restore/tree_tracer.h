@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <vector>
@@ -47,6 +48,8 @@ class TreeTracer {
   void set_dumpable(pid_t tgid, int dumpable) { dumpable_[tgid] = dumpable; }
   // CKPT_RESTORE_TEST_KILL: the points inside run() and release() (first-trap, in-release).
   void set_kill_point(KillPoint point) { kill_point_ = point; }
+  // Called while run() waits, at least every 100 ms (the progress line).
+  void set_idle(std::function<void()> idle) { idle_ = std::move(idle); }
 
   // Handles every task's stops until all are finished.  Throws the most
   // telling error of the tasks that died (a task's own message rather than
@@ -95,6 +98,7 @@ class TreeTracer {
   std::map<pid_t, int> dumpable_;
   bool released_ = false;
   KillPoint kill_point_ = KillPoint::None;
+  std::function<void()> idle_;
   bool trap_seen_ = false;  // for the first-trap kill point
 };
 

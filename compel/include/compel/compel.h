@@ -239,7 +239,9 @@ class Infection {
   // splices the pipe into out_fd (no copy through user space).  Returns
   // the bytes written.
   struct Range { uint64_t start, len; };
-  uint64_t splice_pages(const std::vector<Range>& ranges, int out_fd);
+  // `progress`, if set, is called with the bytes of each piece written.
+  uint64_t splice_pages(const std::vector<Range>& ranges, int out_fd,
+                        const std::function<void(uint64_t)>& progress = {});
 
   // Where the parasite sits in the target while infected (to leave it out
   // of a memory dump).
