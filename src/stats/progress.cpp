@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "ckpt/error.h"
@@ -12,6 +13,15 @@ namespace ckpt::stats {
 namespace {
 
 constexpr auto kQuiet = std::chrono::seconds(1);           // a short command shows nothing
+// CKPT_PROGRESS_AFTER_MS: the quiet time for tests, whose dumps on a quiet
+// machine may take less than a second.
+std::chrono::milliseconds quiet_time() {
+  const char* v = getenv("CKPT_PROGRESS_AFTER_MS");
+  if (!v || !*v) return kQuiet;
+  char* end = nullptr;
+  long ms = strtol(v, &end, 10);
+  return (*end || ms < 0) ? std::chrono::milliseconds(kQuiet) : std::chrono::milliseconds(ms);
+}
 constexpr auto kInterval = std::chrono::milliseconds(200);  // five drawings a second
 
 // One write(2) per drawing, so the line is never torn by another writer of
@@ -33,7 +43,7 @@ std::string progress_line(const std::string& verb, const std::string& phase, uin
 }
 
 Progress::Progress(std::string verb, bool enabled)
-    : verb_(std::move(verb)), enabled_(enabled && isatty(2)), start_(Clock::now()) {}
+    : verb_(std::move(verb)), enabled_(enabled && isatty(2)), start_(Clock::now()), quiet_(quiet_time()) {}
 
 Progress::~Progress() { finish(); }
 
@@ -78,7 +88,7 @@ std::string Progress::current_line() const {
 void Progress::tick() {
   if (!enabled_) return;
   auto now = Clock::now();
-  if (now - start_ < kQuiet || (drawn_ && now - last_draw_ < kInterval)) return;
+  if (now - start_ < quiet_ || (drawn_ && now - last_draw_ < kInterval)) return;
   last_draw_ = now;
   draw();
 }

@@ -54,6 +54,7 @@ class Progress {
   bool enabled_;
   bool drawn_ = false;
   Clock::time_point start_, last_draw_{};
+  std::chrono::milliseconds quiet_;  // nothing is drawn before (1 s; CKPT_PROGRESS_AFTER_MS for tests)
   // The rate is over the time bytes moved, not the waits after them.
   std::optional<Clock::time_point> first_byte_;
   Clock::time_point last_byte_{};

@@ -134,7 +134,10 @@ case_progress() {
   trap 'rm -rf '$images' '$images'.file' EXIT
   start_target first CKPT_TEST_MIB=1536
   disown $PID  # its end (killed by the dump) is no job of this shell to report
-  # On a pseudo-terminal: script runs the dump with its stderr on one.
+  # On a pseudo-terminal: script runs the dump with its stderr on one.  The
+  # first second's quiet is for people: a quiet machine dumps this in less,
+  # so the test shows the line from the start (CKPT_PROGRESS_AFTER_MS).
+  export CKPT_PROGRESS_AFTER_MS=0
   script -qfec "'$CKPT' dump -t $PID -D $images" pty-dump.log </dev/null >/dev/null ||
     fail "dump on a terminal: $(tail -c 2000 pty-dump.log)"
   wait_for 10 gone $PID || fail "the dumped pid $PID is still there"
@@ -152,8 +155,7 @@ case_progress() {
   python3 -c '
 import json
 [o] = json.load(open("stats.json"))["entries"]
-# A second and more: the line had time to show.
-assert int(o["total_ns"]) > 1e9, "the dump took %s ns, not more than a second: make the memory bigger" % o["total_ns"]
+assert int(o["total_ns"]) > 0 and int(o["pages_written"]) > 0, o
 ' || fail "$(cat stats.json)"
   finish_target "after the restore"
   echo PASS
