@@ -46,6 +46,7 @@ int dispatch(const cli::Options& o) {
     case cli::Command::Show: return run_show(o);
     case cli::Command::Dump: return run_dump(o);
     case cli::Command::Restore: return run_restore(o);
+    case cli::Command::Verify: return run_verify(o);
     case cli::Command::Version:
       printf("ckpt version %s\n", CKPT_VERSION);
       return 0;

@@ -66,9 +66,15 @@ const CommandInfo kCommands[] = {
      "                            outside the tree (dumped with --ext-unix-sk)\n"
      "    -o, --log-file FILE     log file, relative to DIR (default restore.log)\n"
      "    -v[0-4]                 verbosity on stderr (default 2)\n"},
-    {Command::Show, "show", "ckpt show FILE|DIR ...",
+    {Command::Show, "show", "ckpt show FILE|DIR ... | ckpt show DIR --ps|--fds|--mems",
      "  Prints images as JSON: a single image file, or every image of a\n"
-     "  directory.  Page data files are summarised, not printed.\n"},
+     "  directory.  Page data files are summarised, not printed.\n"
+     "        --ps                the process tree: pid, ppid, threads, command\n"
+     "        --fds               every fd of every process, with its kind\n"
+     "        --mems              every memory area, its size and pages saved\n"},
+    {Command::Verify, "verify", "ckpt verify DIR",
+     "  Checks every image in DIR against the set's manifest (size and\n"
+     "  SHA-256): names each file missing, truncated, changed or not listed.\n"},
 };
 
 const CommandInfo* find_command(const char* name) {
@@ -97,6 +103,9 @@ enum LongOnly {
   OPT_TCP_CLOSE,
   OPT_SKIP_IN_FLIGHT,
   OPT_NETWORK_LOCK,
+  OPT_SHOW_PS,
+  OPT_SHOW_FDS,
+  OPT_SHOW_MEMS,
 };
 
 const option kLongOptions[] = {
@@ -120,6 +129,9 @@ const option kLongOptions[] = {
     {"tcp-close", no_argument, nullptr, OPT_TCP_CLOSE},
     {"skip-in-flight", no_argument, nullptr, OPT_SKIP_IN_FLIGHT},
     {"network-lock", required_argument, nullptr, OPT_NETWORK_LOCK},
+    {"ps", no_argument, nullptr, OPT_SHOW_PS},
+    {"fds", no_argument, nullptr, OPT_SHOW_FDS},
+    {"mems", no_argument, nullptr, OPT_SHOW_MEMS},
     {nullptr, 0, nullptr, 0},
 };
 
@@ -135,6 +147,7 @@ bool accepts(Command c, int opt) {
     case 't': case 'R': case OPT_GHOST_LIMIT: case OPT_EXTERNAL: case OPT_SKIP_IN_FLIGHT: return c == Command::Dump;
     case 'd': case OPT_PIDFILE: case OPT_INHERIT_FD: return c == Command::Restore;
     case OPT_ALL: case OPT_FEATURE: return c == Command::Check;
+    case OPT_SHOW_PS: case OPT_SHOW_FDS: case OPT_SHOW_MEMS: return c == Command::Show;
   }
   return false;
 }
@@ -267,6 +280,9 @@ Options parse(int argc, char** argv) {
       }
       case OPT_ALL: o.check_all = true; break;
       case OPT_FEATURE: o.features.push_back(optarg); break;
+      case OPT_SHOW_PS: o.show_ps = true; break;
+      case OPT_SHOW_FDS: o.show_fds = true; break;
+      case OPT_SHOW_MEMS: o.show_mems = true; break;
       case 'h': o.help_for = o.command; break;
       case OPT_VERSION: o.command = Command::Version; return o;
       case 'v':
@@ -297,10 +313,13 @@ Options parse(int argc, char** argv) {
     case Command::Show:
       if (o.paths.empty()) throw UsageError{"show needs a FILE or DIR", o.command};
       break;
+    case Command::Verify:
+      if (o.paths.empty()) throw UsageError{"verify needs a DIR", o.command};
+      break;
     default:
       break;
   }
-  if (o.command != Command::Show && !o.paths.empty())
+  if (o.command != Command::Show && o.command != Command::Verify && !o.paths.empty())
     throw UsageError{"unexpected argument '" + o.paths.front() + "'", o.command};
   return o;
 }

@@ -6,6 +6,7 @@
 #include "files.pb.h"
 #include "image/image.h"
 #include "inventory.pb.h"
+#include "manifest.pb.h"
 #include "mm.pb.h"
 #include "pagemap.pb.h"
 #include "pstree.pb.h"
@@ -37,6 +38,7 @@ std::vector<KindInfo> make_kinds() {
       {Kind::Shmem, "shmem", 0x53484d4d /* SHMM */, true, &img::ShmemRecord::default_instance(), 512 * MiB},
       {Kind::ShmemPages, "shmem-pages", 0, true, nullptr, kUnbounded},
       {Kind::Ghost, "ghost", 0x47485354 /* GHST */, true, &img::GhostRecord::default_instance(), 4 * GiB},
+      {Kind::Manifest, "manifest", 0x4d4e4654 /* MNFT */, false, &img::ManifestRecord::default_instance(), 64 * MiB},
   };
 }
 

@@ -294,7 +294,7 @@ void check_pages_images(const image::ImageDir& dir, const TreeImage& tree) {
 // their readers.
 void check_no_extra_images(const image::ImageDir& dir, const TreeImage& tree) {
   std::set<std::string> expected{image::filename(image::Kind::Inventory), image::filename(image::Kind::Pstree),
-                                 image::filename(image::Kind::Files)};
+                                 image::filename(image::Kind::Files), image::filename(image::Kind::Manifest)};
   for (const ProcessImage& p : tree.procs) {
     if (p.zombie) continue;
     for (const img::ThreadCoreEntry& t : p.threads) expected.insert(image::filename(image::Kind::Core, t.tid()));

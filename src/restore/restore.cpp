@@ -41,6 +41,7 @@
 #include "task/autogroup.h"
 #include "task/prctl.h"
 #include "task/sched.h"
+#include "verify/verify.h"
 
 namespace ckpt {
 
@@ -360,6 +361,9 @@ int highest_fd(const restore::TreeImage& tree) {
 // file or mapping of the restore once this returns.
 int restore_tree(const cli::Options& opts) {
   image::ImageDir dir = image::ImageDir::open(opts.images_dir);
+  // Every file against the manifest first: a set changed since the dump
+  // is refused, each change named, before any image is parsed.
+  verify::require_verified(dir);
   const restore::Tuning tuning = restore::Tuning::from_environment();
   restore::TreeImage tree = restore::load_tree_image(dir);
   const ProcessImage& root = tree.root();
