@@ -2,11 +2,13 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ckpt/error.h"
 #include "ckpt/log.h"
 #include "dump/kill_point.h"
+#include "image/manifest.h"
 
 namespace ckpt::dump {
 
@@ -30,13 +32,18 @@ image::PagesWriter& PendingImages::open_raw(image::Kind kind, uint64_t id) {
   return *pages_.back();
 }
 
+// The manifest first: the old inventory without its manifest is already an
+// incomplete set, whatever happens next.
 void PendingImages::withdraw_old_inventory() {
-  std::string name = image::filename(image::Kind::Inventory);
-  if (unlinkat(dir_.fd(), name.c_str(), 0) == 0) {
+  bool removed = false;
+  for (image::Kind kind : {image::Kind::Manifest, image::Kind::Inventory}) {
+    std::string name = image::filename(kind);
+    if (unlinkat(dir_.fd(), name.c_str(), 0) == 0) removed = true;
+    else if (errno != ENOENT) throw sys_error("cannot remove the previous " + dir_.path_of(kind));
+  }
+  if (removed) {
     LOG_INFO("Removed the inventory of the previous dump in %s", dir_.path().c_str());
     dir_.sync();
-  } else if (errno != ENOENT) {
-    throw sys_error("cannot remove the previous " + dir_.path_of(image::Kind::Inventory));
   }
 }
 
@@ -61,7 +68,9 @@ void PendingImages::remove_stale_images() {
   std::vector<std::string> stale;
   for (const std::string& name : list()) {
     auto parsed = image::parse_filename(name);
-    if (parsed && parsed->kind != image::Kind::Inventory && !names_.count(name)) stale.push_back(name);
+    if (parsed && parsed->kind != image::Kind::Inventory && parsed->kind != image::Kind::Manifest &&
+        !names_.count(name))
+      stale.push_back(name);
   }
   for (const std::string& name : stale) {
     if (unlinkat(dir_.fd(), name.c_str(), 0) < 0 && errno != ENOENT)
@@ -92,12 +101,26 @@ void PendingImages::remove_leftovers() {
 // core image per thread, and an fsync each costs a disk flush each), then
 // the renames, the inventory last.  Until the old inventory goes, the
 // previous set is whole and restorable (the new files are all under .tmp
-// names); from then until the new inventory is renamed into place, the
-// directory has no inventory and restore refuses it as incomplete.
+// names); from then until the new manifest is renamed into place, the
+// directory has no manifest (and for most of that time no inventory) and
+// restore refuses it as incomplete.  The manifest is the last file made:
+// the digest of every other, taken before anything is renamed (records were
+// hashed as they were written; pages spliced into their files are read
+// back from the page cache here).
 void PendingImages::commit_all(image::ImageWriter& inventory) {
   remove_leftovers();
-  for (auto& w : writers_) w->flush();
-  inventory.flush();
+  timespec hashing;
+  clock_gettime(CLOCK_MONOTONIC, &hashing);
+  std::vector<image::FileDigest> digests;
+  uint64_t bytes = 0;
+  for (auto& p : pages_) digests.push_back(p->digest());
+  for (auto& w : writers_) digests.push_back(w->digest());
+  digests.push_back(inventory.digest());
+  for (const image::FileDigest& d : digests) bytes += d.size;
+  timespec hashed;
+  clock_gettime(CLOCK_MONOTONIC, &hashed);
+  LOG_INFO("Hashed %zu images (%.1f MiB) for the manifest in %.0f ms", digests.size(), double(bytes) / (1 << 20),
+           double(hashed.tv_sec - hashing.tv_sec) * 1e3 + double(hashed.tv_nsec - hashing.tv_nsec) / 1e6);
   dir_.sync_files();
   kill_point(KillPoint::BeforeCommit);
   withdraw_old_inventory();
@@ -106,6 +129,7 @@ void PendingImages::commit_all(image::ImageWriter& inventory) {
   for (auto& w : writers_) w->commit(image::Sync::Done);
   remove_stale_images();
   inventory.commit(image::Sync::Done);
+  image::write_manifest(dir_, std::move(digests));
   dir_.sync();
 }
 

@@ -7,10 +7,11 @@
 // commit_all() then makes the new set complete in an order a crash cannot
 // confuse: the ".tmp" files an interrupted dump left go first; every new file is synced under its .tmp name first (the old set
 // is still whole until then); the old inventory.img goes next (durably), so that a mix of old
-// and new images never passes for a complete dump; every image is committed
-// in the order it was opened; images of an older dump that this one did not
-// write (the core of a child that has since exited ...) are removed; the
-// inventory comes last.
+// and new images never passes for a complete dump (the old manifest goes
+// with it); every image is committed in the order it was opened; images of
+// an older dump that this one did not write (the core of a child that has
+// since exited ...) are removed; then the inventory, and last the manifest
+// (image/manifest.h) with the size and SHA-256 of every other file.
 #pragma once
 
 #include <memory>
@@ -37,7 +38,7 @@ class PendingImages {
   image::PagesWriter& open_raw(image::Kind kind, uint64_t id);
 
   // Commits pages, then the other images in order, then `inventory`,
-  // which must not have been opened through open().
+  // which must not have been opened through open(), then the manifest.
   void commit_all(image::ImageWriter& inventory);
 
   const image::ImageDir& dir() const { return dir_; }

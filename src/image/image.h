@@ -48,6 +48,7 @@ enum class Kind : uint32_t {
   Ghost,      // ghost-<id>.img       GhostRecord* (first one holds the head)
   StatsDump,    // stats-dump.img     DumpStatsEntry (after the commit: outside the set's checks)
   StatsRestore, // stats-restore.img  RestoreStatsEntry (written by each restore)
+  Manifest,   // manifest.img         ManifestRecord* (head, then one per image file), written last
 };
 
 struct KindInfo {
@@ -85,6 +86,15 @@ std::string filename(Kind kind, std::optional<uint64_t> id = std::nullopt);
 // Which dump an image belongs to.
 using SetId = std::array<uint8_t, 16>;
 std::string set_id_text(const SetId& id);  // 32 hex digits
+
+// What the manifest says of one image file: its name in the directory, its
+// size and its SHA-256 (64 hex digits).  Writers compute it from the bytes
+// they write (image/manifest.h has the rest).
+struct FileDigest {
+  std::string name;
+  uint64_t size = 0;
+  std::string sha256;
+};
 
 class CorruptedImage : public Error {
  public:
@@ -156,6 +166,9 @@ class ImageWriter {
   void write(const google::protobuf::Message& record);
   void flush();   // every record written into the file
   void commit(Sync sync = Sync::Now);  // flush, fsync, rename into place
+  // Flushes and finishes the file's digest, hashed as its bytes were
+  // written: nothing can be written after it (commit() still can).
+  FileDigest digest();
 
  private:
   struct Impl;
@@ -207,6 +220,12 @@ class PagesWriter {
   void write(const void* data, size_t size);
   // Checks the size is a whole number of pages, then fsync and rename.
   void commit(Sync sync = Sync::Now);
+  // The file's digest, finished: nothing can be written after it.  Bytes
+  // given to write() are hashed on their way; bytes spliced into fd() never
+  // pass through ckpt, so they are read back (from the page cache, where
+  // they were just written) when write() or digest() finds the file longer
+  // than what was hashed.
+  FileDigest digest();
 
  private:
   struct Impl;

@@ -6,6 +6,7 @@
 #include "files.pb.h"
 #include "image/image.h"
 #include "inventory.pb.h"
+#include "manifest.pb.h"
 #include "mm.pb.h"
 #include "pagemap.pb.h"
 #include "pstree.pb.h"
@@ -41,6 +42,7 @@ std::vector<KindInfo> make_kinds() {
       {Kind::StatsDump, "stats-dump", 0x53544144 /* STAD */, false, &img::DumpStatsEntry::default_instance(), 1 * MiB},
       {Kind::StatsRestore, "stats-restore", 0x53544152 /* STAR */, false, &img::RestoreStatsEntry::default_instance(),
        1 * MiB},
+      {Kind::Manifest, "manifest", 0x4d4e4654 /* MNFT */, false, &img::ManifestRecord::default_instance(), 64 * MiB},
   };
 }
 

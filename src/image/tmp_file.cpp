@@ -20,13 +20,13 @@ void write_all(int fd, const void* data, size_t size, const std::string& name) {
   }
 }
 
-TmpFile::TmpFile(const ImageDir& dir, Kind kind, std::optional<uint64_t> id)
+TmpFile::TmpFile(const ImageDir& dir, Kind kind, std::optional<uint64_t> id, bool readable)
     : dirfd_(dir.fd()), final_(filename(kind, id)), tmp_(final_ + ".tmp"), path_(dir.path_of(kind, id)) {
   // A stale temporary file from a crashed run is ours to replace; creating
   // with O_EXCL afterwards guarantees a fresh inode we made, not a symlink.
   if (unlinkat(dirfd_, tmp_.c_str(), 0) < 0 && errno != ENOENT)
     throw sys_error("cannot create image " + path_ + ": cannot remove stale " + tmp_);
-  fd_.reset(openat(dirfd_, tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  fd_.reset(openat(dirfd_, tmp_.c_str(), (readable ? O_RDWR : O_WRONLY) | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!fd_) throw sys_error("cannot create image " + path_);
   // The umask may only have narrowed 0600, but make the mode exact anyway so
   // that images never depend on the caller's umask.

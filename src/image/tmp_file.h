@@ -34,7 +34,9 @@ void write_all(int fd, const void* data, size_t size, const std::string& name);
 // durable and renames it over <name>; otherwise the destructor unlinks it.
 class TmpFile {
  public:
-  TmpFile(const ImageDir& dir, Kind kind, std::optional<uint64_t> id);
+  // `readable`: opened O_RDWR, for a writer that reads back what others
+  // wrote through fd() (pages spliced in), to hash it.
+  TmpFile(const ImageDir& dir, Kind kind, std::optional<uint64_t> id, bool readable = false);
   ~TmpFile();
   TmpFile(const TmpFile&) = delete;
   TmpFile& operator=(const TmpFile&) = delete;
@@ -42,6 +44,8 @@ class TmpFile {
   int fd() const { return fd_.get(); }
   // The final path, "DIR/core-1.img", for messages.
   const std::string& name() const { return path_; }
+  // The file name alone, "core-1.img" (the manifest's name for it).
+  const std::string& final_name() const { return final_; }
   // Throws unless the file is still open for writing.
   void check_open() const;
   void commit(Sync sync);

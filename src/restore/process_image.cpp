@@ -294,7 +294,7 @@ void check_pages_images(const image::ImageDir& dir, const TreeImage& tree) {
 // their readers.
 void check_no_extra_images(const image::ImageDir& dir, const TreeImage& tree) {
   std::set<std::string> expected{image::filename(image::Kind::Inventory), image::filename(image::Kind::Pstree),
-                                 image::filename(image::Kind::Files),
+                                 image::filename(image::Kind::Files), image::filename(image::Kind::Manifest),
                                  // what the dump took and what the last restore took:
                                  image::filename(image::Kind::StatsDump), image::filename(image::Kind::StatsRestore)};
   for (const ProcessImage& p : tree.procs) {

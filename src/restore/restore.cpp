@@ -46,6 +46,7 @@
 #include "task/autogroup.h"
 #include "task/prctl.h"
 #include "task/sched.h"
+#include "verify/verify.h"
 
 namespace ckpt {
 
@@ -436,6 +437,9 @@ int restore_tree(const cli::Options& opts, report::Outcome& out) {
   stats::Progress progress("restore", true);
   progress.set_phase("reading the images");
   image::ImageDir dir = image::ImageDir::open(opts.images_dir);
+  // Every file against the manifest first: a set changed since the dump
+  // is refused, each change named, before any image is parsed.
+  verify::require_verified(dir);
   action::Scripts scripts(opts.action_scripts, absolute(opts.images_dir));
   scripts.run(action::Stage::PreRestore);
   const restore::Tuning tuning = restore::Tuning::from_environment();

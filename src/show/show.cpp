@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "image/image.h"
+#include "show/summary.h"
 
 namespace ckpt::show {
 
@@ -116,6 +117,21 @@ namespace ckpt {
 // yields an error alone rather than half a document.
 int run_show(const cli::Options& opts) {
   std::string out;
+  int tables = int(opts.show_ps) + int(opts.show_fds) + int(opts.show_mems);
+  if (tables > 0) {
+    // The tables describe a set: one directory.
+    if (opts.paths.size() != 1) throw Error("show --ps, --fds and --mems take one images directory");
+    struct stat st;
+    if (stat(opts.paths[0].c_str(), &st) < 0) throw sys_error("cannot show " + opts.paths[0]);
+    if (!S_ISDIR(st.st_mode)) throw Error("cannot show " + opts.paths[0] + ": --ps, --fds and --mems take a directory");
+    std::vector<std::string> parts;
+    if (opts.show_ps) parts.push_back(show::ps_table(opts.paths[0]));
+    if (opts.show_fds) parts.push_back(show::fds_table(opts.paths[0]));
+    if (opts.show_mems) parts.push_back(show::mems_table(opts.paths[0]));
+    for (size_t i = 0; i < parts.size(); i++) out += (i ? "\n" : "") + parts[i];
+    fputs(out.c_str(), stdout);
+    return 0;
+  }
   for (const std::string& path : opts.paths) out += show::to_json(path) + "\n";
   fputs(out.c_str(), stdout);
   return 0;

@@ -32,8 +32,25 @@ Must be refused (the reader can tell, whatever the mutant's bytes):
   set id in its header).
 May restore (a flip in a value, a record boundary truncation of a
 list, garbage after a list, a pages file of another dump that fits (no
-header: the checksums of issue 12 are to catch it), an extra file that is no
-image): either refused or restored; a restored tree is killed.
+header), an extra file that is no image): either refused or restored; a
+restored tree is killed.
+
+The manifest's own mutants must all be refused (by verify and restore; show
+FILE judges it alone as above).  The manifest (manifest.img: size and
+SHA-256 of every image) makes restore
+refuse every mutant but the two that change no image (unmutated, an extra
+file that is no image) before any reader sees it.  So each mutant is given
+twice:
+  * with the manifest as dumped: `CKPT verify DIR` must exit 1 (0 for those
+    two), and every 7th mutant also `CKPT restore`, which must refuse it,
+    leaving nothing behind;
+  * with the manifest rewritten to match the mutant (the sizes and SHA-256
+    of the image files the mutant holds, under the dumped manifest's
+    header), so that verify passes and the readers are fuzzed as before:
+    the show and restore runs and rules above.  Files that are not regular
+    (FIFO, symlink, directory) keep their dumped entry, and so do files over
+    1 GiB (the 50 GiB ones: hashing them is not the point): verify refuses
+    those mutants (`show FILE` still reads them alone).
 `show` refuses the same as restore for single-file mutants it can judge
 alone (every "must" above but missing, extra, foreign, sparse pages).
 
@@ -41,6 +58,7 @@ Prints the mutant count and the failure count; exits 1 on any failure.
 """
 import argparse
 import ctypes
+import hashlib
 import os
 import random
 import shutil
@@ -57,6 +75,66 @@ RUN_TIMEOUT = 30
 GIANT = 50 << 30
 SINGLE = ("inventory", "core", "fs")
 RAW = ("pages", "shmem-pages")
+MANIFEST = "manifest.img"
+REHASH_LIMIT = 1 << 30  # larger files keep their dumped manifest entry
+
+
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def field(number, wire, payload):
+    """One protobuf field: wire 0 is a varint (payload an int), 2 bytes."""
+    if wire == 0:
+        return varint(number << 3) + varint(payload)
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+
+def read_manifest(path):
+    """{name: (size, sha256)} of a manifest (images/manifest.proto), and its header."""
+    data = open(path, "rb").read()
+    entries = {}
+    off = HEADER
+    while off + 4 <= len(data):
+        (length,) = struct.unpack_from("<I", data, off)
+        rec = data[off + 4:off + 4 + length]
+        off += 4 + length
+        if rec[:1] != b"\x12":  # not a ManifestRecord.file
+            continue
+        # rec: tag, length, then ManifestFile's fields 1 name, 2 size, 3 sha256
+        i = 1
+        while rec[i] & 0x80:
+            i += 1
+        body = rec[i + 1:]
+        j, name, size, digest = 0, None, None, None
+        while j < len(body):
+            tag = body[j]
+            j += 1
+            value, shift = 0, 0
+            while True:
+                b = body[j]
+                j += 1
+                value |= (b & 0x7F) << shift
+                shift += 7
+                if not b & 0x80:
+                    break
+            if tag & 7 == 0:
+                size = value
+            else:
+                chunk = body[j:j + value]
+                j += value
+                if tag >> 3 == 1:
+                    name = chunk.decode()
+                else:
+                    digest = chunk.decode()
+        entries[name] = (size, digest)
+    return data[:HEADER], entries
 
 
 def kind_of(name):
@@ -180,8 +258,50 @@ class Fuzz:
             self.failures.append(f"{what}: {bad}\n    {err.strip()[-800:]}")
         return rc
 
+    def rewrite_manifest(self, d):
+        """The manifest of the mutant's images as they are now (see the top)."""
+        header, dumped = read_manifest(os.path.join(d, MANIFEST))
+        files = []
+        for name in sorted(os.listdir(d)):
+            if not name.endswith(".img") or name == MANIFEST:
+                continue
+            st = os.lstat(os.path.join(d, name))
+            if stat.S_ISREG(st.st_mode) and st.st_size <= REHASH_LIMIT:
+                digest = hashlib.sha256(open(os.path.join(d, name), "rb").read()).hexdigest()
+                files.append((name, st.st_size, digest))
+            elif name in dumped:
+                files.append((name,) + dumped[name])
+        records = [field(1, 2, field(1, 2, b"sha256") + field(2, 0, len(files)))]
+        for name, size, digest in files:
+            records.append(field(2, 2, field(1, 2, name.encode()) + field(2, 0, size) + field(3, 2, digest.encode())))
+        path = os.path.join(d, MANIFEST)
+        os.unlink(path)
+        with open(path, "wb") as f:
+            f.write(header + b"".join(struct.pack("<I", len(r)) + r for r in records))
+
     def try_mutant(self, label, d, pid, must, show_file=None, show_must=None):
         self.mutants += 1
+        # The manifest as dumped: only the mutants that change no image pass.
+        same = label.endswith(" unmutated") or label.endswith(" extra file that is no image")
+        rc, err = self.run([self.args.ckpt, "verify", d])
+        self.judge(f"{label}: verify", rc, err, not same)
+        if same and rc != 0:
+            self.failures.append(f"{label}: verify refused a set whose images are as dumped\n    {err.strip()[-800:]}")
+        if not same and self.mutants % 7 == 3:
+            rc, err = self.run([self.args.ckpt, "restore", "-d", "-D", d])
+            self.judge(f"{label}: restore (manifest as dumped)", rc, err, True)
+            if rc == 0:
+                self.kill_tree(pid)
+            elif self.alive(pid):
+                self.failures.append(f"{label}: restore refused (manifest as dumped) but left pid {pid} behind")
+                self.kill_tree(pid)
+        # The readers behind the manifest: rewritten to fit the mutant,
+        # unless the mutant is the manifest's own (which no rewrite may
+        # undo: restore must refuse it, whatever it is).
+        if f"/{MANIFEST} " in label:
+            must = True
+        else:
+            self.rewrite_manifest(d)
         if show_file is not None:
             rc, err = self.run([self.args.ckpt, "show", show_file])
             self.judge(f"{label}: show {os.path.basename(show_file)}", rc, err,

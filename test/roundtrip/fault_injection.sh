@@ -18,8 +18,8 @@
 #     gone only if the directory holds the new, complete set, which must
 #     then restore (the trials go on with the restored target);
 #   - the directory holds the previous set, unchanged (same checksums), or
-#     a new complete one (its inventory is new: it must restore, and does,
-#     the target killed first if it runs), or no inventory: `ckpt restore`
+#     a new complete one (its inventory is new and its manifest there: it must restore, and does,
+#     the target killed first if it runs), or no inventory or no manifest: `ckpt restore`
 #     refuses it saying `incomplete`, and a complete dump into it leaves no
 #     *.tmp (as after every named kill and every batch).
 # Restore trials, from a complete set of the killed target: after each kill
@@ -216,14 +216,16 @@ kill_and_restore() {
 
 # ---- the image directory ---------------------------------------------------------
 inventory_sum() { echo "$1" | grep '/inventory.img$'; }
-# new: the inventory changed (the new set is complete: the inventory comes
-# last); old: every image as before; incomplete: no inventory; mixed: the
-# old inventory with other images changed (never allowed).
+# new: the inventory changed and the manifest is there (the new set is
+# complete: the manifest comes last, right after the inventory); old: every
+# image as before; incomplete: no inventory or no manifest (the old manifest
+# goes first, with the old inventory); mixed: the old inventory with other
+# images changed (never allowed).
 dir_state() {
   local now
   now=$(sums "$DIR")
   if [ "$now" = "$SUMS" ]; then echo old
-  elif [ ! -e "$DIR/inventory.img" ]; then echo incomplete
+  elif [ ! -e "$DIR/inventory.img" ] || [ ! -e "$DIR/manifest.img" ]; then echo incomplete
   elif [ "$(inventory_sum "$now")" != "$(inventory_sum "$SUMS")" ]; then echo new
   else echo mixed
   fi
@@ -231,7 +233,7 @@ dir_state() {
 judge_incomplete() {
   local msg
   if msg=$("$CKPT" restore -D "$DIR" -d 2>&1); then
-    broken "a directory without inventory restored"
+    broken "a directory without inventory or manifest restored"
   else
     case $msg in *incomplete*) ;; *) broken "restore of the incomplete directory did not say incomplete: $msg" ;; esac
   fi

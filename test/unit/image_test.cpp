@@ -159,7 +159,7 @@ TEST(ImageKinds, NamesAndMagicsAreDistinct) {
     EXPECT_TRUE(magics.insert(k.magic).second) << k.name;
     EXPECT_EQ(&info(k.kind), &k);
   }
-  EXPECT_EQ(kinds().size(), 14u);
+  EXPECT_EQ(kinds().size(), 15u);
 }
 
 TEST(ImageKinds, FileNames) {
