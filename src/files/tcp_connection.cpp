@@ -4,6 +4,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <map>
@@ -208,6 +210,26 @@ std::vector<net::Connection> tree_connections(const std::vector<std::pair<pid_t,
       out.push_back(lock_entry(local, remote));
     }
   return out;
+}
+
+void wake_connections(const FilesImage& image) {
+  for (const auto& [pid, fds] : image.fds) {
+    UniqueFd pidfd;
+    std::set<uint32_t> done;
+    for (const img::FdinfoEntry& e : fds) {
+      const img::FileEntry& f = image.file(e.id());
+      if (f.kind() != img::FILE_INET_SOCKET || !f.inet_sk().has_tcp() || !done.insert(e.id()).second) continue;
+      if (!pidfd) pidfd.reset(int(syscall(SYS_pidfd_open, pid, 0)));
+      UniqueFd sock(pidfd ? int(syscall(SYS_pidfd_getfd, pidfd.get(), int(e.fd()), 0)) : -1);
+      try {
+        if (!sock) throw sys_error("cannot take it from its process");
+        soccr::Repair(sock.get()).off();  // leaving repair mode sends the probe
+      } catch (const std::exception& err) {
+        LOG_WARN("TCP connection %s (fd %u of pid %d): no window probe after the unlock: %s",
+                 connection_text(f.inet_sk()).c_str(), e.fd(), pid, err.what());
+      }
+    }
+  }
 }
 
 std::vector<net::Connection> image_connections(const FilesImage& image) {

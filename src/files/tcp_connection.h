@@ -60,6 +60,12 @@ void restore_connection(int sock, const img::InetSocketEntry& e);
 // CLOSE): reads see the end, writes fail.
 void restore_closed(int sock, const img::InetSocketEntry& e);
 
+// Once the restored connections are unlocked and their processes still
+// held: each sends a window probe (repair mode on and off on a duplicate
+// taken with pidfd_getfd), so that its peer resumes at once.  Failures are
+// logged: the connection then resumes at the peer's next probe.
+void wake_connections(const FilesImage& image);
+
 // The established connections the fds of the tree hold (pid as /proc
 // knows it -> its fd numbers), found by socket inode in one listing of
 // the kernel's TCP sockets.

@@ -96,10 +96,18 @@ struct FileDigest {
   std::string sha256;
 };
 
-class CorruptedImage : public Error {
+// An image set that cannot be trusted: an image corrupted, truncated, of
+// another set, or files that do not match the manifest (--json's class
+// "images").
+class BadImages : public Error {
+ public:
+  using Error::Error;
+};
+
+class CorruptedImage : public BadImages {
  public:
   CorruptedImage(const std::string& file, const std::string& reason)
-      : Error("corrupted image " + file + ": " + reason) {}
+      : BadImages("corrupted image " + file + ": " + reason) {}
 };
 
 // An images directory, held open by fd so that every image is opened

@@ -33,7 +33,7 @@ const char* class_name(FailureClass c) {
 FailureClass classify(const std::exception& e) {
   if (dynamic_cast<const UsageFailure*>(&e)) return FailureClass::Usage;
   if (dynamic_cast<const Blocked*>(&e)) return FailureClass::Blocked;
-  if (dynamic_cast<const image::CorruptedImage*>(&e)) return FailureClass::Images;
+  if (dynamic_cast<const image::BadImages*>(&e)) return FailureClass::Images;
   return FailureClass::Fault;
 }
 

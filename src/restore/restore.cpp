@@ -615,13 +615,18 @@ int restore_tree(const cli::Options& opts, report::Outcome& out) {
   subreaper.restore();
   restore::kill_point(tuning.kill, restore::KillPoint::BeforeRelease);
   // -s: every process that ran at the dump is left in a SIGSTOP stop.
+  // The connections are unlocked while every thread is still held, and
+  // each sends a window probe: a peer whose window update the lock dropped
+  // learns at once that the connection is back, rather than at its
+  // persist timer (seconds later).
+  network_lock.unlock(scripts);
+  if (!opts.tcp_close) files::wake_connections(tree.files);
   tracer.release([&](pid_t pid) {
     for (const ProcessImage& p : tree.procs)
       if (p.pid() == pid) return p.stop_signal() ? p.stop_signal() : opts.leave_stopped ? SIGSTOP : 0;
     return 0;
   });
   auto took = std::chrono::steady_clock::now() - started;
-  network_lock.unlock(scripts);
   // The tree runs: a failing script fails the command, the tree runs on.
   scripts.run(action::Stage::PostResume);
   for (size_t i = 0; i < n; i++)

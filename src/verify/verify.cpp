@@ -95,14 +95,14 @@ Result check(const image::ImageDir& dir) {
 void require_verified(const image::ImageDir& dir) {
   auto start = std::chrono::steady_clock::now();
   if (!dir.exists(image::Kind::Manifest))
-    throw Error("images in " + dir.path() + " are incomplete: no " + kManifest +
+    throw image::BadImages("images in " + dir.path() + " are incomplete: no " + kManifest +
                 " (the dump did not finish, or a ckpt without manifests made them)");
   Result r = check(dir);
   if (!r.problems.empty()) {
     std::string msg = format("cannot restore from %s: its images do not match %s (%zu %s):", dir.path().c_str(),
                              kManifest.c_str(), r.problems.size(), r.problems.size() == 1 ? "problem" : "problems");
     for (const std::string& p : r.problems) msg += "\n  " + p;
-    throw Error(msg);
+    throw image::BadImages(msg);
   }
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   LOG_INFO("Verified %zu images (%.1f MiB) against %s in %.0f ms", r.files, double(r.bytes) / (1 << 20),

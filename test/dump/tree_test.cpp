@@ -262,7 +262,9 @@ TEST_F(TreeTest, ChildInAForeignProcessGroupIsRefused) {
   ASSERT_EQ(kids.size(), 1u);
   grandchildren.pids = kids;
   ASSERT_TRUE(within_10s([&] { return getpgid(kids[0]) == foreign; }));
-  EXPECT_EQ(dump_error(pid), "cannot dump pid " + std::to_string(kids[0]) + ": its process group " +
+  // One blocker of the pre-flight (dump/preflight.h), about the tree.
+  EXPECT_EQ(dump_error(pid), "cannot dump the tree of pid " + std::to_string(pid) + ": cannot dump pid " +
+                                 std::to_string(kids[0]) + ": its process group " +
                                  std::to_string(foreign) + " is neither the root's (" + std::to_string(pid) +
                                  ") nor led by a process of the tree");
   EXPECT_TRUE(images().empty());
