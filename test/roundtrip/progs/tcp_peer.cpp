@@ -161,17 +161,9 @@ void stream_mode(const Args& a) {
   printf("%zu connections, %zu bytes written on each\n", fds.size(), kQueued);
   fflush(stdout);
   if (a.go_after > 0) await_ctl("restore", a.go_after, 600);
-  std::vector<Stream> streams(fds.size());
+  std::vector<Stream> streams = streams_of(fds, kSeedA, kSeedB);
   std::vector<Stream*> ptrs;
-  for (size_t i = 0; i < fds.size(); i++) {
-    Stream& s = streams[i];
-    s.fd = fds[i];
-    s.name = "connection " + std::to_string(i + 1) + " (" + inet::local_of(fds[i]) + " -> " + inet::peer_of(fds[i]) + ")";
-    s.out_seed = kSeedA;
-    s.in_seed = kSeedB;
-    s.sent = kQueued;
-    ptrs.push_back(&s);
-  }
+  for (Stream& s : streams) ptrs.push_back(&s);
   // The rest of A only once the tree side wrote after its restore.
   bool ok = pump(ptrs, 300, [](Stream& s) {
     if (s.out_end == 0 && s.got > kQueued) s.out_end = kTotal;

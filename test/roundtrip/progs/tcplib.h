@@ -187,18 +187,27 @@ inline bool pump(std::vector<Stream*> streams, double seconds, OnRead on_read) {
   }
 }
 
-// The tree side of a connection after its final restore: the rest of B
-// written, A read to its end; fails the program on any problem.
-inline void finish_tree_side(std::vector<int> fds, double seconds = 60) {
+// One stream per connection, kQueued bytes of its own pattern already
+// written on each.
+inline std::vector<Stream> streams_of(const std::vector<int>& fds, uint32_t out_seed, uint32_t in_seed) {
   std::vector<Stream> streams(fds.size());
-  std::vector<Stream*> ptrs;
   for (size_t i = 0; i < fds.size(); i++) {
     Stream& s = streams[i];
     s.fd = fds[i];
     s.name = "connection " + std::to_string(i + 1) + " (" + inet::local_of(fds[i]) + " -> " + inet::peer_of(fds[i]) + ")";
-    s.out_seed = kSeedB;
-    s.in_seed = kSeedA;
+    s.out_seed = out_seed;
+    s.in_seed = in_seed;
     s.sent = kQueued;
+  }
+  return streams;
+}
+
+// The tree side of a connection after its final restore: the rest of B
+// written, A read to its end; fails the program on any problem.
+inline void finish_tree_side(std::vector<int> fds, double seconds = 60) {
+  std::vector<Stream> streams = streams_of(fds, kSeedB, kSeedA);
+  std::vector<Stream*> ptrs;
+  for (Stream& s : streams) {
     s.out_end = kTotal;
     ptrs.push_back(&s);
   }
