@@ -79,7 +79,10 @@ foreach(case leave-running failed-dump)
   set_tests_properties(roundtrip.tcp.${case} PROPERTIES TIMEOUT 600 LABELS roundtrip)
 endforeach()
 add_test(NAME roundtrip.tcp.veth
-  COMMAND ${TCP_NETNS} bash ${TCP_DIR}/tcp_veth.sh $<TARGET_FILE:ckpt> ${TCP_WORK}/tcp.veth
+  # A mount namespace of its own: the /run/netns mounts `ip netns add`
+  # makes would otherwise show in every other test's /proc snapshot, and
+  # vanish from it when this test tears them down.
+  COMMAND unshare -m --propagation private ${TCP_NETNS} bash ${TCP_DIR}/tcp_veth.sh $<TARGET_FILE:ckpt> ${TCP_WORK}/tcp.veth
           $<TARGET_FILE:rt_tcp_peer> $<TARGET_FILE:rt_driver> $<TARGET_FILE:rt_tcp_client>)
 set_tests_properties(roundtrip.tcp.veth PROPERTIES TIMEOUT 600 LABELS roundtrip)
 add_test(NAME roundtrip.tcp.memcached
