@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "files.pb.h"
+#include "files/fs_root.h"
 #include "files/open_fd.h"
 #include "image/image.h"
 
@@ -177,6 +178,8 @@ struct RestoreFdOptions {
   // The memfds and deleted files restored in ckpt before the tasks (their
   // fds are inherited); without it such fds cannot be restored.
   const RestoreObjects* objects = nullptr;
+  // --root PATH: where the images' paths are looked up (fs_root.h).
+  FsRoot root;
 };
 
 // files.img and every process's fdinfo-PID.img, read once and checked:
