@@ -26,25 +26,7 @@ namespace ckpt::dump {
 
 namespace {
 
-// Collects the blockers of one tree; each check that throws Error is one.
-class Collector {
- public:
-  explicit Collector(std::vector<files::Blocker>& out) : out_(out) {}
-
-  void add(pid_t pid, const std::string& kind, const std::string& reason, const std::string& area = "") {
-    out_.push_back({.pid = pid, .fd = -1, .reason = reason, .kind = kind, .area = area});
-  }
-  void check(pid_t pid, const std::string& kind, const std::function<void()>& body) {
-    try {
-      body();
-    } catch (const Error& e) {
-      add(pid, kind, e.what());
-    }
-  }
-
- private:
-  std::vector<files::Blocker>& out_;
-};
+using Collector = report::BlockerList;
 
 // "cannot dump memory area START-END (NAME) of pid P: REASON" (mem::area_error)
 // split into the area and the reason.
@@ -133,7 +115,7 @@ void check_process_caps(Collector& c, const TaskView& p) {
           "it runs under seccomp filters: ckpt " + caps::needs(CAP_SYS_ADMIN, "to read seccomp filters"));
 }
 
-void check_process(Collector& c, std::vector<files::Blocker>& out, const TaskView& p,
+void check_process(Collector& c, const TaskView& p,
                    const files::FileTable& files, const cli::Options& opts) {
   std::vector<int> fds;
   try {
@@ -141,6 +123,7 @@ void check_process(Collector& c, std::vector<files::Blocker>& out, const TaskVie
   } catch (const Error&) {
     return;  // gone meanwhile (check -t): nothing of it to dump
   }
+  std::vector<files::Blocker>& out = c.all();
   size_t before = out.size();
   files.preflight(p.pid, p.proc_id, fds, out);
   check_ghost_fds(out, p, fds, files, opts);
@@ -209,51 +192,26 @@ std::string remedy_of(const std::string& reason) {
 
 std::vector<files::Blocker> preflight(const TreeView& tree, const files::FileTable& files,
                                       const cli::Options& opts) {
-  std::vector<files::Blocker> out;
-  Collector c(out);
+  Collector c;
   c.check(tree.root, "process tree", [&] { check_supported(tree); });
   c.check(tree.root, "namespace", [&] { refuse_other_namespaces(tree); });
   for (const TaskView& p : tree.processes)
-    if (!p.zombie) check_process(c, out, p, files, opts);
+    if (!p.zombie) check_process(c, p, files, opts);
   check_tcp_caps(c, tree, opts);
-  for (files::Blocker& b : out)
+  for (files::Blocker& b : c.all())
     if (b.remedy.empty()) b.remedy = remedy_of(b.reason);
-  return out;
-}
-
-// The structured form --json prints (report/report.h).
-std::vector<report::Blocker> reported(const std::vector<files::Blocker>& blockers,
-                                      const std::function<std::string(const files::Blocker&)>& text) {
-  std::vector<report::Blocker> out;
-  for (const files::Blocker& b : blockers) {
-    report::Blocker r;
-    r.pid = b.pid;
-    r.fd = b.fd;
-    r.reason = b.reason;
-    r.text = text(b);
-    r.area = b.area;
-    r.kind = b.kind;
-    r.hint = b.remedy;
-    out.push_back(std::move(r));
-  }
-  return out;
+  return c.all();
 }
 
 void refuse(const std::vector<files::Blocker>& blockers, pid_t root) {
   if (blockers.empty()) return;
-  auto text = [](const files::Blocker& b) {
-    if (b.fd >= 0) return b.text();
-    if (!b.area.empty()) return format("%s of pid %d: %s", b.area.c_str(), b.pid, b.reason.c_str());
-    return b.reason;
-  };
-  std::vector<report::Blocker> found = reported(blockers, text);
-  if (blockers.size() == 1 && blockers[0].fd >= 0) throw report::Blocked("cannot dump " + blockers[0].text(), found);
+  if (blockers.size() == 1 && blockers[0].fd >= 0) throw report::Blocked("cannot dump " + blockers[0].text(), blockers);
   if (blockers.size() == 1)
-    throw report::Blocked(format("cannot dump the tree of pid %d: %s", root, text(blockers[0]).c_str()), found);
+    throw report::Blocked(format("cannot dump the tree of pid %d: %s", root, blockers[0].text().c_str()), blockers);
   std::string list;
-  for (const files::Blocker& b : blockers) list += "\n  " + text(b);
+  for (const files::Blocker& b : blockers) list += "\n  " + b.text();
   throw report::Blocked(format("cannot dump the tree of pid %d, for %zu reasons:%s", root, blockers.size(), list.c_str()),
-                        found);
+                        blockers);
 }
 
 std::string check_line(const files::Blocker& b) {

@@ -31,11 +31,6 @@ int compare_descriptions(int a, int b) {
 
 }  // namespace
 
-std::string Blocker::text() const {
-  if (fd < 0) return format("pid %d: %s", pid, reason.c_str());
-  return format("fd %d of pid %d: %s", fd, pid, reason.c_str());
-}
-
 const FileModule* module_for(const OpenFd& fd, const DumpFdOptions& opts) {
   if (opts.externals.count(fd.link)) return &kExternalModule;
   return claimant(fd);

@@ -19,6 +19,7 @@
 #include "files/fs_root.h"
 #include "files/open_fd.h"
 #include "image/image.h"
+#include "report/blocker.h"
 
 namespace ckpt::files {
 
@@ -70,18 +71,9 @@ struct DumpFdOptions {
   const TreeTasks* tree = nullptr;
 };
 
-// One reason the tree cannot be dumped: "fd 5 of pid 1234: io_uring is not
-// supported".
-struct Blocker {
-  pid_t pid;
-  int fd;                         // -1: not about one fd
-  std::string reason;
-  std::string text() const;       // "fd 5 of pid 1234: REASON"
-  // For `ckpt check -t` (dump/preflight.h fills them):
-  std::string kind = {};          // what the fd is: "pipe", "io_uring" ...; "" if not about an fd
-  std::string area = {};          // a memory area: "memory area 7f00-7f10 (/x)", or ""
-  std::string remedy = {};        // the option or action that resolves it: "use --ext-unix-sk", or ""
-};
+// One reason the tree cannot be dumped ("fd 5 of pid 1234: io_uring is not
+// supported") or restored: report/blocker.h.
+using report::Blocker;
 
 // Every open file description of the tree, each once.  Fds that share a
 // description (dup, fork) get one FileEntry, found with kcmp(KCMP_FILE)
@@ -270,9 +262,11 @@ void install_fds(const FilesImage& image, int pid, const std::map<uint32_t, int>
 void restore_fds(const FilesImage& image, int pid, const RestoreFdOptions& opts);
 
 // Validation before anything is created: every file of `pid` can be opened
-// as it was (still exists with the same identity...).  Throws like
-// restore_fds.
-void check_files(const FilesImage& image, int pid, const RestoreFdOptions& opts);
+// as it was (still exists with the same identity...).  With `out`, each fd
+// whose files cannot be opened is one blocker there; without it the first
+// throws like restore_fds.
+void check_files(const FilesImage& image, int pid, const RestoreFdOptions& opts,
+                 std::vector<Blocker>* out = nullptr);
 
 // The highest fd number restore_fds() or install_fds() will create for
 // `pid`, -1 if none.

@@ -228,7 +228,7 @@ int max_fd(const FilesImage& image, int pid) {
   return fds.empty() ? -1 : int(fds.back().fd());
 }
 
-void check_files(const FilesImage& image, int pid, const RestoreFdOptions& opts) {
+void check_files(const FilesImage& image, int pid, const RestoreFdOptions& opts, std::vector<Blocker>* out) {
   std::set<uint32_t> checked;  // each file once, however many fds and groups bring it
   for (const img::FdinfoEntry& e : image.fds_of(pid)) {
     if (checked.count(e.id())) continue;
@@ -239,8 +239,12 @@ void check_files(const FilesImage& image, int pid, const RestoreFdOptions& opts)
         module_of(file.kind()).check(file, opts);
         check_file_locks(file, opts);  // locks need --file-locks
       }
+    } catch (const image::BadImages&) {
+      throw;
     } catch (const Error& err) {
-      throw fd_error(pid, int(e.fd()), err.what());
+      if (!out) throw fd_error(pid, int(e.fd()), err.what());
+      out->push_back({.pid = pid, .fd = int(e.fd()), .reason = err.what(),
+                      .kind = module_of(image.file(e.id()).kind()).name});
     }
   }
 }

@@ -15,8 +15,8 @@ std::string blocker_json(const Blocker& b) {
   if (!b.area.empty()) o.add("area", b.area);
   if (!b.kind.empty()) o.add("kind", b.kind);
   o.add("reason", b.reason);
-  if (!b.hint.empty()) o.add("hint", b.hint);
-  o.add("text", b.text.empty() ? b.reason : b.text);
+  if (!b.remedy.empty()) o.add("remedy", b.remedy);
+  o.add("text", b.text());
   return o.str();
 }
 

@@ -2,12 +2,13 @@
 //
 //   {"command":"dump","status":"ok","stats":{...}}
 //   {"command":"dump","status":"error","class":"blocked","error":"cannot dump ...",
-//    "blockers":[{"pid":12,"fd":5,"reason":"...","text":"fd 5 of pid 12: ..."}],"stats":{}}
+//    "blockers":[{"pid":12,"fd":5,"kind":"io_uring","reason":"...","text":"fd 5 of pid 12: ..."}],
+//    "stats":{}}
 //
 // The class of a failure is one of (docs/user-guide.md):
 //   usage    the command line is wrong or lacks what the command needs
-//   blocked  the pre-flight refused: the tree holds what cannot be dumped
-//            (every blocker listed)
+//   blocked  the dump's pre-flight or the restore's checks refused: the
+//            tree or the machine holds what stops it (every blocker listed)
 //   images   the images are corrupted, truncated or of another set
 //   fault    anything else: a system call failed, a task died, a timeout
 #pragma once
@@ -19,20 +20,11 @@
 #include <vector>
 
 #include "ckpt/error.h"
+#include "report/blocker.h"
 
 namespace ckpt::report {
 
-// One thing that stops a command, as its pre-flight found it.
-struct Blocker {
-  pid_t pid = 0;
-  int fd = -1;             // -1: not about one fd
-  std::string reason;      // "io_uring is not supported"
-  std::string text;        // the whole sentence ("fd 5 of pid 12: ..."); reason if empty
-  // For `check -t`, optional (left out of the JSON when empty):
-  std::string area;        // a memory area ("7f00-7f10")
-  std::string kind;        // "unix socket", "io_uring"
-  std::string hint;        // the option or action that resolves it ("use --ext-unix-sk")
-};
+// {"pid","fd" (null if none),"area"?,"kind"?,"reason","remedy"?,"text"}
 std::string blocker_json(const Blocker& b);
 
 // A command refused by its pre-flight, with every blocker found.

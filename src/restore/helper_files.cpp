@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <set>
 
 #include "ckpt/error.h"
 #include "ckpt/log.h"
@@ -141,6 +142,17 @@ HelperFiles open_helper_files(const image::ImageDir& dir, const ProcessImage& p,
     h.pages_slot = int(h.fds.size() - 1);
   }
   return h;
+}
+
+void check_mapped_files(const ProcessImage& p, report::BlockerList& found) {
+  std::set<std::pair<uint64_t, uint64_t>> seen;  // one check per file: libraries have several areas
+  for (const img::VmaEntry& v : p.vmas) {
+    if (v.kind() != img::VMA_FILE_PRIVATE && v.kind() != img::VMA_FILE_SHARED) continue;
+    if (!v.has_file() || v.has_ghost_id() || v.has_shmem_id() || !seen.insert({v.file().dev(), v.file().ino()}).second) continue;
+    found.check(p.pid(), "mapped file",
+                [&] { open_same_file(v.file(), O_RDONLY, p.pid(), "the file mapped at " + range_name(v)); });
+  }
+  if (p.mm.has_exe()) found.check(p.pid(), "executable", [&] { open_same_file(p.mm.exe(), O_RDONLY, p.pid(), "its executable"); });
 }
 
 void check_pid_free(int pid) {

@@ -14,6 +14,7 @@
 
 #include "ckpt/unique_fd.h"
 #include "image/image.h"
+#include "report/blocker.h"
 #include "restore/process_image.h"
 #include "restore/tuning.h"
 
@@ -43,6 +44,12 @@ class SharedMemory;
 // its SysV id.
 HelperFiles open_helper_files(const image::ImageDir& dir, const ProcessImage& p, const Tuning& tuning,
                               const SharedMemory* shared = nullptr);
+
+// Before anything is made: each file behind a file-backed area of `p`
+// (deleted files and memfds aside: they are the tree's objects) and its
+// executable that open_helper_files() would refuse is one blocker in
+// `found`.
+void check_mapped_files(const ProcessImage& p, report::BlockerList& found);
 
 // Throws "cannot restore pid N: the pid is taken by 'bash' (pid N)" (or a
 // thread of a process holds it) if the pid is in use.

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <tuple>
 
 #include "action/action_script.h"
@@ -28,6 +29,7 @@
 #include "proc/maps.h"
 #include "proc/read.h"
 #include "report/json.h"
+#include "report/blocker.h"
 #include "report/report.h"
 #include "restore/area_features.h"
 #include "restore/child.h"
@@ -269,24 +271,50 @@ void note_cow_copies(const restore::TreeImage& tree, const std::vector<std::vect
   }
 }
 
-// Everything that can be checked before a task exists: images, pids, files,
-// sessions and groups, the vDSO (with the areas).
-std::vector<restore::NodePlan> check_tree(const restore::TreeImage& tree, const restore::SessionPlan& session,
-                                          const files::RestoreFdOptions& fd_opts) {
-  check_kernel(tree.root());
+// Everything that can be checked before a task exists: pids, files, mapped
+// files, directories, the vDSO (with the areas), sessions and groups.  Each
+// problem is one blocker in `found`, so that a refused restore names them
+// all.
+// (Without a session, refused already, the tree is not planned.)
+std::vector<restore::NodePlan> check_tree(const restore::TreeImage& tree,
+                                          const std::optional<restore::SessionPlan>& session,
+                                          const files::RestoreFdOptions& fd_opts, report::BlockerList& found) {
+  found.check(tree.root().pid(), "kernel", [&] { check_kernel(tree.root()); });
   std::vector<restore::TreeNode> nodes;
   for (const ProcessImage& p : tree.procs) {
-    restore::check_pid_free(p.pid());
+    found.check(p.pid(), "pid", [&] { restore::check_pid_free(p.pid()); });
     for (const img::ThreadCoreEntry& t : p.threads)
-      if (int(t.tid()) != p.pid()) restore::check_pid_free(int(t.tid()));
-    if (!p.zombie) files::check_files(tree.files, p.pid(), fd_opts);
-    if (!p.zombie) check_fs(p);
-    if (!p.zombie) restore::check_area_features(p);
+      if (int(t.tid()) != p.pid()) found.check(p.pid(), "pid", [&] { restore::check_pid_free(int(t.tid())); });
+    if (!p.zombie) {
+      files::check_files(tree.files, p.pid(), fd_opts, &found.all());
+      found.check(p.pid(), "directory", [&] { check_fs(p); });
+      found.check(p.pid(), "memory area", [&] { restore::check_area_features(p); });
+      restore::check_mapped_files(p, found);
+    }
     nodes.push_back({p.pid(), int(p.pstree.ppid()), int(p.pstree.pgid()), int(p.pstree.sid()), p.zombie});
   }
   warn_shared_anon(tree);
-  restore::RootSession rs{session.action, session.pgid, getsid(0), getpgrp()};
-  return restore::plan_tree(nodes, rs);
+  std::vector<restore::NodePlan> plan;
+  if (!session) return plan;
+  restore::RootSession rs{session->action, session->pgid, getsid(0), getpgrp()};
+  found.check(tree.root().pid(), "process tree", [&] { plan = restore::plan_tree(nodes, rs); });
+  return plan;
+}
+
+// The restore's refusal, before anything is made: the one blocker's message
+// as it is, or every blocker, one per line.
+void refuse(const report::BlockerList& found, pid_t root) {
+  if (found.empty()) return;
+  const std::vector<report::Blocker>& all = found.all();
+  auto line = [](const report::Blocker& b) {
+    std::string text = b.text();
+    return text.starts_with("cannot restore ") ? text.substr(15) : text;
+  };
+  if (all.size() == 1) throw report::Blocked("cannot restore " + line(all[0]), all);
+  std::string list;
+  for (const report::Blocker& b : all) list += "\n  " + line(b);
+  throw report::Blocked(format("cannot restore the tree of pid %d, for %zu reasons:%s", root, all.size(), list.c_str()),
+                        all);
 }
 
 void set_scheduling(const restore::TreeImage& tree) {
@@ -447,19 +475,25 @@ int restore_tree(const cli::Options& opts, report::Outcome& out) {
   const ProcessImage& root = tree.root();
   const size_t n = tree.procs.size();
   LOG_INFO("restoring pid %d and %zu more processes from %s", root.pid(), n - 1, dir.path().c_str());
-  task::check_root_pdeath(root, opts.detach);
-  restore::SessionPlan session = restore::plan_session(root, opts.shell_job);
+  // Every check that needs nothing made: a refused restore names all it
+  // found, and nothing exists yet.
+  report::BlockerList found;
+  found.check(root.pid(), "process", [&] { task::check_root_pdeath(root, opts.detach); });
+  std::optional<restore::SessionPlan> session;
+  found.check(root.pid(), "session", [&] { session = restore::plan_session(root, opts.shell_job); });
   files::RestoreFdOptions fd_opts = fd_options(opts);
-  std::vector<restore::NodePlan> nodes = check_tree(tree, session, fd_opts);
+  std::vector<restore::NodePlan> nodes = check_tree(tree, session, fd_opts, found);
   // --manage-cgroups none|ignore: every task stays in the cgroups it
   // inherits from ckpt.
   std::vector<std::vector<cgroup::Move>> cgroups(n);
-  if (opts.manage_cgroups == cli::Options::ManageCgroups::Default) cgroups = cgroup::plan_restore(tree);
-  RestoreLock network_lock = lock_connections(tree, opts, scripts);
-  // The tree's shared memory and deleted files, each made once by ckpt now,
-  // before any task (a failure from here on removes the segments made).
+  if (opts.manage_cgroups == cli::Options::ManageCgroups::Default)
+    found.check(root.pid(), "cgroup", [&] { cgroups = cgroup::plan_restore(tree); });
+  // The tree's shared memory and deleted files, each made once by ckpt
+  // before any task (a failure from then on removes the segments made).
   restore::SharedMemory shared = restore::SharedMemory::load(dir, tree);
-  shared.check();
+  found.check(root.pid(), "deleted file", [&] { shared.check(); });
+  refuse(found, root.pid());
+  RestoreLock network_lock = lock_connections(tree, opts, scripts);
   raise_nofile();
   shared.create(dir);
 

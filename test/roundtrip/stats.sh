@@ -87,10 +87,12 @@ case_json() {
     'o["stats"]["pages_written"] > 0' 'o["stats"]["processes"] == 1' '"class" not in o'
   "$CKPT" restore -D img -d --json >restore.json 2>restore.err || fail "restore --json: $(tail -5 restore.err)"
   json_check restore.json 'o["command"] == "restore"' 'o["status"] == "ok"' 'o["stats"]["pages_restored"] > 0'
-  # Again while the pid is taken: a failure, and the JSON says which.
+  # Again while the pid is taken: refused by the restore's checks, the pid
+  # its one blocker.
   "$CKPT" restore -D img -d --json >taken.json 2>taken.err && fail "a restore over a live pid succeeded"
-  json_check taken.json 'o["command"] == "restore"' 'o["status"] == "error"' 'o["class"] == "fault"' \
-    "str($PID) in o['error']" 'o["stats"] == {}'
+  json_check taken.json 'o["command"] == "restore"' 'o["status"] == "error"' 'o["class"] == "blocked"' \
+    "str($PID) in o['error']" 'len(o["blockers"]) == 1' "o['blockers'][0]['pid'] == $PID" \
+    'o["blockers"][0]["kind"] == "pid"' 'o["stats"] == {}'
   # A flipped header byte: the images class.
   cp -r img bad && printf 'X' | dd of=bad/core-$PID.img bs=1 seek=9 conv=notrunc status=none
   "$CKPT" restore -D bad -d --json >bad.json 2>bad.err && fail "a corrupted image restored"

@@ -200,18 +200,18 @@ TEST(Report, Blocked) {
   a.pid = 12;
   a.fd = 5;
   a.reason = "io_uring is not supported yet";
-  a.text = "fd 5 of pid 12: io_uring is not supported yet";
+  a.kind = "io_uring";
   report::Blocker b;
   b.pid = 13;
   b.reason = "it is in another \"net\" namespace";
-  b.hint = "use --external";
+  b.remedy = "use --external";
   report::Report r = report::failed("dump", report::Blocked("cannot dump the tree of pid 12, for 2 reasons", {a, b}));
   EXPECT_EQ(report::to_json(r),
             "{\"command\":\"dump\",\"status\":\"error\",\"class\":\"blocked\","
             "\"error\":\"cannot dump the tree of pid 12, for 2 reasons\",\"blockers\":["
-            "{\"pid\":12,\"fd\":5,\"reason\":\"io_uring is not supported yet\","
+            "{\"pid\":12,\"fd\":5,\"kind\":\"io_uring\",\"reason\":\"io_uring is not supported yet\","
             "\"text\":\"fd 5 of pid 12: io_uring is not supported yet\"},"
-            "{\"pid\":13,\"fd\":null,\"reason\":\"it is in another \\\"net\\\" namespace\",\"hint\":\"use --external\","
+            "{\"pid\":13,\"fd\":null,\"reason\":\"it is in another \\\"net\\\" namespace\",\"remedy\":\"use --external\","
             "\"text\":\"it is in another \\\"net\\\" namespace\"}],\"stats\":{}}");
 }
 
