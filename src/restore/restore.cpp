@@ -458,7 +458,7 @@ int restore_tree(const cli::Options& opts, report::Outcome& out) {
   RestoreLock network_lock = lock_connections(tree, opts, scripts);
   // The tree's shared memory and deleted files, each made once by ckpt now,
   // before any task (a failure from here on removes the segments made).
-  restore::SharedMemory shared = restore::SharedMemory::load(dir, tree);
+  restore::SharedMemory shared = restore::SharedMemory::load(dir, tree, fd_opts.root);
   shared.check();
   raise_nofile();
   shared.create(dir);
