@@ -41,3 +41,9 @@ add_refused(link_remap.refused link_remap
 # before the commit) removes it: the program, run on, finds no link left.
 add_refused(link_remap.failed-dump link_remap ENV CKPT_DUMP_TEST_FAIL=before-commit ARGS --dump-arg --link-remap
   EXPECT "failing before-commit, as CKPT_DUMP_TEST_FAIL asks")
+# `ckpt check -t` names the fd and the area without the option, passes the
+# tree with it, and makes no link (link_remap_check.sh).
+add_test(NAME roundtrip.link_remap.check
+  COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/link_remap_check.sh $<TARGET_FILE:ckpt> $<TARGET_FILE:rt_link_remap>
+          ${CMAKE_CURRENT_BINARY_DIR}/work/link_remap.check)
+set_tests_properties(roundtrip.link_remap.check PROPERTIES TIMEOUT 300 LABELS roundtrip)
