@@ -113,8 +113,8 @@ SharedMemory SharedMemory::load(const image::ImageDir& dir, const TreeImage& tre
       throw image::CorruptedImage(name, "a link of --link-remap that is not a regular file with a path");
     sm.ghosts_.emplace(uint32_t(id), std::move(g));
   }
-  // The first holder of each deleted file's fds, for messages (the areas'
-  // below take their place).
+  // A process that holds each deleted file, for messages: the first with
+  // an fd on it, else (below) the first that maps it.
   for (const auto& [pid, fds] : tree.files.fds)
     for (const img::FdinfoEntry& fd : fds) {
       auto file = tree.files.files.find(fd.id());
