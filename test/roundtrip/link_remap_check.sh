@@ -10,6 +10,8 @@ CKPT=$1 TARGET_PROG=$2 WORK=$3
 rm -rf "$WORK" && mkdir -p "$WORK" && cd "$WORK" || fail "cannot make $WORK"
 
 start_target check CKPT_TEST_MODE=check
+# Whatever happens, the target goes with the test.
+trap 'kill -KILL $PID 2>/dev/null' EXIT
 "$CKPT" check -t $PID >without.out 2>&1
 rc=$?
 [ $rc = 1 ] || fail "check -t without --link-remap exited $rc: $(cat without.out)"
