@@ -36,8 +36,8 @@ const CommandInfo kCommands[] = {
      "  stopping it, and lists every blocker with its remedy (exit 1 if any).\n"
      "    -t, --tree PID          root of the tree to check\n"
      "    -j, --shell-job, --tcp-established, --tcp-close, --skip-in-flight,\n"
-     "    --file-locks, --ext-unix-sk, --external RES, --ghost-limit SIZE:\n"
-     "                            as for dump\n"
+     "    --file-locks, --ext-unix-sk, --external RES, --ghost-limit SIZE,\n"
+     "    --link-remap:           as for dump\n"
      "        --json              print one JSON object at the end\n"},
     {Command::Dump, "dump", "ckpt dump -t PID -D DIR [options]",
      "  Freezes the process tree rooted at PID and writes its images to DIR.\n"
@@ -57,8 +57,9 @@ const CommandInfo kCommands[] = {
      "                            locks the network itself\n"
      "        --ghost-limit SIZE  save deleted files the tree holds up to SIZE\n"
      "                            bytes each (K, M, G suffixes; default 1M)\n"
-     "        --link-remap        link deleted files back into their file system\n"
-     "                            instead of copying them into the images\n"
+     "        --link-remap        link deleted files that still have other names\n"
+     "                            back into their directory (.ckpt_link_remap.*,\n"
+     "                            removed by the restore) instead of refusing them\n"
      "    -l, --file-locks        save the flock, POSIX and OFD locks the tree\n"
      "                            holds (without it such a tree is refused)\n"
      "        --external RES      save the fds on RES (as /proc/PID/fd shows it,\n"
@@ -189,7 +190,7 @@ const std::vector<OptionSpec> kOptions = {
     {"display-stats", 0, NO, D | R, 0, NEG, false, kDisplayStats},
     {"root", 'r', REQ, 0, R, false, false, kRoot},  // refused: files are not resolved in another root yet
     {"work-dir", 'W', REQ, D | R, 0, false, false, kWorkDir},
-    {"link-remap", 0, NO, D, 0, NEG, false, kLinkRemap},
+    {"link-remap", 0, NO, D | C, 0, NEG, false, kLinkRemap},
     {"manage-cgroups", 0, OPT, D | R, 0, false, false, kManageCgroups},  // none|ignore; other modes refused
     {"action-script", 0, REQ, D | R, 0, false, false, kActionScript},
     {"exec-cmd", 0, NO, R, 0, false, false, kExecCmd},

@@ -105,7 +105,8 @@ net::NetworkLock lock_connections(const compel::FrozenTree& tree, pid_t root, co
 }
 
 // CKPT_DUMP_TEST_FAIL=after-network-lock: the tests' way to make a dump
-// fail once its connections are locked.
+// fail once its connections are locked; =before-commit: with every image
+// written (and the links of --link-remap made), just before the commit.
 void fail_if_asked(const char* point) {
   const char* v = std::getenv("CKPT_DUMP_TEST_FAIL");
   if (v && std::strcmp(v, point) == 0) throw Error(format("failing %s, as CKPT_DUMP_TEST_FAIL asks", point));
@@ -193,6 +194,7 @@ int dump_tree(const cli::Options& opts, report::Outcome& out) {
   dump::PendingImages images(dir);
   uint64_t page_size = uint64_t(sysconf(_SC_PAGESIZE));
   dump::SharedObjects shared(page_size, opts.ghost_limit);
+  if (opts.link_remap) shared.enable_link_remap(std::to_string(root));
 
   compel::SeizeOptions seize_opts;
   seize_opts.warn = [](const std::string& what) { LOG_WARN("%s", what.c_str()); };
@@ -288,7 +290,10 @@ int dump_tree(const cli::Options& opts, report::Outcome& out) {
   timespec committing;
   clock_gettime(CLOCK_MONOTONIC, &committing);
   progress.set_phase("committing");
+  fail_if_asked("before-commit");
   images.commit_all(inventory);
+  // The images name the links of --link-remap: they stay for the restore.
+  shared.keep_links();
   const stats::Clock::time_point committed = stats::Clock::now();
   dump::kill_point(dump::KillPoint::AfterCommit);
   LOG_INFO("Committed the images in %.0f ms", ms_since(committing));

@@ -64,7 +64,7 @@ void check_memory(Collector& c, const TaskView& p, const cli::Options& opts) {
       if (mem::needs_file_stat(area)) file = stat_area_file(p.proc_id, area);
       std::optional<mem::Vma> vma = mem::classify_vma(area, file ? &*file : nullptr, p.pid);
       if (vma && vma->object == mem::SharedObject::Ghost && file) {
-        std::string why = ghost_refusal(area.name, *file, opts.ghost_limit);
+        std::string why = ghost_refusal(area.name, *file, opts.ghost_limit, opts.link_remap);
         if (!why.empty()) throw mem::area_error(area, p.pid, "its file " + why);
       }
     } catch (const Error& e) {
@@ -79,7 +79,8 @@ void check_memory(Collector& c, const TaskView& p, const cli::Options& opts) {
 }
 
 // Deleted files the fds hold that are over --ghost-limit (or otherwise
-// cannot be saved as ghosts).
+// cannot be saved as ghosts: those with other names left need
+// --link-remap).
 void check_ghost_fds(std::vector<files::Blocker>& out, const TaskView& p, const std::vector<int>& fds,
                      const files::FileTable& files, const cli::Options& opts) {
   for (int n : fds) {
@@ -91,7 +92,7 @@ void check_ghost_fds(std::vector<files::Blocker>& out, const TaskView& p, const 
     }
     if (files::module_for(fd, files.options()) != &files::kGhostFileModule || !S_ISREG(fd.st.st_mode)) continue;
     std::string path = fd.link.substr(0, fd.link.size() - std::string(" (deleted)").size());
-    std::string why = ghost_refusal(path, fd.st, opts.ghost_limit);
+    std::string why = ghost_refusal(path, fd.st, opts.ghost_limit, opts.link_remap);
     if (why.empty()) continue;
     out.push_back({.pid = p.pid, .fd = n, .reason = why, .kind = files::kGhostFileModule.name});
   }

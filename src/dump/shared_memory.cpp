@@ -169,7 +169,12 @@ void SharedObjects::add_area(pid_t pid, const proc::MapsEntry& area, const struc
       }
       std::string why = ghost_refusal(area.name, st);
       if (!why.empty()) throw mem::area_error(area, pid, "its file " + why);
-      e.set_ghost_id(new_ghost(pid, area.name, st, open_area_object(pid, area)).head.id());
+      UniqueFd object = open_area_object(pid, area);
+      try {
+        e.set_ghost_id(add_ghost(pid, area.name, st, std::move(object)));
+      } catch (const Error& err) {
+        throw mem::area_error(area, pid, err.what());
+      }
       break;
     }
   }
@@ -191,10 +196,20 @@ uint32_t SharedObjects::memfd(const files::OpenFd& fd) {
 }
 
 std::string SharedObjects::ghost_refusal(const std::string& path, const struct stat& st) const {
-  return dump::ghost_refusal(path, st, ghost_limit_);
+  return dump::ghost_refusal(path, st, ghost_limit_, link_remap_);
 }
 
-std::string ghost_refusal(const std::string& path, const struct stat& st, uint64_t ghost_limit_) {
+bool by_link_remap(const struct stat& st, bool link_remap) {
+  return link_remap && S_ISREG(st.st_mode) && st.st_nlink > 0;
+}
+
+std::string ghost_refusal(const std::string& path, const struct stat& st, uint64_t ghost_limit_, bool link_remap) {
+  // A copy would part the fd from the file's other names: only a link of
+  // the inode itself keeps them one file.
+  if (by_link_remap(st, link_remap)) return "";
+  if (S_ISREG(st.st_mode) && st.st_nlink > 0)
+    return format("%s was deleted but still has %llu other link%s: use --link-remap", path.c_str(),
+                  (unsigned long long)st.st_nlink, st.st_nlink == 1 ? "" : "s");
   if (st.st_nlink > 0)
     return format("%s was deleted but the file still has %llu other name(s); that is not supported yet", path.c_str(),
                   (unsigned long long)st.st_nlink);
@@ -257,7 +272,13 @@ uint32_t SharedObjects::ghost(const files::OpenFd& fd) {
   std::string path = fd.link.substr(0, fd.link.size() - std::string(" (deleted)").size());
   std::string why = ghost_refusal(path, fd.st);
   if (!why.empty()) throw Error(why);
-  return new_ghost(fd.pid, path, fd.st, files::reopen_fd(fd.file.get(), O_RDONLY, "the deleted file " + path)).head.id();
+  return add_ghost(fd.pid, path, fd.st, files::reopen_fd(fd.file.get(), O_RDONLY, "the deleted file " + path));
+}
+
+uint32_t SharedObjects::add_ghost(pid_t user, const std::string& path, const struct stat& st, UniqueFd fd) {
+  Ghost& g = new_ghost(user, path, st, std::move(fd));
+  if (by_link_remap(st, link_remap_)) g.head.set_link_remap(links_.link(g.fd.get(), path, link_tag_, g.head.id()));
+  return g.head.id();
 }
 
 uint32_t SharedObjects::ghost_dir(pid_t pid, const char* link, const std::string& shown) {
@@ -335,6 +356,11 @@ void SharedObjects::write_ghost(PendingImages& images, Ghost& g) {
   if (S_ISDIR(head.mode())) {
     LOG_INFO("the deleted directory %s (ghost %u, %d deleted parents)", head.path().c_str(), head.id(),
              head.deleted_parents_size());
+    return;
+  }
+  if (head.has_link_remap()) {
+    LOG_INFO("%s: linked back as %s, not copied (ghost %u, --link-remap)", what.c_str(), head.link_remap().c_str(),
+             head.id());
     return;
   }
   uint64_t saved = 0;

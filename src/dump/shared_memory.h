@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "ckpt/unique_fd.h"
+#include "dump/link_remap.h"
 #include "dump/pending_images.h"
 #include "files/objects.h"
 #include "ghost.pb.h"
@@ -38,7 +39,13 @@ namespace ckpt::dump {
 
 // Why the deleted file `path` (stat `st`) cannot be saved as a ghost with
 // dump --ghost-limit `limit` ("" if it can); the pre-flight asks it too.
-std::string ghost_refusal(const std::string& path, const struct stat& st, uint64_t limit);
+// A regular file with other names left is refused unless `link_remap`
+// (dump --link-remap), and then not copied, so the limit does not apply.
+std::string ghost_refusal(const std::string& path, const struct stat& st, uint64_t limit, bool link_remap);
+
+// Whether a deleted file is saved by a link of dump --link-remap rather
+// than by its content: a regular file that still has other names.
+bool by_link_remap(const struct stat& st, bool link_remap);
 
 class SharedObjects final : public files::DumpObjects {
  public:
@@ -48,6 +55,17 @@ class SharedObjects final : public files::DumpObjects {
   // is its file, from /proc/PID/map_files) and sets vma's shmem_id or
   // ghost_id.  Throws "cannot dump memory area ... of pid P: REASON".
   void add_area(pid_t pid, const proc::MapsEntry& area, const struct stat& st, mem::Vma& vma);
+
+  // dump --link-remap: deleted regular files with other names left are
+  // linked back into the file system (dump/link_remap.h) under names made
+  // of `tag` (the root pid), not copied.
+  void enable_link_remap(std::string tag) {
+    link_remap_ = true;
+    link_tag_ = std::move(tag);
+  }
+  // The images are committed: the links of --link-remap stay for the
+  // restore.  (Without it, every link goes with this object.)
+  void keep_links() { links_.keep(); }
 
   uint32_t memfd(const files::OpenFd& fd) override;
   uint32_t ghost(const files::OpenFd& fd) override;
@@ -85,6 +103,8 @@ class SharedObjects final : public files::DumpObjects {
   Shmem& new_shmem(const Key& key, img::ShmemKind kind, const struct stat& st, UniqueFd fd);
   std::string ghost_refusal(const std::string& path, const struct stat& st) const;
   Ghost& new_ghost(pid_t user, const std::string& path, const struct stat& st, UniqueFd fd);
+  // new_ghost(), and its link when --link-remap saves it by a link.
+  uint32_t add_ghost(pid_t user, const std::string& path, const struct stat& st, UniqueFd fd);
   img::SysvShmEntry sysv_state(pid_t pid, const proc::MapsEntry& area, int shmid, int fd) const;
   void write_shmem(PendingImages& images, Shmem& s);
   void write_ghost(PendingImages& images, Ghost& g);
@@ -95,6 +115,11 @@ class SharedObjects final : public files::DumpObjects {
   std::vector<Shmem> shmem_;
   std::map<std::pair<uint64_t, uint64_t>, size_t> ghost_index_;
   std::vector<Ghost> ghosts_;
+  bool link_remap_ = false;
+  std::string link_tag_;
+  // Declared last: on a failure, the links go before the fds they were
+  // made from.
+  LinkRemaps links_;
 };
 
 }  // namespace ckpt::dump

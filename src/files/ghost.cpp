@@ -2,7 +2,10 @@
 // (ghost-ID.img, one per file of the tree, up to dump --ghost-limit); restore
 // recreates the file where it was, every fd and mapping of it opens it, and
 // the name goes again, so the fd's link reads "PATH (deleted)".  A deleted
-// directory an fd holds is a ghost too, without content.
+// directory an fd holds is a ghost too, without content.  A deleted file that
+// still has other names is refused unless dump --link-remap, which links it
+// back instead of copying it (dump/link_remap.h); the fd names its ghost
+// either way, and restore opens it from ckpt's fd either way.
 #include <fcntl.h>
 #include <unistd.h>
 

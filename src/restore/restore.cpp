@@ -490,7 +490,7 @@ int restore_tree(const cli::Options& opts, report::Outcome& out) {
     found.check(root.pid(), "cgroup", [&] { cgroups = cgroup::plan_restore(tree); });
   // The tree's shared memory and deleted files, each made once by ckpt
   // before any task (a failure from then on removes the segments made).
-  restore::SharedMemory shared = restore::SharedMemory::load(dir, tree);
+  restore::SharedMemory shared = restore::SharedMemory::load(dir, tree, fd_opts.root);
   found.check(root.pid(), "deleted file", [&] { shared.check(); });
   refuse(found, root.pid());
   RestoreLock network_lock = lock_connections(tree, opts, scripts);

@@ -57,8 +57,9 @@ img::VmaKind area_kind_of(img::ShmemKind kind) {
 
 }  // namespace
 
-SharedMemory SharedMemory::load(const image::ImageDir& dir, const TreeImage& tree) {
+SharedMemory SharedMemory::load(const image::ImageDir& dir, const TreeImage& tree, const files::FsRoot& root) {
   SharedMemory sm;
+  sm.root_ = root;
   const uint64_t page = page_size();
   for (uint64_t id : dir.ids(image::Kind::Shmem)) {
     std::string name = dir.path_of(image::Kind::Shmem, id);
@@ -104,10 +105,23 @@ SharedMemory SharedMemory::load(const image::ImageDir& dir, const TreeImage& tre
       if (c.offset() < prev_end || c.offset() + c.data().size() > g.head.size())
         throw image::CorruptedImage(name, format("bad chunk at offset %llu", (unsigned long long)c.offset()));
       prev_end = c.offset() + c.data().size();
+      if (g.head.has_link_remap()) throw image::CorruptedImage(name, "a file linked back by --link-remap with content");
       g.chunks.push_back(c);
     }
+    if (g.head.has_link_remap() &&
+        (!S_ISREG(g.head.mode()) || g.head.link_remap().empty() || g.head.link_remap()[0] != '/'))
+      throw image::CorruptedImage(name, "a link of --link-remap that is not a regular file with a path");
     sm.ghosts_.emplace(uint32_t(id), std::move(g));
   }
+  // A process that holds each deleted file, for messages: the first with
+  // an fd on it, else (below) the first that maps it.
+  for (const auto& [pid, fds] : tree.files.fds)
+    for (const img::FdinfoEntry& fd : fds) {
+      auto file = tree.files.files.find(fd.id());
+      if (file == tree.files.files.end() || file->second.kind() != img::FILE_GHOST || !file->second.has_reg()) continue;
+      auto it = sm.ghosts_.find(file->second.reg().ghost_id());
+      if (it != sm.ghosts_.end() && !it->second.user) it->second.user = pid;
+    }
   // Every area that names an object finds it, of the area's kind.
   for (const ProcessImage& p : tree.procs) {
     std::string mm = dir.path_of(image::Kind::Mm, uint64_t(p.pid()));
@@ -204,11 +218,15 @@ void SharedMemory::check() {
       check_ghost_dir(g);
       continue;
     }
+    if (g.head.has_link_remap()) {
+      check_link_remap(g);
+      continue;
+    }
     std::string dir = mem::parent_dir(g.head.path());
     if (is_ghost_dir(dir)) continue;  // a deleted directory too: made again first
     struct stat st;
     if (stat(dir.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) {
-      std::string who = g.user ? format(" (mapped by pid %d)", g.user) : "";
+      std::string who = g.user ? format(" (of pid %d)", g.user) : "";
       throw Error(format("cannot restore the deleted file %s%s: its directory %s is gone", g.head.path().c_str(),
                          who.c_str(), dir.c_str()));
     }
@@ -378,7 +396,10 @@ void SharedMemory::create(const image::ImageDir& dir) {
   // Deleted files in a deleted directory are made while it exists again.
   create_ghost_dirs([&] {
     for (auto& [id, g] : ghosts_)
-      if (!S_ISDIR(g.head.mode())) create_ghost(g);
+      if (g.head.has_link_remap())
+        relink(g);
+      else if (!S_ISDIR(g.head.mode()))
+        create_ghost(g);
   });
   for (auto& [id, g] : ghosts_) fds_.ghost[id] = g.fd.get();
 }
@@ -408,6 +429,7 @@ void SharedMemory::commit() {
     LOG_INFO("%s marked for removal again", describe(s).c_str());
   }
   committed_ = true;
+  remove_link_remaps();
 }
 
 }  // namespace ckpt::restore

@@ -17,6 +17,11 @@
 //                            deleted ancestors if they are gone; mode and
 //                            owner; removed again, ancestors too, once ckpt
 //                            holds it (see ghost_dir.cpp)
+//   deleted file linked      (dump --link-remap: it had other names) its
+//   back by the dump         link linked to where it was, opened, checked
+//                            to be the dumped inode, the name removed again;
+//                            the link itself is removed by commit() (see
+//                            link_remap.cpp)
 //
 // ckpt keeps an fd of each (inherited by every task): it is a helper fd of
 // every process that maps the object (the blob maps it MAP_SHARED at the
@@ -33,6 +38,7 @@
 #include <vector>
 
 #include "ckpt/unique_fd.h"
+#include "files/fs_root.h"
 #include "files/objects.h"
 #include "ghost.pb.h"
 #include "image/image.h"
@@ -46,7 +52,9 @@ class SharedMemory {
  public:
   // Reads every shmem and ghost image of the directory (each once) and
   // checks that every area of the tree that names one finds it, of its kind.
-  static SharedMemory load(const image::ImageDir& dir, const TreeImage& tree);
+  // `root` (restore --root): where the links of dump --link-remap and the
+  // paths they go back to are looked up.
+  static SharedMemory load(const image::ImageDir& dir, const TreeImage& tree, const files::FsRoot& root = {});
 
   SharedMemory() = default;
   SharedMemory(SharedMemory&&) = default;
@@ -67,7 +75,9 @@ class SharedMemory {
   int area_shmid(const img::VmaEntry& v) const;
 
   // Every task has attached its segments: those marked for removal are
-  // removed now, and the others stay when ckpt goes.
+  // removed now, and the others stay when ckpt goes.  The links of dump
+  // --link-remap are removed (a restore that fails before keeps them, so
+  // the images can be restored again).
   void commit();
 
   size_t objects() const { return shmem_.size() + ghosts_.size(); }
@@ -109,11 +119,16 @@ class SharedMemory {
   // its parent, wherever that was made.
   std::string ghost_dir_path(const std::string& path) const;
   void fill(Shmem& s, const image::ImageDir& dir);
+  // link_remap.cpp: a deleted file that dump --link-remap linked back.
+  void check_link_remap(const Ghost& g) const;
+  void relink(Ghost& g);
+  void remove_link_remaps();
 
   std::map<uint32_t, Shmem> shmem_;
   std::map<uint32_t, Ghost> ghosts_;
   files::RestoreObjects fds_;
   std::map<std::string, std::string> moved_dirs_;  // ghost directory path -> where it was made instead
+  files::FsRoot root_;
   bool committed_ = false;
 };
 

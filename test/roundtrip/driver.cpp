@@ -35,6 +35,9 @@
 //                  stopped, not traced) and pass its own check; no images
 //   restore-refused  dump (kills), then the restore must fail, its error
 //                  hold every --expect TEXT, and leave no process behind
+//   twice-refused  dump (kills), restore -d, verdict; then a second restore
+//                  of the same images must fail as restore-refused (images
+//                  that restore once: dump --link-remap's)
 //
 // --dump-arg ARG (repeatable) is added to every dump, --restore-arg ARG
 // (repeatable) to every restore.
@@ -196,6 +199,7 @@ class Driver {
     else if (m == "stopped-leave-running") stopped_dump(true);
     else if (m == "refused") refused();
     else if (m == "restore-refused") restore_refused();
+    else if (m == "twice-refused") twice_refused();
     else failf("unknown mode " + m);
   }
 
@@ -488,6 +492,21 @@ class Driver {
     pid_t pid = start_target();
     dump(pid, "img", {});
     expect_gone(pid);
+    expect_restore_refused(pid);
+  }
+
+  void twice_refused() {
+    pid_t pid = start_target();
+    take_first_snapshot(pid);
+    dump(pid, "img", {});
+    expect_gone(pid);
+    restore_detached("img", pid);
+    expect_same_as_first(pid, "after the restore");
+    verdict(pid);
+    expect_restore_refused(pid);
+  }
+
+  void expect_restore_refused(pid_t pid) {
     before_restore();
     int rc = run_ckpt({"restore", "-D", cfg_.workdir + "/img", "-d", "-v4"}, "restore");
     std::string log = ckpt_log();
