@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "ckpt/unique_fd.h"
+#include "files/fs_root.h"
 #include "files/objects.h"
 #include "ghost.pb.h"
 #include "image/image.h"
@@ -46,7 +47,8 @@ class SharedMemory {
  public:
   // Reads every shmem and ghost image of the directory (each once) and
   // checks that every area of the tree that names one finds it, of its kind.
-  static SharedMemory load(const image::ImageDir& dir, const TreeImage& tree);
+  // Deleted files and directories are made again under `root` (--root).
+  static SharedMemory load(const image::ImageDir& dir, const TreeImage& tree, const files::FsRoot& root = {});
 
   SharedMemory() = default;
   SharedMemory(SharedMemory&&) = default;
@@ -105,15 +107,16 @@ class SharedMemory {
   // Makes every ghost directory, runs `inside` (which makes the deleted
   // files they held), then removes the directories again.
   void create_ghost_dirs(const std::function<void()>& inside);
-  // Where a ghost file at `path` is made: in the ghost directory that was
-  // its parent, wherever that was made.
+  // Where a ghost file at `path` (as looked up: under the root) is made: in
+  // the ghost directory that was its parent, wherever that was made.
   std::string ghost_dir_path(const std::string& path) const;
   void fill(Shmem& s, const image::ImageDir& dir);
 
   std::map<uint32_t, Shmem> shmem_;
   std::map<uint32_t, Ghost> ghosts_;
   files::RestoreObjects fds_;
-  std::map<std::string, std::string> moved_dirs_;  // ghost directory path -> where it was made instead
+  std::map<std::string, std::string> moved_dirs_;  // ghost directory path (under root_) -> where it was made instead
+  files::FsRoot root_;                             // --root: where the paths are
   bool committed_ = false;
 };
 
