@@ -7,7 +7,7 @@
 # of fresh/ (the unix socket and the deleted file are made again there, or
 # nowhere).  The target (progs/root_files.cpp) is dumped once; then
 #   - --root /nonexistent, an empty directory, and PATH with a file of the
-#     images hidden, are each refused, naming the path as looked up, and
+#     images hidden (an fd's, an inotify watch's), are each refused, naming the path as looked up, and
 #     nothing is created (the pid stays free, fresh/ stays empty);
 #   - --root PATH: the restored task's root is PATH, its cwd and every file
 #     (fds, mapped files, exe) PATH + what the dump saw, and the program
@@ -25,7 +25,7 @@ WORK=$3
 # reach through PATH into /).
 [ "$(readlink /proc/self/ns/mnt)" != "$(readlink /proc/1/ns/mnt)" ] ||
   { echo "FAIL: not in a mount namespace of its own (run under unshare -m --propagation private)"; exit 1; }
-rm -rf --one-file-system "$WORK" && mkdir -p "$WORK/files" "$WORK/fresh" && cd "$WORK" || exit 1
+rm -rf --one-file-system "$WORK" && mkdir -p "$WORK/files" "$WORK/watched" "$WORK/fresh" && cd "$WORK" || exit 1
 
 R=$WORK/R
 link_of() { readlink "/proc/$PID/$1"; }
@@ -78,13 +78,17 @@ mount --rbind / "$R" || fail "cannot bind / at $R"
 mount -t tmpfs -o size=1m ckpt-root-test "$R$WORK/fresh" || fail "cannot mount a tmpfs at $R$WORK/fresh"
 trap 'umount -l "$R" 2>/dev/null' EXIT
 
-restore_refused "--root /nonexistent" "cannot use /nonexistent-ckpt-root as the root (--root): No such file or directory" \
-  /nonexistent-ckpt-root
+restore_refused "--root /nonexistent" \
+  "cannot use /nonexistent-ckpt-root as the root (--root): No such file or directory" /nonexistent-ckpt-root
 restore_refused "an empty root" "$WORK/empty/" "$WORK/empty"
 # The images' regular file hidden under PATH (a tmpfs over its directory there).
 mount -t tmpfs -o size=1m ckpt-root-test "$R$WORK/files" || fail "cannot mount a tmpfs at $R$WORK/files"
 restore_refused "a file missing under the root" "$R$WORK/files/data.txt: No such file or directory" "$R"
 umount "$R$WORK/files" || fail "cannot unmount $R$WORK/files"
+# The inotify watch's file hidden the same way.
+mount -t tmpfs -o size=1m ckpt-root-test "$R$WORK/watched" || fail "cannot mount a tmpfs at $R$WORK/watched"
+restore_refused "a watched file missing under the root" "$R$WORK/watched/target, which cannot be opened" "$R"
+umount "$R$WORK/watched" || fail "cannot unmount $R$WORK/watched"
 
 "$CKPT" restore -D "$WORK/img" -d --root "$R" 2>"$WORK/restore.err" || fail "restore --root: $(cat "$WORK/restore.err")"
 wait_for 10 comm_is $PID "$(basename "$TARGET_PROG" | cut -c1-15)" || fail "pid $PID is not back"

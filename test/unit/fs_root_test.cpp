@@ -65,7 +65,8 @@ TEST(FsRoot, MissingOrNotADirectoryRefusedByName) {
   test::TempDir t("fsroot");
   std::string file = t.file("plain");
   close(open(file.c_str(), O_CREAT | O_WRONLY, 0600));
-  EXPECT_EQ(error_of([&] { files::FsRoot::at(file); }), "cannot use " + file + " as the root (--root): not a directory");
+  EXPECT_EQ(error_of([&] { files::FsRoot::at(file); }),
+            "cannot use " + file + " as the root (--root): not a directory");
 }
 
 // Inside the root for a scope: "/" is PATH, and both the root and the

@@ -1,9 +1,9 @@
 // Files under restore --root PATH (kinds/root.cmake, root.sh): a regular
 // file open with data and an offset, a file mapped, a FIFO with data queued,
 // a listening unix socket bound to an absolute path (a connection accepted
-// with data queued, one still pending), a deleted file held open, and a
-// working directory of its own.  Run in the work dir, which holds files/
-// and fresh/ (root.sh mounts a tmpfs over fresh/ under PATH only, so the
+// with data queued, one still pending), a deleted file held open, an
+// inotify watch on watched/target, and a working directory of its own.  Run
+// in the work dir, which holds files/, watched/ and fresh/ (root.sh mounts a tmpfs over fresh/ under PATH only, so the
 // socket and the deleted file are found at PATH + path or nowhere).  After
 // the restore, in PATH's tree (its root), every one must still work: the
 // socket keeps its name and takes new clients by that name.
@@ -11,6 +11,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 
@@ -72,6 +73,11 @@ int main() {
   int ghost = make_file(ghost_path, "deleted-but-open", O_RDWR);
   RT_CHECK(unlink(ghost_path.c_str()) == 0, "unlink the ghost");
 
+  std::string watched = base + "/watched/target";
+  close(make_file(watched, "watched", O_WRONLY));
+  int inotify = inotify_init1(IN_NONBLOCK);
+  RT_CHECK(inotify >= 0 && inotify_add_watch(inotify, watched.c_str(), IN_OPEN) == 1, "inotify watch");
+
   std::string cwd = base + "/cwd";
   RT_CHECK(mkdir(cwd.c_str(), 0755) == 0 || errno == EEXIST, "mkdir cwd");
   RT_CHECK(chdir(cwd.c_str()) == 0, "chdir");
@@ -118,5 +124,14 @@ int main() {
   RT_CHECK(fstat(ghost, &by_fd) == 0 && by_fd.st_nlink == 0, "the deleted file has %ld links",
            long(by_fd.st_nlink));
   RT_CHECK(access(ghost_path.c_str(), F_OK) != 0, "the deleted file came back at %s", ghost_path.c_str());
+
+  // The watch is on the file this root shows there.
+  close(open(watched.c_str(), O_RDONLY));
+  pollfd p{inotify, POLLIN, 0};
+  RT_CHECK(poll(&p, 1, 10000) == 1, "no inotify event within 10 s");
+  alignas(inotify_event) char ev[sizeof(inotify_event) + NAME_MAX + 1];
+  RT_CHECK(read(inotify, ev, sizeof ev) >= ssize_t(sizeof(inotify_event)), "read the inotify event");
+  auto* e = reinterpret_cast<inotify_event*>(ev);
+  RT_CHECK(e->wd == 1 && (e->mask & IN_OPEN), "inotify event wd %d mask %x", e->wd, e->mask);
   rt::pass();
 }
