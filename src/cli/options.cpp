@@ -89,7 +89,7 @@ const CommandInfo kCommands[] = {
      "                            running it\n"
      "    -j, --shell-job         give the restored tree ckpt's terminal\n"
      "        --pidfile FILE      write the restored root PID to FILE\n"
-     "    -r, --root PATH         the tree's root directory is PATH\n"
+     "    -r, --root PATH         the tree's file system is the tree under PATH\n"
      "        --inherit-fd fd[N]:RES  ckpt's fd N stands in for the external\n"
      "                            file RES of the images (repeatable)\n"
      "        --tcp-established   restore established TCP connections\n"
@@ -188,7 +188,7 @@ const std::vector<OptionSpec> kOptions = {
     {"freeze-cgroup", 0, REQ, D, 0, false, false, kFreezeCgroup},
     {"log-pid", 0, NO, D | R, 0, NEG, false, kLogPid},
     {"display-stats", 0, NO, D | R, 0, NEG, false, kDisplayStats},
-    {"root", 'r', REQ, 0, R, false, false, kRoot},  // refused: files are not resolved in another root yet
+    {"root", 'r', REQ, R, 0, false, false, kRoot},  // restore only, as CRIU's (dump: "does not apply")
     {"work-dir", 'W', REQ, D | R, 0, false, false, kWorkDir},
     {"link-remap", 0, NO, D | C, 0, NEG, false, kLinkRemap},
     {"manage-cgroups", 0, OPT, D | R, 0, false, false, kManageCgroups},  // none|ignore; other modes refused

@@ -48,7 +48,7 @@ struct Options {
   bool restore_sibling = false;           // -S / --restore-sibling (restore): the root is ckpt's sibling, not child
   bool log_pid = false;                   // --log-pid: each process logs to its own FILE.PID
   bool display_stats = false;             // --display-stats (dump, restore): print the stats at the end
-  std::string root;                       // -r / --root PATH (restore): the tree's root directory
+  std::string root;                       // -r / --root PATH (restore): its file system is under PATH
   std::string work_dir;                   // -W / --work-dir DIR: logs and stats go here (default: images dir)
   bool link_remap = false;                // --link-remap (dump): deleted files linked back instead of copied
   enum class ManageCgroups { Default, None, Ignore };

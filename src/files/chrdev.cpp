@@ -45,22 +45,24 @@ void check_device(const std::string& path, const struct stat& st, uint32_t rdev)
     throw Error(format("%s is no longer the character device %s", path.c_str(), dev_name(rdev).c_str()));
 }
 
-void check(const img::FileEntry& entry, const RestoreFdOptions&) {
+void check(const img::FileEntry& entry, const RestoreFdOptions& opts) {
   if (!entry.has_chrdev()) throw Error("its file entry has no device");
+  std::string path = opts.root.host(entry.chrdev().path());
   struct stat st;
-  if (stat(entry.chrdev().path().c_str(), &st) < 0) throw sys_error(entry.chrdev().path());
-  check_device(entry.chrdev().path(), st, entry.chrdev().rdev());
+  if (stat(path.c_str(), &st) < 0) throw sys_error(path);
+  check_device(path, st, entry.chrdev().rdev());
 }
 
-UniqueFd open_one(const img::FileEntry& entry, const RestoreTarget&) {
+UniqueFd open_one(const img::FileEntry& entry, const RestoreTarget& target) {
   if (!entry.has_chrdev()) throw Error("its file entry has no device");
   const img::ChrdevEntry& dev = entry.chrdev();
+  std::string path = target.opts.root.host(dev.path());  // the device node under --root
   int flags = int((dev.flags() & ~uint32_t(O_CREAT | O_TRUNC | O_EXCL | O_NOCTTY)) | O_CLOEXEC);
-  UniqueFd fd(::open(dev.path().c_str(), flags));
-  if (!fd) throw sys_error("cannot open " + dev.path());
+  UniqueFd fd(::open(path.c_str(), flags));
+  if (!fd) throw sys_error("cannot open " + path);
   struct stat st;
-  if (fstat(fd.get(), &st) < 0) throw sys_error("cannot stat " + dev.path());
-  check_device(dev.path(), st, dev.rdev());
+  if (fstat(fd.get(), &st) < 0) throw sys_error("cannot stat " + path);
+  check_device(path, st, dev.rdev());
   // These devices ignore the position, but keep what the process saw.
   if (dev.pos()) lseek(fd.get(), off_t(dev.pos()), SEEK_SET);
   return fd;

@@ -134,22 +134,24 @@ void dump(const OpenFd& fd, DumpFdContext& ctx, img::FileEntry& entry) {
              fd.fd, ctx.pid, queued);
 }
 
-// The file a mark is restored on, checked to be what it was on.
-UniqueFd open_mark_target(const img::FanotifyMark& m) {
-  if (m.type() == img::FANOTIFY_MARK_INODE) return open_marked_inode(m.path(), m.dev(), m.ino(), mark_name(m));
-  UniqueFd fd(::open(m.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!fd) throw sys_error(mark_name(m) + ": cannot open " + m.path());
+// The file a mark is restored on (under --root: a mount mark marks the
+// mount found there), checked to be what it was on.
+UniqueFd open_mark_target(const img::FanotifyMark& m, const FsRoot& root) {
+  std::string path = root.host(m.path());
+  if (m.type() == img::FANOTIFY_MARK_INODE) return open_marked_inode(path, m.dev(), m.ino(), mark_name(m));
+  UniqueFd fd(::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) throw sys_error(mark_name(m) + ": cannot open " + path);
   struct stat st;
-  if (fstat(fd.get(), &st) < 0) throw sys_error("cannot stat " + m.path());
+  if (fstat(fd.get(), &st) < 0) throw sys_error("cannot stat " + path);
   if (m.has_dev() && st.st_dev != dev_t(m.dev()))
-    throw Error(format("%s: %s is now on device %s, not %s", mark_name(m).c_str(), m.path().c_str(),
+    throw Error(format("%s: %s is now on device %s, not %s", mark_name(m).c_str(), path.c_str(),
                        dev_name(st.st_dev).c_str(), dev_name(dev_t(m.dev())).c_str()));
   return fd;
 }
 
-void check(const img::FileEntry& entry, const RestoreFdOptions&) {
+void check(const img::FileEntry& entry, const RestoreFdOptions& opts) {
   if (!entry.has_fanotify()) throw Error("its file entry has no fanotify group");
-  for (const img::FanotifyMark& m : entry.fanotify().marks()) open_mark_target(m);
+  for (const img::FanotifyMark& m : entry.fanotify().marks()) open_mark_target(m, opts.root);
 }
 
 uint32_t type_flag(img::FanotifyMarkType type) {
@@ -161,8 +163,8 @@ uint32_t type_flag(img::FanotifyMarkType type) {
   throw Error(format("a fanotify mark of unknown type %d", int(type)));
 }
 
-void add_mark(int group, const img::FanotifyMark& m) {
-  UniqueFd target = open_mark_target(m);
+void add_mark(int group, const img::FanotifyMark& m, const FsRoot& root) {
+  UniqueFd target = open_mark_target(m, root);
   // fanotify_mark() takes no O_PATH fd itself: its /proc/self/fd path.
   std::string path = self_fd_path(target.get());
   uint32_t base = FAN_MARK_ADD | type_flag(m.type()) | (m.mflags() & FAN_MARK_EVICTABLE);
@@ -184,7 +186,7 @@ UniqueFd open_one(const img::FileEntry& entry, const RestoreTarget& target) {
   // The fd's own flags, which may differ from the group's since F_SETFL.
   if (fcntl(fd.get(), F_SETFD, FD_CLOEXEC) < 0 || fcntl(fd.get(), F_SETFL, e.flags() & O_NONBLOCK) < 0)
     throw sys_error("cannot set the flags of the new fanotify group");
-  for (const img::FanotifyMark& m : e.marks()) add_mark(fd.get(), m);
+  for (const img::FanotifyMark& m : e.marks()) add_mark(fd.get(), m, target.opts.root);
   return fd;
 }
 

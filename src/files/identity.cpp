@@ -25,11 +25,12 @@ std::string identity_mismatch(const img::FileIdentity& recorded, const struct st
                 (unsigned long long)now.st_ino, dev_name(now.st_dev).c_str());
 }
 
-struct stat stat_same_file(const img::FileIdentity& recorded) {
+struct stat stat_same_file(const img::FileIdentity& recorded, const FsRoot& root) {
+  std::string path = root.host(recorded.path());
   struct stat st;
-  if (stat(recorded.path().c_str(), &st) < 0) throw sys_error(recorded.path());
+  if (stat(path.c_str(), &st) < 0) throw sys_error(path);
   std::string why = identity_mismatch(recorded, st);
-  if (!why.empty()) throw Error(recorded.path() + ": " + why);
+  if (!why.empty()) throw Error(path + ": " + why);
   return st;
 }
 

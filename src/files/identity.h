@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "files/fs_root.h"
 #include "mm.pb.h"
 
 namespace ckpt::files {
@@ -16,9 +17,10 @@ img::FileIdentity make_identity(const std::string& path, const struct stat& st);
 // if it is the same file.
 std::string identity_mismatch(const img::FileIdentity& recorded, const struct stat& now);
 
-// stat()s the recorded path and checks it is the same file.  Returns the
-// stat; throws Error("PATH: REASON") if it is missing or another file.
-struct stat stat_same_file(const img::FileIdentity& recorded);
+// stat()s the recorded path, under `root`, and checks it is the same file.
+// Returns the stat; throws Error("PATH: REASON") if it is missing or another
+// file, PATH as looked up (root's + the recorded one).
+struct stat stat_same_file(const img::FileIdentity& recorded, const FsRoot& root);
 
 // "8:1" for a device number.
 std::string dev_name(dev_t dev);

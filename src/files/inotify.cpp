@@ -82,7 +82,7 @@ void dump(const OpenFd& fd, DumpFdContext& ctx, img::FileEntry& entry) {
   warn_unread_events(fd, ctx);
 }
 
-void check(const img::FileEntry& entry, const RestoreFdOptions&) {
+void check(const img::FileEntry& entry, const RestoreFdOptions& opts) {
   if (!entry.has_inotify()) throw Error("its file entry has no inotify instance");
   uint32_t last = 0;
   for (const img::InotifyWatch& w : entry.inotify().watches()) {
@@ -92,7 +92,7 @@ void check(const img::FileEntry& entry, const RestoreFdOptions&) {
       throw Error(format("%s comes %u numbers after the one before it: restoring its number would take more "
                          "than %u dummy watches; not supported",
                          watch_name(w.wd()).c_str(), w.wd() - last - 1, kMaxGap));
-    open_marked_inode(w.path(), w.dev(), w.ino(), watch_name(w.wd()));
+    open_marked_inode(opts.root.host(w.path()), w.dev(), w.ino(), watch_name(w.wd()));
     last = w.wd();
   }
 }
@@ -134,12 +134,14 @@ UniqueFd open_one(const img::FileEntry& entry, const RestoreTarget& target) {
   uint32_t next = 1;
   for (const img::InotifyWatch& w : e.watches()) {
     skip_to(fd.get(), next, w.wd(), dummy);
-    UniqueFd inode = open_marked_inode(w.path(), w.dev(), w.ino(), watch_name(w.wd()));
+    std::string path = target.opts.root.host(w.path());
+    UniqueFd inode = open_marked_inode(path, w.dev(), w.ino(), watch_name(w.wd()));
     // Through /proc/self/fd: the checked inode itself, a symlink too.
     int got = inotify_add_watch(fd.get(), self_fd_path(inode.get()).c_str(), w.mask());
-    if (got < 0) throw sys_error(format("cannot add %s on %s (mask %x)", watch_name(w.wd()).c_str(), w.path().c_str(), w.mask()));
+    if (got < 0)
+      throw sys_error(format("cannot add %s on %s (mask %x)", watch_name(w.wd()).c_str(), path.c_str(), w.mask()));
     if (uint32_t(got) != w.wd())
-      throw Error(format("%s on %s came back as watch %d", watch_name(w.wd()).c_str(), w.path().c_str(), got));
+      throw Error(format("%s on %s came back as watch %d", watch_name(w.wd()).c_str(), path.c_str(), got));
     next = w.wd() + 1;
   }
   if (dummy[0]) drain(fd.get());

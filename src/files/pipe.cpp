@@ -247,11 +247,11 @@ void check_pipe(const img::FileEntry& entry, const RestoreFdOptions&) {
   check_size(entry.pipe().size());
 }
 
-void check_fifo(const img::FileEntry& entry, const RestoreFdOptions&) {
+void check_fifo(const img::FileEntry& entry, const RestoreFdOptions& opts) {
   check_entry(entry);
   if (!entry.has_reg()) throw Error("its file entry has no path");
-  struct stat st = stat_same_file(entry.reg().identity());
-  if (!S_ISFIFO(st.st_mode)) throw Error(entry.reg().identity().path() + " is no longer a FIFO");
+  struct stat st = stat_same_file(entry.reg().identity(), opts.root);
+  if (!S_ISFIFO(st.st_mode)) throw Error(opts.root.host(entry.reg().identity().path()) + " is no longer a FIFO");
   check_size(entry.pipe().size());
 }
 
@@ -341,7 +341,7 @@ std::vector<UniqueFd> open_fifo(const OpenRequest& req) {
   const img::FileEntry& first = *req.group.front();
   if (!first.has_reg()) throw Error("its file entry has no path");
   const img::FileIdentity& id = first.reg().identity();
-  const std::string& path = id.path();
+  const std::string path = req.target.opts.root.host(id.path());
   // O_RDWR on a FIFO never waits for a partner, and while it is open
   // neither a read nor a write open of the path does.
   UniqueFd helper(::open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
@@ -357,7 +357,7 @@ std::vector<UniqueFd> open_fifo(const OpenRequest& req) {
   fill(helper.get(), s);
   std::vector<UniqueFd> out;
   for (const img::FileEntry* e : req.group) {
-    if (!e->has_reg() || e->reg().identity().path() != path || e->reg().identity().ino() != id.ino())
+    if (!e->has_reg() || e->reg().identity().path() != id.path() || e->reg().identity().ino() != id.ino())
       throw Error(format("file %u is not an end of the FIFO %s", e->id(), path.c_str()));
     UniqueFd end(::open(path.c_str(), int(e->pipe().flags()) | O_CLOEXEC));
     if (!end) throw sys_error("cannot open the FIFO " + path);

@@ -37,17 +37,19 @@ void dump_by_path(const OpenFd& fd, DumpFdContext& ctx, img::FileEntry& entry) {
   dump_proc_entry(fd, opts, *reg);
 }
 
-void check_by_path(const img::FileEntry& entry, const RestoreFdOptions&) {
+void check_by_path(const img::FileEntry& entry, const RestoreFdOptions& opts) {
   if (!entry.has_reg()) throw Error("its file entry has no path");
   // A /proc/PID entry of the tree appears with its process; its inode is new.
   if (entry.reg().has_proc_pid()) return check_proc_entry(entry.reg());
-  stat_same_file(entry.reg().identity());
+  stat_same_file(entry.reg().identity(), opts.root);
 }
 
 UniqueFd open_by_path(const img::FileEntry& entry, const RestoreTarget& target) {
   if (!entry.has_reg()) throw Error("its file entry has no path");
   const img::RegFileEntry& reg = entry.reg();
-  const std::string& path = reg.identity().path();
+  // /proc/PID entries are the host's /proc (the same pids); the rest under --root.
+  const std::string path =
+      reg.has_proc_pid() ? reg.identity().path() : target.opts.root.host(reg.identity().path());
   int flags = int((reg.flags() & ~kOpenTimeFlags) | O_CLOEXEC);
   if (entry.kind() == img::FILE_DIRECTORY) flags |= O_DIRECTORY;
   UniqueFd fd(::open(path.c_str(), flags));

@@ -851,15 +851,22 @@ std::string path_of(const img::UnixSocketEntry& u) {
   return u.bind_dir().empty() ? u.name() : u.bind_dir() + "/" + u.name();
 }
 
-// A socket file nobody listens on any more (the dumped process's, say).
-bool is_stale_socket(const std::string& path, int type) {
+// A socket file nobody listens on any more (the dumped process's, say);
+// `path` is looked up under `root`.
+bool is_stale_socket(const std::string& path, int type, const FsRoot& root) {
   UniqueFd probe(socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
   if (!probe || path.size() >= sizeof(sockaddr_un::sun_path)) return false;
   Address a = address_of(path);
+  FsRoot::Entered inside = root.enter();
   return connect(probe.get(), reinterpret_cast<sockaddr*>(&a.addr), a.len) < 0 && errno == ECONNREFUSED;
 }
 
-void check_name_free(const img::UnixSocketEntry& u) {
+// A socket name for messages: a path as looked up (under --root).
+std::string shown(const std::string& name, const FsRoot& root) {
+  return printable(is_abstract(name) ? name : root.host(name));
+}
+
+void check_name_free(const img::UnixSocketEntry& u, const FsRoot& root) {
   if (is_abstract(u.name())) {
     UniqueFd probe(socket(AF_UNIX, int(u.type()) | SOCK_CLOEXEC, 0));
     Address a = address_of(u.name());
@@ -868,20 +875,22 @@ void check_name_free(const img::UnixSocketEntry& u) {
     return;
   }
   std::string path = path_of(u);
+  std::string file = root.host(path);  // where it is looked up
   struct stat st;
   if (u.has_moved_to()) {
     // Its file comes back where it was moved to, from its bound path.
-    if (lstat(path.c_str(), &st) == 0)
+    if (lstat(file.c_str(), &st) == 0)
       throw Error(format("its socket file %s was renamed to %s before the dump, but the path %s exists now",
-                         path.c_str(), u.moved_to().c_str(), path.c_str()));
+                         file.c_str(), root.host(u.moved_to()).c_str(), file.c_str()));
     path = u.moved_to();
+    file = root.host(path);
   }
-  if (lstat(path.c_str(), &st) < 0) return;
+  if (lstat(file.c_str(), &st) < 0) return;
   if (u.file_deleted())
-    throw Error(format("its socket file %s was deleted before the dump, but the path exists now", path.c_str()));
-  if (!S_ISSOCK(st.st_mode)) throw Error(format("its socket path %s exists and is not a socket", path.c_str()));
-  if (!is_stale_socket(path, int(u.type())))
-    throw Error(format("its socket path %s is in use by a live socket", path.c_str()));
+    throw Error(format("its socket file %s was deleted before the dump, but the path exists now", file.c_str()));
+  if (!S_ISSOCK(st.st_mode)) throw Error(format("its socket path %s exists and is not a socket", file.c_str()));
+  if (!is_stale_socket(path, int(u.type()), root))
+    throw Error(format("its socket path %s is in use by a live socket", file.c_str()));
 }
 
 const img::UnixSocketEntry& unix_of(const img::FileEntry& entry) {
@@ -897,7 +906,7 @@ void check(const img::FileEntry& entry, const RestoreFdOptions& opts) {
   if (u.external_peer() && !opts.ext_unix_sk)
     throw Error(format("its unix socket was connected to %s, outside the tree: restore with --ext-unix-sk",
                        printable(u.peer_name()).c_str()));
-  if (binds_own_name(u)) check_name_free(u);
+  if (binds_own_name(u)) check_name_free(u, opts.root);
 }
 
 // ---- restore: making the group --------------------------------------------------------
@@ -917,7 +926,11 @@ class GroupMaker {
     }
   }
 
+  // Inside --root's directory throughout: every name is looked up there
+  // and stays the image's (bind keeps the name it is given: getsockname
+  // and the peers see it), and no name grows past sun_path's 108 bytes.
   std::vector<UniqueFd> make() {
+    FsRoot::Entered inside = root().enter();
     create();
     bind_names();
     listen_all();
@@ -930,12 +943,14 @@ class GroupMaker {
     for (Sock& s : socks_) shut_down(s);
     for (Sock& s : socks_) finish_socket(s);
     for (Sock& s : socks_) put_files_back(s);
+    inside.leave();
     std::vector<UniqueFd> out;
     for (Sock& s : socks_) out.push_back(std::move(s.fd));
     return out;
   }
 
  private:
+  const FsRoot& root() const { return req_.target.opts.root; }
   Sock* member(uint32_t id) {
     auto it = index_.find(id);
     return it == index_.end() ? nullptr : &socks_[it->second];
@@ -972,20 +987,20 @@ class GroupMaker {
   }
 
   // bind(2) of a path relative to the directory it was bound in.
-  static void bind_to(int fd, const img::UnixSocketEntry& u) {
+  void bind_to(int fd, const img::UnixSocketEntry& u) const {
     UniqueFd cwd;
     if (!u.bind_dir().empty()) {
       cwd.reset(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
-      if (!cwd || chdir(u.bind_dir().c_str()) < 0) throw sys_error("cannot enter " + u.bind_dir());
+      if (!cwd || chdir(u.bind_dir().c_str()) < 0) throw sys_error("cannot enter " + root().host(u.bind_dir()));
     }
     Address a = address_of(u.name());
     int r = bind(fd, reinterpret_cast<sockaddr*>(&a.addr), a.len);
     int err = errno;
     if (cwd && fchdir(cwd.get()) < 0) throw sys_error("cannot return to ckpt's directory");
-    if (r < 0) throw sys_error(format("cannot bind to %s", printable(u.name()).c_str()), err);
+    if (r < 0) throw sys_error(format("cannot bind to %s", shown(u.name(), root()).c_str()), err);
   }
 
-  static void bind_name(Sock& s) {
+  void bind_name(Sock& s) const {
     const img::UnixSocketEntry& u = *s.u;
     std::string path = path_of(u);
     if (!is_abstract(u.name())) {
@@ -993,25 +1008,27 @@ class GroupMaker {
       // check() found it stale: the dumped socket's own file, say.
       const std::string& file = u.has_moved_to() ? u.moved_to() : path;
       if (lstat(file.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && !u.file_deleted() &&
-          is_stale_socket(file, int(u.type())))
+          is_stale_socket(file, int(u.type()), FsRoot()))  // (inside the root already)
         unlink(file.c_str());
     }
     bind_to(s.fd.get(), u);
     if (is_abstract(u.name()) || !u.has_file_mode()) return;
-    if (chmod(path.c_str(), u.file_mode()) < 0) throw sys_error("cannot set the mode of " + path);
-    if (lchown(path.c_str(), u.file_uid(), u.file_gid()) < 0) throw sys_error("cannot set the owner of " + path);
+    if (chmod(path.c_str(), u.file_mode()) < 0) throw sys_error("cannot set the mode of " + root().host(path));
+    if (lchown(path.c_str(), u.file_uid(), u.file_gid()) < 0)
+      throw sys_error("cannot set the owner of " + root().host(path));
   }
 
   // Last, once nothing connects or sends by name any more: a file deleted
   // since the bind goes again, one renamed goes to its new path (the
   // socket's name stays the bound path, as it did).
-  static void put_files_back(const Sock& s) {
+  void put_files_back(const Sock& s) const {
     const img::UnixSocketEntry& u = *s.u;
     if (!binds_own_name(u)) return;
     std::string path = path_of(u);
     if (u.file_deleted()) unlink(path.c_str());
     if (u.has_moved_to() && rename(path.c_str(), u.moved_to().c_str()) < 0)
-      throw sys_error(format("cannot move its socket file %s to %s", path.c_str(), u.moved_to().c_str()));
+      throw sys_error(format("cannot move its socket file %s to %s", root().host(path).c_str(),
+                             root().host(u.moved_to()).c_str()));
   }
 
   void bind_names() {
@@ -1029,12 +1046,12 @@ class GroupMaker {
     }
   }
 
-  static void connect_to(int fd, const std::string& name) {
+  void connect_to(int fd, const std::string& name) const {
     Address a = address_of(name);
     int r;
     do r = connect(fd, reinterpret_cast<sockaddr*>(&a.addr), a.len);
     while (r < 0 && errno == EINTR);
-    if (r < 0) throw sys_error(format("cannot connect to %s", printable(name).c_str()));
+    if (r < 0) throw sys_error(format("cannot connect to %s", shown(name, root()).c_str()));
   }
 
   static UniqueFd accept_one(int listener) {
@@ -1093,11 +1110,11 @@ class GroupMaker {
 
   // A client connects to its listener by the listener's own name (and
   // directory).
-  static void connect_listener(Sock& client, const Sock& l) {
+  void connect_listener(Sock& client, const Sock& l) const {
     UniqueFd cwd;
     if (!l.u->bind_dir().empty()) {
       cwd.reset(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
-      if (!cwd || chdir(l.u->bind_dir().c_str()) < 0) throw sys_error("cannot enter " + l.u->bind_dir());
+      if (!cwd || chdir(l.u->bind_dir().c_str()) < 0) throw sys_error("cannot enter " + root().host(l.u->bind_dir()));
     }
     try {
       connect_to(client.fd.get(), l.u->name());

@@ -46,7 +46,7 @@ struct TaskPlan {
   std::vector<int> helper_src;    // ckpt's fds of the helper files, by slot
   int helper_fd_first = 0;
   std::vector<int> target_fds;    // ascending
-  std::string cwd, root;
+  std::string cwd, root;          // as ckpt looks them up: under --root (restore.cpp task_plan)
   int cwd_fd = -1, root_fd = -1;  // ckpt's fds of a deleted cwd or root, made again
   std::optional<uint32_t> umask;
   std::string comm;

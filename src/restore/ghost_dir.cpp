@@ -78,7 +78,7 @@ std::string SharedMemory::describe_ghost_dir(const Ghost& g) const {
 
 void SharedMemory::check_ghost_dir(const Ghost& g) const {
   // The nearest ancestor still there is where the missing ones are made.
-  std::vector<std::string> up = ancestors_of(g.head.path());
+  std::vector<std::string> up = ancestors_of(root_.host(g.head.path()));
   for (auto it = up.rbegin(); it != up.rend(); ++it) {
     struct stat st;
     if (stat(it->c_str(), &st) < 0) {
@@ -118,9 +118,9 @@ void SharedMemory::create_ghost_dirs(const std::function<void()>& inside) {
   for (Ghost* g : dirs) {
     const img::GhostHead& h = g->head;
     std::string what = "cannot restore " + describe_ghost_dir(*g);
-    std::string path = h.path();
+    const std::string want = root_.host(h.path());  // where it was, under --root
     // Inside another ghost directory that had to be made elsewhere: follow it.
-    path = ghost_dir_path(path);
+    std::string path = ghost_dir_path(want);
     // Missing ancestors, outermost first; the k-th above it is
     // deleted_parents[k - 1] when the dump saw it deleted too.
     std::vector<std::string> up = ancestors_of(path);
@@ -146,9 +146,9 @@ void SharedMemory::create_ghost_dirs(const std::function<void()>& inside) {
       at = mem::ghost_alternative(path, n);  // the path is taken: next to it
     }
     made.add(at);
-    if (at != h.path()) {
-      moved[h.path()] = at;
-      LOG_WARN("the deleted directory %s was restored as %s: its path is taken", h.path().c_str(), at.c_str());
+    if (at != want) {
+      moved[want] = at;
+      LOG_WARN("the deleted directory %s was restored as %s: its path is taken", want.c_str(), at.c_str());
     }
     g->fd = open_dir(at);
     set_owner_and_mode(at, g->fd.get(), h.mode(), h.uid(), h.gid());

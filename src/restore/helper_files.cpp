@@ -25,19 +25,22 @@ std::string range_name(const img::VmaEntry& v) {
   return format("0x%llx-0x%llx", (unsigned long long)v.start(), (unsigned long long)v.end());
 }
 
-// Opens `id.path` and checks it is the dumped file; `what` names its use.
-UniqueFd open_same_file(const img::FileIdentity& id, int flags, int pid, const std::string& what) {
-  UniqueFd fd(open(id.path().c_str(), flags | O_CLOEXEC));
-  if (!fd) throw sys_error(format("cannot restore pid %d: cannot open %s %s", pid, what.c_str(), id.path().c_str()));
+// Opens `id.path` (under `root`) and checks it is the dumped file; `what`
+// names its use.
+UniqueFd open_same_file(const img::FileIdentity& id, const files::FsRoot& root, int flags, int pid,
+                        const std::string& what) {
+  std::string path = root.host(id.path());
+  UniqueFd fd(open(path.c_str(), flags | O_CLOEXEC));
+  if (!fd) throw sys_error(format("cannot restore pid %d: cannot open %s %s", pid, what.c_str(), path.c_str()));
   struct stat st;
-  if (fstat(fd.get(), &st) < 0) throw sys_error("cannot stat " + id.path());
+  if (fstat(fd.get(), &st) < 0) throw sys_error("cannot stat " + path);
   std::string why = files::identity_mismatch(id, st);
   if (why.empty() && uint64_t(st.st_size) != id.size())
     why = format("its size changed from %llu to %lld bytes", (unsigned long long)id.size(), (long long)st.st_size);
   int64_t mtime = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   if (why.empty() && id.mtime_ns() && mtime != id.mtime_ns()) why = "it was modified since the dump";
   if (!why.empty())
-    throw Error(format("cannot restore pid %d: %s %s: %s", pid, what.c_str(), id.path().c_str(), why.c_str()));
+    throw Error(format("cannot restore pid %d: %s %s: %s", pid, what.c_str(), path.c_str(), why.c_str()));
   return fd;
 }
 
@@ -89,7 +92,7 @@ image::PagesFile open_pages_image(const image::ImageDir& dir, uint32_t id, uint6
 }  // namespace
 
 HelperFiles open_helper_files(const image::ImageDir& dir, const ProcessImage& p, const Tuning& tuning,
-                              const SharedMemory* shared) {
+                              const SharedMemory* shared, const files::FsRoot& root) {
   HelperFiles h;
   int pid = p.pid();
   // The tree's shared objects: one slot per object, whatever its areas.
@@ -121,13 +124,14 @@ HelperFiles open_helper_files(const image::ImageDir& dir, const ProcessImage& p,
     auto it = slot_of_file.find(key);
     if (it == slot_of_file.end()) {
       int flags = needs_write[key] ? O_RDWR : O_RDONLY;
-      h.fds.push_back(open_same_file(v.file(), flags, pid, "the file mapped at " + range_name(v)));
+      h.fds.push_back(open_same_file(v.file(), root, flags, pid, "the file mapped at " + range_name(v)));
       it = slot_of_file.emplace(key, int(h.fds.size() - 1)).first;
     }
     h.vma_slot[i] = it->second;
   }
   if (p.mm.has_exe()) {
-    h.fds.push_back(open_same_file(p.mm.exe(), O_RDONLY, pid, "its executable"));
+    // The blob makes this fd the exe link (PR_SET_MM_EXE_FILE): PATH + exe.
+    h.fds.push_back(open_same_file(p.mm.exe(), root, O_RDONLY, pid, "its executable"));
     h.exe_slot = int(h.fds.size() - 1);
   }
   for (const auto& [id, need] : pages_needed(p)) {
@@ -144,15 +148,16 @@ HelperFiles open_helper_files(const image::ImageDir& dir, const ProcessImage& p,
   return h;
 }
 
-void check_mapped_files(const ProcessImage& p, report::BlockerList& found) {
+void check_mapped_files(const ProcessImage& p, const files::FsRoot& root, report::BlockerList& found) {
   std::set<std::pair<uint64_t, uint64_t>> seen;  // one check per file: libraries have several areas
   for (const img::VmaEntry& v : p.vmas) {
     if (v.kind() != img::VMA_FILE_PRIVATE && v.kind() != img::VMA_FILE_SHARED) continue;
     if (!v.has_file() || v.has_ghost_id() || v.has_shmem_id() || !seen.insert({v.file().dev(), v.file().ino()}).second) continue;
     found.check(p.pid(), "mapped file",
-                [&] { open_same_file(v.file(), O_RDONLY, p.pid(), "the file mapped at " + range_name(v)); });
+                [&] { open_same_file(v.file(), root, O_RDONLY, p.pid(), "the file mapped at " + range_name(v)); });
   }
-  if (p.mm.has_exe()) found.check(p.pid(), "executable", [&] { open_same_file(p.mm.exe(), O_RDONLY, p.pid(), "its executable"); });
+  if (p.mm.has_exe())
+    found.check(p.pid(), "executable", [&] { open_same_file(p.mm.exe(), root, O_RDONLY, p.pid(), "its executable"); });
 }
 
 void check_pid_free(int pid) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "ckpt/unique_fd.h"
+#include "files/fs_root.h"
 #include "image/image.h"
 #include "report/blocker.h"
 #include "restore/process_image.h"
@@ -41,15 +42,16 @@ class SharedMemory;
 
 // Areas of the tree's shared objects (shared memory, memfds, deleted files)
 // take a duplicate of the object's fd from `shared` (created by then), or
-// its SysV id.
+// its SysV id.  Mapped files and the executable are looked up under `root`
+// (--root).
 HelperFiles open_helper_files(const image::ImageDir& dir, const ProcessImage& p, const Tuning& tuning,
-                              const SharedMemory* shared = nullptr);
+                              const SharedMemory* shared = nullptr, const files::FsRoot& root = {});
 
 // Before anything is made: each file behind a file-backed area of `p`
 // (deleted files and memfds aside: they are the tree's objects) and its
-// executable that open_helper_files() would refuse is one blocker in
-// `found`.
-void check_mapped_files(const ProcessImage& p, report::BlockerList& found);
+// executable that open_helper_files() would refuse (looked up under
+// `root`) is one blocker in `found`.
+void check_mapped_files(const ProcessImage& p, const files::FsRoot& root, report::BlockerList& found);
 
 // Throws "cannot restore pid N: the pid is taken by 'bash' (pid N)" (or a
 // thread of a process holds it) if the pid is in use.

@@ -168,7 +168,7 @@ int ghost_dir_fd(const files::RestoreObjects& objects, uint32_t id) {
 
 restore::TaskPlan task_plan(const ProcessImage& p, const restore::NodePlan& node, const restore::HelperFiles* helpers,
                             int helper_fd_first, const restore::RestorerArea* area,
-                            const files::RestoreObjects& objects) {
+                            const files::RestoreObjects& objects, const files::FsRoot& fs_root) {
   restore::TaskPlan plan;
   plan.pid = p.pid();
   plan.zombie = p.zombie;
@@ -182,8 +182,9 @@ restore::TaskPlan task_plan(const ProcessImage& p, const restore::NodePlan& node
   plan.helper_fd_first = helper_fd_first;
   plan.target_fds = p.fds;
   if (p.has_fs) {
-    plan.cwd = p.fs.cwd();
-    plan.root = p.fs.root();
+    // --root PATH: PATH + the saved ones (the saved root "/" is PATH).
+    plan.cwd = fs_root.host(p.fs.cwd());
+    plan.root = fs_root.host(p.fs.root());
     plan.umask = p.fs.umask();
     plan.cwd_fd = ghost_dir_fd(objects, p.fs.cwd_ghost_id());
     plan.root_fd = ghost_dir_fd(objects, p.fs.root_ghost_id());
@@ -218,12 +219,12 @@ void log_restored(const ProcessImage& p, const restore::RestorerArea& area, cons
            pages_s > 0 ? double(page_bytes) / 1e9 / pages_s : 0.0);
 }
 
-// The working directory and root each task will change to (a deleted one
-// is made again by SharedMemory).
-void check_fs(const ProcessImage& p) {
+// The working directory and root each task will change to, under --root
+// (a deleted one is made again by SharedMemory).
+void check_fs(const ProcessImage& p, const files::FsRoot& fs_root) {
   if (!p.has_fs) return;
-  for (auto [dir, ghost, what] : {std::tuple{p.fs.cwd(), p.fs.cwd_ghost_id(), "working directory"},
-                                  std::tuple{p.fs.root(), p.fs.root_ghost_id(), "root"}}) {
+  for (auto [dir, ghost, what] : {std::tuple{fs_root.host(p.fs.cwd()), p.fs.cwd_ghost_id(), "working directory"},
+                                  std::tuple{fs_root.host(p.fs.root()), p.fs.root_ghost_id(), "root"}}) {
     struct stat st;
     if (!ghost && !dir.empty() && (stat(dir.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)))
       throw Error(format("cannot restore pid %d: its %s %s is not a directory any more", p.pid(), what, dir.c_str()));
@@ -287,9 +288,9 @@ std::vector<restore::NodePlan> check_tree(const restore::TreeImage& tree,
       if (int(t.tid()) != p.pid()) found.check(p.pid(), "pid", [&] { restore::check_pid_free(int(t.tid())); });
     if (!p.zombie) {
       files::check_files(tree.files, p.pid(), fd_opts, &found.all());
-      found.check(p.pid(), "directory", [&] { check_fs(p); });
+      found.check(p.pid(), "directory", [&] { check_fs(p, fd_opts.root); });
       found.check(p.pid(), "memory area", [&] { restore::check_area_features(p); });
-      restore::check_mapped_files(p, found);
+      restore::check_mapped_files(p, fd_opts.root, found);
     }
     nodes.push_back({p.pid(), int(p.pstree.ppid()), int(p.pstree.pgid()), int(p.pstree.sid()), p.zombie});
   }
@@ -357,6 +358,7 @@ files::RestoreFdOptions fd_options(const cli::Options& opts) {
   o.tcp_established = opts.tcp_established;
   o.tcp_close = opts.tcp_close;
   for (const auto& [fd, key] : opts.inherit_fds) o.inherited[key] = fd;
+  o.root = files::FsRoot::at(opts.root);  // refused here, before anything is made, if it is no directory
   return o;
 }
 
@@ -499,7 +501,8 @@ int restore_tree(const cli::Options& opts, report::Outcome& out) {
 
   std::vector<restore::HelperFiles> helpers(n);
   for (size_t i = 0; i < n; i++)
-    if (!tree.procs[i].zombie) helpers[i] = restore::open_helper_files(dir, tree.procs[i], tuning, &shared);
+    if (!tree.procs[i].zombie)
+      helpers[i] = restore::open_helper_files(dir, tree.procs[i], tuning, &shared, fd_opts.root);
   Pipe go = make_pipe();
   restore::TreeFiles files = restore::plan_tree_files(tree, nodes);
   // fds on /proc entries of other processes of the tree wait until every
@@ -567,7 +570,8 @@ int restore_tree(const cli::Options& opts, report::Outcome& out) {
   run.go_fd = go.r.get();
   run.go_write_fd = go.w.get();
   for (size_t i = 0; i < n; i++) {
-    run.tasks.push_back(task_plan(tree.procs[i], nodes[i], &helpers[i], helper_fd_first, &areas[i], shared.fds()));
+    run.tasks.push_back(
+        task_plan(tree.procs[i], nodes[i], &helpers[i], helper_fd_first, &areas[i], shared.fds(), fd_opts.root));
     run.tasks.back().cgroups = cgroups[i];
   }
   run.created_r = created.r.get();

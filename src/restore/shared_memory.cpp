@@ -224,6 +224,7 @@ void SharedMemory::check() {
     }
     std::string dir = mem::parent_dir(g.head.path());
     if (is_ghost_dir(dir)) continue;  // a deleted directory too: made again first
+    dir = root_.host(dir);
     struct stat st;
     if (stat(dir.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) {
       std::string who = g.user ? format(" (of pid %d)", g.user) : "";
@@ -307,13 +308,14 @@ void SharedMemory::fill(Shmem& s, const image::ImageDir& dir) {
 
 void SharedMemory::create_ghost(Ghost& g) {
   const img::GhostHead& h = g.head;
-  std::string path = ghost_dir_path(h.path());
+  const std::string want = root_.host(h.path());  // where it was, under --root
+  std::string path = ghost_dir_path(want);
   UniqueFd fd;
   for (int n = 1; !fd; n++) {
     fd.reset(open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (fd) break;
     if (errno != EEXIST || n > 100) throw sys_error("cannot restore the deleted file " + h.path() + " at " + path);
-    path = mem::ghost_alternative(ghost_dir_path(h.path()), n);  // the path is taken: next to it
+    path = mem::ghost_alternative(ghost_dir_path(want), n);  // the path is taken: next to it
   }
   try {
     for (const img::GhostChunk& c : g.chunks) {
@@ -341,7 +343,7 @@ void SharedMemory::create_ghost(Ghost& g) {
   // ckpt holds it, and every task opens it through ckpt's fd: the name can
   // go now (a restore that fails later leaves nothing behind).
   if (unlink(path.c_str()) < 0) throw sys_error("cannot remove the deleted file " + path + " again");
-  if (path != h.path()) LOG_WARN("the deleted file %s was restored as %s: its path is taken", h.path().c_str(), path.c_str());
+  if (path != want) LOG_WARN("the deleted file %s was restored as %s: its path is taken", want.c_str(), path.c_str());
   LOG_INFO("deleted file %s restored (ghost %u, %llu bytes)", path.c_str(), h.id(), (unsigned long long)h.size());
   g.fd = std::move(fd);
   g.chunks.clear();

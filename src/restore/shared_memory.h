@@ -52,8 +52,9 @@ class SharedMemory {
  public:
   // Reads every shmem and ghost image of the directory (each once) and
   // checks that every area of the tree that names one finds it, of its kind.
-  // `root` (restore --root): where the links of dump --link-remap and the
-  // paths they go back to are looked up.
+  // Deleted files and directories are made again under `root` (--root), and
+  // the links of dump --link-remap and the paths they go back to are looked
+  // up there.
   static SharedMemory load(const image::ImageDir& dir, const TreeImage& tree, const files::FsRoot& root = {});
 
   SharedMemory() = default;
@@ -115,8 +116,8 @@ class SharedMemory {
   // Makes every ghost directory, runs `inside` (which makes the deleted
   // files they held), then removes the directories again.
   void create_ghost_dirs(const std::function<void()>& inside);
-  // Where a ghost file at `path` is made: in the ghost directory that was
-  // its parent, wherever that was made.
+  // Where a ghost file at `path` (as looked up: under the root) is made: in
+  // the ghost directory that was its parent, wherever that was made.
   std::string ghost_dir_path(const std::string& path) const;
   void fill(Shmem& s, const image::ImageDir& dir);
   // link_remap.cpp: a deleted file that dump --link-remap linked back.
@@ -127,8 +128,8 @@ class SharedMemory {
   std::map<uint32_t, Shmem> shmem_;
   std::map<uint32_t, Ghost> ghosts_;
   files::RestoreObjects fds_;
-  std::map<std::string, std::string> moved_dirs_;  // ghost directory path -> where it was made instead
-  files::FsRoot root_;
+  std::map<std::string, std::string> moved_dirs_;  // ghost directory path (under root_) -> where it was made instead
+  files::FsRoot root_;                             // --root: where the paths are
   bool committed_ = false;
 };
 

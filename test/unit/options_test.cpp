@@ -177,7 +177,9 @@ TEST(Options, CriuRestoreOptions) {
   EXPECT_TRUE(o.detach);
   EXPECT_TRUE(o.restore_sibling);
   EXPECT_TRUE(o.leave_stopped);
-  EXPECT_EQ(error_of({"restore", "-D", "d", "-r", "/newroot"}), "option --root is not supported yet");
+  EXPECT_EQ(parse_args({"restore", "-D", "d", "-r", "/newroot"}).root, "/newroot");
+  // A restore option, as CRIU's: dump does not take it.
+  EXPECT_EQ(error_of({"dump", "-t", "1", "-D", "d", "--root", "/newroot"}), "option '--root' does not apply to dump");
   EXPECT_EQ(o.manage_cgroups, Options::ManageCgroups::Ignore);
   EXPECT_TRUE(o.display_stats);
   EXPECT_TRUE(o.log_pid);

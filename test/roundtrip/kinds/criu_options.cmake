@@ -2,7 +2,7 @@
 # (criu_options.sh CASE): -s/--leave-stopped on both sides, -S/--restore-sibling,
 # --action-script stages in order (and a failing script), --exec-cmd,
 # --manage-cgroups ignore, --timeout on a vfork parent, --freeze-cgroup on a
-# cgroup v2 directory of the test's, -W and --log-pid (and --root refused).
+# cgroup v2 directory of the test's, -W and --log-pid (and dump --root refused).
 foreach(case leave-stopped restore-sibling action-script exec-cmd manage-cgroups freeze-cgroup logs)
   add_test(NAME roundtrip.criu_options.${case}
     COMMAND rt_subreaper ${CMAKE_CURRENT_SOURCE_DIR}/criu_options.sh ${case} $<TARGET_FILE:ckpt>
