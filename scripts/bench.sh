@@ -32,7 +32,9 @@
 # tmpfs): dump and restore wall times, and how long the peers' connections
 # stall: from the dump's start until the helper sees the holder's
 # heartbeats (one byte per connection every max(20, N/5) ms) flow again
-# after the restore, the median and the longest over the connections.
+# after the restore, the median and the longest over the connections; and
+# the segment size of the holder's connections (ss -i's mss, the most common
+# value) before the dump and once they flow again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Fds inherited from whoever started us (maybe from another mount namespace)
@@ -177,7 +179,7 @@ done
 # table and saved and restored with TCP_REPAIR.  The holder and its peers
 # (rt_tcp_many, test/roundtrip/progs/tcp_many.cpp) and ckpt in a network
 # namespace of their own; it prints "dump_s restore_s stall_median_ms
-# stall_max_ms verdict".
+# stall_max_ms mss_before mss_after verdict".
 TCPHOG=$PWD/build/test/roundtrip/rt_tcp_many
 TCP_BENCH='
 set -u
@@ -187,39 +189,48 @@ ulimit -n $((2 * N + 256))
 period=$((N / 5)); [ $period -lt 20 ] && period=20
 # A bounded wait for a line in a log: until LIMIT_S PATTERN FILE.
 until_seen() { local i; for i in $(seq $(($1 * 20))); do grep -q "$2" "$3" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+# The most common segment size of the holder connections (those to port 5000).
+holder_mss() { ss -Htin state established "( dport = :5000 )" | grep -o " mss:[0-9]*" | sort | uniq -c | sort -rn |
+  awk "NR == 1 { sub(/mss:/, \"\", \$2); print \$2 }"; }
 setsid "$HOG" helper $N 5000 </dev/null >"$DIR/helper.log" 2>&1 &
 helper=$!
-until_seen 30 listening "$DIR/helper.log" || { echo "- - - - helper-did-not-listen"; exit 1; }
+until_seen 30 listening "$DIR/helper.log" || { echo "- - - - - - helper-did-not-listen"; exit 1; }
 setsid "$HOG" holder $N 5000 $period </dev/null >"$DIR/holder.log" 2>&1 &
 pid=$!
 until_seen 120 "^ready" "$DIR/holder.log" && until_seen 120 "^ready" "$DIR/helper.log" ||
-  { echo "- - - - not-ready"; kill -KILL $pid $helper; exit 1; }
+  { echo "- - - - - - not-ready"; kill -KILL $pid $helper; exit 1; }
 sleep 0.5  # a few heartbeats before the dump
+mss_before=$(holder_mss)
 start=$(date +%s.%N)
-"$CKPT" dump -t $pid -D "$DIR/img" --tcp-established >"$DIR/dump.out" 2>&1 || { echo "- - - - dump-failed"; cat "$DIR/dump.out" >&2; kill -KILL $helper; exit 1; }
+"$CKPT" dump -t $pid -D "$DIR/img" --tcp-established >"$DIR/dump.out" 2>&1 || { echo "- - - - - - dump-failed"; cat "$DIR/dump.out" >&2; kill -KILL $helper; exit 1; }
 dumped=$(date +%s.%N)
 wait $pid 2>/dev/null
-"$CKPT" restore -D "$DIR/img" -d --tcp-established >"$DIR/restore.out" 2>&1 || { echo "- - - - restore-failed"; cat "$DIR/restore.out" >&2; kill -KILL $helper; exit 1; }
+"$CKPT" restore -D "$DIR/img" -d --tcp-established >"$DIR/restore.out" 2>&1 || { echo "- - - - - - restore-failed"; cat "$DIR/restore.out" >&2; kill -KILL $helper; exit 1; }
 restored=$(date +%s.%N)
 kill -USR1 $helper
 until_seen 60 flowing "$DIR/helper.log" || echo "WARNING: not every connection flows again within 60 s" >&2
+mss_after=$(holder_mss)
 kill -TERM $pid
 until_seen 120 "OK\|BAD" "$DIR/holder.log"
 until_seen 60 gap_max "$DIR/helper.log" || kill -KILL $helper
 read -r _ gap_max _ gap_med _ resume_max _ resume_med _ resets _ eofs < <(grep gap_max "$DIR/helper.log")
 verdict=$(grep -o -e OK -e "BAD.*" "$DIR/holder.log" | head -1)
 [ "${resets:-1}" = 0 ] || verdict="$verdict,resets:${resets:-?}"
-printf "%.3f %.3f %.0f %.0f %s\n" "$(echo "$dumped - $start" | bc -l)" "$(echo "$restored - $dumped" | bc -l)" \
-  "$(echo "($resume_med - $start) * 1000" | bc -l)" "$(echo "($resume_max - $start) * 1000" | bc -l)" "${verdict:-none}"
+printf "%.3f %.3f %.0f %.0f %s %s %s\n" "$(echo "$dumped - $start" | bc -l)" "$(echo "$restored - $dumped" | bc -l)" \
+  "$(echo "($resume_med - $start) * 1000" | bc -l)" "$(echo "($resume_max - $start) * 1000" | bc -l)" \
+  "${mss_before:-?}" "${mss_after:-?}" "${verdict:-none}"
 '
-[ ${#TCP_SCENARIOS[@]} -eq 0 ] || { echo; printf '%-16s %9s %9s %16s %13s %s\n' scenario dump_s restore_s stall_median_ms stall_max_ms verdict; }
+[ ${#TCP_SCENARIOS[@]} -eq 0 ] || { echo; printf '%-16s %9s %9s %16s %13s %10s %9s %s\n' scenario dump_s restore_s stall_median_ms stall_max_ms mss_before mss_after verdict; }
 for scenario in "${TCP_SCENARIOS[@]}"; do
   IFS=: read -r kind n <<<"$scenario"
   dir=$TMPFS
   rm -rf "$dir"; mkdir -p "$dir"
-  read -r dump_s rest_s stall_med stall_max verdict < <(unshare -n bash -c "$TCP_BENCH" tcp-bench "$CKPT" "$TCPHOG" "$n" "$dir") || true
-  printf '%-16s %9s %9s %16s %13s %s\n' "$scenario" "$dump_s" "$rest_s" "$stall_med" "$stall_max" "$verdict"
+  read -r dump_s rest_s stall_med stall_max mss_before mss_after verdict < \
+    <(unshare -n bash -c "$TCP_BENCH" tcp-bench "$CKPT" "$TCPHOG" "$n" "$dir") || true
+  printf '%-16s %9s %9s %16s %13s %10s %9s %s\n' "$scenario" "$dump_s" "$rest_s" "$stall_med" "$stall_max" \
+    "$mss_before" "$mss_after" "$verdict"
   [ "$verdict" = OK ] || echo "WARNING: the connections of $scenario did not verify (see $dir)"
+  [ "$mss_before" = "$mss_after" ] || echo "WARNING: the restored connections of $scenario send segments of another size"
   [ "$verdict" = OK ] && rm -rf "$dir"
 done
 

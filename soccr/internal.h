@@ -13,6 +13,8 @@ int get_int(int sock, int level, int opt, const char* name);
 // The setsockopt/getsockopt of a struct, same errors.
 void set_raw(int sock, int level, int opt, const void* value, socklen_t len, const char* name);
 void get_raw(int sock, int level, int opt, void* value, socklen_t len, const char* name);
+// getsockopt of a value of variable size: *len is its room, then its size.
+void get_raw_len(int sock, int level, int opt, void* value, socklen_t* len, const char* name);
 
 // TCP_REPAIR_QUEUE: which queue the next TCP_QUEUE_SEQ, send or recv acts on.
 void select_queue(int sock, int queue);

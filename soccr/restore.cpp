@@ -2,16 +2,20 @@
 //
 // The order is the kernel's: the sequence numbers can only be set while the
 // socket is CLOSE, so they come before connect(); the options only once it
-// is ESTABLISHED and before any data is queued (the MSS and window scale size
-// the queued segments), so right after connect(); the window last of the
-// repair steps, as the kernel checks it against the receive sequence, which
-// only reaches its saved value once the receive queue is filled.
+// is ESTABLISHED and before any data is queued, so right after connect();
+// the window once the receive queue is filled, as the kernel checks it
+// against the receive sequence, which only then reaches its saved value;
+// then the segment size is computed again (resync_mss() says why), before
+// the send queue is filled, so that its segments are cut to that size.
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <vector>
 
 #include "internal.h"
@@ -126,6 +130,77 @@ void set_window(int sock, const TcpState& st) {
   detail::set_raw(sock, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof(w), "TCP_REPAIR_WINDOW");
 }
 
+// The kernel computes a connection's segment size (mss_cache, TCP_INFO's
+// tcpi_snd_mss) from the path MTU, the MSS clamp and half the largest window
+// the peer offered.  The repair connect() computes it before the clamp and
+// the window are set (from a clamp of 536 and no window: 524 bytes with
+// timestamps), and neither TCP_REPAIR_OPTIONS nor TCP_REPAIR_WINDOW computes
+// it again; the kernel would only do so when the path MTU changes or the
+// peer's window grows past the saved max_window, so the connection would go
+// on in 524-byte segments.  TCP_MAXSEG before connect() cannot stand in:
+// the kernel takes at most 32767 there (not lo's 65483), and at connect()
+// there is no window yet to bound it by, so a peer whose window is smaller
+// than the MSS would get nothing but zero-window probes.  Setting the IP
+// options makes the kernel compute it again (tcp_sync_mss, as on a path MTU
+// change), from the restored clamp and window: they are set to what they
+// already are (none, for a socket fresh from socket()).
+bool v4_mapped(const TcpState& st) {
+  if (st.family != AF_INET6) return false;
+  const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&st.remote.addr);
+  return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr);
+}
+
+void resync_mss_ipv4(int sock) {
+  unsigned char opts[40];  // the most IPv4 options there can be
+  socklen_t len = sizeof(opts);
+  detail::get_raw_len(sock, IPPROTO_IP, IP_OPTIONS, opts, &len, "IP_OPTIONS");
+  detail::set_raw(sock, IPPROTO_IP, IP_OPTIONS, opts, len, "IP_OPTIONS (to compute the MSS again)");
+}
+
+// IPv6: the kernel computes the MSS again when the socket's extension
+// headers are replaced (while connected).  A sticky header the caller set is
+// set again as it is; without one, IPV6_2292PKTOPTIONS with a lone
+// "default hop limit" gives the socket an empty set of headers, which
+// changes nothing in what it sends.
+void resync_mss_ipv6(int sock) {
+  static const struct {
+    int opt;
+    const char* name;
+  } sticky[] = {{IPV6_HOPOPTS, "IPV6_HOPOPTS"},
+                {IPV6_RTHDRDSTOPTS, "IPV6_RTHDRDSTOPTS"},
+                {IPV6_RTHDR, "IPV6_RTHDR"},
+                {IPV6_DSTOPTS, "IPV6_DSTOPTS"}};
+  for (const auto& h : sticky) {
+    std::vector<unsigned char> hdr(8 * 256);  // the largest a header can be
+    socklen_t len = static_cast<socklen_t>(hdr.size());
+    detail::get_raw_len(sock, IPPROTO_IPV6, h.opt, hdr.data(), &len, h.name);
+    if (len == 0) continue;
+    detail::set_raw(sock, IPPROTO_IPV6, h.opt, hdr.data(), len,
+                    (std::string(h.name) + " (to compute the MSS again)").c_str());
+    return;
+  }
+  alignas(cmsghdr) unsigned char buf[CMSG_SPACE(sizeof(int))] = {};
+  auto* c = reinterpret_cast<cmsghdr*>(buf);
+  c->cmsg_level = IPPROTO_IPV6;
+  c->cmsg_type = IPV6_HOPLIMIT;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  int default_hops = -1;
+  std::memcpy(CMSG_DATA(c), &default_hops, sizeof(default_hops));
+  detail::set_raw(sock, IPPROTO_IPV6, IPV6_2292PKTOPTIONS, buf, sizeof(buf),
+                  "IPV6_2292PKTOPTIONS (to compute the MSS again)");
+}
+
+void resync_mss(int sock, const TcpState& st) {
+  // Without the saved window (kernels before 4.8) max_window is still 0 and
+  // the kernel would not bound the MSS by it: a small-window peer would then
+  // stall, so the 524 bytes of connect() stay.
+  if (!st.has_window) return;
+  if (st.family == AF_INET || v4_mapped(st))
+    resync_mss_ipv4(sock);
+  else
+    resync_mss_ipv6(sock);
+}
+
 // The unsent tail, written the ordinary way once repair is off, so that the
 // kernel sends it as the window allows.  The send buffer was sized for it,
 // so this only waits if the caller's socket is slow to drain.
@@ -165,8 +240,9 @@ void restore_repaired(int sock, const TcpState& st) {
   bind_and_connect(sock, st);
   set_options(sock, st);
   fill_queue(sock, TCP_RECV_QUEUE, st.received, "receive queue");
-  fill_queue(sock, TCP_SEND_QUEUE, st.sent, "send queue");
   set_window(sock, st);
+  resync_mss(sock, st);
+  fill_queue(sock, TCP_SEND_QUEUE, st.sent, "send queue");
   detail::select_queue(sock, TCP_NO_QUEUE);
 }
 

@@ -48,6 +48,10 @@ void get_raw(int sock, int level, int opt, void* value, socklen_t len, const cha
   if (getsockopt(sock, level, opt, value, &got) != 0) throw Error(std::string("getsockopt ") + name, errno);
 }
 
+void get_raw_len(int sock, int level, int opt, void* value, socklen_t* len, const char* name) {
+  if (getsockopt(sock, level, opt, value, len) != 0) throw Error(std::string("getsockopt ") + name, errno);
+}
+
 void set_int(int sock, int level, int opt, int value, const char* name) {
   set_raw(sock, level, opt, &value, sizeof(value), name);
 }

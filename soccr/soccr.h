@@ -113,9 +113,12 @@ TcpState save(int sock);
 // sock: a fresh socket(st.family, SOCK_STREAM) (the caller may have set
 // SO_REUSEADDR, a bound device, ... before).  restore() enters repair mode,
 // binds st.local, sets the sequences, connects to st.remote (no SYN is sent in
-// repair mode), sets the options and timestamp, fills the queues, sets the
-// window, leaves repair mode and writes `unsent` the ordinary way: the socket
-// is then ESTABLISHED as it was.  It raises SO_SNDBUF/SO_RCVBUF where the
+// repair mode), sets the options and timestamp, fills the receive queue,
+// sets the window, has the kernel compute the segment size again (it sets
+// the socket's IP options or IPv6 headers to what they are: docs/soccr.md),
+// fills the send queue, leaves repair mode and writes `unsent` the ordinary
+// way: the socket is then ESTABLISHED as it was, with the segment size it
+// had.  It raises SO_SNDBUF/SO_RCVBUF where the
 // queues need more room than the socket has.  Throws Error; the socket is
 // then left in repair mode, and closing it sends nothing to the peer.
 void restore(int sock, const TcpState& st);

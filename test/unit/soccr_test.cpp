@@ -117,8 +117,17 @@ struct Pair {
 
 // A connected pair over lo (127.0.0.1 or ::1).  `server_rcvbuf`, when not
 // 0, makes the accepted socket's receive buffer (and so its window) small.
-Pair connect_pair(int family, int server_rcvbuf = 0) {
+// `address`, when not null, is the listener's instead of loopback;
+// `server_netns`, when not -1, the network namespace it is made in;
+// `client_setup` is called on the client before it connects.
+Pair connect_pair(int family, int server_rcvbuf = 0, const char* address = nullptr, int server_netns = -1,
+                  const std::function<void(int)>& client_setup = nullptr) {
   Pair p;
+  Fd here;
+  if (server_netns >= 0) {
+    here.reset(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+    EXPECT_EQ(setns(server_netns, CLONE_NEWNET), 0) << strerror(errno);
+  }
   p.listener.reset(socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   // Large receive buffers (set before the handshake, so the window scale
   // fits them) let 64 KiB sit unread in one window.
@@ -127,19 +136,24 @@ Pair connect_pair(int family, int server_rcvbuf = 0) {
     auto* in = reinterpret_cast<sockaddr_in*>(&p.addr);
     in->sin_family = AF_INET;
     in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (address) EXPECT_EQ(inet_pton(AF_INET, address, &in->sin_addr), 1) << address;
     p.len = sizeof(*in);
   } else {
     auto* in6 = reinterpret_cast<sockaddr_in6*>(&p.addr);
     in6->sin6_family = AF_INET6;
     in6->sin6_addr = in6addr_loopback;
+    if (address) EXPECT_EQ(inet_pton(AF_INET6, address, &in6->sin6_addr), 1) << address;
     p.len = sizeof(*in6);
   }
   sockaddr* sa = reinterpret_cast<sockaddr*>(&p.addr);
   EXPECT_EQ(bind(p.listener.get(), sa, p.len), 0) << strerror(errno);
   EXPECT_EQ(listen(p.listener.get(), 4), 0) << strerror(errno);
   EXPECT_EQ(getsockname(p.listener.get(), sa, &p.len), 0) << strerror(errno);
+  // A socket stays in the namespace it was made in.
+  if (here.get() >= 0) EXPECT_EQ(setns(here.get(), CLONE_NEWNET), 0) << strerror(errno);
   p.client.reset(socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   set_int(p.client.get(), SOL_SOCKET, SO_RCVBUF, 1 << 20);
+  if (client_setup) client_setup(p.client.get());
   EXPECT_EQ(connect(p.client.get(), sa, p.len), 0) << strerror(errno);
   p.server.reset(accept4(p.listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
   EXPECT_GE(p.server.get(), 0) << strerror(errno);
@@ -222,6 +236,14 @@ void expect_healthy(int fd, const char* side) {
   len = sizeof(info);
   ASSERT_EQ(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len), 0);
   EXPECT_EQ(info.tcpi_state, TCP_ESTABLISHED) << side;
+}
+
+// The size the kernel cuts the socket's segments to (its mss_cache).
+uint32_t snd_mss(int fd) {
+  tcp_info info{};
+  socklen_t len = sizeof(info);
+  EXPECT_EQ(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len), 0) << strerror(errno);
+  return info.tcpi_snd_mss;
 }
 
 // Saves the client in repair mode and closes it there (as a dump whose tree
@@ -369,9 +391,14 @@ TEST(Soccr, UnsentDataArrivesInOrder) {
     }
     ASSERT_EQ(written, total) << "the client's send buffer should hold it all";
     wait_outq_settled(p.client.get());
+    // The kernel bounds the segments by half the largest window the peer
+    // offered (a few KiB here): the restored socket must too, or it would
+    // wait for a window of a whole (lo-sized) segment that never comes.
+    uint32_t mss = snd_mss(p.client.get());
 
     soccr::TcpState st;
     Fd client = save_close_restore(p, st);
+    EXPECT_EQ(snd_mss(client.get()), mss);
     EXPECT_GT(st.unsent.size(), 128u * 1024);
     // The send queue is the tail of what was written, the server has the rest.
     std::string queue = st.sent + st.unsent;
@@ -515,5 +542,122 @@ TEST(Soccr, FailedRestoreStaysInRepairMode) {
     // The original connection was only saved, not closed: it goes on.
     send_all(p.client.get(), "on");
     EXPECT_EQ(recv_exactly(p.server.get(), 2), "on");
+  });
+}
+
+namespace {
+
+// The restored socket cuts its segments to the size the saved one did (the
+// kernel's mss_cache: the path MTU, the peer's MSS, half the peer's largest
+// window), not to the 524 bytes of a repair connect() left as it is; and
+// the connection goes on byte-exact both ways.  `address` and
+// `server_netns` are connect_pair()'s; `setup` is called on the client
+// before it connects and on its restored socket before restore().
+void mss_round_trip(int family, const char* address, uint32_t expected_mss, int server_netns = -1,
+                    const std::function<void(int)>& setup = nullptr) {
+  Pair p = connect_pair(family, 0, address, server_netns, setup);
+  // Enough both ways for the windows to open fully, read and acknowledged.
+  std::string up = pattern(1 << 20, 'a'), down = pattern(1 << 20, 'Z');
+  send_all(p.client.get(), up);
+  EXPECT_TRUE(same_bytes(recv_exactly(p.server.get(), up.size()), up));
+  send_all(p.server.get(), down);
+  EXPECT_TRUE(same_bytes(recv_exactly(p.client.get(), down.size()), down));
+  wait_acked(p.client.get());
+  wait_acked(p.server.get());
+  uint32_t before = snd_mss(p.client.get());
+  EXPECT_EQ(before, expected_mss) << "not the MSS this path should have";
+
+  soccr::TcpState st;
+  {
+    soccr::Repair repair(p.client.get());
+    st = soccr::save(p.client.get());
+    repair.keep();
+  }
+  p.client.reset();
+  Fd client(socket(st.family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (setup) setup(client.get());
+  soccr::restore(client.get(), st);
+  EXPECT_EQ(snd_mss(client.get()), before) << "the restored socket's segment size";
+
+  send_all(client.get(), up);
+  EXPECT_TRUE(same_bytes(recv_exactly(p.server.get(), up.size()), up));
+  send_all(p.server.get(), down);
+  EXPECT_TRUE(same_bytes(recv_exactly(client.get(), down.size()), down));
+  EXPECT_EQ(snd_mss(client.get()), before) << "after a MiB each way";
+  expect_healthy(p.server.get(), "server");
+  expect_healthy(client.get(), "restored client");
+}
+
+// Runs `ip ARGS`, failing the test if it fails.
+void ip(const std::string& args) {
+  std::string cmd = "ip " + args + " >/dev/null 2>&1";
+  EXPECT_EQ(system(cmd.c_str()), 0) << cmd;
+}
+
+// Joins this network namespace to a new one by a veth pair (MTU 1500, as
+// an ethernet's): 10.78.0.1/24 and fd00:78::1/64 here, .2 and ::2 there.
+// Returns the other namespace.
+Fd veth_to_new_netns() {
+  Fd here(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+  EXPECT_GE(here.get(), 0) << strerror(errno);
+  EXPECT_EQ(unshare(CLONE_NEWNET), 0) << strerror(errno);
+  Fd there(open("/proc/self/ns/net", O_RDONLY));  // not CLOEXEC: `ip` opens it by path
+  EXPECT_TRUE(loopback_up());
+  EXPECT_EQ(setns(here.get(), CLONE_NEWNET), 0) << strerror(errno);
+  std::string other = "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(there.get());
+  ip("link add vm-a mtu 1500 type veth peer name vm-b netns " + other);
+  ip("addr add 10.78.0.1/24 dev vm-a");
+  ip("addr add fd00:78::1/64 dev vm-a nodad");
+  ip("link set vm-a up");
+  EXPECT_EQ(setns(there.get(), CLONE_NEWNET), 0) << strerror(errno);
+  ip("addr add 10.78.0.2/24 dev vm-b");
+  ip("addr add fd00:78::2/64 dev vm-b nodad");
+  ip("link set vm-b up");
+  EXPECT_EQ(setns(here.get(), CLONE_NEWNET), 0) << strerror(errno);
+  return there;
+}
+
+// An IPv6 destination options header of 8 bytes, only padding (PadN).
+void set_dstopts(int fd) {
+  const unsigned char hdr[8] = {IPPROTO_TCP, 0, 1, 4, 0, 0, 0, 0};
+  ASSERT_EQ(setsockopt(fd, IPPROTO_IPV6, IPV6_DSTOPTS, hdr, sizeof(hdr)), 0) << strerror(errno);
+}
+
+}  // namespace
+
+// lo: MTU 65536, so 65535 - 40 (IPv4 header, TCP header) - 12 (timestamps).
+TEST(Soccr, RestoredMssIsTheSavedOneIPv4) {
+  in_netns([] { mss_round_trip(AF_INET, nullptr, 65483); });
+}
+
+// IPv6: 65536 - 60 (its header is 20 bytes longer) - 12; no 65535 cap.
+TEST(Soccr, RestoredMssIsTheSavedOneIPv6) {
+  in_netns([] { mss_round_trip(AF_INET6, nullptr, 65464); });
+}
+
+// An IPv6 socket talking IPv4 (a dual-stack listener's connections).
+TEST(Soccr, RestoredMssIsTheSavedOneV4MappedIPv6) {
+  in_netns([] { mss_round_trip(AF_INET6, "::ffff:127.0.0.1", 65483); });
+}
+
+// An extension header the caller set stays, and counts in the MSS.
+TEST(Soccr, RestoredMssIsTheSavedOneIPv6WithDestinationOptions) {
+  in_netns([] {
+    mss_round_trip(AF_INET6, nullptr, 65464 - 8, -1, set_dstopts);
+  });
+}
+
+// An ethernet-like path: 1500 - 40 - 12.
+TEST(Soccr, RestoredMssIsTheSavedOneOnAVethPairIPv4) {
+  in_netns([] {
+    Fd there = veth_to_new_netns();
+    mss_round_trip(AF_INET, "10.78.0.2", 1448, there.get());
+  });
+}
+
+TEST(Soccr, RestoredMssIsTheSavedOneOnAVethPairIPv6) {
+  in_netns([] {
+    Fd there = veth_to_new_netns();
+    mss_round_trip(AF_INET6, "fd00:78::2", 1428, there.get());
   });
 }
