@@ -167,13 +167,14 @@ void FrozenTree::Impl::release_all() noexcept {
   finished = true;
 }
 
-void FrozenTree::kill() {
+void FrozenTree::kill(const std::function<void()>& signalled) {
   Impl& tree = *impl_;
   if (tree.finished) return;
   for (Infection::Impl* inf : tree.infections) inf->abandon();
   tree.infections.clear();
   for (const Process& p : tree.processes)
     if (p.state != TaskState::Zombie) ::kill(p.pid, SIGKILL);
+  if (signalled) signalled();
   auto deadline = detail::Deadline::in_ms(std::min(tree.opts.timeout_ms, 5000));
   for (ThreadRecord* t : release_order(tree.threads)) {
     // Every thread of a killed process exits; non-leaders first, so that

@@ -303,7 +303,7 @@ int dump_tree(const cli::Options& opts, report::Outcome& out) {
     // Their sockets go silently with the tree; the lock stays until the
     // restore.
     tcp_repairs.silence();
-    tree.kill();
+    tree.kill([] { dump::kill_point(dump::KillPoint::InKill); });
     frozen_ms = ms_since(frozen);
     if (network_lock.locked()) {
       LOG_INFO("The TCP connections stay locked until the restore (nftables table %s)", network_lock.table().c_str());

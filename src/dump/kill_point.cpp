@@ -10,7 +10,7 @@ namespace {
 
 constexpr const char* kVariable = "CKPT_DUMP_TEST_KILL";
 // In the order of KillPoint, after None.
-constexpr std::initializer_list<const char*> kNames = {"after-freeze", "after-infect", "after-pages", "before-commit", "in-commit", "after-commit"};
+constexpr std::initializer_list<const char*> kNames = {"after-freeze", "after-infect", "after-pages", "before-commit", "in-commit", "after-commit", "in-kill"};
 
 KillPoint g_point = KillPoint::None;
 

@@ -9,6 +9,9 @@
 //   in-commit      the old inventory removed, the pages renamed into place,
 //                  the other images not yet (a mix of old and new)
 //   after-commit   the new image set complete, before the tree is killed
+//   in-kill        every process of the tree sent its SIGKILL, their exits
+//                  not yet collected (the tree is dying; not reached with
+//                  --leave-running or --leave-stopped)
 //
 // The variable is read once, when the dump starts; an unknown point is an
 // error then, not silently ignored.
@@ -16,7 +19,7 @@
 
 namespace ckpt::dump {
 
-enum class KillPoint { None, AfterFreeze, AfterInfect, AfterPages, BeforeCommit, InCommit, AfterCommit };
+enum class KillPoint { None, AfterFreeze, AfterInfect, AfterPages, BeforeCommit, InCommit, AfterCommit, InKill };
 
 // Reads CKPT_DUMP_TEST_KILL; throws on a name not in the list above.
 void read_kill_point();

@@ -3,7 +3,6 @@
 #include <signal.h>
 #include <sys/syscall.h>
 
-#include <cstring>
 #include <functional>
 #include <optional>
 
@@ -61,12 +60,6 @@ ParasiteReport run_parasite(DumpContext& ctx, pid_t pid, pid_t proc_id, const Me
 const DumpedMemory* parent_memory(const DumpContext& ctx, const compel::Process& process) {
   auto it = ctx.dumped_memory.find(process.ppid);
   return it == ctx.dumped_memory.end() ? nullptr : &it->second;
-}
-
-int signo_of(const RawSiginfo& raw) {
-  int signo = 0;
-  if (raw.size() >= sizeof(signo)) memcpy(&signo, raw.data(), sizeof(signo));
-  return signo;
 }
 
 // A working directory or root that was deleted (rmdir after chdir or

@@ -135,8 +135,11 @@ class FrozenTree {
 
   // Detach every task, leaving each in the state it was found in.
   void release();
-  // SIGKILL every process of the tree, then detach.
-  void kill();
+  // SIGKILL every process of the tree, then collect their exits.
+  // `signalled`, if given, runs once every process has its SIGKILL and
+  // before any exit is collected (ckpt's tests stop there: a dump killed
+  // while its tree is dying).
+  void kill(const std::function<void()>& signalled = {});
 
   struct Impl;  // opaque: defined inside libcompel
 
