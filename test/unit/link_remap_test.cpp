@@ -15,6 +15,7 @@
 #include <functional>
 #include <string>
 
+#include "error_of.h"
 #include "ckpt/error.h"
 #include "ckpt/unique_fd.h"
 #include "dump/link_remap.h"
@@ -28,14 +29,7 @@ using namespace ckpt;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using test::error_of;
 
 bool exists(const std::string& path) {
   struct stat st;

@@ -2,6 +2,7 @@
 // Every test runs in a child process in a network namespace of its own, so
 // the host's nftables ruleset is never touched; the child reports through
 // its exit status and prints its own failures.
+#include "error_of.h"
 #include "net/network_lock.h"
 
 #include <arpa/inet.h>
@@ -364,14 +365,7 @@ TEST(NetworkLock, AnEmptyListMakesNoTable) {
   });
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using test::error_of;
 
 TEST(NetworkLock, ErrorsNameTheTableAndTheReason) {
   in_netns([] {

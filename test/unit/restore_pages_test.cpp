@@ -12,6 +12,7 @@
 #include <functional>
 #include <string>
 
+#include "error_of.h"
 #include "ckpt/error.h"
 #include "ckpt/restorer_args.h"
 #include "image/image.h"
@@ -27,14 +28,7 @@ namespace {
 
 constexpr uint64_t kPage = 4096;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using test::error_of;
 
 img::VmaEntry anon_area(uint64_t start, uint64_t end) {
   img::VmaEntry v;

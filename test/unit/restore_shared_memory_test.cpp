@@ -18,6 +18,7 @@
 #include <functional>
 #include <string>
 
+#include "error_of.h"
 #include "ckpt/error.h"
 #include "image/image.h"
 #include "restore/shared_memory.h"
@@ -29,14 +30,7 @@ namespace {
 
 const uint64_t kPage = uint64_t(sysconf(_SC_PAGESIZE));
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using test::error_of;
 
 class SharedMemoryTest : public ::testing::Test {
  protected:
