@@ -14,12 +14,20 @@
 // the same process and adds each under its original number (dup'ed there
 // for the call), so that the program's later EPOLL_CTL_MOD and DEL find it.
 //
+// A one-shot registration that has fired keeps only the flags among its
+// events (EPOLLONESHOT, EPOLLET ...) until the program re-arms it, but
+// EPOLL_CTL_ADD always adds EPOLLERR and EPOLLHUP.  So restore adds each
+// such registration first, for an event its file has now, and takes that
+// event with one epoll_wait(), which disarms it exactly as it was.  One
+// whose file is ready for nothing comes back armed for EPOLLERR and
+// EPOLLHUP, with a warning.
+//
 // Not kept exactly: the ready list (the kernel polls each file anew on
 // EPOLL_CTL_ADD, so an edge-triggered file that is ready reports once
-// more); a one-shot registration that has fired comes back armed for
-// EPOLLERR and EPOLLHUP (EPOLL_CTL_ADD always adds these).
+// more).
 #include <fcntl.h>
 #include <linux/kcmp.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -27,6 +35,7 @@
 #include <algorithm>
 
 #include "ckpt/error.h"
+#include "ckpt/log.h"
 #include "files/anon_fdinfo.h"
 #include "files/module.h"
 #include "files/proc_entry.h"
@@ -97,6 +106,46 @@ void add_under(int set, int file, const img::EpollTarget& t) {
   ev.data.u64 = t.data();
   if (ctl_under(set, EPOLL_CTL_ADD, file, int(t.fd()), &ev) < 0)
     throw sys_error(format("%s: epoll_ctl(EPOLL_CTL_ADD, events %x)", target_name(t).c_str(), t.events()));
+}
+
+// The flags of a registration's events, which a fired one-shot keeps (the
+// kernel's EP_PRIVATE_BITS).
+constexpr uint32_t kEventFlags = EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE;
+
+bool fired_one_shot(const img::EpollTarget& t) {
+  return (t.events() & EPOLLONESHOT) && !(t.events() & ~kEventFlags);
+}
+
+// Adds the fired one-shot registrations of `e` to the new, empty `set` and
+// disarms them (see the top of this file).
+void add_fired_one_shots(int set, const OpenRequest& req, const img::EpollEntry& e) {
+  int firing = 0;
+  for (const img::EpollTarget& t : e.targets()) {
+    if (!fired_one_shot(t)) continue;
+    int file = req.fd_of(t.id());
+    pollfd p{file, POLLIN | POLLOUT | POLLPRI | POLLRDHUP, 0};
+    if (poll(&p, 1, 0) < 0) throw sys_error(target_name(t) + ": poll");
+    img::EpollTarget now = t;
+    now.set_events(t.events() | (uint32_t(p.revents) & (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP)));
+    add_under(set, file, now);
+    if (p.revents) {
+      firing++;
+    } else {
+      LOG_WARN("%s: its one-shot registration (data %llx) had fired and comes back armed for EPOLLERR and "
+               "EPOLLHUP: its file is ready for nothing now, so it cannot be disarmed",
+               target_name(t).c_str(), (unsigned long long)t.data());
+    }
+  }
+  if (!firing) return;
+  std::vector<epoll_event> got(size_t(firing) + 1);
+  int n;
+  do n = epoll_wait(set, got.data(), int(got.size()), 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) throw sys_error("epoll_wait on the new epoll set");
+  if (n != firing)
+    LOG_WARN("%d of the %d fired one-shot registrations of an epoll set come back armed for EPOLLERR and EPOLLHUP "
+             "(their files were no longer ready)",
+             firing - std::max(n, 0), firing);
 }
 
 // The common case, found at once: the process still has the registered
@@ -201,7 +250,9 @@ std::vector<UniqueFd> open(const OpenRequest& req) {
       if (!moved) throw sys_error(format("cannot move the new epoll set above fd %u", top));
       set = std::move(moved);
     }
-    for (const img::EpollTarget& t : e.targets()) add_under(set.get(), req.fd_of(t.id()), t);
+    add_fired_one_shots(set.get(), req, e);
+    for (const img::EpollTarget& t : e.targets())
+      if (!fired_one_shot(t)) add_under(set.get(), req.fd_of(t.id()), t);
     if ((e.flags() & O_NONBLOCK) && fcntl(set.get(), F_SETFL, O_NONBLOCK) < 0)
       throw sys_error("cannot set O_NONBLOCK on the new epoll set");
     out.push_back(std::move(set));

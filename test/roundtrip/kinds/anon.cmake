@@ -16,6 +16,9 @@ add_roundtrip(pidfd plain leave-running twice redump)
 # An epoll set of five kinds of fds, one held by a child only, one closed
 # but still registered, one another set.
 add_roundtrip(epoll plain leave-running twice redump)
+# One-shot registrations that fired and were not re-armed come back
+# disarmed; one still armed comes back armed.
+add_roundtrip(epoll_oneshot plain leave-running twice redump)
 
 # Refused by name; the program runs on with its object.
 add_refused(anon.io_uring.refused anon_refused ENV CKPT_TEST_KIND=io_uring
