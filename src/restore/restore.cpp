@@ -358,7 +358,13 @@ files::RestoreFdOptions fd_options(const cli::Options& opts) {
   o.tcp_established = opts.tcp_established;
   o.tcp_close = opts.tcp_close;
   for (const auto& [fd, key] : opts.inherit_fds) o.inherited[key] = fd;
-  o.root = files::FsRoot::at(opts.root);  // refused here, before anything is made, if it is no directory
+  // A --root that is no directory is a wrong command line (--json's class
+  // "usage"), refused before anything is made.
+  try {
+    o.root = files::FsRoot::at(opts.root);
+  } catch (const Error& e) {
+    throw report::UsageFailure(e.what());
+  }
   return o;
 }
 
@@ -466,6 +472,8 @@ int restore_tree(const cli::Options& opts, report::Outcome& out) {
   img::RestoreStatsEntry st;
   stats::Progress progress("restore", true);
   progress.set_phase("reading the images");
+  // The command line's own checks (--root) before any image is read.
+  files::RestoreFdOptions fd_opts = fd_options(opts);
   image::ImageDir dir = image::ImageDir::open(opts.images_dir);
   // Every file against the manifest first: a set changed since the dump
   // is refused, each change named, before any image is parsed.
@@ -483,7 +491,6 @@ int restore_tree(const cli::Options& opts, report::Outcome& out) {
   found.check(root.pid(), "process", [&] { task::check_root_pdeath(root, opts.detach); });
   std::optional<restore::SessionPlan> session;
   found.check(root.pid(), "session", [&] { session = restore::plan_session(root, opts.shell_job); });
-  files::RestoreFdOptions fd_opts = fd_options(opts);
   std::vector<restore::NodePlan> nodes = check_tree(tree, session, fd_opts, found);
   // --manage-cgroups none|ignore: every task stays in the cgroups it
   // inherits from ckpt.
