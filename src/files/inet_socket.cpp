@@ -2,7 +2,8 @@
 // (the connection itself: tcp_connection.h), UDP sockets bound, connected
 // or neither (IPv4 and IPv6).
 // Saved: family, protocol, addresses, backlog, owner, file flags, options
-// (socket_options.h) and, for UDP, the datagrams waiting to be read.
+// (socket_options.h) and, for UDP, the datagrams waiting to be read and the
+// multicast group memberships (inet_multicast.h).
 // Restored: a new socket with its options, bound to its address, given its
 // datagrams back, then listening or connected as it was.  Established
 // connections need --tcp-established; the other TCP states are refused by
@@ -26,6 +27,7 @@
 #include "ckpt/log.h"
 #include "files/inet_address.h"
 #include "files/inet_diag.h"
+#include "files/inet_multicast.h"
 #include "files/module.h"
 #include "files/tcp_connection.h"
 #include "files/socket_kind.h"
@@ -239,6 +241,7 @@ void dump(const OpenFd& fd, DumpFdContext& ctx, img::FileEntry& entry) {
   e->set_uid(fd.st.st_uid);
   if (k.protocol == IPPROTO_TCP) dump_tcp(fd, ctx, *e);
   else dump_udp(fd, *e);
+  if (k.protocol == IPPROTO_UDP) dump_multicast(fd.file.get(), k.family, *e);
   std::optional<InetAddress> local = local_address(fd.file.get());
   if (!local) throw sys_error("cannot read its address (getsockname)");
   if (local->port || !local->is_any()) {
@@ -250,6 +253,13 @@ void dump(const OpenFd& fd, DumpFdContext& ctx, img::FileEntry& entry) {
 }
 
 // ---- restore -------------------------------------------------------------------
+
+// "its UDP socket 0.0.0.0:5000", "its unbound UDP socket".
+std::string socket_text(const img::InetSocketEntry& e) {
+  if (!e.has_src_addr()) return "its unbound UDP socket";
+  InetAddress a = entry_address(int(e.family()), e.src_addr(), e.src_port(), e.scope_id(), "local");
+  return "its UDP socket " + a.text();
+}
 
 void check(const img::FileEntry& entry, const RestoreFdOptions& opts) {
   if (!entry.has_inet_sk()) throw Error("its file entry has no inet socket");
@@ -274,6 +284,8 @@ void check(const img::FileEntry& entry, const RestoreFdOptions& opts) {
     entry_address(int(e.family()), e.dst_addr(), e.dst_port(), e.dst_scope_id(), "peer");
   if (!e.queue().empty() && !e.has_src_addr()) throw Error("it has queued datagrams but no address");
   if (e.state() == TCP_LISTEN && !e.has_src_addr()) throw Error("it is listening but has no address");
+  if (tcp && e.multicast_size()) throw Error("a TCP socket with multicast group memberships");
+  check_multicast(e, socket_text(e));
 }
 
 // bind(); a port the kernel still keeps for a connection in TIME_WAIT
@@ -435,6 +447,7 @@ UniqueFd open_one(const OpenRequest& req) {
     local = entry_address(int(e.family()), e.src_addr(), e.src_port(), e.scope_id(), "local");
     bind_to(s.get(), local, e.opts());
   }
+  restore_multicast(s.get(), e, what);
   put_back_datagrams(s.get(), req, local, what.c_str());
   if (e.state() == TCP_LISTEN && listen(s.get(), int(e.backlog())) != 0)
     throw sys_error(format("cannot listen on %s", local.text().c_str()));
@@ -516,6 +529,7 @@ std::string describe(const img::FileEntry& entry) {
     return format("TCP%s %s (%zu+%zu bytes to send, %zu to read) (flags 0%o)", family, connection_text(e).c_str(),
                   e.tcp().sent().size(), e.tcp().unsent().size(), e.tcp().received().size(), e.flags());
   if (e.queue_size()) more += format(", %d datagrams queued", e.queue_size());
+  if (e.multicast_size()) more += format(", in %d multicast groups", e.multicast_size());
   return format("%s%s %s%s (flags 0%o)", proto, family, local.c_str(), more.c_str(), e.flags());
 }
 
