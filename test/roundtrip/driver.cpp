@@ -263,6 +263,24 @@ class Driver {
     verdict(pid);
   }
 
+  // The pidfile is written while ckpt still holds every thread (its last
+  // step before it lets the tree go): waits, bounded, until no task of pid
+  // is traced any more.
+  void await_untraced(pid_t pid, const std::string& when) {
+    double deadline = now() + 30;
+    for (;;) {
+      std::string traced;
+      for (const std::string& tid : tasks_of(pid)) {
+        std::string status = slurp("/proc/" + std::to_string(pid) + "/task/" + tid + "/status");
+        size_t tr = status.find("\nTracerPid:\t");
+        if (tr != std::string::npos && std::atol(status.c_str() + tr + 12) != 0) traced = tid;
+      }
+      if (traced.empty()) return;
+      if (now() > deadline) failf(when + ": task " + traced + " of pid " + std::to_string(pid) + " is still traced after 30 s");
+      usleep(10000);
+    }
+  }
+
   // --- stopped processes (stopped-dump, stopped-leave-running) -----------
 
   // Every task of pid in state T (a job-control stop, not a tracing stop
@@ -412,6 +430,7 @@ class Driver {
     close(inot);
     int got = std::atoi(slurp(pidfile).c_str());
     if (got != pid) failf("pidfile says " + std::to_string(got) + ", want " + std::to_string(pid));
+    await_untraced(pid, "after the attached restore");
     // Attached, the restored root is ckpt's child, not ours.
     expect_same_as_first(pid, "after the attached restore", {"status PPid"});
     kill(pid, SIGTERM);
