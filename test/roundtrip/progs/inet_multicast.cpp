@@ -19,12 +19,6 @@ using namespace rt::inet;
 
 namespace {
 
-int udp_socket(int family) {
-  int fd = socket(family, SOCK_DGRAM, 0);
-  RT_CHECK(fd >= 0, "socket: %s", strerror(errno));
-  return fd;
-}
-
 sockaddr_storage addr_of(int family, const char* text) {
   socklen_t len;
   return address(family, text, 0, &len);

@@ -17,12 +17,6 @@ using namespace rt::inet;
 
 namespace {
 
-int udp_socket(int family) {
-  int fd = socket(family, SOCK_DGRAM, 0);
-  RT_CHECK(fd >= 0, "socket: %s", strerror(errno));
-  return fd;
-}
-
 void send_on(int fd, const std::string& data) {
   RT_CHECK(send(fd, data.data(), data.size(), 0) == ssize_t(data.size()), "send on fd %d: %s", fd, strerror(errno));
 }

@@ -20,6 +20,12 @@
 
 namespace rt::inet {
 
+inline int udp_socket(int family) {
+  int fd = socket(family, SOCK_DGRAM, 0);
+  RT_CHECK(fd >= 0, "socket: %s", strerror(errno));
+  return fd;
+}
+
 inline int getopt_int(int fd, int level, int name) {
   int v = -1;
   socklen_t len = sizeof(v);
